@@ -1,0 +1,155 @@
+import type { ClientRecord } from "../store/types.js";
+import type { CoreContext } from "./context.js";
+import { randomToken } from "./crypto.js";
+import type { OAuthError } from "./errors.js";
+import { isSupportedChallengeMethod, isWellFormedChallenge } from "./pkce.js";
+import { matchesExactly } from "./redirect-uri.js";
+import { isSubset, missingScopes, parseScope } from "./scopes.js";
+
+export interface AuthorizationRequestParams {
+  responseType?: string;
+  clientId?: string;
+  redirectUri?: string;
+  scope?: string;
+  state?: string;
+  codeChallenge?: string;
+  codeChallengeMethod?: string;
+  /** Names of parameters that appeared more than once (RFC 6749 §3.1: that is an error). */
+  duplicated?: readonly string[];
+}
+
+export interface ValidAuthorizationRequest {
+  client: ClientRecord;
+  redirectUri: string;
+  redirectUriExplicit: boolean;
+  scopes: string[];
+  state: string | undefined;
+  codeChallenge: string;
+}
+
+export type AuthorizationCheck =
+  | { kind: "valid"; request: ValidAuthorizationRequest }
+  /** The client or redirect URI cannot be trusted: show the error, never redirect (RFC 6749 §4.1.2.1). */
+  | { kind: "show-error"; error: OAuthError }
+  | { kind: "redirect-error"; redirectUri: string; state: string | undefined; error: OAuthError };
+
+const err = (code: OAuthError["code"], description: string): OAuthError => ({ code, description });
+
+/** Checks an authorization request in the order RFC 6749 §4.1.2.1 requires. */
+export async function checkAuthorizationRequest(
+  ctx: CoreContext,
+  params: AuthorizationRequestParams,
+): Promise<AuthorizationCheck> {
+  const duplicated = params.duplicated ?? [];
+  for (const name of ["client_id", "redirect_uri"]) {
+    if (duplicated.includes(name)) {
+      return { kind: "show-error", error: err("invalid_request", `${name} must have a single value`) };
+    }
+  }
+  if (!params.clientId) return { kind: "show-error", error: err("invalid_request", "client_id is required") };
+  const client = await ctx.store.getClient(params.clientId);
+  if (!client) return { kind: "show-error", error: err("invalid_client", "Unknown client_id") };
+  const redirectUriExplicit = params.redirectUri !== undefined;
+  const redirectUri = params.redirectUri ?? client.redirectUris[0];
+  if (redirectUri === undefined || !matchesExactly(redirectUri, client.redirectUris)) {
+    return {
+      kind: "show-error",
+      error: err("invalid_request", "redirect_uri is not registered for this client"),
+    };
+  }
+  const state = params.state;
+  const redirectError = (code: OAuthError["code"], description: string): AuthorizationCheck => ({
+    kind: "redirect-error",
+    redirectUri,
+    state,
+    error: err(code, description),
+  });
+  if (duplicated.length > 0) return redirectError("invalid_request", `${duplicated[0]} must have a single value`);
+  if (params.responseType !== "code") {
+    return params.responseType === undefined
+      ? redirectError("invalid_request", "response_type is required")
+      : redirectError("unsupported_response_type", "response_type must be code");
+  }
+  if (!params.codeChallenge) return redirectError("invalid_request", "code_challenge is required (PKCE S256)");
+  if (!isSupportedChallengeMethod(params.codeChallengeMethod)) {
+    return redirectError("invalid_request", "code_challenge_method must be S256");
+  }
+  if (!isWellFormedChallenge(params.codeChallenge)) {
+    return redirectError("invalid_request", "code_challenge must be the base64url SHA-256 of the code verifier");
+  }
+  const scopes = parseScope(params.scope);
+  if (scopes.length === 0) return redirectError("invalid_scope", "scope is required");
+  if (!isSubset(scopes, client.scopes)) {
+    return redirectError(
+      "invalid_scope",
+      `Scopes not allowed for this client: ${missingScopes(scopes, client.scopes).join(" ")}`,
+    );
+  }
+  return {
+    kind: "valid",
+    request: { client, redirectUri, redirectUriExplicit, scopes, state, codeChallenge: params.codeChallenge },
+  };
+}
+
+export async function hasConsent(
+  ctx: CoreContext,
+  clientId: string,
+  userId: string,
+  scopes: readonly string[],
+): Promise<boolean> {
+  const consent = await ctx.store.getConsent(clientId, userId);
+  return consent !== undefined && isSubset(scopes, consent.scopes);
+}
+
+/** Records consent, adding to whatever the user already consented to for this client. */
+export async function recordConsent(
+  ctx: CoreContext,
+  clientId: string,
+  userId: string,
+  scopes: readonly string[],
+): Promise<void> {
+  const previous = await ctx.store.getConsent(clientId, userId);
+  const merged = [...new Set([...(previous?.scopes ?? []), ...scopes])];
+  await ctx.store.saveConsent({ clientId, userId, scopes: merged, updatedAt: ctx.now() });
+}
+
+export interface CodeIssue {
+  clientId: string;
+  userId: string;
+  scopes: readonly string[];
+  redirectUri: string;
+  redirectUriExplicit: boolean;
+  /** Null only for dialects without PKCE; such a code then refuses any code_verifier. */
+  codeChallenge: string | null;
+}
+
+/** Starts a lineage and issues its single-use authorization code. Returns the code. */
+export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue): Promise<string> {
+  const code = randomToken(32);
+  const now = ctx.now();
+  const grantId = randomToken(16);
+  await ctx.store.transaction(async (tx) => {
+    await tx.createGrant({
+      id: grantId,
+      clientId: issue.clientId,
+      userId: issue.userId,
+      scopes: [...issue.scopes],
+      createdAt: now,
+      revokedAt: null,
+    });
+    await tx.createAuthorizationCode({
+      hash: ctx.keys.hashToken(code),
+      grantId,
+      clientId: issue.clientId,
+      userId: issue.userId,
+      redirectUri: issue.redirectUri,
+      redirectUriExplicit: issue.redirectUriExplicit,
+      codeChallenge: issue.codeChallenge,
+      scopes: [...issue.scopes],
+      createdAt: now,
+      expiresAt: now + ctx.codeTtlMs,
+      consumedAt: null,
+    });
+  });
+  return code;
+}

@@ -1,0 +1,11 @@
+import type { Store } from "../store/types.js";
+import type { ServerKeys } from "./crypto.js";
+
+/** What every core operation needs: storage, the server's keys, the issuer and a clock. */
+export interface CoreContext {
+  readonly store: Store;
+  readonly keys: ServerKeys;
+  readonly issuer: string;
+  readonly now: () => number;
+  readonly codeTtlMs: number;
+}

@@ -1,0 +1,55 @@
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+
+/** 32 random bytes, base64url: 256 bits of entropy in 43 characters. */
+export function randomToken(bytes = 32): string {
+  return randomBytes(bytes).toString("base64url");
+}
+
+export function sha256Base64url(input: string): string {
+  return createHash("sha256").update(input).digest("base64url");
+}
+
+/** Compares two strings without leaking, through timing, where they first differ. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = createHash("sha256").update(a).digest();
+  const right = createHash("sha256").update(b).digest();
+  return timingSafeEqual(left, right);
+}
+
+/**
+ * The server's secret split into independent keys, one per purpose, so that a key
+ * exposed through one use (say a pairwise subject) tells nothing about the others.
+ */
+export class ServerKeys {
+  readonly tokenHash: Buffer;
+  readonly subject: Buffer;
+  readonly csrf: Buffer;
+  readonly keyEncryption: Buffer;
+
+  constructor(secret: string) {
+    if (secret.length < 32) throw new Error("KEYWARD_SECRET must be at least 32 characters long");
+    const derive = (purpose: string) => Buffer.from(hkdfSync("sha256", secret, "keyward", purpose, 32));
+    this.tokenHash = derive("token-hash");
+    this.subject = derive("pairwise-subject");
+    this.csrf = derive("csrf");
+    this.keyEncryption = derive("signing-key-encryption");
+  }
+
+  /** Keyed hash under which codes, tokens, secrets and session ids are stored. */
+  hashToken(token: string): string {
+    return createHmac("sha256", this.tokenHash).update(token).digest("base64url");
+  }
+
+  /** The user's id as one client sees it: stable for that client, unlinkable across clients. */
+  pairwiseId(clientId: string, userId: string): string {
+    return createHmac("sha256", this.subject)
+      .update(`${clientId}\u0000${userId}`)
+      .digest()
+      .subarray(0, 16)
+      .toString("base64url");
+  }
+
+  csrfToken(binding: string): string {
+    return createHmac("sha256", this.csrf).update(binding).digest("base64url");
+  }
+}

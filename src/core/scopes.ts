@@ -1,0 +1,55 @@
+/**
+ * The scopes a client may be registered for, each with the words the consent page shows.
+ * Scopes are listed explicitly: a write scope never implies the matching read scope.
+ */
+export const SCOPE_CATALOG: Readonly<Record<string, string>> = {
+  "asset:read": "View your uploaded images, videos and audio",
+  "asset:write": "Upload, change and delete your images, videos and audio",
+  "brandtemplate:content:read": "Read the content of your brand templates",
+  "brandtemplate:content:write": "Change the content of your brand templates",
+  "brandtemplate:meta:read": "View the names and details of your brand templates",
+  "collaboration:event": "Receive notifications about comments, shares and other activity",
+  "comment:read": "Read comments on your designs",
+  "comment:write": "Post comments and replies on your designs",
+  "design:content:read": "Read the contents of your designs",
+  "design:content:write": "Create designs and change their contents",
+  "design:meta:read": "View the titles, thumbnails and details of your designs",
+  "design:permission:read": "See who has access to your designs",
+  "design:permission:write": "Change who has access to your designs",
+  "folder:read": "View your folders and what is in them",
+  "folder:write": "Create, rename, move and delete your folders",
+  "folder:permission:write": "Change who has access to your folders",
+  "profile:read": "View your display name",
+  openid: "Confirm your identity",
+  profile: "View your basic profile",
+  email: "View your email address",
+};
+
+export function isKnownScope(scope: string): boolean {
+  return Object.hasOwn(SCOPE_CATALOG, scope);
+}
+
+export function describeScope(scope: string): string {
+  return SCOPE_CATALOG[scope] ?? scope;
+}
+
+/** Splits a space-separated scope string into unique scopes, keeping their first order. */
+export function parseScope(value: string | undefined): string[] {
+  if (!value) return [];
+  return [...new Set(value.split(" ").filter((s) => s.length > 0))];
+}
+
+export function formatScope(scopes: readonly string[]): string {
+  return scopes.join(" ");
+}
+
+export function isSubset(requested: readonly string[], allowed: readonly string[]): boolean {
+  const pool = new Set(allowed);
+  return requested.every((s) => pool.has(s));
+}
+
+/** Scopes in `requested` not present in `allowed`, for error messages. */
+export function missingScopes(requested: readonly string[], allowed: readonly string[]): string[] {
+  const pool = new Set(allowed);
+  return requested.filter((s) => !pool.has(s));
+}

@@ -1,0 +1,107 @@
+import { SignJWT } from "jose";
+import { randomToken } from "./crypto.js";
+import { type KeyRing, SIGNING_ALG } from "./signing-keys.js";
+
+export interface IssueContext {
+  issuer: string;
+  clientId: string;
+  /** The user's pairwise id for this client. */
+  subject: string;
+  scopes: readonly string[];
+  now: number;
+  /** True when the tokens replace a refresh token rather than answer a code. */
+  rotation: boolean;
+}
+
+export interface MintedToken {
+  value: string;
+  jti: string;
+  expiresAt: number;
+}
+
+/**
+ * How one dialect's tokens look on the wire. The core decides what is issued and stores only
+ * keyed hashes of what a format mints; a format decides only the shape and lifetimes.
+ */
+export interface TokenFormat {
+  readonly name: string;
+  readonly accessTtlMs: number;
+  readonly refreshTtlMs: number;
+  mintAccess(ctx: IssueContext): Promise<MintedToken>;
+  mintRefresh(ctx: IssueContext): Promise<MintedToken>;
+}
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/** Canva Connect: RFC 9068 JWT access tokens with Canva's claims, opaque refresh tokens. */
+export class CanvaTokenFormat implements TokenFormat {
+  readonly name = "canva";
+
+  constructor(
+    private readonly keyRing: KeyRing,
+    readonly accessTtlMs: number,
+    readonly refreshTtlMs: number,
+  ) {}
+
+  async mintAccess(ctx: IssueContext): Promise<MintedToken> {
+    const key = this.keyRing.current();
+    const jti = randomToken(16);
+    const expiresAt = ctx.now + this.accessTtlMs;
+    const value = await new SignJWT({
+      client_id: ctx.clientId,
+      client: ctx.clientId,
+      scope: ctx.scopes.join(" "),
+    })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: "at+jwt" })
+      .setIssuer(ctx.issuer)
+      .setSubject(ctx.subject)
+      .setJti(jti)
+      .setIssuedAt(seconds(ctx.now))
+      .setNotBefore(seconds(ctx.now))
+      .setExpirationTime(seconds(expiresAt))
+      .sign(key.privateKey);
+    return { value, jti, expiresAt };
+  }
+
+  async mintRefresh(ctx: IssueContext): Promise<MintedToken> {
+    return { value: randomToken(32), jti: randomToken(16), expiresAt: ctx.now + this.refreshTtlMs };
+  }
+}
+
+/**
+ * Cal.com platform OAuth: both tokens are JWTs carrying `type`, `clientId`, `ownerId`,
+ * `expiresAt` (milliseconds) and, on refreshed tokens, `userId`. A 256-bit `jti` keeps each
+ * token unguessable on its own; validity is always decided by the stored keyed hash.
+ */
+export class CalTokenFormat implements TokenFormat {
+  readonly name = "cal";
+
+  constructor(
+    private readonly keyRing: KeyRing,
+    readonly accessTtlMs: number,
+    readonly refreshTtlMs: number,
+  ) {}
+
+  mintAccess(ctx: IssueContext): Promise<MintedToken> {
+    return this.mint(ctx, "access_token", ctx.now + this.accessTtlMs);
+  }
+
+  mintRefresh(ctx: IssueContext): Promise<MintedToken> {
+    return this.mint(ctx, "refresh_token", ctx.now + this.refreshTtlMs);
+  }
+
+  private async mint(ctx: IssueContext, type: string, expiresAt: number): Promise<MintedToken> {
+    const key = this.keyRing.current();
+    const jti = randomToken(32);
+    const claims: Record<string, unknown> = { type, clientId: ctx.clientId, ownerId: ctx.subject, expiresAt };
+    if (ctx.rotation) claims.userId = ctx.subject;
+    const value = await new SignJWT(claims)
+      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: "JWT" })
+      .setIssuer(ctx.issuer)
+      .setJti(jti)
+      .setIssuedAt(seconds(ctx.now))
+      .setExpirationTime(seconds(expiresAt))
+      .sign(key.privateKey);
+    return { value, jti, expiresAt };
+  }
+}

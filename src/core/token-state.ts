@@ -1,0 +1,85 @@
+import type { ClientRecord, TokenWithGrant } from "../store/types.js";
+import type { CoreContext } from "./context.js";
+import { fail, ok, type Result } from "./errors.js";
+
+/** The longest token a client may present anywhere; longer input is refused before hashing. */
+export const MAX_TOKEN_LENGTH = 4096;
+
+export type TokenState = "active" | "expired" | "revoked" | "consumed";
+
+export function stateOf(token: TokenWithGrant, now: number): TokenState {
+  if (token.grantRevokedAt !== null) return "revoked";
+  if (token.consumedAt !== null) return "consumed";
+  if (token.expiresAt <= now) return "expired";
+  return "active";
+}
+
+export async function findTokenByValue(ctx: CoreContext, value: string): Promise<TokenWithGrant | undefined> {
+  if (value.length === 0 || value.length > MAX_TOKEN_LENGTH) return undefined;
+  return ctx.store.findToken(ctx.keys.hashToken(value));
+}
+
+export interface IntrospectionResponse {
+  active: boolean;
+  scope?: string;
+  client?: string;
+  client_id?: string;
+  token_type?: string;
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+  jti?: string;
+  sub?: string;
+}
+
+const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/** RFC 7662: only a live token issued to the asking client is active; anything else is just inactive. */
+export async function introspect(
+  ctx: CoreContext,
+  client: ClientRecord,
+  value: string,
+): Promise<IntrospectionResponse> {
+  const token = await findTokenByValue(ctx, value);
+  if (!token || token.clientId !== client.id || stateOf(token, ctx.now()) !== "active") return { active: false };
+  return {
+    active: true,
+    scope: token.scopes.join(" "),
+    client: token.clientId,
+    client_id: token.clientId,
+    token_type: token.kind === "access" ? "access_token" : "refresh_token",
+    exp: seconds(token.expiresAt),
+    iat: seconds(token.createdAt),
+    nbf: seconds(token.createdAt),
+    jti: token.jti,
+    sub: ctx.keys.pairwiseId(token.clientId, token.userId),
+  };
+}
+
+/**
+ * Revokes the lineage of an access or refresh token issued to `client`. Revoking a refresh token
+ * also withdraws the user's consent, so the next authorization asks again. Idempotent.
+ */
+export async function revoke(ctx: CoreContext, client: ClientRecord, value: string): Promise<Result<true>> {
+  const token = await findTokenByValue(ctx, value);
+  if (!token || token.clientId !== client.id) {
+    return fail("invalid_token", "Token is neither an access or refresh token");
+  }
+  await ctx.store.transaction(async (tx) => {
+    await tx.revokeGrant(token.grantId, ctx.now());
+    if (token.kind === "refresh") await tx.deleteConsent(token.clientId, token.userId);
+  });
+  return ok(true);
+}
+
+export type BearerCheck = { status: "valid"; token: TokenWithGrant } | { status: "invalid" } | { status: "revoked" };
+
+/** Decides whether a bearer access token may be used at a resource endpoint. */
+export async function checkAccessToken(ctx: CoreContext, value: string): Promise<BearerCheck> {
+  const token = await findTokenByValue(ctx, value);
+  if (token?.kind !== "access") return { status: "invalid" };
+  const state = stateOf(token, ctx.now());
+  if (state === "revoked") return { status: "revoked" };
+  if (state !== "active") return { status: "invalid" };
+  return { status: "valid", token };
+}

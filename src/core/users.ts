@@ -1,0 +1,44 @@
+import type { UserRecord } from "../store/types.js";
+import type { CoreContext } from "./context.js";
+import { randomToken } from "./crypto.js";
+import { DECOY_PASSWORD_HASH, hashPassword, verifyPassword } from "./passwords.js";
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function isPlausibleEmail(email: string): boolean {
+  return /^[^\s@]+@[^\s@]+$/.test(email) && email.length <= 254;
+}
+
+export interface NewUser {
+  email: string;
+  password: string;
+  displayName?: string;
+}
+
+/** Creates a user; throws DuplicateError (from the store) when the email is taken. */
+export async function createUser(ctx: CoreContext, input: NewUser): Promise<UserRecord> {
+  const email = normalizeEmail(input.email);
+  const user: UserRecord = {
+    id: randomToken(16),
+    email,
+    passwordHash: await hashPassword(input.password),
+    displayName: input.displayName ?? email.split("@")[0] ?? email,
+    teamId: randomToken(16),
+    createdAt: ctx.now(),
+  };
+  await ctx.store.createUser(user);
+  return user;
+}
+
+/** Checks a password; an unknown email costs the same scrypt work as a known one. */
+export async function checkCredentials(
+  ctx: CoreContext,
+  email: string,
+  password: string,
+): Promise<UserRecord | undefined> {
+  const user = await ctx.store.getUserByEmail(normalizeEmail(email));
+  const valid = await verifyPassword(password, user?.passwordHash ?? DECOY_PASSWORD_HASH);
+  return valid ? user : undefined;
+}

@@ -1,0 +1,77 @@
+import { randomUUID } from "node:crypto";
+import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import { registerAuthorizePage } from "./canva/authorize-page.js";
+import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
+import { registerCanvaUsersApi } from "./canva/users-api.js";
+import type { AppDeps } from "./deps.js";
+import { parseForm, TooManyParametersError } from "./form-body.js";
+import { sendHtml } from "./html.js";
+import { errorPage } from "./pages/error.js";
+import { registerSignInPage } from "./sign-in-page.js";
+import { isUnavailable } from "./unavailable.js";
+import { registerWellKnown } from "./well-known.js";
+
+/** Request bodies are small forms or JSON objects; anything bigger is refused unread. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): FastifyInstance {
+  const app = Fastify({
+    bodyLimit: BODY_LIMIT_BYTES,
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: () => randomUUID(),
+    routerOptions: { maxParamLength: 200 },
+    ...options,
+  });
+
+  app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => {
+    try {
+      done(null, parseForm(body as string));
+    } catch (error) {
+      done(error as Error, undefined);
+    }
+  });
+
+  app.addHook("onSend", async (request, reply) => {
+    reply.header("x-request-id", request.id);
+  });
+
+  // Pages and everything outside a dialect's scope answer errors as an HTML page.
+  app.setErrorHandler((error, request, reply) => {
+    if (isUnavailable(error)) {
+      return sendHtml(
+        reply.header("retry-after", "5"),
+        503,
+        errorPage("Temporarily unavailable", "Try again in a moment."),
+      );
+    }
+    const status = (error as { statusCode?: number }).statusCode;
+    if (error instanceof TooManyParametersError || (status !== undefined && status < 500)) {
+      return sendHtml(reply, status ?? 400, errorPage("Invalid request", (error as Error).message));
+    }
+    request.log.error({ err: error }, "unexpected error");
+    return sendHtml(reply, 500, errorPage("Something went wrong", "The request could not be completed."));
+  });
+
+  registerWellKnown(app, deps);
+  registerSignInPage(app, deps);
+  registerAuthorizePage(app, deps);
+
+  for (const prefix of ["/rest", "/auth"]) {
+    app.register(
+      async (scope) => {
+        registerCanvaOAuthApi(scope, deps);
+        if (prefix === "/rest") registerCanvaUsersApi(scope, deps);
+        scope.setNotFoundHandler((_request, reply) =>
+          reply.status(404).send({
+            code: "not_found",
+            message: "Not found",
+            error: "invalid_request",
+            error_description: "Not found",
+          }),
+        );
+      },
+      { prefix },
+    );
+  }
+  return app;
+}

@@ -1,0 +1,94 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { constantTimeEqual, randomToken } from "../core/crypto.js";
+import { endSession, findSession, startSession } from "../core/sessions.js";
+import { checkCredentials, normalizeEmail } from "../core/users.js";
+import type { UserRecord } from "../store/types.js";
+import { CSRF_COOKIE, clearCookie, readCookie, SESSION_COOKIE, setCookie } from "./cookies.js";
+import type { AppDeps } from "./deps.js";
+import { type FormBody, firstValue } from "./form-body.js";
+
+/** What pages and the Cal.com dialect need to know about the browser behind a request. */
+export function cookieOptions(deps: AppDeps) {
+  return { secure: deps.config.issuer.startsWith("https:") };
+}
+
+export interface SignedIn {
+  sessionId: string;
+  user: UserRecord;
+}
+
+export async function signedInUser(deps: AppDeps, request: FastifyRequest): Promise<SignedIn | undefined> {
+  const sessionId = readCookie(request, SESSION_COOKIE);
+  const session = await findSession(deps.core, sessionId);
+  if (!session || !sessionId) return undefined;
+  const user = await deps.core.store.getUserById(session.userId);
+  return user && { sessionId, user };
+}
+
+/** The browser's CSRF binding: a random cookie, set on first sight. */
+export function csrfBinding(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): string {
+  const existing = readCookie(request, CSRF_COOKIE);
+  if (existing) return existing;
+  const value = randomToken(32);
+  setCookie(reply, CSRF_COOKIE, value, cookieOptions(deps));
+  return value;
+}
+
+/**
+ * A form's CSRF token: an HMAC of the browser binding and what the form is for, so a token
+ * lifted from one form (or one browser) is worthless for any other.
+ */
+export function csrfToken(deps: AppDeps, binding: string, purpose: string): string {
+  return deps.core.keys.csrfToken(`${purpose}\u0000${binding}`);
+}
+
+export function csrfValid(deps: AppDeps, request: FastifyRequest, form: FormBody, purpose: string): boolean {
+  const binding = readCookie(request, CSRF_COOKIE);
+  const presented = form.get("csrf_token");
+  if (!binding || presented?.length !== 1 || !presented[0]) return false;
+  return constantTimeEqual(presented[0], csrfToken(deps, binding, purpose));
+}
+
+export type SignInOutcome =
+  | { ok: true; user: UserRecord }
+  | { ok: false; status: number; message: string; email: string };
+
+/** Checks a submitted email and password, slowing down repeated failures, and starts a session. */
+export async function signIn(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  form: FormBody,
+): Promise<SignInOutcome> {
+  const email = normalizeEmail(firstValue(form, "email") ?? "");
+  const password = firstValue(form, "password") ?? "";
+  const now = deps.core.now();
+  const accountKey = `account:${email}`;
+  const throttleKeys = [accountKey, `address:${request.ip}`];
+  const wait = deps.signInThrottle.waitFor(throttleKeys, now);
+  if (wait > 0) {
+    reply.header("retry-after", String(Math.ceil(wait / 1000)));
+    const message = `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 1000)} seconds.`;
+    return { ok: false, status: 429, message, email };
+  }
+  const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;
+  if (!user) {
+    deps.signInThrottle.recordFailure(throttleKeys, now);
+    return { ok: false, status: 401, message: "Incorrect email or password.", email };
+  }
+  deps.signInThrottle.recordSuccess([accountKey]);
+  const previous = readCookie(request, SESSION_COOKIE);
+  if (previous) await endSession(deps.core, previous);
+  const sessionId = await startSession(deps.core, user.id, deps.config.sessionTtlMs);
+  setCookie(reply, SESSION_COOKIE, sessionId, {
+    ...cookieOptions(deps),
+    maxAgeSeconds: Math.floor(deps.config.sessionTtlMs / 1000),
+  });
+  return { ok: true, user };
+}
+
+export async function signOut(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const sessionId = readCookie(request, SESSION_COOKIE);
+  if (sessionId) await endSession(deps.core, sessionId);
+  clearCookie(reply, SESSION_COOKIE, cookieOptions(deps));
+}

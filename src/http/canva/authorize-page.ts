@@ -1,0 +1,179 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import {
+  type AuthorizationRequestParams,
+  checkAuthorizationRequest,
+  hasConsent,
+  issueAuthorizationCode,
+  recordConsent,
+  type ValidAuthorizationRequest,
+} from "../../core/authorization.js";
+import { withQuery } from "../../core/redirect-uri.js";
+import { csrfBinding, csrfToken, csrfValid, type SignedIn, signedInUser, signIn } from "../browser.js";
+import type { AppDeps } from "../deps.js";
+import { duplicatedNames, type FormBody, firstValue, parseForm } from "../form-body.js";
+import { sendHtml } from "../html.js";
+import { consentPage } from "../pages/consent.js";
+import { errorPage } from "../pages/error.js";
+import { signInPage } from "../pages/sign-in.js";
+
+export const AUTHORIZE_PATH = "/api/oauth/authorize";
+
+function rawQuery(request: FastifyRequest): string {
+  const index = request.url.indexOf("?");
+  return index < 0 ? "" : request.url.slice(index + 1);
+}
+
+function requestParams(query: string): AuthorizationRequestParams {
+  const form = parseForm(query);
+  return {
+    responseType: firstValue(form, "response_type"),
+    clientId: firstValue(form, "client_id"),
+    redirectUri: firstValue(form, "redirect_uri"),
+    scope: firstValue(form, "scope"),
+    state: form.get("state")?.[0],
+    codeChallenge: firstValue(form, "code_challenge"),
+    codeChallengeMethod: firstValue(form, "code_challenge_method"),
+    duplicated: duplicatedNames(form),
+  };
+}
+
+/**
+ * The authorization page (RFC 6749 §4.1.1) at Canva's path. GET shows sign-in or consent; the
+ * forms post back to the same URL, so the request is validated again on every step.
+ */
+export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void {
+  const { core, config } = deps;
+
+  const redirectWith = (reply: FastifyReply, status: number, uri: string, params: Record<string, string | undefined>) =>
+    reply
+      .status(status)
+      .header("location", withQuery(uri, { ...params, iss: config.issuer }))
+      .header("cache-control", "no-store")
+      .header("referrer-policy", "no-referrer")
+      .send();
+
+  async function validate(request: FastifyRequest, reply: FastifyReply, status: number) {
+    const query = rawQuery(request);
+    let params: AuthorizationRequestParams;
+    try {
+      params = requestParams(query);
+    } catch {
+      sendHtml(reply, 400, errorPage("Invalid request", "The authorization request has too many parameters."));
+      return undefined;
+    }
+    const check = await checkAuthorizationRequest(core, params);
+    if (check.kind === "show-error") {
+      sendHtml(reply, 400, errorPage("Invalid authorization request", check.error.description, check.error.code));
+      return undefined;
+    }
+    if (check.kind === "redirect-error") {
+      redirectWith(reply, status, check.redirectUri, {
+        error: check.error.code,
+        error_description: check.error.description,
+        state: check.state,
+      });
+      return undefined;
+    }
+    return { request: check.request, query };
+  }
+
+  async function approve(reply: FastifyReply, status: number, req: ValidAuthorizationRequest, userId: string) {
+    const code = await issueAuthorizationCode(core, {
+      clientId: req.client.id,
+      userId,
+      scopes: req.scopes,
+      redirectUri: req.redirectUri,
+      redirectUriExplicit: req.redirectUriExplicit,
+      codeChallenge: req.codeChallenge,
+    });
+    return redirectWith(reply, status, req.redirectUri, { code, state: req.state });
+  }
+
+  const consentPurpose = (signedIn: SignedIn, query: string) => `consent\u0000${signedIn.sessionId}\u0000${query}`;
+
+  function showSignIn(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    req: ValidAuthorizationRequest,
+    status = 200,
+    error?: string,
+    email?: string,
+  ) {
+    const binding = csrfBinding(deps, request, reply);
+    return sendHtml(
+      reply,
+      status,
+      signInPage({
+        action: "",
+        csrfToken: csrfToken(deps, binding, "sign_in"),
+        clientName: req.client.name,
+        error,
+        email,
+      }),
+    );
+  }
+
+  function showConsent(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    req: ValidAuthorizationRequest,
+    signedIn: SignedIn,
+    query: string,
+  ) {
+    const binding = csrfBinding(deps, request, reply);
+    return sendHtml(
+      reply,
+      200,
+      consentPage({
+        clientName: req.client.name,
+        userEmail: signedIn.user.email,
+        scopes: req.scopes,
+        csrfToken: csrfToken(deps, binding, consentPurpose(signedIn, query)),
+      }),
+    );
+  }
+
+  app.get(AUTHORIZE_PATH, async (request, reply) => {
+    const valid = await validate(request, reply, 302);
+    if (!valid) return reply;
+    const signedIn = await signedInUser(deps, request);
+    if (!signedIn) return showSignIn(request, reply, valid.request);
+    if (await hasConsent(core, valid.request.client.id, signedIn.user.id, valid.request.scopes)) {
+      return approve(reply, 302, valid.request, signedIn.user.id);
+    }
+    return showConsent(request, reply, valid.request, signedIn, valid.query);
+  });
+
+  app.post(AUTHORIZE_PATH, async (request, reply) => {
+    const valid = await validate(request, reply, 303);
+    if (!valid) return reply;
+    const form = (request.body as FormBody | undefined) ?? new Map();
+    const action = firstValue(form, "action");
+    const expired = () =>
+      sendHtml(reply, 403, errorPage("This form has expired", "Go back, reload the page and try again."));
+
+    if (action === "sign_in") {
+      if (!csrfValid(deps, request, form, "sign_in")) return expired();
+      const outcome = await signIn(deps, request, reply, form);
+      if (!outcome.ok) return showSignIn(request, reply, valid.request, outcome.status, outcome.message, outcome.email);
+      return reply.status(303).header("location", request.url).header("cache-control", "no-store").send();
+    }
+
+    const signedIn = await signedInUser(deps, request);
+    if (action !== "consent" || !signedIn) return showSignIn(request, reply, valid.request);
+    if (!csrfValid(deps, request, form, consentPurpose(signedIn, valid.query))) return expired();
+    const decision = firstValue(form, "decision");
+    if (decision === "allow") {
+      await recordConsent(core, valid.request.client.id, signedIn.user.id, valid.request.scopes);
+      return approve(reply, 303, valid.request, signedIn.user.id);
+    }
+    if (decision === "deny") {
+      return redirectWith(reply, 303, valid.request.redirectUri, {
+        error: "access_denied",
+        error_description: "The user denied the request",
+        state: valid.request.state,
+      });
+    }
+    return sendHtml(reply, 400, errorPage("Invalid request", "Choose Allow or Deny."));
+  });
+}

@@ -1,0 +1,81 @@
+import type { FastifyRequest } from "fastify";
+import { authenticateClient, type ClientCredentials } from "../../core/clients.js";
+import type { CoreContext } from "../../core/context.js";
+import type { ClientRecord } from "../../store/types.js";
+import { CanvaError, fromCoreError } from "./errors.js";
+import type { CanvaParams } from "./params.js";
+
+const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="keyward", charset="UTF-8"' };
+
+function decodeComponent(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value.replaceAll("+", " "));
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 6749 §2.3.1: Basic credentials are the form-encoded id and secret, base64-encoded. */
+function parseBasic(header: string): ClientCredentials | undefined {
+  const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  if (colon <= 0) return undefined;
+  const clientId = decodeComponent(decoded.slice(0, colon));
+  const clientSecret = decodeComponent(decoded.slice(colon + 1));
+  if (!clientId || !clientSecret) return undefined;
+  return { clientId, clientSecret };
+}
+
+/**
+ * Canva's rule: a client authenticates with HTTP Basic or with body parameters, never both.
+ * Failures are 401 `invalid_client`, with a Basic challenge when Basic was tried.
+ */
+export async function authenticateCanvaClient(
+  core: CoreContext,
+  request: FastifyRequest,
+  params: CanvaParams,
+): Promise<ClientRecord> {
+  const header = request.headers.authorization;
+  const usesBasic = header !== undefined && /^basic /i.test(header);
+  let credentials: ClientCredentials;
+  if (usesBasic) {
+    if (params.has("client_secret")) {
+      throw new CanvaError(
+        400,
+        "unauthorized_client",
+        "The client must either be authenticated using basic auth or body parameters.",
+      );
+    }
+    const parsed = parseBasic(header);
+    if (!parsed) {
+      throw new CanvaError(
+        401,
+        "invalid_client",
+        "Malformed basic authorization header",
+        "invalid_client",
+        BASIC_CHALLENGE,
+      );
+    }
+    const bodyClientId = params.optional("client_id");
+    if (bodyClientId !== undefined && bodyClientId !== parsed.clientId) {
+      throw new CanvaError(400, "unauthorized_client", "client_id body param does not match the basic auth client");
+    }
+    credentials = parsed;
+  } else {
+    const clientId = params.optional("client_id");
+    const clientSecret = params.optional("client_secret");
+    if (clientId === undefined || clientSecret === undefined) {
+      throw new CanvaError(
+        401,
+        "invalid_client",
+        "Client authentication is required",
+        "invalid_client",
+        BASIC_CHALLENGE,
+      );
+    }
+    credentials = { clientId, clientSecret };
+  }
+  const result = await authenticateClient(core, credentials);
+  if (!result.ok) throw fromCoreError(result.error, usesBasic ? BASIC_CHALLENGE : {});
+  return result.value;
+}

@@ -1,0 +1,39 @@
+import type { OAuthError } from "../../core/errors.js";
+
+/**
+ * A Canva-dialect error. The body carries Canva's `code` and `message` and RFC 6749's `error`
+ * and `error_description` side by side, so Canva clients and standard OAuth libraries both read it.
+ */
+export class CanvaError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly oauthError: string = code,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+
+  body() {
+    return { code: this.code, message: this.message, error: this.oauthError, error_description: this.message };
+  }
+}
+
+/** Core error kinds to Canva's statuses and codes (see shared reference, "Errors"). */
+export function fromCoreError(error: OAuthError, headers: Record<string, string> = {}): CanvaError {
+  switch (error.code) {
+    case "invalid_client":
+      return new CanvaError(401, "invalid_client", error.description, "invalid_client", headers);
+    case "invalid_token":
+      return new CanvaError(400, "bad_request_params", error.description, "invalid_request");
+    case "server_error":
+      return new CanvaError(500, "internal_error", error.description, "server_error");
+    case "temporarily_unavailable":
+      return new CanvaError(503, "service_unavailable", error.description, "temporarily_unavailable");
+    default:
+      return new CanvaError(400, error.code, error.description, error.code);
+  }
+}
+
+export const invalidField = (message: string) => new CanvaError(400, "invalid_field", message, "invalid_request");

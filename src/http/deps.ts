@@ -1,0 +1,15 @@
+import type { Config } from "../config.js";
+import type { CoreContext } from "../core/context.js";
+import type { SignInThrottle } from "../core/sign-in-throttle.js";
+import type { KeyRing } from "../core/signing-keys.js";
+import type { TokenFormat } from "../core/token-formats.js";
+
+/** Everything the HTTP layer is built from; assembled once in src/server.ts. */
+export interface AppDeps {
+  config: Config;
+  core: CoreContext;
+  keyRing: KeyRing;
+  canvaTokens: TokenFormat;
+  calTokens: TokenFormat;
+  signInThrottle: SignInThrottle;
+}

@@ -1,0 +1,76 @@
+import type { FastifyInstance } from "fastify";
+import { csrfBinding, csrfToken, csrfValid, signedInUser, signIn, signOut } from "./browser.js";
+import type { AppDeps } from "./deps.js";
+import type { FormBody } from "./form-body.js";
+import { escapeHtml, sendHtml } from "./html.js";
+import { errorPage } from "./pages/error.js";
+import { page } from "./pages/layout.js";
+import { signInPage } from "./pages/sign-in.js";
+
+/** Only same-site paths: `//host` or `/\host` would leave the site (an open redirect). */
+function safeReturnPath(value: string | undefined): string {
+  if (!value?.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) return "/";
+  return value;
+}
+
+/** keyward's own sign-in page, for flows (such as Cal.com's) that start from a signed-in browser. */
+export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
+  app.get("/login", async (request, reply) => {
+    const returnTo = safeReturnPath((request.query as Record<string, string | undefined>).return_to);
+    const binding = csrfBinding(deps, request, reply);
+    const action = `/login?return_to=${encodeURIComponent(returnTo)}`;
+    return sendHtml(reply, 200, signInPage({ action, csrfToken: csrfToken(deps, binding, "sign_in") }));
+  });
+
+  app.post("/login", async (request, reply) => {
+    const returnTo = safeReturnPath((request.query as Record<string, string | undefined>).return_to);
+    const form = (request.body as FormBody | undefined) ?? new Map();
+    if (!csrfValid(deps, request, form, "sign_in")) {
+      return sendHtml(reply, 403, errorPage("This form has expired", "Go back, reload the page and try again."));
+    }
+    const outcome = await signIn(deps, request, reply, form);
+    if (!outcome.ok) {
+      const binding = csrfBinding(deps, request, reply);
+      const action = `/login?return_to=${encodeURIComponent(returnTo)}`;
+      return sendHtml(
+        reply,
+        outcome.status,
+        signInPage({
+          action,
+          csrfToken: csrfToken(deps, binding, "sign_in"),
+          error: outcome.message,
+          email: outcome.email,
+        }),
+      );
+    }
+    return reply.status(303).header("location", returnTo).send();
+  });
+
+  app.post("/logout", async (request, reply) => {
+    const form = (request.body as FormBody | undefined) ?? new Map();
+    if (!csrfValid(deps, request, form, "sign_out")) {
+      return sendHtml(reply, 403, errorPage("This form has expired", "Go back, reload the page and try again."));
+    }
+    await signOut(deps, request, reply);
+    return reply.status(303).header("location", "/").send();
+  });
+
+  app.get("/", async (request, reply) => {
+    const signedIn = await signedInUser(deps, request);
+    if (!signedIn) {
+      return sendHtml(reply, 200, page("keyward", `<h1>keyward</h1><p><a href="/login">Sign in</a></p>`));
+    }
+    const binding = csrfBinding(deps, request, reply);
+    const token = csrfToken(deps, binding, "sign_out");
+    return sendHtml(
+      reply,
+      200,
+      page(
+        "keyward",
+        `<h1>keyward</h1><p>Signed in as ${escapeHtml(signedIn.user.email)}.</p>
+<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="${escapeHtml(token)}">
+<button type="submit">Sign out</button></form>`,
+      ),
+    );
+  });
+}

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from "fastify";
+import { SCOPE_CATALOG } from "../core/scopes.js";
+import { SUPPORTED_GRANT_TYPES } from "../core/token-endpoint.js";
+import { AUTHORIZE_PATH } from "./canva/authorize-page.js";
+import type { AppDeps } from "./deps.js";
+
+/** RFC 8414 server metadata, the JWKS (RFC 7517) and a health check. */
+export function registerWellKnown(app: FastifyInstance, deps: AppDeps): void {
+  const issuer = deps.config.issuer;
+  const authMethods = ["client_secret_basic", "client_secret_post"];
+  const metadata = {
+    issuer,
+    authorization_endpoint: `${issuer}${AUTHORIZE_PATH}`,
+    token_endpoint: `${issuer}/rest/v1/oauth/token`,
+    introspection_endpoint: `${issuer}/rest/v1/oauth/introspect`,
+    revocation_endpoint: `${issuer}/rest/v1/oauth/revoke`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    scopes_supported: Object.keys(SCOPE_CATALOG),
+    response_types_supported: ["code"],
+    response_modes_supported: ["query"],
+    grant_types_supported: SUPPORTED_GRANT_TYPES,
+    code_challenge_methods_supported: ["S256"],
+    token_endpoint_auth_methods_supported: authMethods,
+    introspection_endpoint_auth_methods_supported: authMethods,
+    revocation_endpoint_auth_methods_supported: authMethods,
+    authorization_response_iss_parameter_supported: true,
+  };
+
+  app.get("/.well-known/oauth-authorization-server", async (_request, reply) => {
+    reply.header("cache-control", "public, max-age=300");
+    return metadata;
+  });
+
+  app.get("/.well-known/jwks.json", async (_request, reply) => {
+    reply.header("cache-control", "public, max-age=60");
+    return deps.keyRing.jwks();
+  });
+
+  app.get("/healthz", async () => ({ status: "ok" }));
+}

@@ -1,0 +1,47 @@
+import type { FastifyInstance } from "fastify";
+import type { Config } from "./config.js";
+import { buildApp } from "./http/app.js";
+import { openRuntime, type Runtime } from "./runtime.js";
+
+export interface RunningServer {
+  app: FastifyInstance;
+  runtime: Runtime;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts keyward: schema, signing key, HTTP listener and the key reload timer. */
+export async function startServer(config: Config): Promise<RunningServer> {
+  const runtime = await openRuntime(config);
+  await runtime.keyRing.load(Date.now());
+  const app = buildApp(runtime, { logger: { level: config.logLevel } });
+  const reload = setInterval(() => {
+    runtime.keyRing.load(Date.now()).catch((error) => app.log.warn({ err: error }, "signing key reload failed"));
+  }, config.keyReloadMs);
+  reload.unref();
+  if (config.secretSource === "generated") {
+    app.log.info(
+      "generated a server secret and stored it beside the database; set KEYWARD_SECRET to manage it yourself",
+    );
+  }
+  const address = await app.listen({
+    port: config.port,
+    host: config.host,
+    listenTextResolver: (url) => `keyward listening on ${url} (issuer ${config.issuer}, ${runtime.opened.engine})`,
+  });
+  const url = address.replace("://localhost", "://127.0.0.1");
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    runtime,
+    url,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(reload);
+        await app.close();
+        await runtime.close();
+      })();
+      return stopping;
+    },
+  };
+}

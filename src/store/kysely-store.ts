@@ -1,0 +1,417 @@
+import type { Kysely, Selectable, Transaction } from "kysely";
+import type { Database } from "./schema.js";
+import {
+  type AuthorizationCodeRecord,
+  type ClientRecord,
+  type ConsentRecord,
+  type ConsumeOutcome,
+  DuplicateError,
+  type GrantRecord,
+  type RedeemOutcome,
+  type SessionRecord,
+  type SigningKeyRecord,
+  type Store,
+  type TokenRecord,
+  type TokenWithGrant,
+  type UserRecord,
+} from "./types.js";
+
+const splitScopes = (value: string): string[] => (value === "" ? [] : value.split(" "));
+
+function toClient(row: Selectable<Database["clients"]>): ClientRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    secretHash: row.secret_hash,
+    redirectUris: JSON.parse(row.redirect_uris) as string[],
+    scopes: splitScopes(row.scopes),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+function toUser(row: Selectable<Database["users"]>): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    passwordHash: row.password_hash,
+    displayName: row.display_name,
+    teamId: row.team_id,
+    createdAt: row.created_at,
+  };
+}
+
+function toGrant(row: Selectable<Database["grants"]>): GrantRecord {
+  return {
+    id: row.id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scopes: splitScopes(row.scopes),
+    createdAt: row.created_at,
+    revokedAt: row.revoked_at,
+  };
+}
+
+function toCode(row: Selectable<Database["authorization_codes"]>): AuthorizationCodeRecord {
+  return {
+    hash: row.hash,
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    redirectUri: row.redirect_uri,
+    redirectUriExplicit: row.redirect_uri_explicit === 1,
+    codeChallenge: row.code_challenge,
+    scopes: splitScopes(row.scopes),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    consumedAt: row.consumed_at,
+  };
+}
+
+function toToken(row: Selectable<Database["tokens"]>): TokenRecord {
+  return {
+    hash: row.hash,
+    kind: row.kind === "refresh" ? "refresh" : "access",
+    jti: row.jti,
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    userId: row.user_id,
+    scopes: splitScopes(row.scopes),
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    consumedAt: row.consumed_at,
+  };
+}
+
+function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyRecord {
+  return {
+    kid: row.kid,
+    alg: row.alg,
+    publicJwk: row.public_jwk,
+    privateJwkEncrypted: row.private_jwk_encrypted,
+    createdAt: row.created_at,
+    retiredAt: row.retired_at,
+    publishUntil: row.publish_until,
+  };
+}
+
+/** Unique-constraint violations as SQLite and PostgreSQL report them. */
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string };
+  return e?.code === "SQLITE_CONSTRAINT_UNIQUE" || e?.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || e?.code === "23505";
+}
+
+/** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
+export class KyselyStore implements Store {
+  constructor(
+    protected readonly db: Kysely<Database> | Transaction<Database>,
+    private readonly onClose: () => Promise<void> = async () => {},
+  ) {}
+
+  async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
+    if (this.db.isTransaction) return work(this);
+    return (this.db as Kysely<Database>).transaction().execute((trx) => work(new KyselyStore(trx)));
+  }
+
+  async createClient(client: ClientRecord): Promise<void> {
+    await this.db
+      .insertInto("clients")
+      .values({
+        id: client.id,
+        name: client.name,
+        secret_hash: client.secretHash,
+        redirect_uris: JSON.stringify(client.redirectUris),
+        scopes: client.scopes.join(" "),
+        created_at: client.createdAt,
+        updated_at: client.updatedAt,
+      })
+      .execute();
+  }
+
+  async getClient(id: string): Promise<ClientRecord | undefined> {
+    const row = await this.db.selectFrom("clients").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toClient(row);
+  }
+
+  async listClients(): Promise<ClientRecord[]> {
+    const rows = await this.db.selectFrom("clients").selectAll().orderBy("created_at").orderBy("id").execute();
+    return rows.map(toClient);
+  }
+
+  async deleteClient(id: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).db;
+      await db.deleteFrom("tokens").where("client_id", "=", id).execute();
+      await db.deleteFrom("authorization_codes").where("client_id", "=", id).execute();
+      await db.deleteFrom("grants").where("client_id", "=", id).execute();
+      await db.deleteFrom("consents").where("client_id", "=", id).execute();
+      const result = await db.deleteFrom("clients").where("id", "=", id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
+  async setClientSecretHash(id: string, secretHash: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable("clients")
+      .set({ secret_hash: secretHash, updated_at: now })
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async createUser(user: UserRecord): Promise<void> {
+    try {
+      await this.db
+        .insertInto("users")
+        .values({
+          id: user.id,
+          email: user.email,
+          password_hash: user.passwordHash,
+          display_name: user.displayName,
+          team_id: user.teamId,
+          created_at: user.createdAt,
+        })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DuplicateError(`a user with email ${user.email} already exists`);
+      throw error;
+    }
+  }
+
+  async getUserByEmail(email: string): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async getUserById(id: string): Promise<UserRecord | undefined> {
+    const row = await this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined> {
+    const row = await this.db
+      .selectFrom("consents")
+      .selectAll()
+      .where("client_id", "=", clientId)
+      .where("user_id", "=", userId)
+      .executeTakeFirst();
+    return row && { clientId, userId, scopes: splitScopes(row.scopes), updatedAt: row.updated_at };
+  }
+
+  async saveConsent(consent: ConsentRecord): Promise<void> {
+    const scopes = consent.scopes.join(" ");
+    await this.db
+      .insertInto("consents")
+      .values({ client_id: consent.clientId, user_id: consent.userId, scopes, updated_at: consent.updatedAt })
+      .onConflict((oc) => oc.columns(["client_id", "user_id"]).doUpdateSet({ scopes, updated_at: consent.updatedAt }))
+      .execute();
+  }
+
+  async deleteConsent(clientId: string, userId: string): Promise<void> {
+    await this.db.deleteFrom("consents").where("client_id", "=", clientId).where("user_id", "=", userId).execute();
+  }
+
+  async createGrant(grant: GrantRecord): Promise<void> {
+    await this.db
+      .insertInto("grants")
+      .values({
+        id: grant.id,
+        client_id: grant.clientId,
+        user_id: grant.userId,
+        scopes: grant.scopes.join(" "),
+        created_at: grant.createdAt,
+        revoked_at: grant.revokedAt,
+      })
+      .execute();
+  }
+
+  async revokeGrant(grantId: string, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable("grants")
+      .set({ revoked_at: now })
+      .where("id", "=", grantId)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void> {
+    await this.db
+      .insertInto("authorization_codes")
+      .values({
+        hash: code.hash,
+        grant_id: code.grantId,
+        client_id: code.clientId,
+        user_id: code.userId,
+        redirect_uri: code.redirectUri,
+        redirect_uri_explicit: code.redirectUriExplicit ? 1 : 0,
+        code_challenge: code.codeChallenge,
+        scopes: code.scopes.join(" "),
+        created_at: code.createdAt,
+        expires_at: code.expiresAt,
+        consumed_at: code.consumedAt,
+      })
+      .execute();
+  }
+
+  async hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom("authorization_codes")
+      .select("hash")
+      .where("client_id", "=", clientId)
+      .where("user_id", "=", userId)
+      .where("consumed_at", "is", null)
+      .where("expires_at", ">", now)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome> {
+    const claimed = await this.db
+      .updateTable("authorization_codes")
+      .set({ consumed_at: now })
+      .where("hash", "=", hash)
+      .where("client_id", "=", clientId)
+      .where("consumed_at", "is", null)
+      .where("expires_at", ">", now)
+      .returningAll()
+      .executeTakeFirst();
+    if (claimed) {
+      const grant = await this.db
+        .selectFrom("grants")
+        .selectAll()
+        .where("id", "=", claimed.grant_id)
+        .executeTakeFirst();
+      if (!grant || grant.revoked_at !== null) return { status: "revoked" };
+      return { status: "redeemed", code: toCode(claimed), grant: toGrant(grant) };
+    }
+    const row = await this.db.selectFrom("authorization_codes").selectAll().where("hash", "=", hash).executeTakeFirst();
+    if (!row || row.client_id !== clientId) return { status: "unknown" };
+    if (row.consumed_at !== null) return { status: "reused", code: toCode(row) };
+    return { status: "expired" };
+  }
+
+  async saveTokens(tokens: TokenRecord[]): Promise<void> {
+    if (tokens.length === 0) return;
+    await this.db
+      .insertInto("tokens")
+      .values(
+        tokens.map((t) => ({
+          hash: t.hash,
+          kind: t.kind,
+          jti: t.jti,
+          grant_id: t.grantId,
+          client_id: t.clientId,
+          user_id: t.userId,
+          scopes: t.scopes.join(" "),
+          created_at: t.createdAt,
+          expires_at: t.expiresAt,
+          consumed_at: t.consumedAt,
+        })),
+      )
+      .execute();
+  }
+
+  async findToken(hash: string): Promise<TokenWithGrant | undefined> {
+    const row = await this.db
+      .selectFrom("tokens")
+      .innerJoin("grants", "grants.id", "tokens.grant_id")
+      .selectAll("tokens")
+      .select("grants.revoked_at as grant_revoked_at")
+      .where("tokens.hash", "=", hash)
+      .executeTakeFirst();
+    return row && { ...toToken(row), grantRevokedAt: row.grant_revoked_at };
+  }
+
+  async consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome> {
+    const claimed = await this.db
+      .updateTable("tokens")
+      .set({ consumed_at: now })
+      .where("hash", "=", hash)
+      .where("client_id", "=", clientId)
+      .where("kind", "=", "refresh")
+      .where("consumed_at", "is", null)
+      .where("expires_at", ">", now)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom("grants")
+            .select("grants.id")
+            .whereRef("grants.id", "=", "tokens.grant_id")
+            .where("grants.revoked_at", "is", null),
+        ),
+      )
+      .returningAll()
+      .executeTakeFirst();
+    if (claimed) return { status: "consumed", token: { ...toToken(claimed), grantRevokedAt: null } };
+    const row = await this.findToken(hash);
+    if (row?.kind !== "refresh" || row.clientId !== clientId) return { status: "unknown" };
+    if (row.consumedAt !== null) return { status: "reused", token: row };
+    if (row.grantRevokedAt !== null) return { status: "revoked" };
+    return { status: "expired" };
+  }
+
+  async addSigningKey(key: SigningKeyRecord): Promise<void> {
+    await this.db
+      .insertInto("signing_keys")
+      .values({
+        kid: key.kid,
+        alg: key.alg,
+        public_jwk: key.publicJwk,
+        private_jwk_encrypted: key.privateJwkEncrypted,
+        created_at: key.createdAt,
+        retired_at: key.retiredAt,
+        publish_until: key.publishUntil,
+      })
+      .execute();
+  }
+
+  async listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom("signing_keys")
+      .selectAll()
+      .where((eb) => eb.or([eb("publish_until", "is", null), eb("publish_until", ">", now)]))
+      .orderBy("created_at", "desc")
+      .orderBy("kid", "desc")
+      .execute();
+    return rows.map(toSigningKey);
+  }
+
+  async retireSigningKeys(now: number, publishUntil: number): Promise<void> {
+    await this.db
+      .updateTable("signing_keys")
+      .set({ retired_at: now, publish_until: publishUntil })
+      .where("retired_at", "is", null)
+      .execute();
+  }
+
+  async createSession(session: SessionRecord): Promise<void> {
+    await this.db
+      .insertInto("sessions")
+      .values({
+        hash: session.hash,
+        user_id: session.userId,
+        created_at: session.createdAt,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+  }
+
+  async findSession(hash: string, now: number): Promise<SessionRecord | undefined> {
+    const row = await this.db
+      .selectFrom("sessions")
+      .selectAll()
+      .where("hash", "=", hash)
+      .where("expires_at", ">", now)
+      .executeTakeFirst();
+    return row && { hash: row.hash, userId: row.user_id, createdAt: row.created_at, expiresAt: row.expires_at };
+  }
+
+  async deleteSession(hash: string): Promise<void> {
+    await this.db.deleteFrom("sessions").where("hash", "=", hash).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.onClose();
+  }
+}

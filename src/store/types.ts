@@ -1,0 +1,161 @@
+/**
+ * The storage port. The protocol core depends only on this interface; SQLite and PostgreSQL
+ * implement it with the same Kysely queries. Times are milliseconds since the epoch.
+ * Every secret value (code, token, client secret, session id) arrives here already keyed-hashed.
+ */
+export interface ClientRecord {
+  id: string;
+  name: string;
+  secretHash: string;
+  redirectUris: string[];
+  scopes: string[];
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  passwordHash: string;
+  displayName: string;
+  teamId: string;
+  createdAt: number;
+}
+
+export interface ConsentRecord {
+  clientId: string;
+  userId: string;
+  scopes: string[];
+  updatedAt: number;
+}
+
+/** A lineage: everything issued from one authorization. Revoking it revokes all its tokens. */
+export interface GrantRecord {
+  id: string;
+  clientId: string;
+  userId: string;
+  scopes: string[];
+  createdAt: number;
+  revokedAt: number | null;
+}
+
+export interface AuthorizationCodeRecord {
+  hash: string;
+  grantId: string;
+  clientId: string;
+  userId: string;
+  redirectUri: string;
+  /** Whether the authorization request named the redirect URI (RFC 6749 §4.1.3). */
+  redirectUriExplicit: boolean;
+  codeChallenge: string | null;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+  consumedAt: number | null;
+}
+
+export type TokenKind = "access" | "refresh";
+
+export interface TokenRecord {
+  hash: string;
+  kind: TokenKind;
+  /** Public identifier (the JWT `jti` where there is one). */
+  jti: string;
+  grantId: string;
+  clientId: string;
+  userId: string;
+  scopes: string[];
+  createdAt: number;
+  expiresAt: number;
+  /** Refresh tokens only: when it was exchanged. */
+  consumedAt: number | null;
+}
+
+/** A token together with the state of its lineage. */
+export interface TokenWithGrant extends TokenRecord {
+  grantRevokedAt: number | null;
+}
+
+export interface SigningKeyRecord {
+  kid: string;
+  alg: string;
+  publicJwk: string;
+  privateJwkEncrypted: string;
+  createdAt: number;
+  /** When it stopped being the key new tokens are signed with. */
+  retiredAt: number | null;
+  /** Until when the JWKS still publishes it. */
+  publishUntil: number | null;
+}
+
+export interface SessionRecord {
+  hash: string;
+  userId: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+export type RedeemOutcome =
+  | { status: "redeemed"; code: AuthorizationCodeRecord; grant: GrantRecord }
+  | { status: "reused"; code: AuthorizationCodeRecord }
+  | { status: "expired" | "revoked" | "unknown" };
+
+export type ConsumeOutcome =
+  | { status: "consumed"; token: TokenWithGrant }
+  | { status: "reused"; token: TokenRecord }
+  | { status: "expired" | "revoked" | "unknown" };
+
+export class DuplicateError extends Error {}
+
+export interface Store {
+  /** Runs `work` in one transaction; everything it does commits or rolls back together. */
+  transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
+
+  createClient(client: ClientRecord): Promise<void>;
+  getClient(id: string): Promise<ClientRecord | undefined>;
+  listClients(): Promise<ClientRecord[]>;
+  /** Deletes the client and everything issued to it. */
+  deleteClient(id: string): Promise<boolean>;
+  setClientSecretHash(id: string, secretHash: string, now: number): Promise<boolean>;
+
+  /** Throws DuplicateError when the email is taken. */
+  createUser(user: UserRecord): Promise<void>;
+  getUserByEmail(email: string): Promise<UserRecord | undefined>;
+  getUserById(id: string): Promise<UserRecord | undefined>;
+
+  getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined>;
+  saveConsent(consent: ConsentRecord): Promise<void>;
+  deleteConsent(clientId: string, userId: string): Promise<void>;
+
+  createGrant(grant: GrantRecord): Promise<void>;
+  /** Revokes a lineage; returns false if it was already revoked or does not exist. */
+  revokeGrant(grantId: string, now: number): Promise<boolean>;
+
+  createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
+  hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean>;
+  /**
+   * Atomically marks the client's code used; exactly one concurrent caller sees "redeemed".
+   * A code issued to another client is "unknown" and stays untouched.
+   */
+  redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome>;
+
+  saveTokens(tokens: TokenRecord[]): Promise<void>;
+  findToken(hash: string): Promise<TokenWithGrant | undefined>;
+  /**
+   * Atomically consumes the client's live refresh token; exactly one concurrent caller sees
+   * "consumed". A token issued to another client is "unknown" and stays untouched.
+   */
+  consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome>;
+
+  addSigningKey(key: SigningKeyRecord): Promise<void>;
+  /** Keys still published (publishUntil null or in the future), newest first. */
+  listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
+  /** Retires every current key, keeping it published until `publishUntil`. */
+  retireSigningKeys(now: number, publishUntil: number): Promise<void>;
+
+  createSession(session: SessionRecord): Promise<void>;
+  findSession(hash: string, now: number): Promise<SessionRecord | undefined>;
+  deleteSession(hash: string): Promise<void>;
+
+  close(): Promise<void>;
+}

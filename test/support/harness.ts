@@ -1,0 +1,105 @@
+import { createHash, randomBytes } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import { createClient } from "../../src/cli/clients.js";
+import { loadConfig } from "../../src/config.js";
+import { issueAuthorizationCode, recordConsent } from "../../src/core/authorization.js";
+import { createUser } from "../../src/core/users.js";
+import { buildApp } from "../../src/http/app.js";
+import { openRuntime, type Runtime } from "../../src/runtime.js";
+
+export const TEST_SECRET = "test-secret-test-secret-test-secret-0123456789";
+export const REDIRECT_URI = "https://client.example/callback";
+export const SCOPES = "design:meta:read profile:read asset:read";
+
+export interface TestClient {
+  clientId: string;
+  clientSecret: string;
+  basic: string;
+}
+
+export interface TestUser {
+  userId: string;
+  email: string;
+  password: string;
+}
+
+export interface Harness {
+  app: FastifyInstance;
+  runtime: Runtime;
+  createClient(options?: { redirectUris?: string[]; scope?: string; name?: string }): Promise<TestClient>;
+  createUser(options?: { email?: string; password?: string; displayName?: string }): Promise<TestUser>;
+  /** Issues a code as the authorization page would after consent; returns the code and its verifier. */
+  issueCode(
+    client: TestClient,
+    user: TestUser,
+    options?: { scope?: string; redirectUri?: string; explicitRedirect?: boolean; withPkce?: boolean },
+  ): Promise<{ code: string; verifier: string; challenge: string }>;
+  close(): Promise<void>;
+}
+
+export function pkcePair(): { verifier: string; challenge: string } {
+  const verifier = randomBytes(32).toString("base64url");
+  return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
+}
+
+let userCounter = 0;
+
+/** An in-process keyward on an in-memory SQLite database, driven with `app.inject`. */
+export async function createHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const config = loadConfig({
+    DATABASE_URL: ":memory:",
+    KEYWARD_SECRET: TEST_SECRET,
+    KEYWARD_ISSUER: "http://keyward.test",
+    ...env,
+  });
+  const runtime = await openRuntime(config);
+  await runtime.keyRing.load(Date.now());
+  const app = buildApp(runtime, { logger: false });
+  await app.ready();
+  return {
+    app,
+    runtime,
+    async createClient(options = {}) {
+      const { client, secret } = await createClient(runtime, {
+        name: options.name ?? "Test Integration",
+        redirectUris: options.redirectUris ?? [REDIRECT_URI],
+        scope: options.scope ?? SCOPES,
+      });
+      return {
+        clientId: client.id,
+        clientSecret: secret,
+        basic: `Basic ${Buffer.from(`${client.id}:${secret}`).toString("base64")}`,
+      };
+    },
+    async createUser(options = {}) {
+      const email = options.email ?? `user${++userCounter}-${randomBytes(3).toString("hex")}@example.com`;
+      const password = options.password ?? "correct horse battery";
+      const user = await createUser(runtime.core, { email, password, displayName: options.displayName });
+      return { userId: user.id, email, password };
+    },
+    async issueCode(client, user, options = {}) {
+      const { verifier, challenge } = pkcePair();
+      const scopes = (options.scope ?? SCOPES).split(" ");
+      await recordConsent(runtime.core, client.clientId, user.userId, scopes);
+      const code = await issueAuthorizationCode(runtime.core, {
+        clientId: client.clientId,
+        userId: user.userId,
+        scopes,
+        redirectUri: options.redirectUri ?? REDIRECT_URI,
+        redirectUriExplicit: options.explicitRedirect ?? true,
+        codeChallenge: options.withPkce === false ? null : challenge,
+      });
+      return { code, verifier, challenge };
+    },
+    async close() {
+      await app.close();
+      await runtime.close();
+    },
+  };
+}
+
+export function form(values: Record<string, string>): string {
+  return new URLSearchParams(values).toString();
+}
+
+export const FORM = { "content-type": "application/x-www-form-urlencoded" };
