@@ -26,5 +26,10 @@ export async function verifyPassword(password: string, encoded: string): Promise
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }
 
+let decoy: Promise<string> | undefined;
+
 /** A hash to check against when the account does not exist, so timing does not reveal that. */
-export const DECOY_PASSWORD_HASH = await hashPassword(randomBytes(16).toString("hex"));
+export function decoyPasswordHash(): Promise<string> {
+  decoy ??= hashPassword(randomBytes(16).toString("hex"));
+  return decoy;
+}

@@ -1,7 +1,7 @@
 import type { UserRecord } from "../store/types.js";
 import type { CoreContext } from "./context.js";
 import { randomToken } from "./crypto.js";
-import { DECOY_PASSWORD_HASH, hashPassword, verifyPassword } from "./passwords.js";
+import { decoyPasswordHash, hashPassword, verifyPassword } from "./passwords.js";
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -39,6 +39,6 @@ export async function checkCredentials(
   password: string,
 ): Promise<UserRecord | undefined> {
   const user = await ctx.store.getUserByEmail(normalizeEmail(email));
-  const valid = await verifyPassword(password, user?.passwordHash ?? DECOY_PASSWORD_HASH);
+  const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
   return valid ? user : undefined;
 }

@@ -63,9 +63,7 @@ export async function signIn(
   const email = normalizeEmail(firstValue(form, "email") ?? "");
   const password = firstValue(form, "password") ?? "";
   const now = deps.core.now();
-  const accountKey = `account:${email}`;
-  const throttleKeys = [accountKey, `address:${request.ip}`];
-  const wait = deps.signInThrottle.waitFor(throttleKeys, now);
+  const wait = deps.signInThrottle.waitFor(email, request.ip, now);
   if (wait > 0) {
     reply.header("retry-after", String(Math.ceil(wait / 1000)));
     const message = `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 1000)} seconds.`;
@@ -73,10 +71,10 @@ export async function signIn(
   }
   const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;
   if (!user) {
-    deps.signInThrottle.recordFailure(throttleKeys, now);
+    deps.signInThrottle.recordFailure(email, request.ip, now);
     return { ok: false, status: 401, message: "Incorrect email or password.", email };
   }
-  deps.signInThrottle.recordSuccess([accountKey]);
+  deps.signInThrottle.recordSuccess(email);
   const previous = readCookie(request, SESSION_COOKIE);
   if (previous) await endSession(deps.core, previous);
   const sessionId = await startSession(deps.core, user.id, deps.config.sessionTtlMs);

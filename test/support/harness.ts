@@ -26,6 +26,8 @@ export interface TestUser {
 export interface Harness {
   app: FastifyInstance;
   runtime: Runtime;
+  /** Moves the server's clock forward, to test expiry without waiting. */
+  advanceClock(ms: number): void;
   createClient(options?: { redirectUris?: string[]; scope?: string; name?: string }): Promise<TestClient>;
   createUser(options?: { email?: string; password?: string; displayName?: string }): Promise<TestUser>;
   /** Issues a code as the authorization page would after consent; returns the code and its verifier. */
@@ -52,13 +54,18 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
     KEYWARD_ISSUER: "http://keyward.test",
     ...env,
   });
-  const runtime = await openRuntime(config);
+  const opened = await openRuntime(config);
+  let offset = 0;
+  const runtime: Runtime = { ...opened, core: { ...opened.core, now: () => Date.now() + offset } };
   await runtime.keyRing.load(Date.now());
   const app = buildApp(runtime, { logger: false });
   await app.ready();
   return {
     app,
     runtime,
+    advanceClock(ms) {
+      offset += ms;
+    },
     async createClient(options = {}) {
       const { client, secret } = await createClient(runtime, {
         name: options.name ?? "Test Integration",

@@ -1,0 +1,294 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import {
+  createHarness,
+  FORM,
+  form,
+  type Harness,
+  pkcePair,
+  REDIRECT_URI,
+  type TestClient,
+  type TestUser,
+} from "./support/harness.js";
+
+let h: Harness;
+let client: TestClient;
+let user: TestUser;
+
+before(async () => {
+  h = await createHarness();
+  client = await h.createClient({ redirectUris: [REDIRECT_URI, "https://client.example/second"] });
+  user = await h.createUser();
+});
+after(() => h.close());
+
+/** A browser's cookies, enough to walk the pages with inject. */
+class Browser {
+  cookies = new Map<string, string>();
+  absorb(setCookie: string | string[] | undefined) {
+    for (const line of [setCookie ?? []].flat()) {
+      const [pair] = line.split(";");
+      const eq = (pair ?? "").indexOf("=");
+      const name = (pair ?? "").slice(0, eq);
+      const value = (pair ?? "").slice(eq + 1);
+      if (/Max-Age=0/.test(line)) this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+  }
+  header() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
+  }
+  async get(url: string) {
+    const res = await h.app.inject({ method: "GET", url, headers: { cookie: this.header() } });
+    this.absorb(res.headers["set-cookie"]);
+    return res;
+  }
+  async post(url: string, body: Record<string, string>) {
+    const res = await h.app.inject({
+      method: "POST",
+      url,
+      headers: { ...FORM, cookie: this.header() },
+      payload: form(body),
+    });
+    this.absorb(res.headers["set-cookie"]);
+    return res;
+  }
+}
+
+const csrfOf = (html: string) => /name="csrf_token" value="([^"]+)"/.exec(html)?.[1] ?? "";
+
+function authorizeUrl(overrides: Record<string, string | undefined> = {}) {
+  const { challenge } = pkcePair();
+  const params: Record<string, string | undefined> = {
+    response_type: "code",
+    client_id: client.clientId,
+    redirect_uri: REDIRECT_URI,
+    scope: "profile:read design:meta:read",
+    state: "st-123",
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+    ...overrides,
+  };
+  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined) as [string, string][]);
+  return `/api/oauth/authorize?${query}`;
+}
+
+async function signIn(browser: Browser, url: string, who: TestUser = user) {
+  const page = await browser.get(url);
+  return browser.post(url, {
+    csrf_token: csrfOf(page.body),
+    action: "sign_in",
+    email: who.email,
+    password: who.password,
+  });
+}
+
+function redirectParams(location: string | undefined) {
+  assert.ok(location, "a Location header");
+  const url = new URL(location);
+  return { base: `${url.origin}${url.pathname}`, params: url.searchParams };
+}
+
+describe("requests that must not redirect", () => {
+  test("unknown client: an error page", async () => {
+    const res = await new Browser().get(authorizeUrl({ client_id: "OC-unknown" }));
+    assert.equal(res.statusCode, 400);
+    assert.match(res.headers["content-type"] as string, /text\/html/);
+    assert.equal(res.headers.location, undefined);
+  });
+
+  test("unregistered redirect URIs: an error page, whatever the trick", async () => {
+    for (const uri of [
+      "https://evil.example/callback",
+      `${REDIRECT_URI}/extra`,
+      REDIRECT_URI.toUpperCase(),
+      "https://user@client.example/callback",
+      `${REDIRECT_URI}#frag`,
+      "https://client.example/%63allback",
+      `${REDIRECT_URI}?x=1`,
+    ]) {
+      const res = await new Browser().get(authorizeUrl({ redirect_uri: uri }));
+      assert.equal(res.statusCode, 400, uri);
+      assert.equal(res.headers.location, undefined, uri);
+    }
+  });
+
+  test("a duplicated client_id or redirect_uri: an error page", async () => {
+    const res = await new Browser().get(`${authorizeUrl()}&redirect_uri=${encodeURIComponent(REDIRECT_URI)}`);
+    assert.equal(res.statusCode, 400);
+    assert.equal(res.headers.location, undefined);
+  });
+});
+
+describe("requests that redirect with an error", () => {
+  const cases: [string, Record<string, string | undefined>, string][] = [
+    ["wrong response_type", { response_type: "token" }, "unsupported_response_type"],
+    ["missing response_type", { response_type: undefined }, "invalid_request"],
+    ["missing code_challenge", { code_challenge: undefined }, "invalid_request"],
+    ["plain PKCE", { code_challenge_method: "plain" }, "invalid_request"],
+    ["missing PKCE method", { code_challenge_method: undefined }, "invalid_request"],
+    ["malformed challenge", { code_challenge: "short" }, "invalid_request"],
+    ["scope the client may not ask for", { scope: "folder:write" }, "invalid_scope"],
+    ["no scope", { scope: undefined }, "invalid_scope"],
+  ];
+  for (const [name, overrides, error] of cases) {
+    test(name, async () => {
+      const res = await new Browser().get(authorizeUrl(overrides));
+      assert.equal(res.statusCode, 302);
+      const { base, params } = redirectParams(res.headers.location as string);
+      assert.equal(base, REDIRECT_URI);
+      assert.equal(params.get("error"), error);
+      assert.ok(params.get("error_description"));
+      assert.equal(params.get("state"), "st-123");
+      assert.equal(params.get("iss"), "http://keyward.test");
+    });
+  }
+
+  test("lower-case s256 is accepted", async () => {
+    const res = await new Browser().get(authorizeUrl({ code_challenge_method: "s256" }));
+    assert.equal(res.statusCode, 200);
+  });
+});
+
+describe("sign-in and consent", () => {
+  test("the sign-in page: fields, CSRF token, cookies and headers", async () => {
+    const browser = new Browser();
+    const res = await browser.get(authorizeUrl());
+    assert.equal(res.statusCode, 200);
+    assert.match(res.body, /name="email"/);
+    assert.match(res.body, /name="password"/);
+    assert.match(res.body, /Test Integration/);
+    assert.ok(csrfOf(res.body).length > 20);
+    assert.equal(res.headers["x-frame-options"], "DENY");
+    assert.match(res.headers["content-security-policy"] as string, /frame-ancestors 'none'/);
+    assert.equal(res.headers["referrer-policy"], "no-referrer");
+    const cookie = String(res.headers["set-cookie"]);
+    assert.match(cookie, /HttpOnly/);
+    assert.match(cookie, /SameSite=Lax/);
+    assert.doesNotMatch(cookie, /Secure/);
+  });
+
+  test("a sign-in without the CSRF token is refused", async () => {
+    const browser = new Browser();
+    const url = authorizeUrl();
+    await browser.get(url);
+    const res = await browser.post(url, { action: "sign_in", email: user.email, password: user.password });
+    assert.equal(res.statusCode, 403);
+    const forged = await browser.post(url, {
+      csrf_token: "forged",
+      action: "sign_in",
+      email: user.email,
+      password: user.password,
+    });
+    assert.equal(forged.statusCode, 403);
+    assert.equal(browser.cookies.get("keyward_session"), undefined);
+  });
+
+  test("a wrong password shows the form again with an error", async () => {
+    const res = await signIn(new Browser(), authorizeUrl(), { ...user, password: "wrong password" });
+    assert.equal(res.statusCode, 401);
+    assert.match(res.body, /Incorrect email or password/);
+  });
+
+  test("consent lists each scope in plain words; allow redirects with a code", async () => {
+    const browser = new Browser();
+    const url = authorizeUrl();
+    const signedIn = await signIn(browser, url);
+    assert.equal(signedIn.statusCode, 303);
+    const session = String(signedIn.headers["set-cookie"]);
+    assert.match(session, /keyward_session=.*HttpOnly.*SameSite=Lax/);
+    const consent = await browser.get(url);
+    assert.equal(consent.statusCode, 200);
+    assert.match(consent.body, /View your display name/);
+    assert.match(consent.body, /View the titles, thumbnails and details of your designs/);
+    assert.match(consent.body, /name="decision" value="allow"/);
+    assert.match(consent.body, /name="decision" value="deny"/);
+    const res = await browser.post(url, { csrf_token: csrfOf(consent.body), action: "consent", decision: "allow" });
+    assert.equal(res.statusCode, 303);
+    const { base, params } = redirectParams(res.headers.location as string);
+    assert.equal(base, REDIRECT_URI);
+    assert.match(params.get("code") ?? "", /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(params.get("state"), "st-123");
+    assert.equal(params.get("iss"), "http://keyward.test");
+
+    // Already consented: straight back with a code.
+    const again = await browser.get(authorizeUrl());
+    assert.equal(again.statusCode, 302);
+    assert.ok(redirectParams(again.headers.location as string).params.get("code"));
+
+    // More scopes than consented: asked again.
+    const wider = await browser.get(authorizeUrl({ scope: "profile:read asset:read" }));
+    assert.equal(wider.statusCode, 200);
+    assert.match(wider.body, /View your uploaded images/);
+  });
+
+  test("deny redirects with access_denied", async () => {
+    const other = await h.createUser();
+    const browser = new Browser();
+    const url = authorizeUrl();
+    await signIn(browser, url, other);
+    const consent = await browser.get(url);
+    const res = await browser.post(url, { csrf_token: csrfOf(consent.body), action: "consent", decision: "deny" });
+    const { params } = redirectParams(res.headers.location as string);
+    assert.equal(params.get("error"), "access_denied");
+    assert.equal(params.get("state"), "st-123");
+    assert.equal(params.get("code"), null);
+  });
+
+  test("a consent token from another request or session is refused", async () => {
+    const other = await h.createUser();
+    const browser = new Browser();
+    const url = authorizeUrl();
+    await signIn(browser, url, other);
+    const consent = await browser.get(url);
+    const token = csrfOf(consent.body);
+    const differentRequest = authorizeUrl({ scope: "profile:read" });
+    const res = await browser.post(differentRequest, { csrf_token: token, action: "consent", decision: "allow" });
+    assert.equal(res.statusCode, 403);
+    const attacker = new Browser();
+    await signIn(attacker, url, other);
+    const stolen = await attacker.post(url, { csrf_token: token, action: "consent", decision: "allow" });
+    assert.equal(stolen.statusCode, 403);
+  });
+
+  test("the redirect_uri defaults to the first registered one", async () => {
+    const browser = new Browser();
+    const url = authorizeUrl({ redirect_uri: undefined });
+    await signIn(browser, url, await h.createUser());
+    const consent = await browser.get(url);
+    const res = await browser.post(url, { csrf_token: csrfOf(consent.body), action: "consent", decision: "allow" });
+    assert.equal(redirectParams(res.headers.location as string).base, REDIRECT_URI);
+  });
+
+  test("repeated failed sign-ins are slowed down", async () => {
+    const victim = await h.createUser();
+    const browser = new Browser();
+    const url = authorizeUrl();
+    for (let i = 0; i < 5; i++) {
+      const res = await signIn(browser, url, { ...victim, password: `wrong-${i}` });
+      assert.equal(res.statusCode, 401);
+    }
+    const blocked = await signIn(browser, url, victim);
+    assert.equal(blocked.statusCode, 429);
+    assert.ok(Number(blocked.headers["retry-after"]) >= 1);
+    assert.match(blocked.body, /Too many failed sign-in attempts/);
+    assert.equal(browser.cookies.get("keyward_session"), undefined);
+  });
+});
+
+describe("Secure cookies behind https", () => {
+  test("an https issuer marks cookies Secure", async () => {
+    const secure = await createHarness({ KEYWARD_ISSUER: "https://auth.example" });
+    try {
+      const c = await secure.createClient();
+      const { challenge } = pkcePair();
+      const res = await secure.app.inject({
+        method: "GET",
+        url: `/api/oauth/authorize?response_type=code&client_id=${c.clientId}&scope=profile:read&code_challenge=${challenge}&code_challenge_method=S256`,
+      });
+      assert.match(String(res.headers["set-cookie"]), /; Secure/);
+    } finally {
+      await secure.close();
+    }
+  });
+});

@@ -1,0 +1,238 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { decodeJwt } from "jose";
+import {
+  createHarness,
+  FORM,
+  form,
+  type Harness,
+  REDIRECT_URI,
+  type TestClient,
+  type TestUser,
+} from "./support/harness.js";
+
+let h: Harness;
+let client: TestClient;
+let user: TestUser;
+
+before(async () => {
+  h = await createHarness();
+  client = await h.createClient();
+  user = await h.createUser({ displayName: "Ada Lovelace" });
+});
+after(() => h.close());
+
+async function post(path: string, body: Record<string, string>, as: TestClient = client) {
+  return h.app.inject({
+    method: "POST",
+    url: `/rest/v1/oauth/${path}`,
+    headers: { ...FORM, authorization: as.basic },
+    payload: form(body),
+  });
+}
+
+async function issue(scope?: string) {
+  const { code, verifier } = await h.issueCode(client, user, { scope });
+  const res = await post("token", {
+    grant_type: "authorization_code",
+    code,
+    code_verifier: verifier,
+    redirect_uri: REDIRECT_URI,
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json() as { access_token: string; refresh_token: string; scope: string };
+}
+
+function get(path: string, bearer?: string) {
+  return h.app.inject({ method: "GET", url: path, headers: bearer === undefined ? {} : { authorization: bearer } });
+}
+
+describe("introspect", () => {
+  test("an active access token shows Canva's fields", async () => {
+    const tokens = await issue();
+    const res = await post("introspect", { token: tokens.access_token });
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers["cache-control"], "no-store");
+    const body = res.json();
+    const claims = decodeJwt(tokens.access_token);
+    assert.equal(body.active, true);
+    assert.equal(body.scope, tokens.scope);
+    assert.equal(body.client, client.clientId);
+    assert.equal(body.sub, claims.sub);
+    assert.equal(body.jti, claims.jti);
+    assert.equal(body.exp, claims.exp);
+    assert.equal(body.iat, claims.iat);
+    assert.equal(body.nbf, claims.nbf);
+  });
+
+  test("an active refresh token is active too", async () => {
+    const tokens = await issue();
+    const body = (await post("introspect", { token: tokens.refresh_token })).json();
+    assert.equal(body.active, true);
+    assert.equal(body.token_type, "refresh_token");
+    assert.equal(body.client, client.clientId);
+  });
+
+  test("another client's token, garbage and expired tokens are just inactive", async () => {
+    const tokens = await issue();
+    const other = await h.createClient();
+    assert.deepEqual((await post("introspect", { token: tokens.access_token }, other)).json(), { active: false });
+    assert.deepEqual((await post("introspect", { token: "garbage" })).json(), { active: false });
+    assert.deepEqual((await post("introspect", { token: "x".repeat(5000) })).json(), { active: false });
+    h.advanceClock(4 * 3600 * 1000 + 1000);
+    try {
+      assert.deepEqual((await post("introspect", { token: tokens.access_token })).json(), { active: false });
+    } finally {
+      h.advanceClock(-(4 * 3600 * 1000 + 1000));
+    }
+  });
+
+  test("requires client authentication and a token", async () => {
+    const tokens = await issue();
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/rest/v1/oauth/introspect",
+      headers: FORM,
+      payload: form({ token: tokens.access_token }),
+    });
+    assert.equal(res.statusCode, 401);
+    assert.equal(res.json().code, "invalid_client");
+    const missing = await post("introspect", {});
+    assert.equal(missing.statusCode, 400);
+    assert.equal(missing.json().code, "invalid_request");
+  });
+});
+
+describe("revoke", () => {
+  test("revoking an access token revokes its lineage", async () => {
+    const tokens = await issue();
+    const res = await post("revoke", { token: tokens.access_token });
+    assert.equal(res.statusCode, 200);
+    assert.deepEqual(res.json(), {});
+    assert.deepEqual((await post("introspect", { token: tokens.access_token })).json(), { active: false });
+    assert.deepEqual((await post("introspect", { token: tokens.refresh_token })).json(), { active: false });
+    const refresh = await post("token", { grant_type: "refresh_token", refresh_token: tokens.refresh_token });
+    assert.equal(refresh.json().code, "invalid_grant");
+  });
+
+  test("revoking a refresh token revokes its access tokens and the user's consent", async () => {
+    const tokens = await issue();
+    const rotated = (await post("token", { grant_type: "refresh_token", refresh_token: tokens.refresh_token })).json();
+    assert.ok(await h.runtime.core.store.getConsent(client.clientId, user.userId));
+    assert.deepEqual((await post("revoke", { token: rotated.refresh_token })).json(), {});
+    assert.deepEqual((await post("introspect", { token: rotated.access_token })).json(), { active: false });
+    assert.deepEqual((await post("introspect", { token: tokens.access_token })).json(), { active: false });
+    assert.equal(await h.runtime.core.store.getConsent(client.clientId, user.userId), undefined);
+  });
+
+  test("revoking twice is fine", async () => {
+    const tokens = await issue();
+    assert.equal((await post("revoke", { token: tokens.access_token })).statusCode, 200);
+    assert.equal((await post("revoke", { token: tokens.access_token })).statusCode, 200);
+  });
+
+  test("an unknown token, or another client's, is 400 bad_request_params", async () => {
+    const tokens = await issue();
+    const unknown = await post("revoke", { token: "not-a-token" });
+    assert.equal(unknown.statusCode, 400);
+    assert.equal(unknown.json().code, "bad_request_params");
+    assert.equal(unknown.json().message, "Token is neither an access or refresh token");
+    const other = await h.createClient();
+    const foreign = await post("revoke", { token: tokens.access_token }, other);
+    assert.equal(foreign.json().code, "bad_request_params");
+    assert.equal((await post("introspect", { token: tokens.access_token })).json().active, true);
+  });
+});
+
+describe("user endpoints", () => {
+  test("users/me returns the pairwise user id and a team id", async () => {
+    const tokens = await issue();
+    const res = await get("/rest/v1/users/me", `Bearer ${tokens.access_token}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json();
+    assert.equal(body.team_user.user_id, decodeJwt(tokens.access_token).sub);
+    assert.match(body.team_user.team_id, /^[A-Za-z0-9_-]{22}$/);
+  });
+
+  test("users/me/profile needs profile:read", async () => {
+    const withScope = await issue("profile:read");
+    const res = await get("/rest/v1/users/me/profile", `Bearer ${withScope.access_token}`);
+    assert.deepEqual(res.json(), { profile: { display_name: "Ada Lovelace" } });
+    const without = await issue("design:meta:read");
+    const denied = await get("/rest/v1/users/me/profile", `Bearer ${without.access_token}`);
+    assert.equal(denied.statusCode, 403);
+    assert.equal(denied.json().code, "missing_scope");
+    assert.equal(denied.json().message, "Missing scopes: profile:read");
+  });
+
+  test("missing, malformed, invalid and revoked tokens", async () => {
+    const missing = await get("/rest/v1/users/me");
+    assert.equal(missing.statusCode, 401);
+    assert.equal(missing.json().code, "invalid_access_token");
+    assert.equal(missing.json().message, "Missing Authorization header");
+    const malformed = await get("/rest/v1/users/me", "Token abc");
+    assert.equal(malformed.json().message, "Malformed Authorization header");
+    const invalid = await get("/rest/v1/users/me", "Bearer abc.def.ghi");
+    assert.equal(invalid.statusCode, 401);
+    assert.equal(invalid.json().message, "Access token is invalid");
+    assert.match(String(invalid.headers["www-authenticate"]), /^Bearer .*error="invalid_token"/);
+    const tokens = await issue();
+    await post("revoke", { token: tokens.access_token });
+    const revoked = await get("/rest/v1/users/me", `Bearer ${tokens.access_token}`);
+    assert.equal(revoked.statusCode, 401);
+    assert.equal(revoked.json().code, "revoked_access_token");
+  });
+
+  test("a refresh token is not an access token", async () => {
+    const tokens = await issue();
+    const res = await get("/rest/v1/users/me", `Bearer ${tokens.refresh_token}`);
+    assert.equal(res.json().code, "invalid_access_token");
+  });
+});
+
+describe("metadata", () => {
+  test("RFC 8414 metadata describes the endpoints", async () => {
+    const res = await get("/.well-known/oauth-authorization-server");
+    const m = res.json();
+    assert.equal(m.issuer, "http://keyward.test");
+    assert.equal(m.authorization_endpoint, "http://keyward.test/api/oauth/authorize");
+    assert.equal(m.token_endpoint, "http://keyward.test/rest/v1/oauth/token");
+    assert.equal(m.introspection_endpoint, "http://keyward.test/rest/v1/oauth/introspect");
+    assert.equal(m.revocation_endpoint, "http://keyward.test/rest/v1/oauth/revoke");
+    assert.equal(m.jwks_uri, "http://keyward.test/.well-known/jwks.json");
+    assert.deepEqual(m.code_challenge_methods_supported, ["S256"]);
+    assert.deepEqual(m.grant_types_supported, ["authorization_code", "refresh_token"]);
+    assert.deepEqual(m.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
+    assert.ok(m.scopes_supported.includes("profile:read"));
+    assert.equal(m.authorization_response_iss_parameter_supported, true);
+  });
+
+  test("the JWKS publishes public EC keys only", async () => {
+    const { keys } = (await get("/.well-known/jwks.json")).json();
+    assert.equal(keys.length, 1);
+    assert.equal(keys[0].kty, "EC");
+    assert.equal(keys[0].crv, "P-256");
+    assert.equal(keys[0].alg, "ES256");
+    assert.equal(keys[0].d, undefined);
+  });
+
+  test("the signing key's private part is stored encrypted", async () => {
+    const [record] = await h.runtime.core.store.listSigningKeys(Date.now());
+    assert.ok(record);
+    assert.match(record.privateJwkEncrypted, /^v1\./);
+    assert.ok(!record.privateJwkEncrypted.includes('"d"'));
+  });
+
+  test("nothing secret is stored in the clear", async () => {
+    const tokens = await issue();
+    const db = h.runtime.opened.db;
+    const rows = await db.selectFrom("tokens").select("hash").execute();
+    const hashes = rows.map((r) => r.hash);
+    assert.ok(!hashes.includes(tokens.refresh_token));
+    assert.ok(!hashes.includes(tokens.access_token));
+    const clients = await db.selectFrom("clients").select("secret_hash").execute();
+    assert.ok(clients.every((c) => c.secret_hash !== client.clientSecret && !c.secret_hash.startsWith("cnvca")));
+    const users = await db.selectFrom("users").select("password_hash").execute();
+    assert.ok(users.every((u) => u.password_hash.startsWith("scrypt$")));
+  });
+});

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { generateClientId, generateClientSecret } from "../src/core/clients.js";
+import { constantTimeEqual, ServerKeys } from "../src/core/crypto.js";
+import { hashPassword, verifyPassword } from "../src/core/passwords.js";
+import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
+import { isRegistrableRedirectUri, matchesExactly, matchesWithGlobs, withQuery } from "../src/core/redirect-uri.js";
+import { isSubset, missingScopes, parseScope } from "../src/core/scopes.js";
+import { SignInThrottle } from "../src/core/sign-in-throttle.js";
+import { pkcePair, TEST_SECRET } from "./support/harness.js";
+
+describe("pkce", () => {
+  test("accepts S256 in either case and nothing else", () => {
+    assert.ok(isSupportedChallengeMethod("S256"));
+    assert.ok(isSupportedChallengeMethod("s256"));
+    assert.ok(!isSupportedChallengeMethod("plain"));
+    assert.ok(!isSupportedChallengeMethod(undefined));
+  });
+
+  test("verifies a verifier against its challenge (RFC 7636 appendix B)", () => {
+    const verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    assert.ok(isWellFormedChallenge(challenge));
+    assert.ok(verifierMatches(verifier, challenge));
+    assert.ok(!verifierMatches(`${verifier}x`, challenge));
+    assert.ok(!verifierMatches(challenge, challenge));
+  });
+
+  test("refuses verifiers outside 43..128 unreserved characters", () => {
+    const { challenge } = pkcePair();
+    assert.ok(!verifierMatches("short", challenge));
+    assert.ok(!verifierMatches("a".repeat(129), challenge));
+    assert.ok(!verifierMatches(`${"a".repeat(42)}!`, challenge));
+  });
+});
+
+describe("redirect URIs", () => {
+  test("exact matching is byte for byte", () => {
+    const registered = ["https://app.example/cb"];
+    assert.ok(matchesExactly("https://app.example/cb", registered));
+    for (const attempt of [
+      "https://app.example/cb/",
+      "https://app.example/cb/extra",
+      "https://APP.example/cb",
+      "https://app.example/CB",
+      "https://app.example/cb?x=1",
+      "https://app.example/cb#frag",
+      "https://user@app.example/cb",
+      "https://app.example/%63b",
+      "https://app.example.evil.com/cb",
+    ]) {
+      assert.ok(!matchesExactly(attempt, registered), attempt);
+    }
+  });
+
+  test("globs are anchored and keep * inside the host to host characters", () => {
+    const registered = ["https://*.example.com/*"];
+    assert.ok(matchesWithGlobs("https://app.example.com/callback", registered));
+    assert.ok(matchesWithGlobs("https://a.b.example.com/x/y?z=1", registered));
+    assert.ok(!matchesWithGlobs("https://evil.com/.example.com/", registered));
+    assert.ok(!matchesWithGlobs("https://evil.com?.example.com/", registered));
+    assert.ok(!matchesWithGlobs("https://user@evil.com#.example.com/", registered));
+    assert.ok(!matchesWithGlobs("http://app.example.com/callback", registered));
+    assert.ok(!matchesWithGlobs("https://app.example.com.evil.net/x", ["https://app.example.com*"]));
+  });
+
+  test("registrable redirect URIs", () => {
+    assert.ok(isRegistrableRedirectUri("https://app.example/cb"));
+    assert.ok(isRegistrableRedirectUri("http://127.0.0.1:3001/cb"));
+    assert.ok(isRegistrableRedirectUri("http://localhost:3001/cb"));
+    assert.ok(!isRegistrableRedirectUri("http://app.example/cb"));
+    assert.ok(!isRegistrableRedirectUri("https://app.example/cb#x"));
+    assert.ok(!isRegistrableRedirectUri("https://u:p@app.example/cb"));
+    assert.ok(!isRegistrableRedirectUri("javascript:alert(1)"));
+    assert.ok(!isRegistrableRedirectUri("not a url"));
+  });
+
+  test("query parameters are appended after an existing query", () => {
+    assert.equal(withQuery("https://a.example/cb", { code: "x y", state: undefined }), "https://a.example/cb?code=x+y");
+    assert.equal(withQuery("https://a.example/cb?v=1", { code: "c" }), "https://a.example/cb?v=1&code=c");
+  });
+});
+
+describe("scopes", () => {
+  test("parse, subset and difference", () => {
+    assert.deepEqual(parseScope(" a  b a "), ["a", "b"]);
+    assert.deepEqual(parseScope(undefined), []);
+    assert.ok(isSubset(["a"], ["a", "b"]));
+    assert.ok(!isSubset(["asset:read"], ["asset:write"]));
+    assert.deepEqual(missingScopes(["a", "c"], ["a", "b"]), ["c"]);
+  });
+});
+
+describe("keys and hashing", () => {
+  const keys = new ServerKeys(TEST_SECRET);
+
+  test("keyed hashes depend on the secret", () => {
+    const other = new ServerKeys(`${TEST_SECRET}-other`);
+    assert.equal(keys.hashToken("abc"), keys.hashToken("abc"));
+    assert.notEqual(keys.hashToken("abc"), other.hashToken("abc"));
+    assert.notEqual(keys.hashToken("abc"), keys.hashToken("abd"));
+  });
+
+  test("pairwise ids are stable per client and differ across clients", () => {
+    const a = keys.pairwiseId("OC-a", "user-1");
+    assert.equal(a, keys.pairwiseId("OC-a", "user-1"));
+    assert.notEqual(a, keys.pairwiseId("OC-b", "user-1"));
+    assert.notEqual(a, keys.pairwiseId("OC-a", "user-2"));
+    assert.notEqual(a, "user-1");
+  });
+
+  test("refuses a short secret", () => {
+    assert.throws(() => new ServerKeys("short"), /at least 32/);
+  });
+
+  test("constant-time equality", () => {
+    assert.ok(constantTimeEqual("abc", "abc"));
+    assert.ok(!constantTimeEqual("abc", "abd"));
+    assert.ok(!constantTimeEqual("abc", "abcd"));
+  });
+
+  test("client credentials look like Canva's and carry 256 bits", () => {
+    const secret = generateClientSecret();
+    assert.match(generateClientId(), /^OC-[A-Za-z0-9_-]{12}$/);
+    assert.match(secret, /^cnvca[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(generateClientSecret(), secret);
+  });
+});
+
+describe("passwords", () => {
+  test("scrypt hashes verify only the right password", async () => {
+    const hash = await hashPassword("correct horse");
+    assert.match(hash, /^scrypt\$32768\$8\$1\$/);
+    assert.ok(await verifyPassword("correct horse", hash));
+    assert.ok(!(await verifyPassword("correct horsf", hash)));
+    assert.ok(!(await verifyPassword("x", "garbage")));
+  });
+});
+
+describe("sign-in throttle", () => {
+  const policy = { accountFreeAttempts: 3, addressFreeAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 };
+
+  test("free attempts, then doubling waits, cleared by success", () => {
+    const throttle = new SignInThrottle(policy);
+    for (let i = 0; i < 3; i++) throttle.recordFailure("a@x", `10.0.0.${i}`, 0);
+    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 0), 1000);
+    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 1000), 0);
+    throttle.recordFailure("a@x", "10.0.0.9", 1000);
+    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 1000), 2000);
+    throttle.recordSuccess("a@x");
+    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 1000), 0);
+  });
+
+  test("one address guessing across many accounts is slowed too", () => {
+    const throttle = new SignInThrottle(policy);
+    for (let i = 0; i < 5; i++) throttle.recordFailure(`user${i}@x`, "10.0.0.1", 0);
+    assert.equal(throttle.waitFor("fresh@x", "10.0.0.1", 0), 1000);
+    assert.equal(throttle.waitFor("fresh@x", "10.0.0.2", 0), 0);
+    throttle.recordSuccess("user0@x");
+    assert.equal(throttle.waitFor("fresh@x", "10.0.0.1", 0), 1000);
+  });
+});
