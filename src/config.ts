@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { randomToken } from "./core/crypto.js";
+import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/postgres.js";
 
 /**
  * Every setting keyward reads, from the environment. Durations are in seconds.
@@ -20,6 +21,24 @@ import { randomToken } from "./core/crypto.js";
  * | KEYWARD_CAL_REFRESH_TOKEN_TTL  | 31536000 (365 days)      | Cal.com dialect refresh token lifetime |
  * | KEYWARD_SESSION_TTL            | 43200                    | sign-in session lifetime |
  * | KEYWARD_KEY_RELOAD             | 30                       | how often signing keys are re-read, so a rotation reaches every instance |
+ * | KEYWARD_PG_POOL_SIZE           | 10                       | PostgreSQL connections per process (per worker with KEYWARD_WORKERS) |
+ * | KEYWARD_PG_STATEMENT_TIMEOUT   | 10                       | PostgreSQL statement_timeout; also bounds a transaction left idle |
+ * | KEYWARD_PG_CONNECT_TIMEOUT     | 5                        | how long a request waits for a PostgreSQL connection before a 503 |
+ * | KEYWARD_PRUNE_INTERVAL         | 600                      | mean time between prunes of expired records (randomized ±50%); 0 turns the timer off |
+ * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning |
+ * | KEYWARD_WORKERS                | 1                        | server processes on this machine (`keyward start --workers N` overrides) |
+ * | KEYWARD_TRUST_PROXY            | (none)                   | `true`, a hop count, or addresses of proxies whose X-Forwarded-For to believe |
+ * | REDIS_URL                      | (none: limits in memory) | Redis shared by every instance for rate limits and sign-in failure counts |
+ * | KEYWARD_REDIS_PREFIX           | keyward:rl:              | prefix of every Redis key keyward writes |
+ * | KEYWARD_RATE_WINDOW            | 60                       | rate-limit window |
+ * | KEYWARD_RATE_PER_CLIENT        | 1200                     | requests per window per client per endpoint (token, revoke, Cal.com flow) |
+ * | KEYWARD_RATE_INTROSPECT_PER_CLIENT | 12000                | introspection requests per window per client |
+ * | KEYWARD_RATE_PER_ADDRESS       | 3000                     | requests per window per source address per endpoint, counted before authentication |
+ * | KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT | 5                   | failed sign-ins per account per sign-in window before attempts must wait |
+ * | KEYWARD_SIGNIN_FAILURES_PER_ADDRESS | 20                  | failed sign-ins per source address per sign-in window |
+ * | KEYWARD_SIGNIN_WINDOW          | 900                      | sign-in failure window |
+ *
+ * A rate of 0 turns that limit off.
  *
  * With SQLite and no KEYWARD_SECRET, a secret is generated on first start and kept in
  * `keyward.secret` beside the database file (mode 0600). PostgreSQL requires KEYWARD_SECRET,
@@ -40,11 +59,49 @@ export interface Config {
   calRefreshTokenTtlMs: number;
   sessionTtlMs: number;
   keyReloadMs: number;
+  pool: PoolSettings;
+  /** 0: no prune timer. */
+  pruneIntervalMs: number;
+  pruneBatchSize: number;
+  workers: number;
+  /** `true`, a hop count, or a comma-separated list of proxy addresses. */
+  trustProxy: boolean | number | string[] | undefined;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  rateLimits: RateLimits;
+}
+
+export interface RateLimits {
+  windowMs: number;
+  perClient: number;
+  introspectPerClient: number;
+  perAddress: number;
+  signInFailuresPerAccount: number;
+  signInFailuresPerAddress: number;
+  signInWindowMs: number;
 }
 
 export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
+
+function count(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0)
+    throw new ConfigError(`${name} must be a whole number (0 turns the limit off)`);
+  return value;
+}
+
+function atLeast(env: Env, name: string, fallback: number, min: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new ConfigError(`${name} must be a whole number of at least ${min}`);
+  return value;
+}
 
 function seconds(env: Env, name: string, fallback: number): number {
   const raw = env[name];
@@ -53,6 +110,13 @@ function seconds(env: Env, name: string, fallback: number): number {
   if (!Number.isInteger(value) || value <= 0)
     throw new ConfigError(`${name} must be a positive whole number of seconds`);
   return value * 1000;
+}
+
+function parseTrustProxy(raw: string | undefined): Config["trustProxy"] {
+  if (!raw) return undefined;
+  if (raw === "true") return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  return raw.split(",").map((address) => address.trim());
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -105,5 +169,25 @@ export function loadConfig(env: Env = process.env): Config {
     calRefreshTokenTtlMs: seconds(env, "KEYWARD_CAL_REFRESH_TOKEN_TTL", 365 * 86400),
     sessionTtlMs: seconds(env, "KEYWARD_SESSION_TTL", 12 * 3600),
     keyReloadMs: seconds(env, "KEYWARD_KEY_RELOAD", 30),
+    pool: {
+      size: atLeast(env, "KEYWARD_PG_POOL_SIZE", DEFAULT_POOL_SETTINGS.size, 1),
+      statementTimeoutMs: seconds(env, "KEYWARD_PG_STATEMENT_TIMEOUT", DEFAULT_POOL_SETTINGS.statementTimeoutMs / 1000),
+      connectTimeoutMs: seconds(env, "KEYWARD_PG_CONNECT_TIMEOUT", DEFAULT_POOL_SETTINGS.connectTimeoutMs / 1000),
+    },
+    pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0) * 1000,
+    pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1),
+    workers: atLeast(env, "KEYWARD_WORKERS", 1, 1),
+    trustProxy: parseTrustProxy(env.KEYWARD_TRUST_PROXY),
+    redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.KEYWARD_REDIS_PREFIX || "keyward:rl:",
+    rateLimits: {
+      windowMs: seconds(env, "KEYWARD_RATE_WINDOW", 60),
+      perClient: count(env, "KEYWARD_RATE_PER_CLIENT", 1200),
+      introspectPerClient: count(env, "KEYWARD_RATE_INTROSPECT_PER_CLIENT", 12000),
+      perAddress: count(env, "KEYWARD_RATE_PER_ADDRESS", 3000),
+      signInFailuresPerAccount: count(env, "KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT", 5),
+      signInFailuresPerAddress: count(env, "KEYWARD_SIGNIN_FAILURES_PER_ADDRESS", 20),
+      signInWindowMs: seconds(env, "KEYWARD_SIGNIN_WINDOW", 900),
+    },
   };
 }

@@ -1,11 +1,13 @@
 import type { Config } from "./config.js";
 import type { CoreContext } from "./core/context.js";
 import { ServerKeys } from "./core/crypto.js";
+import { MemoryRateLimiter, type RateLimiter } from "./core/rate-limit.js";
 import { SignInThrottle } from "./core/sign-in-throttle.js";
 import { KeyRing } from "./core/signing-keys.js";
 import { CalTokenFormat, CanvaTokenFormat } from "./core/token-formats.js";
 import type { AppDeps } from "./http/deps.js";
 import { type OpenedStore, openStore } from "./store/open.js";
+import { RedisRateLimiter } from "./store/redis-rate-limiter.js";
 
 export interface Runtime extends AppDeps {
   opened: OpenedStore;
@@ -19,7 +21,7 @@ export function maxJwtLifetimeMs(config: Config): number {
 
 /** Opens the database and assembles the core and its dependencies; shared by the server and the CLI. */
 export async function openRuntime(config: Config): Promise<Runtime> {
-  const opened = await openStore(config.databaseUrl);
+  const opened = await openStore(config.databaseUrl, { pool: config.pool });
   const keys = new ServerKeys(config.secret);
   const core: CoreContext = {
     store: opened.store,
@@ -29,14 +31,28 @@ export async function openRuntime(config: Config): Promise<Runtime> {
     codeTtlMs: config.codeTtlMs,
   };
   const keyRing = new KeyRing(opened.store, keys, config.keyReloadMs);
+  const rateLimiter: RateLimiter = config.redisUrl
+    ? new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
+        process.emitWarning(`rate limits are not enforced while Redis is unreachable: ${error.message}`),
+      )
+    : new MemoryRateLimiter();
+  const limits = config.rateLimits;
   return {
     config,
     core,
     keyRing,
     canvaTokens: new CanvaTokenFormat(keyRing, config.accessTokenTtlMs, config.refreshTokenTtlMs),
     calTokens: new CalTokenFormat(keyRing, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs),
-    signInThrottle: new SignInThrottle(),
+    signInThrottle: new SignInThrottle(rateLimiter, {
+      failuresPerAccount: limits.signInFailuresPerAccount,
+      failuresPerAddress: limits.signInFailuresPerAddress,
+      windowMs: limits.signInWindowMs,
+    }),
+    rateLimiter,
     opened,
-    close: () => opened.store.close(),
+    async close() {
+      await rateLimiter.close();
+      await opened.store.close();
+    },
   };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
 import { buildApp } from "./http/app.js";
+import { startPruneTimer } from "./prune-timer.js";
 import { openRuntime, type Runtime } from "./runtime.js";
 
 export interface RunningServer {
@@ -10,7 +11,7 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts keyward: schema, signing key, HTTP listener and the key reload timer. */
+/** Starts keyward: schema, signing key, HTTP listener, the key reload and the prune timers. */
 export async function startServer(config: Config): Promise<RunningServer> {
   const runtime = await openRuntime(config);
   await runtime.keyRing.load(Date.now());
@@ -19,6 +20,12 @@ export async function startServer(config: Config): Promise<RunningServer> {
     runtime.keyRing.load(Date.now()).catch((error) => app.log.warn({ err: error }, "signing key reload failed"));
   }, config.keyReloadMs);
   reload.unref();
+  runtime.opened.onConnectionError((error) => app.log.warn({ err: error }, "database connection lost; reconnecting"));
+  const pruner = startPruneTimer(
+    runtime.core.store,
+    { intervalMs: config.pruneIntervalMs, batchSize: config.pruneBatchSize },
+    app.log,
+  );
   if (config.secretSource === "generated") {
     app.log.info(
       "generated a server secret and stored it beside the database; set KEYWARD_SECRET to manage it yourself",
@@ -39,6 +46,7 @@ export async function startServer(config: Config): Promise<RunningServer> {
       stopping ??= (async () => {
         clearInterval(reload);
         await app.close();
+        await pruner.stop();
         await runtime.close();
       })();
       return stopping;

@@ -2,14 +2,18 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import {
   createHarness,
-  FORM,
-  form,
   type Harness,
   pkcePair,
   REDIRECT_URI,
   type TestClient,
   type TestUser,
 } from "./support/harness.js";
+import {
+  authorizeUrl as clientAuthorizeUrl,
+  csrfOf,
+  InjectBrowser,
+  redirectParams as parseRedirect,
+} from "./support/inject-browser.js";
 
 let h: Harness;
 let client: TestClient;
@@ -22,71 +26,22 @@ before(async () => {
 });
 after(() => h.close());
 
-/** A browser's cookies, enough to walk the pages with inject. */
-class Browser {
-  cookies = new Map<string, string>();
-  absorb(setCookie: string | string[] | undefined) {
-    for (const line of [setCookie ?? []].flat()) {
-      const [pair] = line.split(";");
-      const eq = (pair ?? "").indexOf("=");
-      const name = (pair ?? "").slice(0, eq);
-      const value = (pair ?? "").slice(eq + 1);
-      if (/Max-Age=0/.test(line)) this.cookies.delete(name);
-      else this.cookies.set(name, value);
-    }
-  }
-  header() {
-    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join("; ");
-  }
-  async get(url: string) {
-    const res = await h.app.inject({ method: "GET", url, headers: { cookie: this.header() } });
-    this.absorb(res.headers["set-cookie"]);
-    return res;
-  }
-  async post(url: string, body: Record<string, string>) {
-    const res = await h.app.inject({
-      method: "POST",
-      url,
-      headers: { ...FORM, cookie: this.header() },
-      payload: form(body),
-    });
-    this.absorb(res.headers["set-cookie"]);
-    return res;
+class Browser extends InjectBrowser {
+  constructor() {
+    super(h);
   }
 }
 
-const csrfOf = (html: string) => /name="csrf_token" value="([^"]+)"/.exec(html)?.[1] ?? "";
+const authorizeUrl = (overrides: Record<string, string | undefined> = {}) =>
+  clientAuthorizeUrl(client.clientId, overrides);
 
-function authorizeUrl(overrides: Record<string, string | undefined> = {}) {
-  const { challenge } = pkcePair();
-  const params: Record<string, string | undefined> = {
-    response_type: "code",
-    client_id: client.clientId,
-    redirect_uri: REDIRECT_URI,
-    scope: "profile:read design:meta:read",
-    state: "st-123",
-    code_challenge: challenge,
-    code_challenge_method: "S256",
-    ...overrides,
-  };
-  const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined) as [string, string][]);
-  return `/api/oauth/authorize?${query}`;
-}
-
-async function signIn(browser: Browser, url: string, who: TestUser = user) {
-  const page = await browser.get(url);
-  return browser.post(url, {
-    csrf_token: csrfOf(page.body),
-    action: "sign_in",
-    email: who.email,
-    password: who.password,
-  });
+function signIn(browser: Browser, url: string, who: TestUser = user) {
+  return browser.signIn(url, who);
 }
 
 function redirectParams(location: string | undefined) {
   assert.ok(location, "a Location header");
-  const url = new URL(location);
-  return { base: `${url.origin}${url.pathname}`, params: url.searchParams };
+  return parseRedirect(location);
 }
 
 describe("requests that must not redirect", () => {

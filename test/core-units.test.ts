@@ -4,6 +4,7 @@ import { generateClientId, generateClientSecret } from "../src/core/clients.js";
 import { constantTimeEqual, ServerKeys } from "../src/core/crypto.js";
 import { hashPassword, verifyPassword } from "../src/core/passwords.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
+import { decide, MemoryRateLimiter } from "../src/core/rate-limit.js";
 import { isRegistrableRedirectUri, matchesExactly, matchesWithGlobs, withQuery } from "../src/core/redirect-uri.js";
 import { isSubset, missingScopes, parseScope } from "../src/core/scopes.js";
 import { SignInThrottle } from "../src/core/sign-in-throttle.js";
@@ -73,6 +74,8 @@ describe("redirect URIs", () => {
     assert.ok(!isRegistrableRedirectUri("https://u:p@app.example/cb"));
     assert.ok(!isRegistrableRedirectUri("javascript:alert(1)"));
     assert.ok(!isRegistrableRedirectUri("not a url"));
+    assert.ok(!isRegistrableRedirectUri("https://app.example/caf\u00e9"));
+    assert.ok(!isRegistrableRedirectUri("https://app.example/a b"));
   });
 
   test("query parameters are appended after an existing query", () => {
@@ -137,26 +140,39 @@ describe("passwords", () => {
   });
 });
 
-describe("sign-in throttle", () => {
-  const policy = { accountFreeAttempts: 3, addressFreeAttempts: 5, baseDelayMs: 1000, maxDelayMs: 60_000 };
-
-  test("free attempts, then doubling waits, cleared by success", () => {
-    const throttle = new SignInThrottle(policy);
-    for (let i = 0; i < 3; i++) throttle.recordFailure("a@x", `10.0.0.${i}`, 0);
-    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 0), 1000);
-    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 1000), 0);
-    throttle.recordFailure("a@x", "10.0.0.9", 1000);
-    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 1000), 2000);
-    throttle.recordSuccess("a@x");
-    assert.equal(throttle.waitFor("a@x", "10.0.0.9", 1000), 0);
+describe("rate limits", () => {
+  test("a sliding window counts the overlapping part of the previous window", () => {
+    assert.deepEqual(decide({ current: 0, previous: 0 }, 1, 1000, 0), { allowed: true, retryAfterMs: 0 });
+    assert.equal(decide({ current: 1, previous: 0 }, 1, 1000, 200).retryAfterMs, 801);
+    // Half of a full previous window still overlaps at the middle of the current one.
+    assert.equal(decide({ current: 0, previous: 10 }, 6, 1000, 500).allowed, true);
+    assert.equal(decide({ current: 1, previous: 10 }, 6, 1000, 500).allowed, false);
+    assert.equal(decide({ current: 1, previous: 10 }, 6, 1000, 600).allowed, true);
   });
 
-  test("one address guessing across many accounts is slowed too", () => {
-    const throttle = new SignInThrottle(policy);
-    for (let i = 0; i < 5; i++) throttle.recordFailure(`user${i}@x`, "10.0.0.1", 0);
-    assert.equal(throttle.waitFor("fresh@x", "10.0.0.1", 0), 1000);
-    assert.equal(throttle.waitFor("fresh@x", "10.0.0.2", 0), 0);
-    throttle.recordSuccess("user0@x");
-    assert.equal(throttle.waitFor("fresh@x", "10.0.0.1", 0), 1000);
+  test("the memory limiter allows the limit, refuses the next, and recovers", async () => {
+    let now = 10_000;
+    const limiter = new MemoryRateLimiter(() => now);
+    for (let i = 0; i < 3; i++) assert.equal((await limiter.consume("k", 3, 1000)).allowed, true);
+    const refused = await limiter.consume("k", 3, 1000);
+    assert.equal(refused.allowed, false);
+    assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 1001);
+    assert.equal((await limiter.consume("other", 3, 1000)).allowed, true);
+    now += 2000;
+    assert.equal((await limiter.consume("k", 3, 1000)).allowed, true);
+    await limiter.close();
+  });
+
+  test("sign-in failures lock an account, and an address guessing across accounts", async () => {
+    const now = 0;
+    const limiter = new MemoryRateLimiter(() => now);
+    const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 5, windowMs: 60_000 });
+    for (let i = 0; i < 3; i++) await throttle.recordFailure("a@x", `10.0.0.${i}`);
+    assert.ok((await throttle.waitFor("a@x", "10.0.0.9")) > 0);
+    assert.equal(await throttle.waitFor("b@x", "10.0.0.9"), 0);
+    for (let i = 0; i < 5; i++) await throttle.recordFailure(`user${i}@x`, "10.0.1.1");
+    assert.ok((await throttle.waitFor("fresh@x", "10.0.1.1")) > 0);
+    assert.equal(await throttle.waitFor("fresh@x", "10.0.1.2"), 0);
+    await limiter.close();
   });
 });

@@ -1,9 +1,12 @@
+import cluster from "node:cluster";
 import { parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
 import { runClientsCommand } from "./clients.js";
+import { runCluster } from "./cluster.js";
 import { runKeysCommand } from "./keys.js";
+import { runPruneCommand } from "./prune.js";
 import { USAGE, UsageError } from "./usage.js";
 import { runUsersCommand } from "./users.js";
 
@@ -15,21 +18,28 @@ const OPTIONS = {
   password: { type: "string" },
   "display-name": { type: "string" },
   json: { type: "boolean" },
+  workers: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
 async function serve(config: Config): Promise<number> {
   const server = await startServer(config);
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const shutdown = (signal: string) => {
+      if (stopping) {
+        server.app.log.info(`${signal} received: still finishing in-flight requests`);
+        return;
+      }
+      stopping = true;
       server.app.log.info(`${signal} received: finishing in-flight requests`);
       server.stop().then(resolve, (error) => {
         server.app.log.error({ err: error }, "shutdown failed");
         resolve();
       });
     };
-    process.once("SIGTERM", () => shutdown("SIGTERM"));
-    process.once("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+    process.on("SIGINT", () => shutdown("SIGINT"));
   });
   return 0;
 }
@@ -48,14 +58,25 @@ export async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const config = loadConfig();
-  if (command === "start") return serve(config);
-  if (!["migrate", "clients", "users", "keys"].includes(command)) throw new UsageError(`unknown command: ${command}`);
+  if (command === "start") {
+    const workers = values.workers === undefined ? config.workers : Number(values.workers);
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new UsageError("--workers must be a whole number of at least 1");
+    }
+    return workers > 1 && cluster.isPrimary ? runCluster(config, workers) : serve(config);
+  }
+  if (!["migrate", "prune", "clients", "users", "keys"].includes(command)) {
+    throw new UsageError(`unknown command: ${command}`);
+  }
   const runtime = await openRuntime(config);
   try {
     switch (command) {
       case "migrate":
+        for (const name of runtime.opened.migrationsApplied) process.stdout.write(`applied migration ${name}\n`);
         process.stdout.write(`database schema is up to date (${runtime.opened.engine})\n`);
         return 0;
+      case "prune":
+        return await runPruneCommand(runtime, values.json === true);
       case "clients":
         return await runClientsCommand(runtime, sub, rest, values);
       case "users":
@@ -68,17 +89,20 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    if (error instanceof UsageError || error instanceof ConfigError) {
-      process.stderr.write(`keyward: ${error.message}\n`);
-      process.exitCode = 2;
-      return;
-    }
-    process.stderr.write(`keyward: ${(error as Error).message ?? error}\n`);
-    process.exitCode = 1;
-  },
-);
+main(process.argv.slice(2))
+  .then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      if (error instanceof UsageError || error instanceof ConfigError) {
+        process.stderr.write(`keyward: ${error.message}\n`);
+        process.exitCode = 2;
+        return;
+      }
+      process.stderr.write(`keyward: ${(error as Error).message ?? error}\n`);
+      process.exitCode = 1;
+    },
+  )
+  // A cluster worker's channel to the primary would keep the process alive.
+  .finally(() => cluster.worker?.disconnect());

@@ -3,8 +3,10 @@ export class UsageError extends Error {}
 export const USAGE = `Usage: keyward <command> [options]
 
 Commands:
-  start                                   run the server (PORT, HOST, DATABASE_URL, KEYWARD_* from the environment)
-  migrate                                 bring the database schema up to date
+  start [--workers N]                     run the server (PORT, HOST, DATABASE_URL, KEYWARD_* from the environment);
+                                          with N > 1, N processes share the port (default KEYWARD_WORKERS or 1)
+  migrate                                 bring the database schema up to date (start does it too)
+  prune [--json]                          delete expired codes, tokens, sessions and empty lineages now
   clients create --name NAME --redirect-uri URL [--redirect-uri URL ...] --scope "SCOPES" [--json]
   clients list [--json]
   clients show ID [--json]

@@ -3,6 +3,8 @@
  * only the Cal.com dialect opts into anchored `*` globs, because its clients register them.
  */
 export function isRegistrableRedirectUri(value: string): boolean {
+  // Printable ASCII only: anything else must be percent-encoded, or it could not go in a Location header.
+  if (!/^[\x21-\x7e]+$/.test(value)) return false;
   let url: URL;
   try {
     url = new URL(value.replaceAll("*", "wildcard"));
@@ -29,6 +31,8 @@ export function matchesWithGlobs(candidate: string, registered: readonly string[
 /**
  * `*` matches any run of characters, as Cal.com documents, except that inside the host it
  * matches only host characters: `https://*.example.com` must not match `https://evil.com/.example.com`.
+ * After the host it matches only URI characters (RFC 3986) other than `#`, so whatever it lets
+ * through is also a valid `Location` header value.
  */
 function globToRegExp(pattern: string): RegExp {
   const schemeEnd = pattern.indexOf("://");
@@ -40,7 +44,7 @@ function globToRegExp(pattern: string): RegExp {
       .map((piece) => piece.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
       .join(wildcard);
   const authority = translate(pattern.slice(0, authorityEnd), "[A-Za-z0-9.-]*");
-  const rest = translate(pattern.slice(authorityEnd), "[^#\\s]*");
+  const rest = translate(pattern.slice(authorityEnd), "[A-Za-z0-9\\-._~:/?\\[\\]@!$&'()*+,;=%]*");
   return new RegExp(`^${authority}${rest}$`);
 }
 

@@ -1,82 +1,44 @@
-interface Failures {
-  count: number;
-  last: number;
+import type { RateLimiter } from "./rate-limit.js";
+
+export interface SignInPolicy {
+  /** Failed sign-ins allowed per account within the window; 0 for no limit. */
+  failuresPerAccount: number;
+  /** Failed sign-ins allowed per source address within the window: higher, since many people may share one. */
+  failuresPerAddress: number;
+  windowMs: number;
 }
-
-/** Failures per key, with a wait that doubles with each failure past the free ones. */
-class Backoff {
-  private readonly failures = new Map<string, Failures>();
-
-  constructor(
-    private readonly freeAttempts: number,
-    private readonly baseDelayMs: number,
-    private readonly maxDelayMs: number,
-  ) {}
-
-  waitFor(key: string, now: number): number {
-    const entry = this.failures.get(key);
-    if (!entry || entry.count < this.freeAttempts) return 0;
-    const delay = Math.min(this.baseDelayMs * 2 ** (entry.count - this.freeAttempts), this.maxDelayMs);
-    return Math.max(0, entry.last + delay - now);
-  }
-
-  recordFailure(key: string, now: number): void {
-    const entry = this.failures.get(key);
-    const stale = entry && now - entry.last > this.maxDelayMs * 2;
-    this.failures.set(key, { count: stale || !entry ? 1 : entry.count + 1, last: now });
-    if (this.failures.size > 100_000) this.forgetOlderThan(now - this.maxDelayMs * 2);
-  }
-
-  clear(key: string): void {
-    this.failures.delete(key);
-  }
-
-  private forgetOlderThan(cutoff: number): void {
-    for (const [key, entry] of this.failures) if (entry.last < cutoff) this.failures.delete(key);
-  }
-}
-
-export interface ThrottlePolicy {
-  /** Failures allowed per account before each attempt must wait. */
-  accountFreeAttempts: number;
-  /** Failures allowed per source address: higher, since many people may share one. */
-  addressFreeAttempts: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-}
-
-export const DEFAULT_THROTTLE: ThrottlePolicy = {
-  accountFreeAttempts: 5,
-  addressFreeAttempts: 20,
-  baseDelayMs: 1000,
-  maxDelayMs: 15 * 60 * 1000,
-};
 
 /**
- * Slows down password guessing, per account and per source address: past the free attempts each
- * further failure doubles the wait, up to `maxDelayMs`. A success clears the account's count only,
- * so one known password does not unlock guessing at others. Kept in memory.
+ * Slows down password guessing: once an account, or an address, has used up its failures for the
+ * window, further attempts wait until enough of them have aged out. Counts live in the rate
+ * limiter, so with Redis every instance sees the same failures.
  */
 export class SignInThrottle {
-  private readonly accounts: Backoff;
-  private readonly addresses: Backoff;
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly policy: SignInPolicy,
+  ) {}
 
-  constructor(policy: ThrottlePolicy = DEFAULT_THROTTLE) {
-    this.accounts = new Backoff(policy.accountFreeAttempts, policy.baseDelayMs, policy.maxDelayMs);
-    this.addresses = new Backoff(policy.addressFreeAttempts, policy.baseDelayMs, policy.maxDelayMs);
+  private keys(account: string, address: string): [string, number][] {
+    const keys: [string, number][] = [];
+    if (this.policy.failuresPerAccount > 0) keys.push([`signin:account:${account}`, this.policy.failuresPerAccount]);
+    if (this.policy.failuresPerAddress > 0) keys.push([`signin:address:${address}`, this.policy.failuresPerAddress]);
+    return keys;
   }
 
   /** Milliseconds to wait before this account may be tried from this address; 0 if none. */
-  waitFor(account: string, address: string, now: number): number {
-    return Math.max(this.accounts.waitFor(account, now), this.addresses.waitFor(address, now));
+  async waitFor(account: string, address: string): Promise<number> {
+    let wait = 0;
+    for (const [key, limit] of this.keys(account, address)) {
+      const decision = await this.limiter.check(key, limit, this.policy.windowMs);
+      wait = Math.max(wait, decision.retryAfterMs);
+    }
+    return wait;
   }
 
-  recordFailure(account: string, address: string, now: number): void {
-    this.accounts.recordFailure(account, now);
-    this.addresses.recordFailure(address, now);
-  }
-
-  recordSuccess(account: string): void {
-    this.accounts.clear(account);
+  async recordFailure(account: string, address: string): Promise<void> {
+    for (const [key, limit] of this.keys(account, address)) {
+      await this.limiter.consume(key, limit, this.policy.windowMs);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
-import type { SigningKeyRecord, Store } from "../store/types.js";
+import { DuplicateError, type SigningKeyRecord, type Store } from "../store/types.js";
 import { randomToken, type ServerKeys } from "./crypto.js";
 
 export const SIGNING_ALG = "ES256";
@@ -65,7 +65,12 @@ export class KeyRing {
   async load(now: number): Promise<void> {
     let records = await this.store.listSigningKeys(now);
     if (!records.some((r) => r.retiredAt === null)) {
-      await this.store.addSigningKey(await createSigningKey(this.keys, now));
+      try {
+        await this.store.addSigningKey(await createSigningKey(this.keys, now));
+      } catch (error) {
+        // Another instance created the first key at the same moment; use that one.
+        if (!(error instanceof DuplicateError)) throw error;
+      }
       records = await this.store.listSigningKeys(now);
     }
     const current = records.find((r) => r.retiredAt === null);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
@@ -14,11 +15,17 @@ import { registerWellKnown } from "./well-known.js";
 /** Request bodies are small forms or JSON objects; anything bigger is refused unread. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
+/** A hop count becomes "trust the first n hops", which is what Fastify's function form expresses. */
+function trustProxyOption(value: AppDeps["config"]["trustProxy"]) {
+  return typeof value === "number" ? (_address: string, hop: number) => hop < value : value;
+}
+
 export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    trustProxy: trustProxyOption(deps.config.trustProxy),
     routerOptions: { maxParamLength: 200 },
     ...options,
   });
@@ -52,6 +59,10 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     return sendHtml(reply, 500, errorPage("Something went wrong", "The request could not be completed."));
   });
 
+  app.setNotFoundHandler((_request, reply) =>
+    sendHtml(reply, 404, errorPage("Not found", "There is no page at this address.")),
+  );
+
   registerWellKnown(app, deps);
   registerSignInPage(app, deps);
   registerAuthorizePage(app, deps);
@@ -72,6 +83,9 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
       },
       { prefix },
     );
+  }
+  for (const prefix of ["/v2", "/api/v2"]) {
+    app.register(async (scope) => registerCalOAuthFlow(scope, deps), { prefix });
   }
   return app;
 }

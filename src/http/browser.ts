@@ -62,8 +62,7 @@ export async function signIn(
 ): Promise<SignInOutcome> {
   const email = normalizeEmail(firstValue(form, "email") ?? "");
   const password = firstValue(form, "password") ?? "";
-  const now = deps.core.now();
-  const wait = deps.signInThrottle.waitFor(email, request.ip, now);
+  const wait = await deps.signInThrottle.waitFor(email, request.ip);
   if (wait > 0) {
     reply.header("retry-after", String(Math.ceil(wait / 1000)));
     const message = `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 1000)} seconds.`;
@@ -71,10 +70,9 @@ export async function signIn(
   }
   const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;
   if (!user) {
-    deps.signInThrottle.recordFailure(email, request.ip, now);
+    await deps.signInThrottle.recordFailure(email, request.ip);
     return { ok: false, status: 401, message: "Incorrect email or password.", email };
   }
-  deps.signInThrottle.recordSuccess(email);
   const previous = readCookie(request, SESSION_COOKIE);
   if (previous) await endSession(deps.core, previous);
   const sessionId = await startSession(deps.core, user.id, deps.config.sessionTtlMs);

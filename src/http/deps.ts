@@ -1,5 +1,6 @@
 import type { Config } from "../config.js";
 import type { CoreContext } from "../core/context.js";
+import type { RateLimiter } from "../core/rate-limit.js";
 import type { SignInThrottle } from "../core/sign-in-throttle.js";
 import type { KeyRing } from "../core/signing-keys.js";
 import type { TokenFormat } from "../core/token-formats.js";
@@ -12,4 +13,5 @@ export interface AppDeps {
   canvaTokens: TokenFormat;
   calTokens: TokenFormat;
   signInThrottle: SignInThrottle;
+  rateLimiter: RateLimiter;
 }

@@ -1,4 +1,6 @@
 import type { Kysely, Selectable, Transaction } from "kysely";
+import { isUniqueViolation, retryOnConflict } from "./errors.js";
+import { pruneExpired } from "./prune.js";
 import type { Database } from "./schema.js";
 import {
   type AuthorizationCodeRecord,
@@ -7,6 +9,7 @@ import {
   type ConsumeOutcome,
   DuplicateError,
   type GrantRecord,
+  type PruneCounts,
   type RedeemOutcome,
   type SessionRecord,
   type SigningKeyRecord,
@@ -95,12 +98,6 @@ function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyReco
   };
 }
 
-/** Unique-constraint violations as SQLite and PostgreSQL report them. */
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string };
-  return e?.code === "SQLITE_CONSTRAINT_UNIQUE" || e?.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || e?.code === "23505";
-}
-
 /** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
 export class KyselyStore implements Store {
   constructor(
@@ -110,7 +107,8 @@ export class KyselyStore implements Store {
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
-    return (this.db as Kysely<Database>).transaction().execute((trx) => work(new KyselyStore(trx)));
+    const db = this.db as Kysely<Database>;
+    return retryOnConflict(() => db.transaction().execute((trx) => work(new KyselyStore(trx))));
   }
 
   async createClient(client: ClientRecord): Promise<void> {
@@ -352,18 +350,23 @@ export class KyselyStore implements Store {
   }
 
   async addSigningKey(key: SigningKeyRecord): Promise<void> {
-    await this.db
-      .insertInto("signing_keys")
-      .values({
-        kid: key.kid,
-        alg: key.alg,
-        public_jwk: key.publicJwk,
-        private_jwk_encrypted: key.privateJwkEncrypted,
-        created_at: key.createdAt,
-        retired_at: key.retiredAt,
-        publish_until: key.publishUntil,
-      })
-      .execute();
+    try {
+      await this.db
+        .insertInto("signing_keys")
+        .values({
+          kid: key.kid,
+          alg: key.alg,
+          public_jwk: key.publicJwk,
+          private_jwk_encrypted: key.privateJwkEncrypted,
+          created_at: key.createdAt,
+          retired_at: key.retiredAt,
+          publish_until: key.publishUntil,
+        })
+        .execute();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new DuplicateError("another signing key is already current");
+      throw error;
+    }
   }
 
   async listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
@@ -409,6 +412,10 @@ export class KyselyStore implements Store {
 
   async deleteSession(hash: string): Promise<void> {
     await this.db.deleteFrom("sessions").where("hash", "=", hash).execute();
+  }
+
+  pruneExpired(now: number, batchSize: number): Promise<PruneCounts> {
+    return pruneExpired(this.db, now, batchSize);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
 
 /**
  * The one migration history for both engines. Append new migrations; never edit a released one.
@@ -95,6 +95,30 @@ const migrations: Record<string, Migration> = {
         .addColumn("created_at", "bigint", (c) => c.notNull())
         .addColumn("expires_at", "bigint", (c) => c.notNull())
         .execute();
+    },
+  },
+  "0002_scale_out": {
+    async up(db: Kysely<unknown>) {
+      // Instances starting at once on an empty database could each create a first key; keep the newest current.
+      await sql`
+        update signing_keys set retired_at = created_at
+        where retired_at is null and kid <> (
+          select kid from signing_keys where retired_at is null order by created_at desc, kid desc limit 1
+        )`.execute(db);
+      await db.schema
+        .createIndex("signing_keys_one_current")
+        .on("signing_keys")
+        .unique()
+        .expression(sql`(retired_at is null)`)
+        .where(sql.ref("retired_at"), "is", null)
+        .execute();
+      await db.schema.createIndex("authorization_codes_grant").on("authorization_codes").column("grant_id").execute();
+      await db.schema
+        .createIndex("authorization_codes_expires")
+        .on("authorization_codes")
+        .column("expires_at")
+        .execute();
+      await db.schema.createIndex("sessions_expires").on("sessions").column("expires_at").execute();
     },
   },
 };

@@ -1,55 +1,56 @@
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import SQLite from "better-sqlite3";
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from "kysely";
-import pg from "pg";
+import type { Kysely } from "kysely";
 import { isPostgresUrl } from "../config.js";
 import { KyselyStore } from "./kysely-store.js";
-import { migrationProvider } from "./migrations.js";
+import { type Engine, migrateDatabase } from "./migrate.js";
+import { DEFAULT_POOL_SETTINGS, openPostgres, type PoolSettings } from "./postgres.js";
 import type { Database } from "./schema.js";
+import { openSqlite } from "./sqlite.js";
 import type { Store } from "./types.js";
 
-// int8 columns hold epoch milliseconds, well inside a double's exact range.
-pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
-
-export interface OpenedStore {
-  store: Store;
+export interface ConnectedDatabase {
   db: Kysely<Database>;
-  engine: "sqlite" | "postgres";
+  engine: Engine;
+  /** Receives errors of idle PostgreSQL connections (the pool replaces them); nothing by default. */
+  onConnectionError(listener: (error: Error) => void): void;
 }
 
-function openSqlite(path: string): Kysely<Database> {
-  if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
-  const database = new SQLite(path);
-  database.pragma("journal_mode = WAL");
-  // FULL: a transaction acknowledged to a client survives a crash of the process or the machine.
-  database.pragma("synchronous = FULL");
-  database.pragma("busy_timeout = 5000");
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+export interface OpenedStore extends ConnectedDatabase {
+  store: Store;
+  /** Migrations this open applied, oldest first. */
+  migrationsApplied: string[];
 }
 
-function openPostgres(url: string): Kysely<Database> {
-  const pool = new pg.Pool({ connectionString: url });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+export interface StoreOptions {
+  pool?: PoolSettings;
 }
 
-export async function migrateToLatest(db: Kysely<Database>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
-  if (error) {
-    const failed = results?.find((r) => r.status === "Error")?.migrationName;
-    throw new Error(`database migration ${failed ?? ""} failed: ${(error as Error).message ?? error}`);
-  }
+/** Connects to the database `url` names (a `postgres://` URL or a SQLite path) without touching its schema. */
+export function connectDatabase(url: string, options: StoreOptions = {}): ConnectedDatabase {
+  let listener: (error: Error) => void = () => {};
+  const engine: Engine = isPostgresUrl(url) ? "postgres" : "sqlite";
+  const db =
+    engine === "postgres"
+      ? openPostgres(url, options.pool ?? DEFAULT_POOL_SETTINGS, (error) => listener(error))
+      : openSqlite(url);
+  return {
+    db,
+    engine,
+    onConnectionError(next) {
+      listener = next;
+    },
+  };
 }
 
-/** Opens the database `url` names (a `postgres://` URL or a SQLite path) and brings its schema up to date. */
-export async function openStore(url: string): Promise<OpenedStore> {
-  const engine = isPostgresUrl(url) ? "postgres" : "sqlite";
-  const db = engine === "postgres" ? openPostgres(url) : openSqlite(url);
+/** Connects and brings the schema up to date. */
+export async function openStore(url: string, options: StoreOptions = {}): Promise<OpenedStore> {
+  const connected = connectDatabase(url, options);
+  const { db, engine } = connected;
+  let migrationsApplied: string[];
   try {
-    await migrateToLatest(db);
+    migrationsApplied = await migrateDatabase(db, engine);
   } catch (error) {
     await db.destroy();
     throw error;
   }
-  return { store: new KyselyStore(db, () => db.destroy()), db, engine };
+  return { ...connected, store: new KyselyStore(db, () => db.destroy()), migrationsApplied };
 }

@@ -105,10 +105,22 @@ export type ConsumeOutcome =
   | { status: "reused"; token: TokenRecord }
   | { status: "expired" | "revoked" | "unknown" };
 
+/** What one prune removed, per kind. */
+export interface PruneCounts {
+  authorizationCodes: number;
+  tokens: number;
+  sessions: number;
+  grants: number;
+}
+
 export class DuplicateError extends Error {}
 
 export interface Store {
-  /** Runs `work` in one transaction; everything it does commits or rolls back together. */
+  /**
+   * Runs `work` in one transaction; everything it does commits or rolls back together. A
+   * transaction that loses a conflict with a concurrent one (deadlock, serialization failure,
+   * SQLite busy) is rolled back and `work` runs again, so it must not act outside the store.
+   */
   transaction<T>(work: (tx: Store) => Promise<T>): Promise<T>;
 
   createClient(client: ClientRecord): Promise<void>;
@@ -147,6 +159,7 @@ export interface Store {
    */
   consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome>;
 
+  /** Throws DuplicateError when the key is current (retiredAt null) and another current key exists. */
   addSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Keys still published (publishUntil null or in the future), newest first. */
   listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
@@ -156,6 +169,12 @@ export interface Store {
   createSession(session: SessionRecord): Promise<void>;
   findSession(hash: string, now: number): Promise<SessionRecord | undefined>;
   deleteSession(hash: string): Promise<void>;
+
+  /**
+   * Deletes expired codes, tokens and sessions and lineages with nothing left in them, in
+   * batches of `batchSize` rows so that no statement holds locks for long.
+   */
+  pruneExpired(now: number, batchSize: number): Promise<PruneCounts>;
 
   close(): Promise<void>;
 }

@@ -62,20 +62,21 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     output += chunk;
   });
   const exited = new Promise<number | null>((resolveExit) => child.once("exit", (code) => resolveExit(code)));
-  await new Promise<void>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${output}`)), 30_000);
-    const check = () => {
-      if (output.includes("keyward listening on")) {
-        clearTimeout(timer);
-        resolveReady();
-      }
-    };
-    child.stdout?.on("data", check);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      reject(new Error(`server exited before listening:\n${output}`));
-    });
+  // Ready when /healthz answers; the log level is the caller's choice, so the log is not relied on.
+  const deadline = Date.now() + 30_000;
+  let exitedEarly = false;
+  child.once("exit", () => {
+    exitedEarly = true;
   });
+  for (;;) {
+    if (exitedEarly) throw new Error(`server exited before listening:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${output}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      await new Promise((resolveWait) => setTimeout(resolveWait, 50));
+    }
+  }
   return {
     url,
     child,

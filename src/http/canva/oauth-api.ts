@@ -3,6 +3,7 @@ import { exchange } from "../../core/token-endpoint.js";
 import { introspect, revoke } from "../../core/token-state.js";
 import type { AppDeps } from "../deps.js";
 import { TooManyParametersError } from "../form-body.js";
+import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
 import { isUnavailable } from "../unavailable.js";
 import { authenticateCanvaClient } from "./client-auth.js";
 import { CanvaError, fromCoreError } from "./errors.js";
@@ -45,6 +46,21 @@ export function canvaErrorHandler(error: FastifyError | Error, request: FastifyR
 export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void {
   const { core } = deps;
 
+  const tooMany = (waitMs: number, label: string) =>
+    new CanvaError(429, "too_many_requests", `Too many ${label} requests`, "too_many_requests", {
+      "retry-after": retryAfterSeconds(waitMs),
+    });
+
+  /** Authenticates the client between the per-address and the per-client rate limits. */
+  async function admit(request: FastifyRequest, params: CanvaParams, bucket: RateBucket, label: () => string) {
+    const addressDelay = await addressWait(deps, bucket, request.ip);
+    if (addressDelay > 0) throw tooMany(addressDelay, label());
+    const client = await authenticateCanvaClient(core, request, params);
+    const clientDelay = await clientWait(deps, bucket, client.id);
+    if (clientDelay > 0) throw tooMany(clientDelay, label());
+    return client;
+  }
+
   app.addHook("onSend", async (_request, reply) => {
     reply.header("cache-control", "no-store");
     reply.header("pragma", "no-cache");
@@ -53,7 +69,7 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
 
   app.post("/v1/oauth/token", async (request) => {
     const params = CanvaParams.of(request);
-    const client = await authenticateCanvaClient(core, request, params);
+    const client = await admit(request, params, "token", () => params.peek("grant_type") ?? "token");
     const grantType = params.required("grant_type");
     if (grantType === "authorization_code") params.required("code_verifier");
     const result = await exchange(core, grantType, {
@@ -78,13 +94,13 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
 
   app.post("/v1/oauth/introspect", async (request) => {
     const params = CanvaParams.of(request);
-    const client = await authenticateCanvaClient(core, request, params);
+    const client = await admit(request, params, "introspect", () => "introspect");
     return introspect(core, client, params.required("token"));
   });
 
   app.post("/v1/oauth/revoke", async (request) => {
     const params = CanvaParams.of(request);
-    const client = await authenticateCanvaClient(core, request, params);
+    const client = await admit(request, params, "revoke", () => "revoke");
     const result = await revoke(core, client, params.required("token"));
     if (!result.ok) throw fromCoreError(result.error);
     return {};

@@ -19,6 +19,11 @@ export class CanvaParams {
     return new CanvaParams(request.body as FormBody);
   }
 
+  /** The first value, unvalidated: for messages only. */
+  peek(name: string): string | undefined {
+    return this.form.get(name)?.[0] || undefined;
+  }
+
   has(name: string): boolean {
     return this.form.has(name);
   }

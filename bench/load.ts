@@ -1,0 +1,75 @@
+import autocannon from "autocannon";
+import type { Workload } from "./operations.js";
+import type { Target } from "./targets/target.js";
+
+export interface LoadFigures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  /** Responses with a status outside 2xx. */
+  non2xx: number;
+  /** 2xx responses whose body is not what the operation must answer. */
+  invalid: number;
+  /** Connection errors and timeouts, as autocannon counts them. */
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  /** The first few distinct failures, status and body. */
+  failures: string[];
+  seconds: number;
+}
+
+const MAX_FAILURE_SAMPLES = 5;
+
+/** Drives `workload` with autocannon: `connections` connections, one request in flight on each. */
+export async function drive(
+  target: Target,
+  workload: Workload,
+  seconds: number,
+  connections: number,
+): Promise<LoadFigures> {
+  let invalid = 0;
+  const failures = new Set<string>();
+  const headers = {
+    authorization: target.authorization,
+    "content-type": "application/x-www-form-urlencoded",
+  };
+  const result = await autocannon({
+    url: target.server.url,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+    requests: [{ method: "POST", path: workload.path, headers, body: "" }],
+    setupClient(client) {
+      const connection = workload.connection();
+      client.setRequests([
+        {
+          method: "POST",
+          path: workload.path,
+          headers,
+          setupRequest: (request) => ({ ...request, body: connection.body() }),
+          onResponse(status, body) {
+            const problem = connection.response(status, body);
+            if (problem === undefined) return;
+            if (status >= 200 && status < 300) invalid++;
+            if (failures.size < MAX_FAILURE_SAMPLES) failures.add(`${problem}: ${body.slice(0, 300)}`);
+          },
+        },
+      ]);
+    },
+  });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    requests: result.requests.total,
+    non2xx: result.non2xx,
+    invalid,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats).map(([code, { count }]) => [code, count])),
+    failures: [...failures],
+    seconds: result.duration,
+  };
+}

@@ -1,0 +1,90 @@
+import { drive, type LoadFigures } from "./load.js";
+import type { Operation, OperationName, Workload } from "./operations.js";
+import { ProcessUsage } from "./process-usage.js";
+import type { Target } from "./targets/target.js";
+
+export interface MeasureOptions {
+  seconds: number;
+  warmupSeconds: number;
+  connections: number;
+}
+
+export interface OperationResult extends LoadFigures {
+  operation: OperationName;
+  server: string;
+  peakRssBytes: number;
+  serverCpuPercent: number;
+  /** Pre-minted items for the measured run, and whether it used them all up. */
+  poolSize: number;
+  poolRanDry: boolean;
+  attempts: number;
+  /** Set when the server process died during the run. */
+  crash?: string;
+}
+
+/** A first guess at how many items a warm-up consumes per second, before any rate is known. */
+const WARMUP_RATE_GUESS = 1500;
+const HEADROOM = 1.6;
+const MAX_ATTEMPTS = 3;
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+/** Items per second a run drew from its pool, up to the moment the pool ran dry. */
+function consumptionRate(workload: Workload, startedAt: number, figures: LoadFigures): number {
+  const pool = workload.pool;
+  if (!pool) return 0;
+  const seconds = ((pool.ranDryAt ?? startedAt + figures.seconds * 1000) - startedAt) / 1000;
+  return pool.taken / Math.max(seconds, 0.1);
+}
+
+async function timedDrive(target: Target, workload: Workload, seconds: number, connections: number) {
+  const startedAt = Date.now();
+  const figures = await drive(target, workload, seconds, connections);
+  return { figures, rate: consumptionRate(workload, startedAt, figures) };
+}
+
+/**
+ * Warms up, then measures one operation on one target. Single-use pools are sized from the
+ * warm-up's rate with headroom; a run that still drains its pool is repeated with a larger one.
+ */
+export async function measureOperation(
+  target: Target,
+  operation: Operation,
+  options: MeasureOptions,
+): Promise<OperationResult> {
+  const { connections } = options;
+  const sizeFor = (rate: number, seconds: number) =>
+    operation.consumesPerRequest ? Math.ceil(rate * seconds * HEADROOM) + connections * 4 : connections * 3;
+
+  log(`${target.name} ${operation.name}: warming up for ${options.warmupSeconds} s`);
+  const warmupWorkload = await operation.prepare(target, sizeFor(WARMUP_RATE_GUESS, options.warmupSeconds));
+  let { rate } = await timedDrive(target, warmupWorkload, options.warmupSeconds, connections);
+
+  for (let attempt = 1; ; attempt++) {
+    const poolSize = sizeFor(rate, options.seconds);
+    if (operation.consumesPerRequest) log(`${target.name} ${operation.name}: minting ${poolSize}`);
+    const workload = await operation.prepare(target, poolSize);
+    const usage = new ProcessUsage(() => target.server.pids());
+    log(`${target.name} ${operation.name}: measuring for ${options.seconds} s`);
+    usage.start();
+    const run = await timedDrive(target, workload, options.seconds, connections);
+    const { peakRssBytes, cpuPercent } = usage.stop();
+    const poolRanDry = operation.consumesPerRequest && workload.pool?.ranDryAt !== undefined;
+    const crash = target.server.exitReason();
+    if (!poolRanDry || crash || attempt === MAX_ATTEMPTS) {
+      return {
+        ...run.figures,
+        operation: operation.name,
+        server: target.name,
+        peakRssBytes,
+        serverCpuPercent: cpuPercent,
+        poolSize,
+        poolRanDry,
+        attempts: attempt,
+        crash,
+      };
+    }
+    log(`${target.name} ${operation.name}: the pool of ${poolSize} ran dry; measuring again with a larger one`);
+    rate = Math.max(rate, run.rate) * 2;
+  }
+}

@@ -1,0 +1,47 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, totalmem } from "node:os";
+import { dirname } from "node:path";
+import type { OperationResult } from "./measure.js";
+import type { BenchOptions } from "./options.js";
+import { isValid, ratios } from "./report.js";
+
+export interface RunRecord {
+  startedAt: string;
+  loadAverageAtStart: number[];
+  options: BenchOptions;
+  servers: { name: string; notes: string[] }[];
+  skipped: { name: string; reason: string }[];
+  results: OperationResult[];
+}
+
+const withoutPassword = (url: string | undefined) => url?.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
+
+/** Writes the run as JSON: the same figures as the table, with what is needed to judge them. */
+export function writeResults(path: string, run: RunRecord): void {
+  const { options } = run;
+  const document = {
+    startedAt: run.startedAt,
+    finishedAt: new Date().toISOString(),
+    arguments: process.argv.slice(2).map((arg) => withoutPassword(arg) ?? arg),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      totalMemoryBytes: totalmem(),
+      loadAverageAtStart: run.loadAverageAtStart,
+      loadAverageAtEnd: loadavg(),
+      node: process.version,
+    },
+    options: {
+      ...options,
+      postgresUrl: withoutPassword(options.postgresUrl),
+      only: options.only && [...options.only],
+      operations: options.operations && [...options.operations],
+    },
+    servers: run.servers,
+    skipped: run.skipped,
+    results: run.results.map((result) => ({ ...result, valid: isValid(result) })),
+    ratios: ratios(run.results),
+  };
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(document, null, 2)}\n`);
+}

@@ -1,0 +1,114 @@
+/**
+ * `npm run bench`: keyward, node-oidc-provider and a bare Fastify floor, each in its own process
+ * and one at a time, under autocannon for the four Canva token-endpoint operations. Prints one
+ * table and writes the same figures as JSON (bench/results/latest.json unless --output says).
+ */
+import { loadavg } from "node:os";
+import { measureOperation, type OperationResult } from "./measure.js";
+import { OPERATIONS } from "./operations.js";
+import { type BenchOptions, parseOptions, type ServerFamily, USAGE } from "./options.js";
+import { describeProblems, isValid, renderTable } from "./report.js";
+import { writeResults } from "./results-file.js";
+import { startFloor } from "./targets/floor.js";
+import { startKeyward } from "./targets/keyward.js";
+import { startOidcProvider } from "./targets/oidc.js";
+import type { Target } from "./targets/target.js";
+
+interface TargetSpec {
+  family: ServerFamily;
+  name: string;
+  start(): Promise<Target>;
+}
+
+interface Skipped {
+  name: string;
+  reason: string;
+}
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+function targetSpecs(options: BenchOptions): TargetSpec[] {
+  const nodeArgs = options.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`] : undefined;
+  const keyward = (name: string, variant: { postgresUrl?: string; workers?: number } = {}): TargetSpec => ({
+    family: "keyward",
+    name,
+    start: () => startKeyward({ name, nodeArgs, ...variant }),
+  });
+  const specs: TargetSpec[] = [keyward("keyward")];
+  if (options.postgresUrl) specs.push(keyward("keyward (pg)", { postgresUrl: options.postgresUrl }));
+  if (options.workers) specs.push(keyward(`keyward (${options.workers} workers)`, { workers: options.workers }));
+  specs.push({ family: "oidc", name: "oidc-provider", start: startOidcProvider });
+  specs.push({ family: "floor", name: "floor", start: startFloor });
+  return specs.filter((spec) => !options.only || options.only.has(spec.family));
+}
+
+/**
+ * Measures every operation on one server, in a fresh server process per operation, so each figure
+ * (peak RSS above all) is independent of the operations before it. The server has the machine to
+ * itself meanwhile: only the load generator runs beside it.
+ */
+async function measureTarget(spec: TargetSpec, options: BenchOptions, results: OperationResult[], skipped: Skipped[]) {
+  let notes: string[] | undefined;
+  for (const operation of OPERATIONS.filter((o) => !options.operations || options.operations.has(o.name))) {
+    log(`starting ${spec.name} for ${operation.name}`);
+    let target: Target;
+    try {
+      target = await spec.start();
+    } catch (error) {
+      const reason = (error as Error).message;
+      log(`${spec.name}: skipped: ${reason}`);
+      skipped.push({ name: spec.name, reason });
+      break;
+    }
+    notes ??= target.notes;
+    try {
+      results.push(await measureOperation(target, operation, options));
+    } catch (error) {
+      skipped.push({ name: `${spec.name} ${operation.name}`, reason: `failed: ${(error as Error).stack ?? error}` });
+      log(`${spec.name} ${operation.name}: failed: ${(error as Error).message}`);
+    } finally {
+      await target.stop().catch((error) => log(`${spec.name}: stopping failed: ${(error as Error).message}`));
+    }
+  }
+  return notes && { name: spec.name, notes };
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions | undefined;
+  try {
+    options = parseOptions(process.argv.slice(2), process.env);
+  } catch (error) {
+    process.stderr.write(`bench: ${(error as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  if (!options) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const startedAt = new Date().toISOString();
+  const loadAverageAtStart = loadavg();
+  const results: OperationResult[] = [];
+  const skipped: Skipped[] = [];
+  const servers: { name: string; notes: string[] }[] = [];
+  for (const spec of targetSpecs(options)) {
+    const server = await measureTarget(spec, options, results, skipped);
+    if (server) servers.push(server);
+  }
+
+  const report = [
+    renderTable(results),
+    ...(results.every(isValid) ? [] : ["* not a valid figure: see below"]),
+    ...describeProblems(results),
+    ...skipped.map((s) => `skipped ${s.name}: ${s.reason}`),
+    ...servers.flatMap((s) => s.notes.map((note) => `${s.name}: ${note}`)),
+    `load average (1, 5, 15 min) at start ${loadAverageAtStart.map((l) => l.toFixed(2)).join(", ")}, at end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(", ")}`,
+  ];
+  process.stdout.write(`\n${report.join("\n")}\n`);
+  writeResults(options.output, { startedAt, loadAverageAtStart, options, servers, skipped, results });
+  log(`wrote ${options.output}`);
+  return results.every(isValid) ? 0 : 1;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,135 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient } from "../../src/cli/clients.js";
+import { loadConfig } from "../../src/config.js";
+import { issueAuthorizationCode } from "../../src/core/authorization.js";
+import type { CoreContext } from "../../src/core/context.js";
+import type { IssuedTokens } from "../../src/core/grants/types.js";
+import { exchange } from "../../src/core/token-endpoint.js";
+import { createUser } from "../../src/core/users.js";
+import { openRuntime, type Runtime } from "../../src/runtime.js";
+import type { ClientRecord } from "../../src/store/types.js";
+import { type CodeFixture, pkcePair, REDIRECT_URI, SCOPES } from "../fixtures.js";
+import { TargetUnavailable } from "./target.js";
+
+const BATCH = 500;
+const POSTGRES_BENCH_SECRET = "keyward-benchmark-secret-for-postgres-runs-only";
+
+/**
+ * keyward's shipped rate limits (1200 token or revoke requests a minute per client) would answer
+ * most of a benchmark with 429. They are raised out of reach, not turned off, so the limiter's
+ * own cost per request is still measured.
+ */
+const UNREACHABLE = "1000000000";
+const RATE_LIMITS = {
+  KEYWARD_RATE_PER_CLIENT: UNREACHABLE,
+  KEYWARD_RATE_INTROSPECT_PER_CLIENT: UNREACHABLE,
+  KEYWARD_RATE_PER_ADDRESS: UNREACHABLE,
+};
+
+/**
+ * The benchmark's own connection to a keyward database, with one confidential client and one
+ * user. Codes and tokens are minted through keyward's core, in batches of one transaction each.
+ */
+export class KeywardFixtures {
+  private constructor(
+    /** The environment the server must run with to share this database. */
+    readonly env: Record<string, string>,
+    private readonly runtime: Runtime,
+    readonly client: ClientRecord,
+    readonly clientSecret: string,
+    private readonly userId: string,
+    private readonly directory: string | undefined,
+  ) {}
+
+  static async open(postgresUrl: string | undefined, issuer: string): Promise<KeywardFixtures> {
+    const directory = postgresUrl ? undefined : mkdtempSync(join(tmpdir(), "keyward-bench-"));
+    const env: Record<string, string> = {
+      DATABASE_URL: postgresUrl ?? join(directory ?? "", "keyward.db"),
+      KEYWARD_ISSUER: issuer,
+      ...RATE_LIMITS,
+    };
+    // Signing keys in the database are sealed with the secret: every run on one database must share it.
+    if (postgresUrl) env.KEYWARD_SECRET = process.env.KEYWARD_SECRET || POSTGRES_BENCH_SECRET;
+    const removeDirectory = () => directory && rmSync(directory, { recursive: true, force: true });
+    let runtime: Runtime | undefined;
+    try {
+      runtime = await openRuntime(loadConfig(env));
+      await runtime.keyRing.load(Date.now()).catch((error: Error) => {
+        throw new TargetUnavailable(
+          `${error.message}: the database's signing keys were sealed with another KEYWARD_SECRET; set that secret or use an empty database`,
+        );
+      });
+      const { client, secret } = await createClient(runtime, {
+        name: "Benchmark",
+        redirectUris: [REDIRECT_URI],
+        scope: SCOPES,
+      });
+      const email = `bench-${randomBytes(6).toString("hex")}@example.com`;
+      const user = await createUser(runtime.core, { email, password: randomBytes(16).toString("base64url") });
+      return new KeywardFixtures(env, runtime, client, secret, user.id, directory);
+    } catch (error) {
+      await runtime?.close();
+      removeDirectory();
+      throw error;
+    }
+  }
+
+  mintCodes(count: number): Promise<CodeFixture[]> {
+    return this.inBatches(count, (ctx) => this.issueCode(ctx));
+  }
+
+  async mintRefreshTokens(count: number): Promise<string[]> {
+    return (await this.inBatches(count, (ctx) => this.issueTokens(ctx))).map((t) => t.refreshToken.value);
+  }
+
+  async mintAccessToken(): Promise<string> {
+    const [tokens] = await this.inBatches(1, (ctx) => this.issueTokens(ctx));
+    return tokens?.accessToken.value ?? "";
+  }
+
+  async close(): Promise<void> {
+    await this.runtime.close();
+    if (this.directory) rmSync(this.directory, { recursive: true, force: true });
+  }
+
+  private async inBatches<T>(count: number, work: (ctx: CoreContext) => Promise<T>): Promise<T[]> {
+    const made: T[] = [];
+    while (made.length < count) {
+      const size = Math.min(BATCH, count - made.length);
+      await this.runtime.core.store.transaction(async (tx) => {
+        const ctx = { ...this.runtime.core, store: tx };
+        for (let i = 0; i < size; i++) made.push(await work(ctx));
+      });
+    }
+    return made;
+  }
+
+  private async issueCode(ctx: CoreContext): Promise<CodeFixture> {
+    const { verifier, challenge } = pkcePair();
+    const code = await issueAuthorizationCode(ctx, {
+      clientId: this.client.id,
+      userId: this.userId,
+      scopes: SCOPES.split(" "),
+      redirectUri: REDIRECT_URI,
+      redirectUriExplicit: true,
+      codeChallenge: challenge,
+    });
+    return { code, verifier };
+  }
+
+  private async issueTokens(ctx: CoreContext): Promise<IssuedTokens> {
+    const { code, verifier } = await this.issueCode(ctx);
+    const result = await exchange(ctx, "authorization_code", {
+      client: this.client,
+      format: this.runtime.canvaTokens,
+      code,
+      codeVerifier: verifier,
+      redirectUri: REDIRECT_URI,
+    });
+    if (!result.ok) throw new Error(`could not mint tokens: ${result.error.description}`);
+    return result.value;
+  }
+}

@@ -1,0 +1,32 @@
+import type { CodeFixture } from "../fixtures.js";
+import type { ServerProcess } from "../server-process.js";
+
+export interface EndpointPaths {
+  token: string;
+  introspect: string;
+  revoke: string;
+}
+
+/** A server under test, already listening, with a way to mint what each operation consumes. */
+export interface Target {
+  readonly name: string;
+  readonly server: ServerProcess;
+  readonly paths: EndpointPaths;
+  /** The Basic authorization header of the target's confidential client. */
+  readonly authorization: string;
+  /** Anything a reader of the results should know about how this target was measured. */
+  readonly notes: string[];
+  mintCodes(count: number): Promise<CodeFixture[]>;
+  mintRefreshTokens(count: number): Promise<string[]>;
+  mintAccessToken(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** A target that cannot run here (yet); the message says why. */
+export class TargetUnavailable extends Error {}
+
+export const CANVA_PATHS: EndpointPaths = {
+  token: "/rest/v1/oauth/token",
+  introspect: "/rest/v1/oauth/introspect",
+  revoke: "/rest/v1/oauth/revoke",
+};

@@ -1,0 +1,62 @@
+import cluster, { type Worker } from "node:cluster";
+import { pino } from "pino";
+import type { Config } from "../config.js";
+import { openRuntime } from "../runtime.js";
+
+/** Pause before replacing a worker that died, so a crash loop cannot spin. */
+const REPLACE_DELAY_MS = 1000;
+
+/**
+ * The primary of `keyward start --workers N`. It migrates the database and creates the first
+ * signing key once, then runs N server processes that share the port (node's cluster module).
+ * A worker that dies is replaced, unless the first N never all came up: then all stop.
+ * SIGTERM or SIGINT stops every worker gracefully; resolves with the exit code.
+ */
+export async function runCluster(config: Config, workers: number): Promise<number> {
+  const log = pino({ level: config.logLevel }).child({ role: "primary" });
+  const runtime = await openRuntime(config);
+  try {
+    await runtime.keyRing.load(Date.now());
+  } finally {
+    await runtime.close();
+  }
+  const live = new Set<Worker>();
+  const listening = new Set<Worker>();
+  let stopping = false;
+  let started = false;
+  let exitCode = 0;
+  return new Promise<number>((resolve) => {
+    const fork = () => {
+      if (!stopping) live.add(cluster.fork());
+    };
+    const stop = (code: number) => {
+      if (stopping) return;
+      stopping = true;
+      exitCode = code;
+      for (const worker of live) worker.process.kill("SIGTERM");
+      if (live.size === 0) resolve(exitCode);
+    };
+    cluster.on("listening", (worker) => {
+      listening.add(worker);
+      if (started || listening.size < workers) return;
+      started = true;
+      log.info(`${workers} workers listening (pid ${process.pid} is the primary)`);
+    });
+    cluster.on("exit", (worker, code, signal) => {
+      live.delete(worker);
+      listening.delete(worker);
+      if (stopping) {
+        if (live.size === 0) resolve(exitCode);
+      } else if (!started) {
+        log.error({ worker: worker.process.pid, code, signal }, "a worker exited before all were listening; stopping");
+        stop(1);
+      } else {
+        log.warn({ worker: worker.process.pid, code, signal }, "a worker exited; starting a replacement");
+        setTimeout(fork, REPLACE_DELAY_MS);
+      }
+    });
+    process.once("SIGTERM", () => stop(0));
+    process.once("SIGINT", () => stop(0));
+    for (let i = 0; i < workers; i++) fork();
+  });
+}

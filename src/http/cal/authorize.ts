@@ -1,0 +1,49 @@
+import type { FastifyInstance } from "fastify";
+import { issueAuthorizationCode, recordConsent } from "../../core/authorization.js";
+import { matchesWithGlobs, withQuery } from "../../core/redirect-uri.js";
+import { signedInUser } from "../browser.js";
+import type { AppDeps } from "../deps.js";
+import { badRequest, unauthorized } from "./errors.js";
+import { readJsonStrings } from "./json-body.js";
+import { assertSameOrigin } from "./same-origin.js";
+import { throttleAddress, throttleClient } from "./throttle.js";
+
+/**
+ * `POST /oauth/:clientId/authorize`: the signed-in user approves the client, which receives a
+ * code on its redirect URI. Posting is the consent; no PKCE and no `state` in this dialect.
+ */
+export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void {
+  const { core } = deps;
+
+  app.post<{ Params: { clientId: string } }>("/oauth/:clientId/authorize", async (request, reply) => {
+    await throttleAddress(deps, request, reply, "cal-authorize");
+    const signedIn = await signedInUser(deps, request);
+    if (!signedIn) throw unauthorized("You must be signed in to authorize a client");
+    assertSameOrigin(deps, request);
+    const { redirectUri } = readJsonStrings(request, ["redirectUri"]);
+    const { clientId } = request.params;
+    const client = await core.store.getClient(clientId);
+    if (!client) throw badRequest(`OAuth client with ID '${clientId}' not found`);
+    if (!matchesWithGlobs(redirectUri, client.redirectUris)) throw badRequest("Invalid 'redirect_uri' value.");
+    const userId = signedIn.user.id;
+    await throttleClient(deps, reply, "cal-authorize", `${client.id}:${userId}`);
+    if (await core.store.hasOutstandingCode(client.id, userId, core.now())) {
+      const ownerId = core.keys.pairwiseId(client.id, userId);
+      throw badRequest(`User with id=${ownerId} has already authorized client with id=${client.id}.`);
+    }
+    await recordConsent(core, client.id, userId, client.scopes);
+    const code = await issueAuthorizationCode(core, {
+      clientId: client.id,
+      userId,
+      scopes: client.scopes,
+      redirectUri,
+      redirectUriExplicit: false,
+      codeChallenge: null,
+    });
+    return reply
+      .status(302)
+      .header("location", withQuery(redirectUri, { code }))
+      .header("referrer-policy", "no-referrer")
+      .send();
+  });
+}

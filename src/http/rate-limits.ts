@@ -1,0 +1,29 @@
+import type { AppDeps } from "./deps.js";
+
+/** The endpoints with their own rate-limit counters. */
+export type RateBucket = "token" | "introspect" | "revoke" | "cal-authorize" | "cal-exchange" | "cal-refresh";
+
+function perClientLimit(deps: AppDeps, bucket: RateBucket): number {
+  const limits = deps.config.rateLimits;
+  return bucket === "introspect" ? limits.introspectPerClient : limits.perClient;
+}
+
+async function waitFor(deps: AppDeps, key: string, limit: number): Promise<number> {
+  if (limit <= 0) return 0;
+  const decision = await deps.rateLimiter.consume(key, limit, deps.config.rateLimits.windowMs);
+  return decision.allowed ? 0 : decision.retryAfterMs;
+}
+
+/** Counted before authentication, so floods of bad credentials are limited too. Returns ms to wait, 0 if allowed. */
+export function addressWait(deps: AppDeps, bucket: RateBucket, address: string): Promise<number> {
+  return waitFor(deps, `${bucket}:address:${address}`, deps.config.rateLimits.perAddress);
+}
+
+/** Counted once the client is known. Returns ms to wait, 0 if allowed. */
+export function clientWait(deps: AppDeps, bucket: RateBucket, clientId: string): Promise<number> {
+  return waitFor(deps, `${bucket}:client:${clientId}`, perClientLimit(deps, bucket));
+}
+
+export function retryAfterSeconds(waitMs: number): string {
+  return String(Math.max(1, Math.ceil(waitMs / 1000)));
+}

@@ -1,0 +1,38 @@
+/** How SQLite and PostgreSQL report the conditions the store reacts to. */
+
+type DriverError = { code?: unknown; errors?: unknown };
+
+const codeOf = (error: unknown): string => {
+  const code = (error as DriverError | undefined)?.code;
+  return typeof code === "string" ? code : "";
+};
+
+export function isUniqueViolation(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
+}
+
+/**
+ * A conflict with a concurrent writer that a fresh attempt resolves: PostgreSQL serialization
+ * failures and deadlocks, SQLite's busy and locked results (including extended codes such as
+ * SQLITE_BUSY_SNAPSHOT).
+ */
+export function isTransientConflict(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === "40001" || code === "40P01" || code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
+}
+
+const ATTEMPTS = 5;
+
+/** Runs `work` again after a short randomized pause while it fails with a transient conflict. */
+export async function retryOnConflict<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= ATTEMPTS || !isTransientConflict(error)) throw error;
+      const pauseMs = Math.random() * 10 * 2 ** attempt;
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  }
+}

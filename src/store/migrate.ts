@@ -1,0 +1,44 @@
+import { type Kysely, type MigrationResultSet, Migrator } from "kysely";
+import { migrationProvider } from "./migrations.js";
+import { currentSchema } from "./postgres.js";
+import type { Database } from "./schema.js";
+import { underSqliteWriteLock } from "./sqlite.js";
+
+export type Engine = "sqlite" | "postgres";
+
+/**
+ * Brings the schema up to `target` (default: the latest migration) and returns the names of the
+ * migrations it applied. Safe when several processes do it at once: on PostgreSQL Kysely's
+ * migrator holds an advisory lock while it reads and applies the history; on SQLite the whole
+ * run is one write transaction.
+ */
+export async function migrateDatabase(db: Kysely<Database>, engine: Engine, target?: string): Promise<string[]> {
+  const run = (migrator: Migrator) => (target ? migrator.migrateTo(target) : migrator.migrateToLatest());
+  const provider = migrationProvider;
+  if (engine === "sqlite") {
+    return underSqliteWriteLock(db, async () => check(await run(new Migrator({ db, provider }))));
+  }
+  const migrationTableSchema = await currentSchema(db);
+  for (let attempt = 1; ; attempt++) {
+    const result = await run(new Migrator({ db, provider, migrationTableSchema }));
+    if (attempt < 3 && isCatalogRace(result.error)) continue;
+    return check(result);
+  }
+}
+
+/**
+ * Kysely's migrator looks for its tables by introspecting every schema in the database; a schema
+ * or table dropped by someone else at that moment makes the query fail. Nothing was applied then.
+ */
+function isCatalogRace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === "3F000" || code === "42P01" || code === "XX000";
+}
+
+function check({ error, results }: MigrationResultSet): string[] {
+  if (error) {
+    const failed = results?.find((r) => r.status === "Error")?.migrationName;
+    throw new Error(`database migration ${failed ?? ""} failed: ${(error as Error).message ?? error}`);
+  }
+  return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}

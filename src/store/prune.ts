@@ -1,0 +1,89 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
+import type { Kysely } from "kysely";
+import { retryOnConflict } from "./errors.js";
+import type { Database } from "./schema.js";
+import type { PruneCounts } from "./types.js";
+
+/**
+ * A lineage is pruned only when nothing can be issued from it again (no code, no token) and it
+ * is older than this, so an issuance still in flight on another instance is never cut short.
+ */
+export const LINEAGE_GRACE_MS = 3600_000;
+
+type DeleteBatch = () => Promise<{ numDeletedRows: bigint }>;
+
+/** Each batch is its own short statement: row locks are held for one batch, never for the whole run. */
+async function deleteInBatches(batchSize: number, deleteBatch: DeleteBatch): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = Number((await retryOnConflict(deleteBatch)).numDeletedRows);
+    total += deleted;
+    if (deleted < batchSize) return total;
+    await nextTurn();
+  }
+}
+
+/**
+ * Deletes expired codes, tokens and sessions, then lineages left with nothing in them. Consumed
+ * codes and refresh tokens stay until they expire: they are what detects a replay. Safe to run
+ * from many instances at once; the deletes are idempotent.
+ */
+export async function pruneExpired(db: Kysely<Database>, now: number, batchSize: number): Promise<PruneCounts> {
+  const authorizationCodes = await deleteInBatches(batchSize, () =>
+    db
+      .deleteFrom("authorization_codes")
+      .where(
+        "hash",
+        "in",
+        db.selectFrom("authorization_codes as c").select("c.hash").where("c.expires_at", "<=", now).limit(batchSize),
+      )
+      .executeTakeFirst(),
+  );
+  const tokens = await deleteInBatches(batchSize, () =>
+    db
+      .deleteFrom("tokens")
+      .where(
+        "hash",
+        "in",
+        db.selectFrom("tokens as t").select("t.hash").where("t.expires_at", "<=", now).limit(batchSize),
+      )
+      .executeTakeFirst(),
+  );
+  const sessions = await deleteInBatches(batchSize, () =>
+    db
+      .deleteFrom("sessions")
+      .where(
+        "hash",
+        "in",
+        db.selectFrom("sessions as s").select("s.hash").where("s.expires_at", "<=", now).limit(batchSize),
+      )
+      .executeTakeFirst(),
+  );
+  const grants = await deleteInBatches(batchSize, () =>
+    db
+      .deleteFrom("grants")
+      .where(
+        "id",
+        "in",
+        db
+          .selectFrom("grants as g")
+          .select("g.id")
+          .where("g.created_at", "<=", now - LINEAGE_GRACE_MS)
+          .where(({ exists, not, selectFrom }) =>
+            not(exists(selectFrom("tokens").select("tokens.hash").whereRef("tokens.grant_id", "=", "g.id"))),
+          )
+          .where(({ exists, not, selectFrom }) =>
+            not(
+              exists(
+                selectFrom("authorization_codes")
+                  .select("authorization_codes.hash")
+                  .whereRef("authorization_codes.grant_id", "=", "g.id"),
+              ),
+            ),
+          )
+          .limit(batchSize),
+      )
+      .executeTakeFirst(),
+  );
+  return { authorizationCodes, tokens, sessions, grants };
+}

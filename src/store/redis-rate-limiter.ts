@@ -1,0 +1,78 @@
+import { Redis } from "ioredis";
+import { decide, type RateDecision, type RateLimiter, windowIndex } from "../core/rate-limit.js";
+
+/**
+ * Reads both window counts and, when the request fits, counts it: one atomic step, so instances
+ * sharing this Redis never let more through than the limit between them.
+ */
+const CONSUME = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if tonumber(ARGV[4]) == 1 and previous * tonumber(ARGV[1]) + current + 1 <= tonumber(ARGV[2]) then
+  redis.call('INCR', KEYS[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return {current, previous}
+`;
+
+/** Rate limits shared by every instance through one Redis (`REDIS_URL`). */
+export class RedisRateLimiter implements RateLimiter {
+  private readonly redis: Redis;
+  private warned = false;
+
+  constructor(
+    url: string,
+    private readonly prefix: string,
+    private readonly onError: (error: Error) => void = () => {},
+    private readonly clock: () => number = Date.now,
+  ) {
+    // A bounded wait per command: a slow or absent Redis delays a request by at most this much.
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
+    this.redis.on("error", (error: Error) => this.warnOnce(error));
+    this.redis.defineCommand("keywardConsume", { numberOfKeys: 2, lua: CONSUME });
+  }
+
+  private warnOnce(error: Error): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.onError(error);
+  }
+
+  private async run(key: string, limit: number, windowMs: number, count: boolean): Promise<RateDecision> {
+    const now = this.clock();
+    const index = windowIndex(now, windowMs);
+    const overlap = 1 - (now % windowMs) / windowMs;
+    try {
+      const [current, previous] = await (
+        this.redis as unknown as {
+          keywardConsume(...args: (string | number)[]): Promise<[number, number]>;
+        }
+      ).keywardConsume(
+        `${this.prefix}${key}:${windowMs}:${index}`,
+        `${this.prefix}${key}:${windowMs}:${index - 1}`,
+        overlap,
+        limit,
+        windowMs * 2,
+        count ? 1 : 0,
+      );
+      this.warned = false;
+      return decide({ current, previous }, limit, windowMs, now);
+    } catch (error) {
+      // Redis unreachable: fail open rather than turn every request away; the error is logged once.
+      this.warnOnce(error as Error);
+      return { allowed: true, retryAfterMs: 0 };
+    }
+  }
+
+  consume(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    return this.run(key, limit, windowMs, true);
+  }
+
+  check(key: string, limit: number, windowMs: number): Promise<RateDecision> {
+    return this.run(key, limit, windowMs, false);
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}

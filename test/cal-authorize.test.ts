@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  assertCalError,
+  authorize,
+  codeFrom,
+  exchangeCode,
+  ISSUER_ORIGIN,
+  JSON_TYPE,
+  keysFrom,
+  sessionCookie,
+} from "./support/cal-flow.js";
+import { createHarness, type Harness, REDIRECT_URI, SCOPES } from "./support/harness.js";
+
+let h: Harness;
+before(async () => {
+  h = await createHarness();
+});
+after(() => h.close());
+
+async function signedInUser() {
+  const user = await h.createUser();
+  return { user, cookie: await sessionCookie(h, user) };
+}
+
+test("an unknown client is 400 with Cal.com's message", async () => {
+  const { cookie } = await signedInUser();
+  const res = await authorize(h, "OC-nosuchclient", { cookie });
+  assertCalError(res, 400, "BadRequestException", "OAuth client with ID 'OC-nosuchclient' not found");
+});
+
+test("a redirect URI the client did not register is 400", async () => {
+  const client = await h.createClient();
+  const { cookie } = await signedInUser();
+  for (const redirectUri of [`${REDIRECT_URI}/more`, "https://client.example/callbacK", `${REDIRECT_URI}?x=1`]) {
+    const res = await authorize(h, client.clientId, { cookie, redirectUri });
+    assertCalError(res, 400, "BadRequestException", "Invalid 'redirect_uri' value.");
+  }
+});
+
+test("a registered glob matches, anchored, with host wildcards confined to the host", async () => {
+  const client = await h.createClient({ redirectUris: ["https://*.example.com/*"] });
+  const { cookie } = await signedInUser();
+  const ok = await authorize(h, client.clientId, { cookie, redirectUri: "https://app.example.com/oauth/done" });
+  assert.ok(String(ok.headers.location).startsWith("https://app.example.com/oauth/done?code="));
+  codeFrom(ok);
+
+  for (const redirectUri of [
+    "https://evil.com/.example.com/",
+    "https://evil.com?.example.com/",
+    "https://evil.com#.example.com/",
+    "https://user@evil.com/x.example.com/",
+    "http://app.example.com/oauth/done",
+    "https://app.example.com.evil.com/",
+    "https://app.example.com",
+    "https://app.example.com/\u0001",
+    "https://app.example.com/a\r\nSet-Cookie: x=1",
+    "https://app.example.com/\u20ac",
+    'https://app.example.com/"><script>',
+  ]) {
+    const res = await authorize(h, client.clientId, { cookie, redirectUri });
+    assertCalError(res, 400, "BadRequestException", "Invalid 'redirect_uri' value.");
+  }
+});
+
+test("the code is appended to a redirect URI that already has a query", async () => {
+  const registered = "https://client.example/callback?tenant=a%20b";
+  const client = await h.createClient({ redirectUris: [registered] });
+  const { cookie } = await signedInUser();
+  const res = await authorize(h, client.clientId, { cookie, redirectUri: registered });
+  const location = String(res.headers.location);
+  assert.match(location, /^https:\/\/client\.example\/callback\?tenant=a%20b&code=[A-Za-z0-9_-]{43}$/);
+  assert.equal(new URL(location).searchParams.get("tenant"), "a b");
+  const keys = keysFrom(await exchangeCode(h, client, codeFrom(res)));
+  assert.ok(keys.accessToken);
+});
+
+test("a second authorize while a code is outstanding is 400; after the exchange it works again", async () => {
+  const client = await h.createClient();
+  const { user, cookie } = await signedInUser();
+  const code = codeFrom(await authorize(h, client.clientId, { cookie }));
+  const ownerId = h.runtime.core.keys.pairwiseId(client.clientId, user.userId);
+  const again = await authorize(h, client.clientId, { cookie });
+  assertCalError(
+    again,
+    400,
+    "BadRequestException",
+    `User with id=${ownerId} has already authorized client with id=${client.clientId}.`,
+  );
+  const other = await signedInUser();
+  codeFrom(await authorize(h, client.clientId, { cookie: other.cookie }));
+  keysFrom(await exchangeCode(h, client, code));
+  codeFrom(await authorize(h, client.clientId, { cookie }));
+});
+
+test("authorizing records consent for the client's registered scopes", async () => {
+  const client = await h.createClient();
+  const { user, cookie } = await signedInUser();
+  codeFrom(await authorize(h, client.clientId, { cookie }));
+  const consent = await h.runtime.core.store.getConsent(client.clientId, user.userId);
+  assert.deepEqual(consent?.scopes, SCOPES.split(" "));
+});
+
+test("no session, or a session cookie that is not one, is 401", async () => {
+  const client = await h.createClient();
+  assertCalError(await authorize(h, client.clientId), 401, "UnauthorizedException");
+  const forged = await authorize(h, client.clientId, {
+    cookie: "keyward_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+  });
+  assertCalError(forged, 401, "UnauthorizedException");
+});
+
+test("a cross-origin Origin is refused; keyward's own origin is accepted", async () => {
+  const client = await h.createClient();
+  const { cookie } = await signedInUser();
+  for (const origin of ["https://evil.example", "null", `${ISSUER_ORIGIN}.evil.example`, "https://keyward.test"]) {
+    const res = await authorize(h, client.clientId, { cookie, headers: { origin } });
+    assertCalError(res, 403, "ForbiddenException");
+  }
+  codeFrom(await authorize(h, client.clientId, { cookie, headers: { origin: ISSUER_ORIGIN } }));
+});
+
+test("a body that is not JSON is refused, however it is sent", async () => {
+  const client = await h.createClient();
+  const { user, cookie } = await signedInUser();
+  const url = `/v2/oauth/${client.clientId}/authorize`;
+  const simpleRequests = [
+    { "content-type": "text/plain", payload: JSON.stringify({ redirectUri: REDIRECT_URI }) },
+    { "content-type": "application/x-www-form-urlencoded", payload: `redirectUri=${encodeURIComponent(REDIRECT_URI)}` },
+    {
+      "content-type": "multipart/form-data; boundary=x",
+      payload: `--x\r\nContent-Disposition: form-data; name="redirectUri"\r\n\r\n${REDIRECT_URI}\r\n--x--\r\n`,
+    },
+  ];
+  for (const { payload, ...headers } of simpleRequests) {
+    const res = await h.app.inject({ method: "POST", url, headers: { ...headers, cookie }, payload });
+    assertCalError(res, 415, "UnsupportedMediaTypeException", "Content-Type must be application/json");
+  }
+  const empty = await h.app.inject({ method: "POST", url, headers: { cookie } });
+  const error = assertCalError(empty, 400, "BadRequestException");
+  assert.deepEqual(error.details.errors, [
+    { property: "redirectUri", constraints: { isString: "redirectUri must be a string" } },
+  ]);
+  assert.equal(await h.runtime.core.store.hasOutstandingCode(client.clientId, user.userId, Date.now()), false);
+});
+
+test("body validation failures are 400 with details.errors", async () => {
+  const client = await h.createClient();
+  const { cookie } = await signedInUser();
+  const url = `/v2/oauth/${client.clientId}/authorize`;
+  for (const [payload, constraint] of [
+    ["{}", "isString"],
+    ['{"redirectUri":42}', "isString"],
+    ['{"redirectUri":""}', "isNotEmpty"],
+    ['["redirectUri"]', "isString"],
+  ] as const) {
+    const res = await h.app.inject({ method: "POST", url, headers: { ...JSON_TYPE, cookie }, payload });
+    const error = assertCalError(res, 400, "BadRequestException");
+    const errors = error.details.errors as { property: string; constraints: Record<string, string> }[];
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0]?.property, "redirectUri");
+    assert.ok(errors[0]?.constraints[constraint], `${payload} fails ${constraint}`);
+  }
+});
+
+test("malformed JSON is a 400 in the envelope", async () => {
+  const client = await h.createClient();
+  const { cookie } = await signedInUser();
+  const res = await h.app.inject({
+    method: "POST",
+    url: `/v2/oauth/${client.clientId}/authorize`,
+    headers: { ...JSON_TYPE, cookie },
+    payload: '{"redirectUri": ',
+  });
+  assertCalError(res, 400, "BadRequestException", "Request body is not valid JSON");
+});

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { assertCalError, authorize, exchangeCode, JSON_TYPE, obtainKeys, sessionCookie } from "./support/cal-flow.js";
+import { createHarness, type Harness } from "./support/harness.js";
+
+let h: Harness;
+before(async () => {
+  h = await createHarness();
+});
+after(() => h.close());
+
+/** Makes one store method throw until the returned function is called. */
+function breakStore(method: "getClient" | "findSession", error: Error): () => void {
+  const store = h.runtime.core.store as unknown as Record<string, unknown>;
+  const original = store[method];
+  store[method] = async () => {
+    throw error;
+  };
+  return () => {
+    store[method] = original;
+  };
+}
+
+test("unknown routes and methods in the Cal scopes are 404 NotFoundException", async () => {
+  for (const [method, url] of [
+    ["POST", "/v2/oauth/abc/nothing"],
+    ["GET", "/v2/oauth/abc/authorize"],
+    ["GET", "/api/v2/oauth/abc/exchange"],
+    ["POST", "/api/v2/whatever?x=1"],
+  ] as const) {
+    const res = await h.app.inject({ method, url });
+    assertCalError(res, 404, "NotFoundException", `Cannot ${method} ${url}`);
+    assert.ok(res.headers["x-request-id"]);
+  }
+});
+
+test("a body over the limit is 413 in the envelope", async () => {
+  const client = await h.createClient();
+  const res = await h.app.inject({
+    method: "POST",
+    url: `/v2/oauth/${client.clientId}/exchange`,
+    headers: { ...JSON_TYPE, authorization: "Bearer x" },
+    payload: JSON.stringify({ clientSecret: "x".repeat(64 * 1024) }),
+  });
+  assertCalError(res, 413, "PayloadTooLargeException");
+});
+
+test("JSON that Fastify refuses to parse is 400 in the envelope", async () => {
+  const client = await h.createClient();
+  const url = `/v2/oauth/${client.clientId}/exchange`;
+  for (const payload of ["", "{", '{"__proto__": {"x": 1}, "clientSecret": "s"}', "not json"]) {
+    const res = await h.app.inject({
+      method: "POST",
+      url,
+      headers: { ...JSON_TYPE, authorization: "Bearer x" },
+      payload,
+    });
+    assertCalError(res, 400, "BadRequestException");
+  }
+});
+
+test("an unsupported media type and an oversized form are 415", async () => {
+  const client = await h.createClient();
+  const url = `/v2/oauth/${client.clientId}/refresh`;
+  const headers = { "x-cal-secret-key": client.clientSecret };
+  const xml = await h.app.inject({
+    method: "POST",
+    url,
+    headers: { ...headers, "content-type": "application/xml" },
+    payload: "<a/>",
+  });
+  assertCalError(xml, 415, "UnsupportedMediaTypeException");
+  const manyParameters = Array.from({ length: 100 }, (_, i) => `p${i}=1`).join("&");
+  const form = await h.app.inject({
+    method: "POST",
+    url,
+    headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+    payload: manyParameters,
+  });
+  assertCalError(form, 415, "UnsupportedMediaTypeException");
+});
+
+test("an unreachable database is 503 with Retry-After, in the envelope", async () => {
+  const { client, keys } = await obtainKeys(h);
+  const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:5432"), { code: "ECONNREFUSED" });
+  const restore = breakStore("getClient", refused);
+  try {
+    const res = await h.app.inject({
+      method: "POST",
+      url: `/v2/oauth/${client.clientId}/refresh`,
+      headers: { ...JSON_TYPE, "x-cal-secret-key": client.clientSecret },
+      payload: JSON.stringify({ refreshToken: keys.refreshToken }),
+    });
+    const error = assertCalError(res, 503, "ServiceUnavailableException");
+    assert.doesNotMatch(error.message, /ECONNREFUSED|5432/);
+    assert.equal(res.headers["retry-after"], "5");
+  } finally {
+    restore();
+  }
+  const user = await h.createUser();
+  const cookie = await sessionCookie(h, user);
+  const restoreSessions = breakStore("findSession", Object.assign(new Error("busy"), { code: "SQLITE_BUSY" }));
+  try {
+    assertCalError(await authorize(h, client.clientId, { cookie }), 503, "ServiceUnavailableException");
+  } finally {
+    restoreSessions();
+  }
+});
+
+test("an unexpected failure is a bare 500 in the envelope, without internals", async () => {
+  const client = await h.createClient();
+  const restore = breakStore("getClient", new Error("secret internal detail"));
+  try {
+    const res = await exchangeCode(h, client, "whatever");
+    const error = assertCalError(res, 500, "InternalServerErrorException", "Internal server error");
+    assert.doesNotMatch(res.body, /secret internal detail/);
+    assert.equal(error.details.statusCode, 500);
+  } finally {
+    restore();
+  }
+});

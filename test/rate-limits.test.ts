@@ -1,0 +1,240 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { describe, test } from "node:test";
+import { authorize, codeFrom, sessionCookie } from "./support/cal-flow.js";
+import { createHarness, FORM, form, type Harness } from "./support/harness.js";
+import { runCli, startServerProcess, tempDatabase } from "./support/server-process.js";
+
+const REDIS_URL = process.env.KEYWARD_TEST_REDIS_URL;
+
+async function refresh(h: Harness, basic: string, token = "unknown") {
+  return h.app.inject({
+    method: "POST",
+    url: "/rest/v1/oauth/token",
+    headers: { ...FORM, authorization: basic },
+    payload: form({ grant_type: "refresh_token", refresh_token: token }),
+  });
+}
+
+describe("rate limits in memory", () => {
+  test("per client: 429 too_many_requests with Retry-After, in Canva's shape", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_CLIENT: "3" });
+    try {
+      const client = await h.createClient();
+      for (let i = 0; i < 3; i++) assert.equal((await refresh(h, client.basic)).statusCode, 400);
+      const limited = await refresh(h, client.basic);
+      assert.equal(limited.statusCode, 429);
+      assert.deepEqual(limited.json(), {
+        code: "too_many_requests",
+        message: "Too many refresh_token requests",
+        error: "too_many_requests",
+        error_description: "Too many refresh_token requests",
+      });
+      assert.ok(Number(limited.headers["retry-after"]) >= 1);
+      const other = await h.createClient();
+      assert.equal((await refresh(h, other.basic)).statusCode, 400, "another client has its own budget");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("per address, counted before authentication", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_ADDRESS: "2" });
+    try {
+      const wrong = `Basic ${Buffer.from("OC-x:cnvcawrong").toString("base64")}`;
+      assert.equal((await refresh(h, wrong)).statusCode, 401);
+      assert.equal((await refresh(h, wrong)).statusCode, 401);
+      const limited = await refresh(h, wrong);
+      assert.equal(limited.statusCode, 429);
+      assert.equal(limited.json().code, "too_many_requests");
+      const introspect = await h.app.inject({
+        method: "POST",
+        url: "/rest/v1/oauth/introspect",
+        headers: { ...FORM, authorization: wrong },
+        payload: form({ token: "x" }),
+      });
+      assert.equal(introspect.statusCode, 401, "each endpoint has its own counter");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("introspection has its own, larger per-client budget", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_CLIENT: "1", KEYWARD_RATE_INTROSPECT_PER_CLIENT: "2" });
+    try {
+      const client = await h.createClient();
+      const call = () =>
+        h.app.inject({
+          method: "POST",
+          url: "/rest/v1/oauth/introspect",
+          headers: { ...FORM, authorization: client.basic },
+          payload: form({ token: "x" }),
+        });
+      assert.equal((await call()).statusCode, 200);
+      assert.equal((await call()).statusCode, 200);
+      const limited = await call();
+      assert.equal(limited.statusCode, 429);
+      assert.equal(limited.json().message, "Too many introspect requests");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("behind a trusted proxy, the forwarded address is the one counted", async () => {
+    for (const [trust, expected] of [
+      ["true", 401],
+      ["", 429],
+    ] as const) {
+      const h = await createHarness({ KEYWARD_RATE_PER_ADDRESS: "1", KEYWARD_TRUST_PROXY: trust });
+      try {
+        const wrong = `Basic ${Buffer.from("OC-x:cnvcawrong").toString("base64")}`;
+        const call = (forwardedFor: string) =>
+          h.app.inject({
+            method: "POST",
+            url: "/rest/v1/oauth/token",
+            headers: { ...FORM, authorization: wrong, "x-forwarded-for": forwardedFor },
+            payload: form({ grant_type: "refresh_token", refresh_token: "x" }),
+          });
+        assert.equal((await call("203.0.113.1")).statusCode, 401);
+        assert.equal((await call("203.0.113.2")).statusCode, expected, `KEYWARD_TRUST_PROXY=${trust}`);
+      } finally {
+        await h.close();
+      }
+    }
+  });
+
+  test("0 turns a limit off", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_CLIENT: "0", KEYWARD_RATE_PER_ADDRESS: "0" });
+    try {
+      const client = await h.createClient();
+      for (let i = 0; i < 20; i++) assert.equal((await refresh(h, client.basic)).statusCode, 400);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("rate limits in the Cal.com dialect", () => {
+  test("refresh and exchange answer 429 ThrottlerException with Retry-After", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_CLIENT: "2" });
+    try {
+      const client = await h.createClient();
+      const refresh = () =>
+        h.app.inject({
+          method: "POST",
+          url: `/v2/oauth/${client.clientId}/refresh`,
+          headers: { "content-type": "application/json", "x-cal-secret-key": client.clientSecret },
+          payload: JSON.stringify({ refreshToken: "unknown" }),
+        });
+      assert.equal((await refresh()).statusCode, 400);
+      assert.equal((await refresh()).statusCode, 400);
+      const limited = await refresh();
+      assert.equal(limited.statusCode, 429);
+      const body = limited.json();
+      assert.equal(body.status, "error");
+      assert.equal(body.error.code, "ThrottlerException");
+      assert.equal(body.error.message, "Too many requests. Please try again later.");
+      assert.ok(Number(limited.headers["retry-after"]) >= 1);
+
+      const user = await h.createUser();
+      const cookie = await sessionCookie(h, user);
+      const code = codeFrom(await authorize(h, client.clientId, { cookie }));
+      const exchange = () =>
+        h.app.inject({
+          method: "POST",
+          url: `/v2/oauth/${client.clientId}/exchange`,
+          headers: { "content-type": "application/json", authorization: `Bearer ${code}` },
+          payload: JSON.stringify({ clientSecret: client.clientSecret }),
+        });
+      assert.equal((await exchange()).statusCode, 200);
+      assert.equal((await exchange()).statusCode, 400);
+      assert.equal((await exchange()).json().error.code, "ThrottlerException");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("authorize is limited per address", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_ADDRESS: "1" });
+    try {
+      const client = await h.createClient();
+      assert.equal((await authorize(h, client.clientId)).statusCode, 401);
+      const limited = await authorize(h, client.clientId);
+      assert.equal(limited.statusCode, 429);
+      assert.equal(limited.json().error.code, "ThrottlerException");
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWARD_TEST_REDIS_URL is not set" }, () => {
+  test("two instances share one budget", async () => {
+    const env = {
+      DATABASE_URL: tempDatabase(),
+      KEYWARD_SECRET: randomBytes(32).toString("hex"),
+      REDIS_URL: REDIS_URL ?? "",
+      KEYWARD_REDIS_PREFIX: `keyward-test:${randomBytes(6).toString("hex")}:`,
+      KEYWARD_RATE_PER_CLIENT: "4",
+    };
+    const created = runCli(
+      [
+        "clients",
+        "create",
+        "--name",
+        "Shared",
+        "--redirect-uri",
+        "https://a.example/cb",
+        "--scope",
+        "profile:read",
+        "--json",
+      ],
+      env,
+    );
+    assert.equal(created.status, 0, created.stderr);
+    const { client_id, client_secret } = JSON.parse(created.stdout);
+    const basic = `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString("base64")}`;
+    const [a, b] = await Promise.all([startServerProcess(env), startServerProcess(env)]);
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        const server = i % 2 === 0 ? a : b;
+        const res = await fetch(`${server.url}/rest/v1/oauth/token`, {
+          method: "POST",
+          headers: { ...FORM, authorization: basic },
+          body: form({ grant_type: "refresh_token", refresh_token: "unknown" }),
+        });
+        statuses.push(res.status);
+        if (res.status === 429) {
+          assert.equal(((await res.json()) as { code: string }).code, "too_many_requests");
+          assert.ok(res.headers.get("retry-after"));
+        }
+      }
+      assert.deepEqual(statuses, [400, 400, 400, 400, 429, 429]);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
+  test("sign-in failures counted on one instance lock the account on the other", async () => {
+    const prefix = `keyward-test:${randomBytes(6).toString("hex")}:`;
+    const shared = {
+      REDIS_URL: REDIS_URL ?? "",
+      KEYWARD_REDIS_PREFIX: prefix,
+      KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT: "2",
+    };
+    const first = await createHarness(shared);
+    const second = await createHarness(shared);
+    try {
+      const throttleA = first.runtime.signInThrottle;
+      const throttleB = second.runtime.signInThrottle;
+      await throttleA.recordFailure("victim@example.com", "10.1.1.1");
+      await throttleA.recordFailure("victim@example.com", "10.1.1.2");
+      assert.ok((await throttleB.waitFor("victim@example.com", "10.1.1.3")) > 0);
+      assert.equal(await throttleB.waitFor("someone-else@example.com", "10.1.1.3"), 0);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});

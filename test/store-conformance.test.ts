@@ -1,0 +1,411 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { describe, test } from "node:test";
+import { openStore } from "../src/store/open.js";
+import { DuplicateError, type Store } from "../src/store/types.js";
+import { createTestSchema, PG_SKIP } from "./support/postgres.js";
+import { tempDatabase } from "./support/server-process.js";
+import {
+  clientRecord,
+  codeRecord,
+  grantRecord,
+  HOUR,
+  NOW,
+  sessionRecord,
+  signingKeyRecord,
+  tokenRecord,
+  userRecord,
+} from "./support/store-records.js";
+
+interface Fixture {
+  store: Store;
+  close(): Promise<void>;
+}
+
+async function sqliteFixture(): Promise<Fixture> {
+  const path = tempDatabase();
+  const { store } = await openStore(path);
+  return {
+    store,
+    async close() {
+      await store.close();
+      rmSync(dirname(path), { recursive: true, force: true });
+    },
+  };
+}
+
+async function postgresFixture(): Promise<Fixture> {
+  const schema = await createTestSchema();
+  const { store } = await openStore(schema.url, {
+    pool: { size: 10, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 },
+  });
+  return {
+    store,
+    async close() {
+      await store.close();
+      await schema.drop();
+    },
+  };
+}
+
+const CONCURRENCY = 50;
+const times = <T>(n: number, make: (i: number) => Promise<T>) =>
+  Promise.all(Array.from({ length: n }, (_, i) => make(i)));
+const countOf = <T>(values: T[], value: T) => values.filter((v) => v === value).length;
+
+const ENGINES = [
+  { engine: "sqlite", open: sqliteFixture, skip: false as const },
+  { engine: "postgres", open: postgresFixture, skip: PG_SKIP },
+];
+
+for (const { engine, open, skip } of ENGINES) {
+  describe(`Store conformance (${engine})`, { skip }, () => {
+    /** Each test gets a database (SQLite file, PostgreSQL schema) of its own. */
+    const it = (title: string, body: (store: Store) => Promise<void>, options: { skip?: string } = {}) =>
+      test(title, options, async () => {
+        const fixture = await open();
+        try {
+          await body(fixture.store);
+        } finally {
+          await fixture.close();
+        }
+      });
+
+    it("creates, lists, updates and deletes clients with everything issued to them", async (store) => {
+      const first = clientRecord({ createdAt: NOW });
+      const second = clientRecord({ createdAt: NOW + 1 });
+      await store.createClient(second);
+      await store.createClient(first);
+      assert.deepEqual(await store.getClient(first.id), first);
+      assert.equal(await store.getClient("missing"), undefined);
+      assert.deepEqual(
+        (await store.listClients()).map((c) => c.id),
+        [first.id, second.id],
+      );
+      assert.equal(await store.setClientSecretHash(first.id, "new-hash", NOW + 5), true);
+      assert.equal(await store.setClientSecretHash("missing", "x", NOW), false);
+      assert.deepEqual(await store.getClient(first.id), { ...first, secretHash: "new-hash", updatedAt: NOW + 5 });
+
+      const grant = grantRecord({ clientId: first.id });
+      const token = tokenRecord(grant);
+      const code = codeRecord(grant);
+      await store.createGrant(grant);
+      await store.createAuthorizationCode(code);
+      await store.saveTokens([token]);
+      await store.saveConsent({ clientId: first.id, userId: grant.userId, scopes: ["profile:read"], updatedAt: NOW });
+      assert.equal(await store.deleteClient(first.id), true);
+      assert.equal(await store.deleteClient(first.id), false);
+      assert.equal(await store.getClient(first.id), undefined);
+      assert.equal(await store.findToken(token.hash), undefined);
+      assert.equal(await store.getConsent(first.id, grant.userId), undefined);
+      assert.equal((await store.redeemAuthorizationCode(code.hash, first.id, NOW)).status, "unknown");
+      assert.deepEqual(await store.getClient(second.id), second);
+    });
+
+    it("creates users with unique emails", async (store) => {
+      const user = userRecord();
+      await store.createUser(user);
+      await assert.rejects(store.createUser(userRecord({ email: user.email })), DuplicateError);
+      assert.deepEqual(await store.getUserByEmail(user.email), user);
+      assert.deepEqual(await store.getUserById(user.id), user);
+      assert.equal(await store.getUserByEmail("nobody@example.com"), undefined);
+      assert.equal(await store.getUserById("missing"), undefined);
+    });
+
+    it("saves, replaces and deletes consent, also under concurrent upserts", async (store) => {
+      assert.equal(await store.getConsent("c", "u"), undefined);
+      await store.saveConsent({ clientId: "c", userId: "u", scopes: ["a"], updatedAt: NOW });
+      await times(CONCURRENCY, (i) =>
+        store.saveConsent({ clientId: "c", userId: "u", scopes: ["a", `s${i}`], updatedAt: NOW + i }),
+      );
+      const saved = await store.getConsent("c", "u");
+      assert.equal(saved?.scopes.length, 2);
+      await store.saveConsent({ clientId: "c", userId: "u", scopes: ["b", "c"], updatedAt: NOW + 99 });
+      assert.deepEqual(await store.getConsent("c", "u"), {
+        clientId: "c",
+        userId: "u",
+        scopes: ["b", "c"],
+        updatedAt: NOW + 99,
+      });
+      await store.deleteConsent("c", "u");
+      assert.equal(await store.getConsent("c", "u"), undefined);
+    });
+
+    it("revokes a lineage once, exactly one of many concurrent revocations reporting it", async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const results = await times(CONCURRENCY, () => store.revokeGrant(grant.id, NOW));
+      assert.equal(countOf(results, true), 1);
+      assert.equal(await store.revokeGrant(grant.id, NOW), false);
+      assert.equal(await store.revokeGrant("missing", NOW), false);
+    });
+
+    it("tracks outstanding codes", async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), false);
+      await store.createAuthorizationCode(codeRecord(grant, { expiresAt: NOW - 1 }));
+      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), false);
+      const code = codeRecord(grant);
+      await store.createAuthorizationCode(code);
+      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), true);
+      assert.equal(await store.hasOutstandingCode(grant.clientId, "someone-else", NOW), false);
+      await store.redeemAuthorizationCode(code.hash, grant.clientId, NOW);
+      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), false);
+    });
+
+    it("redeems a code once and tells reuse, expiry, revocation and strangers apart", async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const code = codeRecord(grant);
+      await store.createAuthorizationCode(code);
+      assert.equal((await store.redeemAuthorizationCode(code.hash, "other-client", NOW)).status, "unknown");
+      const redeemed = await store.redeemAuthorizationCode(code.hash, grant.clientId, NOW + 1);
+      assert.deepEqual(redeemed, { status: "redeemed", code: { ...code, consumedAt: NOW + 1 }, grant });
+      const reused = await store.redeemAuthorizationCode(code.hash, grant.clientId, NOW + 2);
+      assert.equal(reused.status, "reused");
+      assert.equal(reused.status === "reused" && reused.code.grantId, grant.id);
+      assert.equal((await store.redeemAuthorizationCode("missing", grant.clientId, NOW)).status, "unknown");
+
+      const expired = codeRecord(grant, { expiresAt: NOW });
+      await store.createAuthorizationCode(expired);
+      assert.equal((await store.redeemAuthorizationCode(expired.hash, grant.clientId, NOW)).status, "expired");
+
+      const revokedGrant = grantRecord({ revokedAt: NOW });
+      await store.createGrant(revokedGrant);
+      const orphan = codeRecord(revokedGrant);
+      await store.createAuthorizationCode(orphan);
+      assert.equal((await store.redeemAuthorizationCode(orphan.hash, revokedGrant.clientId, NOW)).status, "revoked");
+    });
+
+    it(`redeems a code for exactly one of ${CONCURRENCY} concurrent callers`, async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const code = codeRecord(grant);
+      await store.createAuthorizationCode(code);
+      const outcomes = await times(CONCURRENCY, () => store.redeemAuthorizationCode(code.hash, grant.clientId, NOW));
+      const statuses = outcomes.map((o) => o.status);
+      assert.equal(countOf(statuses, "redeemed"), 1);
+      assert.equal(countOf(statuses, "reused"), CONCURRENCY - 1);
+    });
+
+    it(`lets one of ${CONCURRENCY} concurrent code exchanges issue tokens; the replays revoke the lineage`, async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const code = codeRecord(grant);
+      await store.createAuthorizationCode(code);
+      const exchange = () =>
+        store.transaction(async (tx) => {
+          const outcome = await tx.redeemAuthorizationCode(code.hash, grant.clientId, NOW);
+          if (outcome.status === "reused") await tx.revokeGrant(grant.id, NOW);
+          if (outcome.status === "redeemed")
+            await tx.saveTokens([tokenRecord(grant, { kind: "access" }), tokenRecord(grant)]);
+          return outcome.status;
+        });
+      const statuses = await times(CONCURRENCY, exchange);
+      assert.equal(countOf(statuses, "redeemed"), 1);
+      assert.equal(countOf(statuses, "reused"), CONCURRENCY - 1);
+      assert.equal(await store.revokeGrant(grant.id, NOW), false, "the lineage is already revoked");
+    });
+
+    it("saves and finds tokens together with their lineage's state", async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      await store.saveTokens([]);
+      const access = tokenRecord(grant, { kind: "access" });
+      const refresh = tokenRecord(grant);
+      await store.saveTokens([access, refresh]);
+      assert.deepEqual(await store.findToken(access.hash), { ...access, grantRevokedAt: null });
+      assert.deepEqual(await store.findToken(refresh.hash), { ...refresh, grantRevokedAt: null });
+      await store.revokeGrant(grant.id, NOW + 7);
+      assert.equal((await store.findToken(access.hash))?.grantRevokedAt, NOW + 7);
+      assert.equal(await store.findToken("missing"), undefined);
+    });
+
+    it("consumes a refresh token once and tells reuse, expiry, revocation and strangers apart", async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const refresh = tokenRecord(grant);
+      const access = tokenRecord(grant, { kind: "access" });
+      const expired = tokenRecord(grant, { expiresAt: NOW });
+      await store.saveTokens([refresh, access, expired]);
+      assert.equal((await store.consumeRefreshToken(access.hash, grant.clientId, NOW)).status, "unknown");
+      assert.equal((await store.consumeRefreshToken(refresh.hash, "other-client", NOW)).status, "unknown");
+      assert.equal((await store.consumeRefreshToken("missing", grant.clientId, NOW)).status, "unknown");
+      assert.equal((await store.consumeRefreshToken(expired.hash, grant.clientId, NOW)).status, "expired");
+      const consumed = await store.consumeRefreshToken(refresh.hash, grant.clientId, NOW + 1);
+      assert.deepEqual(consumed, {
+        status: "consumed",
+        token: { ...refresh, consumedAt: NOW + 1, grantRevokedAt: null },
+      });
+      const reused = await store.consumeRefreshToken(refresh.hash, grant.clientId, NOW + 2);
+      assert.equal(reused.status, "reused");
+
+      const revokedGrant = grantRecord({ revokedAt: NOW });
+      await store.createGrant(revokedGrant);
+      const orphan = tokenRecord(revokedGrant);
+      await store.saveTokens([orphan]);
+      assert.equal((await store.consumeRefreshToken(orphan.hash, revokedGrant.clientId, NOW)).status, "revoked");
+    });
+
+    it(`consumes a refresh token for exactly one of ${CONCURRENCY} concurrent callers`, async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const refresh = tokenRecord(grant);
+      await store.saveTokens([refresh]);
+      const outcomes = await times(CONCURRENCY, () => store.consumeRefreshToken(refresh.hash, grant.clientId, NOW));
+      const statuses = outcomes.map((o) => o.status);
+      assert.equal(countOf(statuses, "consumed"), 1);
+      assert.equal(countOf(statuses, "reused"), CONCURRENCY - 1);
+    });
+
+    it(`rotates a refresh token for one of ${CONCURRENCY} concurrent callers; reuse revokes the lineage`, async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const refresh = tokenRecord(grant);
+      await store.saveTokens([refresh]);
+      const rotate = () =>
+        store.transaction(async (tx) => {
+          const outcome = await tx.consumeRefreshToken(refresh.hash, grant.clientId, NOW);
+          if (outcome.status === "reused") await tx.revokeGrant(grant.id, NOW);
+          if (outcome.status === "consumed")
+            await tx.saveTokens([tokenRecord(grant, { kind: "access" }), tokenRecord(grant)]);
+          return outcome.status;
+        });
+      const statuses = await times(CONCURRENCY, rotate);
+      assert.equal(countOf(statuses, "consumed"), 1);
+      assert.equal(countOf(statuses, "reused"), CONCURRENCY - 1);
+      assert.notEqual((await store.findToken(refresh.hash))?.grantRevokedAt, null);
+    });
+
+    it("commits a transaction's changes together or not at all (revoking a lineage and its consent)", async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const consent = { clientId: grant.clientId, userId: grant.userId, scopes: ["profile:read"], updatedAt: NOW };
+      await store.saveConsent(consent);
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.revokeGrant(grant.id, NOW);
+          await tx.deleteConsent(grant.clientId, grant.userId);
+          throw new Error("abort");
+        }),
+        /abort/,
+      );
+      assert.deepEqual(await store.getConsent(grant.clientId, grant.userId), consent);
+      assert.equal(await store.revokeGrant(grant.id, NOW), true, "the rolled-back revocation left the lineage live");
+      await store.saveConsent(consent);
+      const nested = await store.transaction(async (tx) => {
+        await tx.deleteConsent(grant.clientId, grant.userId);
+        return tx.transaction(async (inner) => inner.getConsent(grant.clientId, grant.userId));
+      });
+      assert.equal(nested, undefined, "a nested transaction runs inside the outer one");
+      assert.equal(await store.getConsent(grant.clientId, grant.userId), undefined);
+    });
+
+    it(
+      "retries a transaction that lost a deadlock",
+      async (store) => {
+        const first = grantRecord();
+        const second = grantRecord();
+        await store.createGrant(first);
+        await store.createGrant(second);
+        let arrived = 0;
+        let release: () => void = () => {};
+        const bothLocked = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        let attempts = 0;
+        const crossUpdate = (a: string, b: string) =>
+          store.transaction(async (tx) => {
+            attempts++;
+            await tx.revokeGrant(a, NOW);
+            if (++arrived === 2) release();
+            await bothLocked;
+            await tx.revokeGrant(b, NOW);
+          });
+        await Promise.all([crossUpdate(first.id, second.id), crossUpdate(second.id, first.id)]);
+        assert.equal(attempts, 3, "the deadlock victim ran once more");
+      },
+      engine === "sqlite" ? { skip: "SQLite has one connection per process, so transactions cannot interleave" } : {},
+    );
+
+    it("keeps one current signing key, lists published keys newest first and retires them", async (store) => {
+      const first = signingKeyRecord({ createdAt: NOW });
+      await store.addSigningKey(first);
+      await assert.rejects(store.addSigningKey(signingKeyRecord({ createdAt: NOW + 1 })), DuplicateError);
+      await store.retireSigningKeys(NOW + 10, NOW + HOUR);
+      const second = signingKeyRecord({ createdAt: NOW + 10 });
+      await store.addSigningKey(second);
+      const gone = signingKeyRecord({ createdAt: NOW - 5, retiredAt: NOW - 4, publishUntil: NOW - 1 });
+      await store.addSigningKey(gone);
+      assert.deepEqual(await store.listSigningKeys(NOW + 20), [
+        second,
+        { ...first, retiredAt: NOW + 10, publishUntil: NOW + HOUR },
+      ]);
+      assert.deepEqual(await store.listSigningKeys(NOW + HOUR), [second]);
+    });
+
+    it("lets one of many instances starting at once create the first signing key", async (store) => {
+      const results = await times(10, (i) =>
+        store.addSigningKey(signingKeyRecord({ createdAt: NOW + i })).then(
+          () => "added",
+          (error) => (error instanceof DuplicateError ? "duplicate" : Promise.reject(error)),
+        ),
+      );
+      assert.equal(countOf(results, "added"), 1);
+      assert.equal((await store.listSigningKeys(NOW)).length, 1);
+    });
+
+    it("creates, finds and deletes sessions; an expired one is not found", async (store) => {
+      const session = sessionRecord();
+      await store.createSession(session);
+      assert.deepEqual(await store.findSession(session.hash, NOW), session);
+      assert.equal(await store.findSession(session.hash, session.expiresAt), undefined);
+      await store.deleteSession(session.hash);
+      assert.equal(await store.findSession(session.hash, NOW), undefined);
+    });
+
+    it("prunes expired records and empty lineages in batches, keeping everything still live", async (store) => {
+      const later = NOW + 2 * HOUR;
+      const empty = grantRecord({ createdAt: NOW - 2 * HOUR });
+      const young = grantRecord({ createdAt: later - 60_000 });
+      const live = grantRecord({ createdAt: NOW - 2 * HOUR });
+      for (const grant of [empty, young, live]) await store.createGrant(grant);
+      const expiredCodes = [codeRecord(empty), codeRecord(empty, { consumedAt: NOW })];
+      const liveCode = codeRecord(live, { expiresAt: later + 1 });
+      for (const code of [...expiredCodes, liveCode]) await store.createAuthorizationCode(code);
+      const expiredTokens = Array.from({ length: 7 }, () => tokenRecord(empty));
+      const liveToken = tokenRecord(live, { expiresAt: later + HOUR, consumedAt: NOW });
+      await store.saveTokens([...expiredTokens, liveToken]);
+      const sessions = [sessionRecord(), sessionRecord({ expiresAt: later + 1 })];
+      for (const session of sessions) await store.createSession(session);
+
+      const counts = await store.pruneExpired(later, 3);
+      assert.deepEqual(counts, { authorizationCodes: 2, tokens: 7, sessions: 1, grants: 1 });
+      assert.equal(await store.findToken(expiredTokens[0]?.hash ?? ""), undefined);
+      assert.equal(
+        (await store.findToken(liveToken.hash))?.hash,
+        liveToken.hash,
+        "a consumed refresh token stays until it expires",
+      );
+      assert.equal(await store.hasOutstandingCode(live.clientId, live.userId, later), true);
+      assert.deepEqual(await store.findSession(sessions[1]?.hash ?? "", later), sessions[1]);
+      assert.equal(await store.revokeGrant(empty.id, later), false, "the empty lineage is gone");
+      assert.equal(await store.revokeGrant(young.id, later), true, "a young lineage is kept");
+      assert.equal(await store.revokeGrant(live.id, later), true);
+    });
+
+    it("prunes safely from several instances at once", async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      await store.saveTokens(Array.from({ length: 60 }, () => tokenRecord(grant, { expiresAt: NOW })));
+      const runs = await times(4, () => store.pruneExpired(NOW, 10));
+      assert.equal(
+        runs.reduce((sum, c) => sum + c.tokens, 0),
+        60,
+      );
+      assert.deepEqual(await store.pruneExpired(NOW, 10), { authorizationCodes: 0, tokens: 0, sessions: 0, grants: 0 });
+    });
+  });
+}

@@ -1,0 +1,214 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { describe, test } from "node:test";
+import type { Kysely } from "kysely";
+import { migrateDatabase } from "../src/store/migrate.js";
+import { connectDatabase, openStore } from "../src/store/open.js";
+import type { Database } from "../src/store/schema.js";
+import { runCliAsync } from "./support/cli-async.js";
+import { TEST_SECRET } from "./support/harness.js";
+import { createTestSchema, PG_SKIP } from "./support/postgres.js";
+import { tempDatabase } from "./support/server-process.js";
+import {
+  clientRecord,
+  codeRecord,
+  grantRecord,
+  NOW,
+  sessionRecord,
+  signingKeyRecord,
+  tokenRecord,
+  userRecord,
+} from "./support/store-records.js";
+
+const ALL = ["0001_initial", "0002_scale_out"];
+
+interface Place {
+  url: string;
+  remove(): Promise<void>;
+}
+
+async function sqlitePlace(): Promise<Place> {
+  const url = tempDatabase();
+  return { url, remove: async () => rmSync(dirname(url), { recursive: true, force: true }) };
+}
+
+async function postgresPlace(): Promise<Place> {
+  const schema = await createTestSchema();
+  return { url: schema.url, remove: schema.drop };
+}
+
+const client = clientRecord();
+const user = userRecord();
+const grant = grantRecord({ clientId: client.id, userId: user.id });
+const code = codeRecord(grant, { consumedAt: NOW });
+const refresh = tokenRecord(grant, { expiresAt: NOW + 86400_000 });
+const session = sessionRecord({ userId: user.id });
+const olderKey = signingKeyRecord({ createdAt: NOW });
+const newerKey = signingKeyRecord({ createdAt: NOW + 1 });
+
+/** Rows as the previous release (schema 0001) wrote them, including two keys both current. */
+async function fillReleaseOneDatabase(db: Kysely<Database>): Promise<void> {
+  await db
+    .insertInto("clients")
+    .values({
+      id: client.id,
+      name: client.name,
+      secret_hash: client.secretHash,
+      redirect_uris: JSON.stringify(client.redirectUris),
+      scopes: client.scopes.join(" "),
+      created_at: client.createdAt,
+      updated_at: client.updatedAt,
+    })
+    .execute();
+  await db
+    .insertInto("users")
+    .values({
+      id: user.id,
+      email: user.email,
+      password_hash: user.passwordHash,
+      display_name: user.displayName,
+      team_id: user.teamId,
+      created_at: user.createdAt,
+    })
+    .execute();
+  await db
+    .insertInto("consents")
+    .values({ client_id: client.id, user_id: user.id, scopes: "profile:read", updated_at: NOW })
+    .execute();
+  await db
+    .insertInto("grants")
+    .values({
+      id: grant.id,
+      client_id: client.id,
+      user_id: user.id,
+      scopes: "profile:read",
+      created_at: NOW,
+      revoked_at: null,
+    })
+    .execute();
+  await db
+    .insertInto("authorization_codes")
+    .values({
+      hash: code.hash,
+      grant_id: grant.id,
+      client_id: client.id,
+      user_id: user.id,
+      redirect_uri: code.redirectUri,
+      redirect_uri_explicit: 1,
+      code_challenge: code.codeChallenge,
+      scopes: "profile:read",
+      created_at: NOW,
+      expires_at: code.expiresAt,
+      consumed_at: NOW,
+    })
+    .execute();
+  await db
+    .insertInto("tokens")
+    .values({
+      hash: refresh.hash,
+      kind: "refresh",
+      jti: refresh.jti,
+      grant_id: grant.id,
+      client_id: client.id,
+      user_id: user.id,
+      scopes: "profile:read",
+      created_at: NOW,
+      expires_at: refresh.expiresAt,
+      consumed_at: null,
+    })
+    .execute();
+  await db
+    .insertInto("sessions")
+    .values({ hash: session.hash, user_id: user.id, created_at: NOW, expires_at: session.expiresAt })
+    .execute();
+  for (const key of [olderKey, newerKey]) {
+    await db
+      .insertInto("signing_keys")
+      .values({
+        kid: key.kid,
+        alg: key.alg,
+        public_jwk: key.publicJwk,
+        private_jwk_encrypted: key.privateJwkEncrypted,
+        created_at: key.createdAt,
+        retired_at: null,
+        publish_until: null,
+      })
+      .execute();
+  }
+}
+
+const ENGINES = [
+  { engine: "sqlite", place: sqlitePlace, skip: false as const },
+  { engine: "postgres", place: postgresPlace, skip: PG_SKIP },
+];
+
+for (const { engine, place, skip } of ENGINES) {
+  describe(`Migrations (${engine})`, { skip }, () => {
+    test("an empty database gets every migration once", async () => {
+      const target = await place();
+      try {
+        const first = await openStore(target.url);
+        assert.deepEqual(first.migrationsApplied, ALL);
+        await first.store.close();
+        const again = await openStore(target.url);
+        assert.deepEqual(again.migrationsApplied, []);
+        await again.store.close();
+      } finally {
+        await target.remove();
+      }
+    });
+
+    test("a database of the previous release (0001 with data) upgrades without losing anything", async () => {
+      const target = await place();
+      try {
+        const old = connectDatabase(target.url);
+        assert.deepEqual(await migrateDatabase(old.db, old.engine, "0001_initial"), ["0001_initial"]);
+        await fillReleaseOneDatabase(old.db);
+        await old.db.destroy();
+
+        const { store, migrationsApplied } = await openStore(target.url);
+        try {
+          assert.deepEqual(migrationsApplied, ["0002_scale_out"]);
+          assert.deepEqual(await store.getClient(client.id), client);
+          assert.deepEqual(await store.getUserById(user.id), user);
+          assert.deepEqual((await store.getConsent(client.id, user.id))?.scopes, ["profile:read"]);
+          assert.deepEqual(await store.findSession(session.hash, NOW), session);
+          assert.deepEqual(await store.findToken(refresh.hash), { ...refresh, grantRevokedAt: null });
+          assert.equal((await store.redeemAuthorizationCode(code.hash, client.id, NOW)).status, "reused");
+          assert.deepEqual(await store.listSigningKeys(NOW + 2), [
+            newerKey,
+            { ...olderKey, retiredAt: olderKey.createdAt },
+          ]);
+          assert.equal((await store.consumeRefreshToken(refresh.hash, client.id, NOW)).status, "consumed");
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await target.remove();
+      }
+    });
+
+    test("processes migrating one database at once apply each migration exactly once", async () => {
+      const target = await place();
+      try {
+        const runs = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            runCliAsync(["migrate"], { DATABASE_URL: target.url, KEYWARD_SECRET: TEST_SECRET }),
+          ),
+        );
+        for (const run of runs) assert.equal(run.status, 0, run.stderr);
+        const applied = runs.flatMap((run) => run.stdout.split("\n").filter((line) => line.startsWith("applied")));
+        assert.deepEqual(
+          applied.sort(),
+          ALL.map((name) => `applied migration ${name}`),
+        );
+        const { store, migrationsApplied } = await openStore(target.url);
+        assert.deepEqual(migrationsApplied, []);
+        await store.close();
+      } finally {
+        await target.remove();
+      }
+    });
+  });
+}

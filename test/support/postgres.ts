@@ -1,0 +1,42 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+
+/** The PostgreSQL the tests may use; unset means those tests skip. */
+export const PG_URL = process.env.KEYWARD_TEST_PG_URL;
+export const PG_SKIP: string | false = PG_URL ? false : "KEYWARD_TEST_PG_URL is not set: PostgreSQL tests skipped";
+
+/** `url` with every table name resolving in `schema`. */
+export function withSearchPath(url: string, schema: string): string {
+  return `${url}${url.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+}
+
+export async function adminQuery(text: string, url = PG_URL): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestSchema {
+  name: string;
+  /** DATABASE_URL for keyward, confined to the schema. */
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A uniquely named, empty schema; `drop` removes it and everything in it. */
+export async function createTestSchema(): Promise<TestSchema> {
+  if (!PG_URL) throw new Error("KEYWARD_TEST_PG_URL is not set");
+  const name = `keyward_test_${randomBytes(6).toString("hex")}`;
+  await adminQuery(`create schema ${name}`);
+  return {
+    name,
+    url: withSearchPath(PG_URL, name),
+    drop: async () => {
+      await adminQuery(`drop schema if exists ${name} cascade`);
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { isUnavailable } from "../src/http/unavailable.js";
+import { isTransientConflict } from "../src/store/errors.js";
+
+const coded = (code: string) => Object.assign(new Error(code), { code });
+
+test("database conditions a client should retry are unavailable (503), not server errors", () => {
+  for (const code of [
+    "SQLITE_BUSY",
+    "SQLITE_BUSY_SNAPSHOT",
+    "SQLITE_LOCKED",
+    "40001",
+    "40P01",
+    "57014",
+    "57P01",
+    "ECONNREFUSED",
+  ]) {
+    assert.equal(isUnavailable(coded(code)), true, code);
+  }
+  const refused = new AggregateError([coded("ECONNREFUSED"), coded("ECONNREFUSED")], "connect failed");
+  assert.equal(isUnavailable(refused), true);
+  assert.equal(isUnavailable(new Error("timeout exceeded when trying to connect")), true);
+  assert.equal(isUnavailable(new Error("Connection terminated unexpectedly")), true);
+});
+
+test("other errors are not mistaken for an outage", () => {
+  assert.equal(isUnavailable(coded("23505")), false);
+  assert.equal(isUnavailable(coded("SQLITE_CONSTRAINT_UNIQUE")), false);
+  assert.equal(isUnavailable(new Error("boom")), false);
+  assert.equal(isUnavailable(undefined), false);
+});
+
+test("only conflicts a fresh attempt can resolve are retried", () => {
+  assert.equal(isTransientConflict(coded("40P01")), true);
+  assert.equal(isTransientConflict(coded("SQLITE_BUSY_SNAPSHOT")), true);
+  assert.equal(isTransientConflict(coded("ECONNREFUSED")), false);
+  assert.equal(isTransientConflict(coded("23505")), false);
+});
