@@ -54,7 +54,9 @@ export async function startKeyward(variant: KeywardVariant): Promise<Target> {
     await fixtures.close();
     throw error;
   }
-  const engine = variant.postgresUrl ? "PostgreSQL (its server shares the machine)" : "SQLite (WAL, synchronous=FULL)";
+  const engine = variant.postgresUrl
+    ? "PostgreSQL (its server shares the machine)"
+    : "SQLite (WAL, synchronous=NORMAL, commits fsynced in groups before any response)";
   const processes = server.pids().length;
   return {
     name: variant.name,

@@ -40,6 +40,8 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
 
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    // Nothing is acknowledged until what the request wrote is on stable storage.
+    await deps.core.store.flush();
   });
 
   // Pages and everything outside a dialect's scope answer errors as an HTML page.

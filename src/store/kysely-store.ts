@@ -103,6 +103,7 @@ export class KyselyStore implements Store {
   constructor(
     protected readonly db: Kysely<Database> | Transaction<Database>,
     private readonly onClose: () => Promise<void> = async () => {},
+    private readonly onFlush: () => Promise<void> = async () => {},
   ) {}
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
@@ -416,6 +417,10 @@ export class KyselyStore implements Store {
 
   pruneExpired(now: number, batchSize: number): Promise<PruneCounts> {
     return pruneExpired(this.db, now, batchSize);
+  }
+
+  flush(): Promise<void> {
+    return this.onFlush();
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,10 @@ export interface ConnectedDatabase {
   engine: Engine;
   /** Receives errors of idle PostgreSQL connections (the pool replaces them); nothing by default. */
   onConnectionError(listener: (error: Error) => void): void;
+  /** Resolves once every committed write is on stable storage (PostgreSQL's commit already is). */
+  flush(): Promise<void>;
+  /** Closes the connection or pool. */
+  close(): Promise<void>;
 }
 
 export interface OpenedStore extends ConnectedDatabase {
@@ -28,15 +32,22 @@ export interface StoreOptions {
 export function connectDatabase(url: string, options: StoreOptions = {}): ConnectedDatabase {
   let listener: (error: Error) => void = () => {};
   const engine: Engine = isPostgresUrl(url) ? "postgres" : "sqlite";
-  const db =
-    engine === "postgres"
-      ? openPostgres(url, options.pool ?? DEFAULT_POOL_SETTINGS, (error) => listener(error))
-      : openSqlite(url);
+  const onConnectionError = (next: (error: Error) => void) => {
+    listener = next;
+  };
+  if (engine === "postgres") {
+    const db = openPostgres(url, options.pool ?? DEFAULT_POOL_SETTINGS, (error) => listener(error));
+    return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
+  }
+  const { db, wal } = openSqlite(url);
   return {
     db,
     engine,
-    onConnectionError(next) {
-      listener = next;
+    onConnectionError,
+    flush: () => wal.flush(),
+    async close() {
+      await db.destroy();
+      wal.close();
     },
   };
 }
@@ -49,8 +60,8 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   try {
     migrationsApplied = await migrateDatabase(db, engine);
   } catch (error) {
-    await db.destroy();
+    await connected.close();
     throw error;
   }
-  return { ...connected, store: new KyselyStore(db, () => db.destroy()), migrationsApplied };
+  return { ...connected, store: new KyselyStore(db, connected.close, connected.flush), migrationsApplied };
 }

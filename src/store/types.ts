@@ -176,5 +176,11 @@ export interface Store {
    */
   pruneExpired(now: number, batchSize: number): Promise<PruneCounts>;
 
+  /**
+   * Resolves once every write this process has committed is on stable storage. The HTTP layer
+   * awaits it before any response goes out, so nothing is acknowledged that a crash could undo.
+   */
+  flush(): Promise<void>;
+
   close(): Promise<void>;
 }
