@@ -4,6 +4,7 @@ import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
+import { answerClientError } from "./client-errors.js";
 import type { AppDeps } from "./deps.js";
 import { parseForm, TooManyParametersError } from "./form-body.js";
 import { sendHtml } from "./html.js";
@@ -11,6 +12,8 @@ import { errorPage } from "./pages/error.js";
 import { registerSignInPage } from "./sign-in-page.js";
 import { isUnavailable } from "./unavailable.js";
 import { registerWellKnown } from "./well-known.js";
+
+export const MAX_HEADER_BYTES = 16 * 1024;
 
 /** Request bodies are small forms or JSON objects; anything bigger is refused unread. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -26,6 +29,9 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     trustProxy: trustProxyOption(deps.config.trustProxy),
+    clientErrorHandler: answerClientError,
+    // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
+    http: { maxHeaderSize: MAX_HEADER_BYTES },
     routerOptions: { maxParamLength: 200 },
     ...options,
   });

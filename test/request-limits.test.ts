@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { after, before, test } from "node:test";
+import { type ServerProcess, startServerProcess, tempDatabase } from "./support/server-process.js";
+
+let server: ServerProcess;
+
+before(async () => {
+  server = await startServerProcess({ DATABASE_URL: tempDatabase(), LOG_LEVEL: "warn" });
+});
+after(() => server.stop());
+
+/** Sends raw bytes and returns the status and body of the answer. */
+function raw(request: string): Promise<{ status: number; body: string }> {
+  const url = new URL(server.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(url.port), url.hostname, () => socket.end(request));
+    let text = "";
+    socket.on("data", (chunk) => {
+      text += chunk.toString("utf8");
+    });
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+      resolve({ status, body: text.slice(text.indexOf("\r\n\r\n") + 4) });
+    });
+  });
+}
+
+const bigHeader = `X-Padding: ${"a".repeat(20_000)}\r\n`;
+
+test("oversized headers on a Canva path: 431 in Canva's shape", async () => {
+  const res = await raw(`POST /rest/v1/oauth/token HTTP/1.1\r\nHost: x\r\n${bigHeader}Content-Length: 0\r\n\r\n`);
+  assert.equal(res.status, 431);
+  const body = JSON.parse(res.body);
+  assert.equal(body.code, "bad_request");
+  assert.equal(body.error, "invalid_request");
+  assert.equal(body.message, "Request headers too large");
+});
+
+test("oversized headers on a Cal.com path: 431 in Cal.com's envelope", async () => {
+  const res = await raw(`POST /v2/oauth/OC-x/refresh HTTP/1.1\r\nHost: x\r\n${bigHeader}Content-Length: 0\r\n\r\n`);
+  assert.equal(res.status, 431);
+  const body = JSON.parse(res.body);
+  assert.equal(body.status, "error");
+  assert.equal(body.error.code, "BadRequestException");
+  assert.equal(body.path, "/v2/oauth/OC-x/refresh");
+});
+
+test("a malformed request line: 400, and the server keeps serving", async () => {
+  const res = await raw("GARBAGE\r\n\r\n");
+  assert.equal(res.status, 400);
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});
