@@ -6,11 +6,11 @@ import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerClientError } from "./client-errors.js";
 import type { AppDeps } from "./deps.js";
-import { parseForm, TooManyParametersError } from "./form-body.js";
+import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
+import { classifyFailure, UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
 import { registerSignInPage } from "./sign-in-page.js";
-import { isUnavailable } from "./unavailable.js";
 import { registerWellKnown } from "./well-known.js";
 
 export const MAX_HEADER_BYTES = 16 * 1024;
@@ -52,19 +52,23 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
 
   // Pages and everything outside a dialect's scope answer errors as an HTML page.
   app.setErrorHandler((error, request, reply) => {
-    if (isUnavailable(error)) {
-      return sendHtml(
-        reply.header("retry-after", "5"),
-        503,
-        errorPage("Temporarily unavailable", "Try again in a moment."),
-      );
+    const failure = classifyFailure(error);
+    switch (failure.kind) {
+      case "unavailable":
+        reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+        return sendHtml(reply, 503, errorPage("Temporarily unavailable", "Try again in a moment."));
+      case "internal":
+        request.log.error({ err: error }, "unexpected error");
+        return sendHtml(reply, 500, errorPage("Something went wrong", "The request could not be completed."));
+      case "client-error":
+        return sendHtml(reply, failure.status, errorPage("Invalid request", failure.message));
+      case "body-too-large":
+        return sendHtml(reply, 413, errorPage("Invalid request", "The form is too large."));
+      case "wrong-media-type":
+        return sendHtml(reply, 415, errorPage("Invalid request", "The form was not sent as a form."));
+      default:
+        return sendHtml(reply, 400, errorPage("Invalid request", "The form could not be read."));
     }
-    const status = (error as { statusCode?: number }).statusCode;
-    if (error instanceof TooManyParametersError || (status !== undefined && status < 500)) {
-      return sendHtml(reply, status ?? 400, errorPage("Invalid request", (error as Error).message));
-    }
-    request.log.error({ err: error }, "unexpected error");
-    return sendHtml(reply, 500, errorPage("Something went wrong", "The request could not be completed."));
   });
 
   app.setNotFoundHandler((_request, reply) =>

@@ -1,29 +1,31 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { TooManyParametersError } from "../form-body.js";
-import { isUnavailable } from "../unavailable.js";
+import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { badRequest, CalError, unsupportedMediaType } from "./errors.js";
 
-function shape(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): CalError {
-  if (error instanceof CalError) return error;
-  const { code, statusCode } = error as FastifyError;
-  if (code === "FST_ERR_CTP_BODY_TOO_LARGE") return new CalError(413, "Request body is too large");
-  // A form body (however large) is the wrong media type before it is anything else.
-  if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error instanceof TooManyParametersError) {
-    return unsupportedMediaType();
+function calErrorFor(failure: RequestFailure): CalError {
+  switch (failure.kind) {
+    case "body-too-large":
+      return new CalError(413, "Request body is too large");
+    // A form body (however many parameters) is the wrong media type before it is anything else.
+    case "too-many-parameters":
+    case "wrong-media-type":
+      return unsupportedMediaType();
+    case "malformed-json":
+      return badRequest("Request body is not valid JSON");
+    case "unavailable":
+      return new CalError(503, "The service is temporarily unavailable");
+    case "client-error":
+      return new CalError(failure.status, failure.message);
+    case "internal":
+      return new CalError(500, "Internal server error");
   }
-  if (code === "FST_ERR_CTP_INVALID_JSON_BODY") return badRequest("Request body is not valid JSON");
-  if (isUnavailable(error)) {
-    reply.header("retry-after", "5");
-    return new CalError(503, "The service is temporarily unavailable");
-  }
-  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) return new CalError(statusCode, error.message);
-  request.log.error({ err: error }, "unexpected error");
-  return new CalError(500, "Internal server error");
 }
 
 /** Any error inside the Cal.com scope, in Cal.com's envelope. Never a stack trace. */
 export function calErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  const shaped = shape(error, request, reply);
+  const shaped = error instanceof CalError ? error : calErrorFor(classifyFailure(error));
+  if (shaped.status === 503) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+  if (shaped.status === 500) request.log.error({ err: error }, "unexpected error");
   return reply.status(shaped.status).send(shaped.envelope(request.url));
 }
 

@@ -2,44 +2,47 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { exchange } from "../../core/token-endpoint.js";
 import { introspect, revoke } from "../../core/token-state.js";
 import type { AppDeps } from "../deps.js";
-import { TooManyParametersError } from "../form-body.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
-import { isUnavailable } from "../unavailable.js";
+import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { authenticateCanvaClient } from "./client-auth.js";
 import { CanvaError, fromCoreError } from "./errors.js";
 import { CanvaParams } from "./params.js";
 
 /** Any error inside the Canva scope, in Canva's shape. Never a stack trace, never an unshaped 500. */
 export function canvaErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  let shaped: CanvaError;
-  const code = (error as FastifyError).code;
-  if (error instanceof CanvaError) shaped = error;
-  else if (code === "FST_ERR_CTP_BODY_TOO_LARGE")
-    shaped = new CanvaError(400, "bad_request_body", "Request body too large", "invalid_request");
-  else if (error instanceof TooManyParametersError)
-    shaped = new CanvaError(400, "bad_request_body", "Request body has too many parameters", "invalid_request");
-  else if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-    shaped = new CanvaError(
-      415,
-      "unsupported_media_type",
-      "Content-Type must be application/x-www-form-urlencoded",
-      "invalid_request",
-    );
-  } else if (isUnavailable(error)) {
-    reply.header("retry-after", "5");
-    shaped = new CanvaError(
-      503,
-      "service_unavailable",
-      "The service is temporarily unavailable",
-      "temporarily_unavailable",
-    );
-  } else if (((error as FastifyError).statusCode ?? 500) < 500) {
-    shaped = new CanvaError(400, "bad_request_body", error.message, "invalid_request");
-  } else {
-    request.log.error({ err: error }, "unexpected error");
-    shaped = new CanvaError(500, "internal_error", "Internal error", "server_error");
-  }
+  const shaped = error instanceof CanvaError ? error : canvaErrorFor(classifyFailure(error));
+  if (shaped.status === 503) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+  if (shaped.status === 500) request.log.error({ err: error }, "unexpected error");
   return reply.status(shaped.status).headers(shaped.headers).send(shaped.body());
+}
+
+function canvaErrorFor(failure: RequestFailure): CanvaError {
+  const badBody = (message: string) => new CanvaError(400, "bad_request_body", message, "invalid_request");
+  switch (failure.kind) {
+    case "body-too-large":
+      return badBody("Request body too large");
+    case "too-many-parameters":
+      return badBody("Request body has too many parameters");
+    case "wrong-media-type":
+    case "malformed-json":
+      return new CanvaError(
+        415,
+        "unsupported_media_type",
+        "Content-Type must be application/x-www-form-urlencoded",
+        "invalid_request",
+      );
+    case "unavailable":
+      return new CanvaError(
+        503,
+        "service_unavailable",
+        "The service is temporarily unavailable",
+        "temporarily_unavailable",
+      );
+    case "client-error":
+      return badBody(failure.message);
+    case "internal":
+      return new CanvaError(500, "internal_error", "Internal error", "server_error");
+  }
 }
 
 /** `token`, `introspect` and `revoke`, mounted under both of Canva's base paths. */

@@ -1,0 +1,32 @@
+import type { FastifyError } from "fastify";
+import { TooManyParametersError } from "./form-body.js";
+import { isUnavailable } from "./unavailable.js";
+
+/**
+ * What went wrong with a request outside the dialects' own errors: the classification every
+ * error handler shares. Each handler only decides how its dialect words and shapes it.
+ */
+export type RequestFailure =
+  | { kind: "body-too-large" }
+  | { kind: "too-many-parameters" }
+  | { kind: "wrong-media-type" }
+  | { kind: "malformed-json" }
+  | { kind: "unavailable" }
+  | { kind: "client-error"; status: number; message: string }
+  | { kind: "internal" };
+
+/** Seconds a client should wait before retrying while the database is unreachable. */
+export const UNAVAILABLE_RETRY_AFTER = "5";
+
+export function classifyFailure(error: unknown): RequestFailure {
+  const { code, statusCode, message } = error as Partial<FastifyError>;
+  if (code === "FST_ERR_CTP_BODY_TOO_LARGE") return { kind: "body-too-large" };
+  if (error instanceof TooManyParametersError) return { kind: "too-many-parameters" };
+  if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return { kind: "wrong-media-type" };
+  if (code === "FST_ERR_CTP_INVALID_JSON_BODY") return { kind: "malformed-json" };
+  if (isUnavailable(error)) return { kind: "unavailable" };
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+    return { kind: "client-error", status: statusCode, message: message ?? "Bad request" };
+  }
+  return { kind: "internal" };
+}
