@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { randomToken } from "./core/crypto.js";
-import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/postgres.js";
+import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.js";
 
 /**
  * Every setting keyward reads, from the environment. Durations are in seconds.

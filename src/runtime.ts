@@ -7,7 +7,6 @@ import { KeyRing } from "./core/signing-keys.js";
 import { CalTokenFormat, CanvaTokenFormat } from "./core/token-formats.js";
 import type { AppDeps } from "./http/deps.js";
 import { type OpenedStore, openStore } from "./store/open.js";
-import { RedisRateLimiter } from "./store/redis-rate-limiter.js";
 
 export interface Runtime extends AppDeps {
   opened: OpenedStore;
@@ -17,6 +16,15 @@ export interface Runtime extends AppDeps {
 /** The longest-lived JWT any dialect signs: how long a retired key must stay published. */
 export function maxJwtLifetimeMs(config: Config): number {
   return Math.max(config.accessTokenTtlMs, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs);
+}
+
+/** Redis when REDIS_URL is set; its client is loaded only then, as it costs every other process memory. */
+async function openRateLimiter(config: Config): Promise<RateLimiter> {
+  if (!config.redisUrl) return new MemoryRateLimiter();
+  const { RedisRateLimiter } = await import("./store/redis-rate-limiter.js");
+  return new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
+    process.emitWarning(`rate limits are not enforced while Redis is unreachable: ${error.message}`),
+  );
 }
 
 /** Opens the database and assembles the core and its dependencies; shared by the server and the CLI. */
@@ -31,11 +39,7 @@ export async function openRuntime(config: Config): Promise<Runtime> {
     codeTtlMs: config.codeTtlMs,
   };
   const keyRing = new KeyRing(opened.store, keys, config.keyReloadMs);
-  const rateLimiter: RateLimiter = config.redisUrl
-    ? new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
-        process.emitWarning(`rate limits are not enforced while Redis is unreachable: ${error.message}`),
-      )
-    : new MemoryRateLimiter();
+  const rateLimiter = await openRateLimiter(config);
   const limits = config.rateLimits;
   return {
     config,

@@ -162,7 +162,7 @@ for (const { engine, place, skip } of ENGINES) {
     test("a database of the previous release (0001 with data) upgrades without losing anything", async () => {
       const target = await place();
       try {
-        const old = connectDatabase(target.url);
+        const old = await connectDatabase(target.url);
         assert.deepEqual(await migrateDatabase(old.db, old.engine, "0001_initial"), ["0001_initial"]);
         await fillReleaseOneDatabase(old.db);
         await old.db.destroy();

@@ -1,10 +1,20 @@
-import { type Kysely, type MigrationResultSet, Migrator } from "kysely";
+import { type Kysely, type MigrationResultSet, Migrator, sql } from "kysely";
 import { migrationProvider } from "./migrations.js";
-import { currentSchema } from "./postgres.js";
 import type { Database } from "./schema.js";
 import { underSqliteWriteLock } from "./sqlite.js";
 
 export type Engine = "sqlite" | "postgres";
+
+/**
+ * The schema unqualified table names resolve to (`public` unless the connection sets search_path).
+ * Kysely's migrator looks for its bookkeeping tables in every schema unless it is told which one.
+ */
+export async function currentSchema(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const schema = rows[0]?.schema;
+  if (!schema) throw new Error("the PostgreSQL search_path names no existing schema");
+  return schema;
+}
 
 /**
  * Brings the schema up to `target` (default: the latest migration) and returns the names of the

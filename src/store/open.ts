@@ -2,9 +2,8 @@ import type { Kysely } from "kysely";
 import { isPostgresUrl } from "../config.js";
 import { KyselyStore } from "./kysely-store.js";
 import { type Engine, migrateDatabase } from "./migrate.js";
-import { DEFAULT_POOL_SETTINGS, openPostgres, type PoolSettings } from "./postgres.js";
+import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";
 import type { Database } from "./schema.js";
-import { openSqlite } from "./sqlite.js";
 import type { Store } from "./types.js";
 
 export interface ConnectedDatabase {
@@ -28,17 +27,22 @@ export interface StoreOptions {
   pool?: PoolSettings;
 }
 
-/** Connects to the database `url` names (a `postgres://` URL or a SQLite path) without touching its schema. */
-export function connectDatabase(url: string, options: StoreOptions = {}): ConnectedDatabase {
+/**
+ * Connects to the database `url` names (a `postgres://` URL or a SQLite path) without touching its
+ * schema. Only the chosen engine's driver is loaded.
+ */
+export async function connectDatabase(url: string, options: StoreOptions = {}): Promise<ConnectedDatabase> {
   let listener: (error: Error) => void = () => {};
   const engine: Engine = isPostgresUrl(url) ? "postgres" : "sqlite";
   const onConnectionError = (next: (error: Error) => void) => {
     listener = next;
   };
   if (engine === "postgres") {
+    const { openPostgres } = await import("./postgres.js");
     const db = openPostgres(url, options.pool ?? DEFAULT_POOL_SETTINGS, (error) => listener(error));
     return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
   }
+  const { openSqlite } = await import("./sqlite.js");
   const { db, wal } = openSqlite(url);
   return {
     db,
@@ -54,7 +58,7 @@ export function connectDatabase(url: string, options: StoreOptions = {}): Connec
 
 /** Connects and brings the schema up to date. */
 export async function openStore(url: string, options: StoreOptions = {}): Promise<OpenedStore> {
-  const connected = connectDatabase(url, options);
+  const connected = await connectDatabase(url, options);
   const { db, engine } = connected;
   let migrationsApplied: string[];
   try {

@@ -1,18 +1,10 @@
-import { Kysely, PostgresDialect, sql } from "kysely";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
+import type { PoolSettings } from "./pool-settings.js";
 import type { Database } from "./schema.js";
 
 // int8 columns hold epoch milliseconds, well inside a double's exact range.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
-
-/** Per process: with `--workers N` every worker has a pool of its own. */
-export interface PoolSettings {
-  size: number;
-  statementTimeoutMs: number;
-  connectTimeoutMs: number;
-}
-
-export const DEFAULT_POOL_SETTINGS: PoolSettings = { size: 10, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 };
 
 export function openPostgres(
   url: string,
@@ -36,15 +28,4 @@ export function openPostgres(
   // which the pool does not listen to then. The next query on it fails and is answered with 503.
   pool.on("connect", (client) => client.on("error", () => {}));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-}
-
-/**
- * The schema unqualified table names resolve to (`public` unless the connection sets search_path).
- * Kysely's migrator looks for its bookkeeping tables in every schema unless it is told which one.
- */
-export async function currentSchema(db: Kysely<Database>): Promise<string> {
-  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
-  const schema = rows[0]?.schema;
-  if (!schema) throw new Error("the PostgreSQL search_path names no existing schema");
-  return schema;
 }
