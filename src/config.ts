@@ -141,10 +141,6 @@ function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "
   return { secret: readFileSync(file, "utf8").trim(), secretSource: "generated" };
 }
 
-export function secretFilePath(databaseUrl: string): string {
-  return join(dirname(resolve(databaseUrl)), "keyward.secret");
-}
-
 export function loadConfig(env: Env = process.env): Config {
   const port = env.PORT ? Number(env.PORT) : 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError("PORT must be a port number");

@@ -38,7 +38,7 @@ export async function openRuntime(config: Config): Promise<Runtime> {
     now: Date.now,
     codeTtlMs: config.codeTtlMs,
   };
-  const keyRing = new KeyRing(opened.store, keys, config.keyReloadMs);
+  const keyRing = new KeyRing(opened.store, keys);
   const rateLimiter = await openRateLimiter(config);
   const limits = config.rateLimits;
   return {

@@ -35,7 +35,7 @@ for (const { engine, skip, place } of ENGINES) {
       const opened = await Promise.all([1, 2, 3].map(() => openStore(target.url)));
       try {
         const keys = new ServerKeys(TEST_SECRET);
-        const rings = opened.map(({ store }) => new KeyRing(store, keys, 30_000));
+        const rings = opened.map(({ store }) => new KeyRing(store, keys));
         const now = Date.now();
         await Promise.all(rings.map((ring) => ring.load(now)));
         const kids = new Set(rings.map((ring) => ring.current().kid));

@@ -39,10 +39,6 @@ export function parseScope(value: string | undefined): string[] {
   return [...new Set(value.split(" ").filter((s) => s.length > 0))];
 }
 
-export function formatScope(scopes: readonly string[]): string {
-  return scopes.join(" ");
-}
-
 export function isSubset(requested: readonly string[], allowed: readonly string[]): boolean {
   const pool = new Set(allowed);
   return requested.every((s) => pool.has(s));

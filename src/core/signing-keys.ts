@@ -48,17 +48,16 @@ export async function createSigningKey(keys: ServerKeys, now: number): Promise<S
 
 /**
  * The signing keys as this process knows them: the current private key and the published set.
- * Reloaded from the store every `refreshMs`, so a rotation made anywhere reaches every instance.
+ * The server calls `load` every KEYWARD_KEY_RELOAD seconds, so a rotation made anywhere reaches
+ * every instance.
  */
 export class KeyRing {
   private active: ActiveKey | undefined;
   private published: JWK[] = [];
-  private loadedAt = 0;
 
   constructor(
     private readonly store: Store,
     private readonly keys: ServerKeys,
-    private readonly refreshMs: number,
   ) {}
 
   /** Loads the keys, creating the first one on an empty database. */
@@ -80,11 +79,6 @@ export class KeyRing {
       this.active = { kid: current.kid, privateKey: (await importJWK(jwk, SIGNING_ALG)) as CryptoKey };
     }
     this.published = records.map((r) => JSON.parse(r.publicJwk) as JWK);
-    this.loadedAt = now;
-  }
-
-  async refreshIfStale(now: number): Promise<void> {
-    if (now - this.loadedAt >= this.refreshMs) await this.load(now);
   }
 
   current(): ActiveKey {
