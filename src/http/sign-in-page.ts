@@ -3,7 +3,7 @@ import { csrfBinding, csrfToken, csrfValid, signedInUser, signIn, signOut } from
 import type { AppDeps } from "./deps.js";
 import type { FormBody } from "./form-body.js";
 import { escapeHtml, sendHtml } from "./html.js";
-import { errorPage } from "./pages/error.js";
+import { errorPage, formExpiredPage } from "./pages/error.js";
 import { page } from "./pages/layout.js";
 import { signInPage } from "./pages/sign-in.js";
 
@@ -26,7 +26,7 @@ export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
     const returnTo = safeReturnPath((request.query as Record<string, string | undefined>).return_to);
     const form = (request.body as FormBody | undefined) ?? new Map();
     if (!csrfValid(deps, request, form, "sign_in")) {
-      return sendHtml(reply, 403, errorPage("This form has expired", "Go back, reload the page and try again."));
+      return sendHtml(reply, 403, formExpiredPage());
     }
     const outcome = await signIn(deps, request, reply, form);
     if (!outcome.ok) {
@@ -49,7 +49,7 @@ export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
   app.post("/logout", async (request, reply) => {
     const form = (request.body as FormBody | undefined) ?? new Map();
     if (!csrfValid(deps, request, form, "sign_out")) {
-      return sendHtml(reply, 403, errorPage("This form has expired", "Go back, reload the page and try again."));
+      return sendHtml(reply, 403, formExpiredPage());
     }
     await signOut(deps, request, reply);
     return reply.status(303).header("location", "/").send();

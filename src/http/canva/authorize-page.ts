@@ -13,7 +13,7 @@ import type { AppDeps } from "../deps.js";
 import { duplicatedNames, type FormBody, firstValue, parseForm } from "../form-body.js";
 import { sendHtml } from "../html.js";
 import { consentPage } from "../pages/consent.js";
-import { errorPage } from "../pages/error.js";
+import { errorPage, formExpiredPage } from "../pages/error.js";
 import { signInPage } from "../pages/sign-in.js";
 
 export const AUTHORIZE_PATH = "/api/oauth/authorize";
@@ -149,8 +149,7 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     if (!valid) return reply;
     const form = (request.body as FormBody | undefined) ?? new Map();
     const action = firstValue(form, "action");
-    const expired = () =>
-      sendHtml(reply, 403, errorPage("This form has expired", "Go back, reload the page and try again."));
+    const expired = () => sendHtml(reply, 403, formExpiredPage());
 
     if (action === "sign_in") {
       if (!csrfValid(deps, request, form, "sign_in")) return expired();

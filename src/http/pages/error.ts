@@ -5,3 +5,8 @@ export function errorPage(title: string, message: string, code?: string): string
   const detail = code ? `<p><small>Error: <code>${escapeHtml(code)}</code></small></p>` : "";
   return page(title, `<h1>${escapeHtml(title)}</h1><p class="error">${escapeHtml(message)}</p>${detail}`);
 }
+
+/** A form whose CSRF token does not match this browser, session or request. */
+export function formExpiredPage(): string {
+  return errorPage("This form has expired", "Go back, reload the page and try again.");
+}
