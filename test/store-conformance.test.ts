@@ -162,7 +162,9 @@ for (const { engine, open, skip } of ENGINES) {
       await store.createAuthorizationCode(code);
       assert.equal((await store.redeemAuthorizationCode(code.hash, "other-client", NOW)).status, "unknown");
       const redeemed = await store.redeemAuthorizationCode(code.hash, grant.clientId, NOW + 1);
-      assert.deepEqual(redeemed, { status: "redeemed", code: { ...code, consumedAt: NOW + 1 }, grant });
+      assert.deepEqual(redeemed, { status: "redeemed", code: { ...code, consumedAt: NOW + 1 } });
+      assert.deepEqual(await store.findAuthorizationCode(code.hash), { ...code, consumedAt: NOW + 1 });
+      assert.equal(await store.findAuthorizationCode("missing"), undefined);
       const reused = await store.redeemAuthorizationCode(code.hash, grant.clientId, NOW + 2);
       assert.equal(reused.status, "reused");
       assert.equal(reused.status === "reused" && reused.code.grantId, grant.id);

@@ -104,6 +104,8 @@ export class KeywardFixtures {
         for (let i = 0; i < size; i++) made.push(await work(ctx));
       });
     }
+    // The server is another process: it sees the rows only once they are committed.
+    await this.runtime.core.store.flush();
     return made;
   }
 

@@ -66,6 +66,8 @@ export class KeyRing {
     if (!records.some((r) => r.retiredAt === null)) {
       try {
         await this.store.addSigningKey(await createSigningKey(this.keys, now));
+        // Other instances must find it before this one signs with it.
+        await this.store.flush();
       } catch (error) {
         // Another instance created the first key at the same moment; use that one.
         if (!(error instanceof DuplicateError)) throw error;
@@ -106,5 +108,6 @@ export async function rotateSigningKey(
     await tx.retireSigningKeys(now, now + maxTokenLifetimeMs);
     await tx.addSigningKey(record);
   });
+  await store.flush();
   return record;
 }

@@ -3,7 +3,7 @@ import { csrfBinding, csrfToken, csrfValid, signedInUser, signIn, signOut } from
 import type { AppDeps } from "./deps.js";
 import type { FormBody } from "./form-body.js";
 import { escapeHtml, sendHtml } from "./html.js";
-import { errorPage, formExpiredPage } from "./pages/error.js";
+import { formExpiredPage } from "./pages/error.js";
 import { page } from "./pages/layout.js";
 import { signInPage } from "./pages/sign-in.js";
 

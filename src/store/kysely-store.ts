@@ -1,6 +1,7 @@
-import type { Kysely, Selectable, Transaction } from "kysely";
+import { type Compilable, type Insertable, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import { isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
+import { QueryCache } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import {
   type AuthorizationCodeRecord,
@@ -41,17 +42,6 @@ function toUser(row: Selectable<Database["users"]>): UserRecord {
     displayName: row.display_name,
     teamId: row.team_id,
     createdAt: row.created_at,
-  };
-}
-
-function toGrant(row: Selectable<Database["grants"]>): GrantRecord {
-  return {
-    id: row.id,
-    clientId: row.client_id,
-    userId: row.user_id,
-    scopes: splitScopes(row.scopes),
-    createdAt: row.created_at,
-    revokedAt: row.revoked_at,
   };
 }
 
@@ -98,18 +88,57 @@ function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyReco
   };
 }
 
+/** True where the row's lineage (its grant) exists and is not revoked. */
+const inLiveLineage = (grantColumn: "authorization_codes.grant_id" | "tokens.grant_id") =>
+  sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(grantColumn)} and grants.revoked_at is null)`;
+
+const TOKEN_COLUMNS = [
+  "hash",
+  "kind",
+  "jti",
+  "grant_id",
+  "client_id",
+  "user_id",
+  "scopes",
+  "created_at",
+  "expires_at",
+  "consumed_at",
+] as const;
+
+/** Token rows from their column values laid end to end, in TOKEN_COLUMNS order. */
+function tokenRows(values: unknown[]): Insertable<Database["tokens"]>[] {
+  const rows: Insertable<Database["tokens"]>[] = [];
+  for (let start = 0; start < values.length; start += TOKEN_COLUMNS.length) {
+    rows.push(Object.fromEntries(TOKEN_COLUMNS.map((column, i) => [column, values[start + i]])) as never);
+  }
+  return rows;
+}
+
 /** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
 export class KyselyStore implements Store {
   constructor(
     protected readonly db: Kysely<Database> | Transaction<Database>,
     private readonly onClose: () => Promise<void> = async () => {},
     private readonly onFlush: () => Promise<void> = async () => {},
+    private readonly queries = new QueryCache(),
   ) {}
+
+  /** The hot paths' queries, compiled once (see QueryCache). */
+  private run<Row, Args extends unknown[]>(
+    name: string,
+    build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>,
+    ...args: Args
+  ) {
+    const db = this.db as Kysely<Database>;
+    return this.queries.execute(db, name, (...slots: Args) => build(db, ...slots), args);
+  }
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
     const db = this.db as Kysely<Database>;
-    return retryOnConflict(() => db.transaction().execute((trx) => work(new KyselyStore(trx))));
+    return retryOnConflict(() =>
+      db.transaction().execute((trx) => work(new KyselyStore(trx, undefined, undefined, this.queries))),
+    );
   }
 
   async createClient(client: ClientRecord): Promise<void> {
@@ -128,8 +157,12 @@ export class KyselyStore implements Store {
   }
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
-    const row = await this.db.selectFrom("clients").selectAll().where("id", "=", id).executeTakeFirst();
-    return row && toClient(row);
+    const { rows } = await this.run(
+      "getClient",
+      (db, clientId: string) => db.selectFrom("clients").selectAll().where("id", "=", clientId),
+      id,
+    );
+    return rows[0] && toClient(rows[0]);
   }
 
   async listClients(): Promise<ClientRecord[]> {
@@ -207,7 +240,13 @@ export class KyselyStore implements Store {
   }
 
   async deleteConsent(clientId: string, userId: string): Promise<void> {
-    await this.db.deleteFrom("consents").where("client_id", "=", clientId).where("user_id", "=", userId).execute();
+    await this.run(
+      "deleteConsent",
+      (db, client: string, user: string) =>
+        db.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user),
+      clientId,
+      userId,
+    );
   }
 
   async createGrant(grant: GrantRecord): Promise<void> {
@@ -225,13 +264,14 @@ export class KyselyStore implements Store {
   }
 
   async revokeGrant(grantId: string, now: number): Promise<boolean> {
-    const result = await this.db
-      .updateTable("grants")
-      .set({ revoked_at: now })
-      .where("id", "=", grantId)
-      .where("revoked_at", "is", null)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    const result = await this.run(
+      "revokeGrant",
+      (db, id: string, at: number) =>
+        db.updateTable("grants").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null),
+      grantId,
+      now,
+    );
+    return (result.numAffectedRows ?? 0n) > 0n;
   }
 
   async createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void> {
@@ -265,83 +305,96 @@ export class KyselyStore implements Store {
     return row !== undefined;
   }
 
+  async findAuthorizationCode(hash: string): Promise<AuthorizationCodeRecord | undefined> {
+    const { rows } = await this.run(
+      "findAuthorizationCode",
+      (db, codeHash: string) => db.selectFrom("authorization_codes").selectAll().where("hash", "=", codeHash),
+      hash,
+    );
+    return rows[0] && toCode(rows[0]);
+  }
+
   async redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome> {
-    const claimed = await this.db
-      .updateTable("authorization_codes")
-      .set({ consumed_at: now })
-      .where("hash", "=", hash)
-      .where("client_id", "=", clientId)
-      .where("consumed_at", "is", null)
-      .where("expires_at", ">", now)
-      .returningAll()
-      .executeTakeFirst();
-    if (claimed) {
-      const grant = await this.db
-        .selectFrom("grants")
-        .selectAll()
-        .where("id", "=", claimed.grant_id)
-        .executeTakeFirst();
-      if (!grant || grant.revoked_at !== null) return { status: "revoked" };
-      return { status: "redeemed", code: toCode(claimed), grant: toGrant(grant) };
-    }
-    const row = await this.db.selectFrom("authorization_codes").selectAll().where("hash", "=", hash).executeTakeFirst();
-    if (!row || row.client_id !== clientId) return { status: "unknown" };
-    if (row.consumed_at !== null) return { status: "reused", code: toCode(row) };
-    return { status: "expired" };
+    const { rows } = await this.run(
+      "redeemAuthorizationCode",
+      (db, codeHash: string, client: string, at: number) =>
+        db
+          .updateTable("authorization_codes")
+          .set({ consumed_at: at })
+          .where("hash", "=", codeHash)
+          .where("client_id", "=", client)
+          .where("consumed_at", "is", null)
+          .where("expires_at", ">", at)
+          .where(inLiveLineage("authorization_codes.grant_id"))
+          .returningAll(),
+      hash,
+      clientId,
+      now,
+    );
+    if (rows[0]) return { status: "redeemed", code: toCode(rows[0]) };
+    const code = await this.findAuthorizationCode(hash);
+    if (!code || code.clientId !== clientId) return { status: "unknown" };
+    if (code.consumedAt !== null) return { status: "reused", code };
+    if (code.expiresAt <= now) return { status: "expired" };
+    return { status: "revoked" };
   }
 
   async saveTokens(tokens: TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return;
-    await this.db
-      .insertInto("tokens")
-      .values(
-        tokens.map((t) => ({
-          hash: t.hash,
-          kind: t.kind,
-          jti: t.jti,
-          grant_id: t.grantId,
-          client_id: t.clientId,
-          user_id: t.userId,
-          scopes: t.scopes.join(" "),
-          created_at: t.createdAt,
-          expires_at: t.expiresAt,
-          consumed_at: t.consumedAt,
-        })),
-      )
-      .execute();
+    const values = tokens.flatMap((t) => [
+      t.hash,
+      t.kind,
+      t.jti,
+      t.grantId,
+      t.clientId,
+      t.userId,
+      t.scopes.join(" "),
+      t.createdAt,
+      t.expiresAt,
+      t.consumedAt,
+    ]);
+    await this.run(
+      `saveTokens${tokens.length}`,
+      (db, ...slots: unknown[]) => db.insertInto("tokens").values(tokenRows(slots)),
+      ...values,
+    );
   }
 
   async findToken(hash: string): Promise<TokenWithGrant | undefined> {
-    const row = await this.db
-      .selectFrom("tokens")
-      .innerJoin("grants", "grants.id", "tokens.grant_id")
-      .selectAll("tokens")
-      .select("grants.revoked_at as grant_revoked_at")
-      .where("tokens.hash", "=", hash)
-      .executeTakeFirst();
+    const { rows } = await this.run(
+      "findToken",
+      (db, tokenHash: string) =>
+        db
+          .selectFrom("tokens")
+          .innerJoin("grants", "grants.id", "tokens.grant_id")
+          .selectAll("tokens")
+          .select("grants.revoked_at as grant_revoked_at")
+          .where("tokens.hash", "=", tokenHash),
+      hash,
+    );
+    const row = rows[0];
     return row && { ...toToken(row), grantRevokedAt: row.grant_revoked_at };
   }
 
   async consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome> {
-    const claimed = await this.db
-      .updateTable("tokens")
-      .set({ consumed_at: now })
-      .where("hash", "=", hash)
-      .where("client_id", "=", clientId)
-      .where("kind", "=", "refresh")
-      .where("consumed_at", "is", null)
-      .where("expires_at", ">", now)
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom("grants")
-            .select("grants.id")
-            .whereRef("grants.id", "=", "tokens.grant_id")
-            .where("grants.revoked_at", "is", null),
-        ),
-      )
-      .returningAll()
-      .executeTakeFirst();
+    const { rows } = await this.run(
+      "consumeRefreshToken",
+      (db, tokenHash: string, client: string, at: number) =>
+        db
+          .updateTable("tokens")
+          .set({ consumed_at: at })
+          .where("hash", "=", tokenHash)
+          .where("client_id", "=", client)
+          .where("kind", "=", "refresh")
+          .where("consumed_at", "is", null)
+          .where("expires_at", ">", at)
+          .where(inLiveLineage("tokens.grant_id"))
+          .returningAll(),
+      hash,
+      clientId,
+      now,
+    );
+    const claimed = rows[0];
     if (claimed) return { status: "consumed", token: { ...toToken(claimed), grantRevokedAt: null } };
     const row = await this.findToken(hash);
     if (row?.kind !== "refresh" || row.clientId !== clientId) return { status: "unknown" };

@@ -43,17 +43,8 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, wal } = openSqlite(url);
-  return {
-    db,
-    engine,
-    onConnectionError,
-    flush: () => wal.flush(),
-    async close() {
-      await db.destroy();
-      wal.close();
-    },
-  };
+  const { db, flush, close } = openSqlite(url);
+  return { db, engine, onConnectionError, flush, close };
 }
 
 /** Connects and brings the schema up to date. */

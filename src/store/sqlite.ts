@@ -1,9 +1,10 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, type SqliteDatabase, SqliteDialect, type SqliteStatement, sql } from "kysely";
+import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from "kysely";
 import { isTransientConflict } from "./errors.js";
 import type { Database } from "./schema.js";
+import { BetterSqliteDriver } from "./sqlite-driver.js";
 import { WalSync } from "./wal-sync.js";
 
 /** How long a writer waits for another process's write lock before SQLite answers SQLITE_BUSY. */
@@ -11,54 +12,12 @@ const BUSY_TIMEOUT_MS = 5000;
 /** How long opening a file waits for another process that is migrating it. */
 const MIGRATION_LOCK_WAIT_MS = 60_000;
 
-const MAX_CACHED_STATEMENTS = 500;
-
-/**
- * What Kysely sees of better-sqlite3, with three changes:
- * - statements are prepared once and reused (Kysely's driver would prepare every query anew);
- * - every statement that can write is noted, so `WalSync.flush` knows what to make durable;
- * - Kysely starts transactions with a plain `begin`; `begin immediate` takes the write lock up
- *   front, so a transaction that reads before it writes cannot fail with SQLITE_BUSY_SNAPSHOT
- *   when another process (a cluster worker) committed in between.
- */
-function adaptForKysely(database: SQLite.Database, wal: WalSync): SqliteDatabase {
-  const statements = new Map<string, SqliteStatement>();
-  const prepare = (text: string): SqliteStatement => {
-    const source = text === "begin" ? "begin immediate" : text;
-    const statement = database.prepare(source);
-    if (/^\s*select\b/i.test(source)) return statement;
-    return {
-      reader: statement.reader,
-      all: (parameters) => {
-        const rows = statement.all(parameters);
-        wal.noteWrite();
-        return rows;
-      },
-      run: (parameters) => {
-        const result = statement.run(parameters);
-        wal.noteWrite();
-        return result;
-      },
-      iterate: (parameters) => statement.iterate(parameters),
-    };
-  };
-  return {
-    close: () => database.close(),
-    prepare: (text: string) => {
-      let statement = statements.get(text);
-      if (!statement) {
-        statement = prepare(text);
-        if (statements.size >= MAX_CACHED_STATEMENTS) statements.clear();
-        statements.set(text, statement);
-      }
-      return statement;
-    },
-  };
-}
-
 export interface OpenedSqlite {
   db: Kysely<Database>;
-  wal: WalSync;
+  /** Resolves once every transaction committed so far is on stable storage. */
+  flush(): Promise<void>;
+  /** Commits what is pending and closes the file. */
+  close(): Promise<void>;
 }
 
 export function openSqlite(path: string): OpenedSqlite {
@@ -71,8 +30,26 @@ export function openSqlite(path: string): OpenedSqlite {
   // then fsyncs the WAL before it acknowledges anything (see WalSync), so it survives a power loss too.
   database.pragma("synchronous = NORMAL");
   const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`);
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptForKysely(database, wal) }) });
-  return { db, wal };
+  const driver = new BetterSqliteDriver(database, wal);
+  const db = new Kysely<Database>({
+    dialect: {
+      createDriver: () => driver,
+      createAdapter: () => new SqliteAdapter(),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+      createIntrospector: (kysely) => new SqliteIntrospector(kysely),
+    },
+  });
+  return {
+    db,
+    async flush() {
+      await driver.settle();
+      await wal.flush();
+    },
+    async close() {
+      await db.destroy();
+      wal.close();
+    },
+  };
 }
 
 /** Migrations by connections of this process, one after another. */

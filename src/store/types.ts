@@ -96,7 +96,7 @@ export interface SessionRecord {
 }
 
 export type RedeemOutcome =
-  | { status: "redeemed"; code: AuthorizationCodeRecord; grant: GrantRecord }
+  | { status: "redeemed"; code: AuthorizationCodeRecord }
   | { status: "reused"; code: AuthorizationCodeRecord }
   | { status: "expired" | "revoked" | "unknown" };
 
@@ -145,6 +145,7 @@ export interface Store {
 
   createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
   hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean>;
+  findAuthorizationCode(hash: string): Promise<AuthorizationCodeRecord | undefined>;
   /**
    * Atomically marks the client's code used; exactly one concurrent caller sees "redeemed".
    * A code issued to another client is "unknown" and stays untouched.
@@ -177,8 +178,10 @@ export interface Store {
   pruneExpired(now: number, batchSize: number): Promise<PruneCounts>;
 
   /**
-   * Resolves once every write this process has committed is on stable storage. The HTTP layer
-   * awaits it before any response goes out, so nothing is acknowledged that a crash could undo.
+   * Resolves once every write this process has made is committed and on stable storage. The HTTP
+   * layer awaits it before any response goes out, so nothing is acknowledged that a crash could
+   * undo. A write is visible to this process as soon as its call resolves; on SQLite, where
+   * transactions are committed in batches, other processes see it once `flush` has resolved.
    */
   flush(): Promise<void>;
 

@@ -55,6 +55,8 @@ export async function openSeeder(databaseUrl: string): Promise<Seeder> {
         redirectUriExplicit: true,
         codeChallenge: challenge,
       });
+      // As the consent page does before it redirects: the workers are other processes.
+      await runtime.core.store.flush();
       return { code, verifier };
     },
     close: () => runtime.close(),

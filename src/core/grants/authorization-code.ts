@@ -1,49 +1,71 @@
+import type { AuthorizationCodeRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
 import { fail, ok, type Result } from "../errors.js";
 import { verifierMatches } from "../pkce.js";
-import { issueTokens } from "./issue-tokens.js";
+import { mintTokens } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
+
+/** Checks what the token request must repeat from the authorization request. */
+function bindingRefusal(code: AuthorizationCodeRecord, request: TokenRequest): Result<never> | undefined {
+  if (code.codeChallenge === null) {
+    // RFC 9700 §2.1.1: a verifier for a code issued without a challenge signals a downgrade.
+    if (request.codeVerifier !== undefined) return fail("invalid_grant", "code_verifier was not expected");
+  } else if (request.codeVerifier === undefined) {
+    return fail("invalid_grant", "code_verifier is required");
+  } else if (!verifierMatches(request.codeVerifier, code.codeChallenge)) {
+    return fail("invalid_grant", "code_verifier does not match the code_challenge");
+  }
+  const redirectUriRequired = code.redirectUriExplicit || request.redirectUri !== undefined;
+  if (redirectUriRequired && request.redirectUri !== code.redirectUri) {
+    return fail("invalid_grant", "redirect_uri does not match the authorization request");
+  }
+  return undefined;
+}
+
+const reusedCode = () => fail("invalid_grant", "Authorization code has already been used");
 
 /**
  * RFC 6749 §4.1.3 with RFC 7636: the code is single-use and bound to its client, redirect URI,
  * PKCE challenge, scopes and user. A second use revokes everything its lineage issued.
+ *
+ * The code is read first and the tokens minted from it; one short transaction then spends the
+ * code and stores the tokens, or stores nothing if another request spent it in between.
  */
 export const authorizationCodeGrant: GrantHandler = {
   grantType: "authorization_code",
 
   async handle(ctx: CoreContext, request: TokenRequest): Promise<Result<IssuedTokens>> {
     if (!request.code) return fail("invalid_request", "code is required");
-    const code = request.code;
-    return ctx.store.transaction(async (tx): Promise<Result<IssuedTokens>> => {
-      const outcome = await tx.redeemAuthorizationCode(ctx.keys.hashToken(code), request.client.id, ctx.now());
-      if (outcome.status === "reused") {
-        await tx.revokeGrant(outcome.code.grantId, ctx.now());
-        return fail("invalid_grant", "Authorization code has already been used");
-      }
-      if (outcome.status === "expired") return fail("invalid_grant", "Authorization code has expired");
-      if (outcome.status !== "redeemed") return fail("invalid_grant", "Invalid authorization code");
-      const { code: record, grant } = outcome;
-      if (record.codeChallenge === null) {
-        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge signals a downgrade.
-        if (request.codeVerifier !== undefined) return fail("invalid_grant", "code_verifier was not expected");
-      } else if (request.codeVerifier === undefined) {
-        return fail("invalid_grant", "code_verifier is required");
-      } else if (!verifierMatches(request.codeVerifier, record.codeChallenge)) {
-        return fail("invalid_grant", "code_verifier does not match the code_challenge");
-      }
-      const redirectUriRequired = record.redirectUriExplicit || request.redirectUri !== undefined;
-      if (redirectUriRequired && request.redirectUri !== record.redirectUri) {
-        return fail("invalid_grant", "redirect_uri does not match the authorization request");
-      }
-      const tokens = await issueTokens(ctx, tx, request.format, {
-        clientId: record.clientId,
-        userId: record.userId,
-        grantId: grant.id,
-        accessScopes: record.scopes,
-        refreshScopes: record.scopes,
-        rotation: false,
-      });
-      return ok(tokens);
+    const now = ctx.now();
+    const hash = ctx.keys.hashToken(request.code);
+    const code = await ctx.store.findAuthorizationCode(hash);
+    if (!code || code.clientId !== request.client.id) return fail("invalid_grant", "Invalid authorization code");
+    if (code.consumedAt !== null) {
+      await ctx.store.revokeGrant(code.grantId, now);
+      return reusedCode();
+    }
+    if (code.expiresAt <= now) return fail("invalid_grant", "Authorization code has expired");
+    const refusal = bindingRefusal(code, request);
+    if (refusal) return refusal;
+
+    const minted = await mintTokens(ctx, request.format, {
+      clientId: code.clientId,
+      userId: code.userId,
+      grantId: code.grantId,
+      accessScopes: code.scopes,
+      refreshScopes: code.scopes,
+      rotation: false,
+      now,
     });
+    const outcome = await ctx.store.transaction(async (tx) => {
+      const redeemed = await tx.redeemAuthorizationCode(hash, code.clientId, now);
+      if (redeemed.status === "redeemed") await tx.saveTokens(minted.records);
+      if (redeemed.status === "reused") await tx.revokeGrant(code.grantId, now);
+      return redeemed.status;
+    });
+    if (outcome === "redeemed") return ok(minted.issued);
+    if (outcome === "reused") return reusedCode();
+    if (outcome === "expired") return fail("invalid_grant", "Authorization code has expired");
+    return fail("invalid_grant", "Invalid authorization code");
   },
 };

@@ -1,4 +1,4 @@
-import type { Store } from "../../store/types.js";
+import type { TokenRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
 import type { TokenFormat } from "../token-formats.js";
 import type { IssuedTokens } from "./types.js";
@@ -10,16 +10,22 @@ export interface Issuance {
   accessScopes: readonly string[];
   refreshScopes: readonly string[];
   rotation: boolean;
+  /** The request's time: the tokens' issue time, and when the code or refresh token is spent. */
+  now: number;
 }
 
-/** Mints an access and a refresh token for a lineage and stores their keyed hashes through `tx`. */
-export async function issueTokens(
-  ctx: CoreContext,
-  tx: Store,
-  format: TokenFormat,
-  issuance: Issuance,
-): Promise<IssuedTokens> {
-  const now = ctx.now();
+export interface MintedPair {
+  issued: IssuedTokens;
+  /** The keyed-hash records to store in the same transaction that spends the code or refresh token. */
+  records: TokenRecord[];
+}
+
+/**
+ * Mints an access and a refresh token for a lineage without touching the store. Grants mint before
+ * their transaction opens, so signing never holds a database connection or SQLite's write lock.
+ */
+export async function mintTokens(ctx: CoreContext, format: TokenFormat, issuance: Issuance): Promise<MintedPair> {
+  const { now } = issuance;
   const base = {
     issuer: ctx.issuer,
     clientId: issuance.clientId,
@@ -27,8 +33,10 @@ export async function issueTokens(
     now,
     rotation: issuance.rotation,
   };
-  const accessToken = await format.mintAccess({ ...base, scopes: issuance.accessScopes });
-  const refreshToken = await format.mintRefresh({ ...base, scopes: issuance.refreshScopes });
+  const [accessToken, refreshToken] = await Promise.all([
+    format.mintAccess({ ...base, scopes: issuance.accessScopes }),
+    format.mintRefresh({ ...base, scopes: issuance.refreshScopes }),
+  ]);
   const common = {
     grantId: issuance.grantId,
     clientId: issuance.clientId,
@@ -36,23 +44,25 @@ export async function issueTokens(
     createdAt: now,
     consumedAt: null,
   };
-  await tx.saveTokens([
-    {
-      ...common,
-      hash: ctx.keys.hashToken(accessToken.value),
-      kind: "access",
-      jti: accessToken.jti,
-      scopes: [...issuance.accessScopes],
-      expiresAt: accessToken.expiresAt,
-    },
-    {
-      ...common,
-      hash: ctx.keys.hashToken(refreshToken.value),
-      kind: "refresh",
-      jti: refreshToken.jti,
-      scopes: [...issuance.refreshScopes],
-      expiresAt: refreshToken.expiresAt,
-    },
-  ]);
-  return { accessToken, refreshToken, scopes: [...issuance.accessScopes] };
+  return {
+    issued: { accessToken, refreshToken, scopes: [...issuance.accessScopes] },
+    records: [
+      {
+        ...common,
+        hash: ctx.keys.hashToken(accessToken.value),
+        kind: "access",
+        jti: accessToken.jti,
+        scopes: [...issuance.accessScopes],
+        expiresAt: accessToken.expiresAt,
+      },
+      {
+        ...common,
+        hash: ctx.keys.hashToken(refreshToken.value),
+        kind: "refresh",
+        jti: refreshToken.jti,
+        scopes: [...issuance.refreshScopes],
+        expiresAt: refreshToken.expiresAt,
+      },
+    ],
+  };
 }

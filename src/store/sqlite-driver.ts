@@ -1,0 +1,170 @@
+import type SQLite from "better-sqlite3";
+import type { CompiledQuery, DatabaseConnection, Driver, QueryResult } from "kysely";
+import { FifoLock } from "./fifo-lock.js";
+import type { WalSync } from "./wal-sync.js";
+
+const MAX_CACHED_STATEMENTS = 500;
+
+interface CachedStatement {
+  statement: SQLite.Statement;
+  returnsRows: boolean;
+  writes: boolean;
+}
+
+/**
+ * Kysely's driver for better-sqlite3, written for a server with many requests in flight:
+ *
+ * - Statements are prepared once and reused.
+ * - Requests wait for the one connection in arrival order. Kysely's own SQLite driver wakes every
+ *   waiter whenever the connection is released, so fifty queued requests cost fifty wake-ups per query.
+ * - Transactions are batched (group commit). The first transaction opens a write transaction
+ *   (`begin immediate`); it and every transaction that starts before the next turn of the event
+ *   loop run as savepoints inside it, and a single `commit` then covers them all. A transaction
+ *   that fails rolls back to its own savepoint and leaves the others alone. `settle()` resolves once
+ *   the batch open at the time of the call is committed; nothing may be acknowledged before that
+ *   (the server awaits `Store.flush`, which calls it, before every response).
+ * - Every commit is counted, so `WalSync.flush` knows what to make durable.
+ */
+export class BetterSqliteDriver implements Driver {
+  private readonly lock = new FifoLock();
+  private readonly connection: BetterSqliteConnection;
+  private batch: Batch | undefined;
+  private savepoints = 0;
+
+  constructor(
+    private readonly database: SQLite.Database,
+    private readonly wal: WalSync,
+  ) {
+    this.connection = new BetterSqliteConnection(database, () => {
+      // A write outside any transaction commits by itself unless a batch holds it.
+      if (!this.database.inTransaction) this.wal.noteWrite();
+    });
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.lock.acquire();
+    return this.connection;
+  }
+
+  async releaseConnection(): Promise<void> {
+    this.lock.release();
+  }
+
+  async beginTransaction(): Promise<void> {
+    if (!this.database.inTransaction) this.openBatch();
+    this.savepoints++;
+    this.connection.run(`savepoint tx${this.savepoints}`);
+  }
+
+  async commitTransaction(): Promise<void> {
+    this.connection.run(`release tx${this.savepoints}`);
+    this.savepoints--;
+  }
+
+  async rollbackTransaction(): Promise<void> {
+    const name = `tx${this.savepoints}`;
+    this.savepoints--;
+    if (!this.database.inTransaction) {
+      // SQLite rolled the whole write transaction back on its own (an I/O error, a full disk):
+      // every transaction in the batch is lost, and the requests that ran them must not succeed.
+      this.batch?.fail(new Error("SQLite rolled back a batch of transactions"));
+      this.batch = undefined;
+      return;
+    }
+    this.connection.run(`rollback to ${name}`);
+    this.connection.run(`release ${name}`);
+  }
+
+  /** Resolves once every transaction committed so far is committed to the WAL for good. */
+  settle(): Promise<void> {
+    return this.batch?.committed ?? Promise.resolve();
+  }
+
+  async destroy(): Promise<void> {
+    await this.settle().catch(() => {});
+    this.database.close();
+  }
+
+  private openBatch(): void {
+    this.connection.run("begin immediate");
+    const batch = new Batch();
+    this.batch = batch;
+    setImmediate(() => this.commitBatch(batch));
+  }
+
+  private async commitBatch(batch: Batch): Promise<void> {
+    await this.lock.acquire();
+    try {
+      if (this.batch !== batch) return;
+      this.batch = undefined;
+      this.connection.run("commit");
+      this.wal.noteWrite();
+      batch.succeed();
+    } catch (error) {
+      if (this.database.inTransaction) this.database.exec("rollback");
+      batch.fail(error);
+    } finally {
+      this.lock.release();
+    }
+  }
+}
+
+class Batch {
+  readonly committed: Promise<void>;
+  succeed: () => void = () => {};
+  fail: (error: unknown) => void = () => {};
+
+  constructor() {
+    this.committed = new Promise<void>((resolve, reject) => {
+      this.succeed = resolve;
+      this.fail = reject;
+    });
+    // Waiters may not have arrived when a batch fails; the rejection is theirs to see, not an unhandled one.
+    this.committed.catch(() => {});
+  }
+}
+
+class BetterSqliteConnection implements DatabaseConnection {
+  private readonly statements = new Map<string, CachedStatement>();
+
+  constructor(
+    private readonly database: SQLite.Database,
+    private readonly onWrite: () => void,
+  ) {}
+
+  run(text: string): void {
+    this.prepare(text).statement.run();
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const { statement, returnsRows, writes } = this.prepare(compiled.sql);
+    const parameters = compiled.parameters as unknown[];
+    if (returnsRows) {
+      const rows = statement.all(parameters) as R[];
+      if (writes) this.onWrite();
+      return { rows };
+    }
+    const { changes, lastInsertRowid } = statement.run(parameters);
+    this.onWrite();
+    return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
+  }
+
+  async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    const { statement, returnsRows } = this.prepare(compiled.sql);
+    if (!returnsRows) throw new Error("only queries that return rows can be streamed");
+    for (const row of statement.iterate(compiled.parameters as unknown[])) yield { rows: [row as R] };
+  }
+
+  private prepare(text: string): CachedStatement {
+    let cached = this.statements.get(text);
+    if (!cached) {
+      const statement = this.database.prepare(text);
+      cached = { statement, returnsRows: statement.reader, writes: !statement.readonly };
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
+      this.statements.set(text, cached);
+    }
+    return cached;
+  }
+}

@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { after, test } from "node:test";
+import SQLite from "better-sqlite3";
+import { FifoLock } from "../src/store/fifo-lock.js";
+import { openStore } from "../src/store/open.js";
+import { QueryCache } from "../src/store/query-cache.js";
+import type { ClientRecord, Store } from "../src/store/types.js";
+import { tempDatabase } from "./support/server-process.js";
+
+const paths: string[] = [];
+after(() => {
+  for (const path of paths) rmSync(dirname(path), { recursive: true, force: true });
+});
+
+async function storeWithObserver() {
+  const path = tempDatabase();
+  paths.push(path);
+  const { store } = await openStore(path);
+  // Another connection to the same file, as another process would have.
+  const observer = new SQLite(path, { readonly: true });
+  const visibleClients = () =>
+    (observer.prepare("select id from clients order by id").all() as { id: string }[]).map((row) => row.id);
+  return {
+    store,
+    visibleClients,
+    async close() {
+      observer.close();
+      await store.close();
+    },
+  };
+}
+
+const client = (id: string): ClientRecord => ({
+  id,
+  name: id,
+  secretHash: "hash",
+  redirectUris: ["https://example.com/cb"],
+  scopes: [],
+  createdAt: 1,
+  updatedAt: 1,
+});
+
+const inTransaction = (store: Store, id: string, fail = false) =>
+  store.transaction(async (tx) => {
+    await tx.createClient(client(id));
+    if (fail) throw new Error(`${id} refused`);
+  });
+
+test("transactions started together commit together, once flush is awaited", async () => {
+  const { store, visibleClients, close } = await storeWithObserver();
+  await Promise.all([inTransaction(store, "a"), inTransaction(store, "b")]);
+  assert.deepEqual(visibleClients(), [], "another connection sees nothing before the batch commits");
+  assert.equal((await store.getClient("a"))?.id, "a", "this process reads its own writes at once");
+  await store.flush();
+  assert.deepEqual(visibleClients(), ["a", "b"]);
+  await close();
+});
+
+test("a transaction that fails rolls back alone; the rest of its batch commits", async () => {
+  const { store, visibleClients, close } = await storeWithObserver();
+  const outcomes = await Promise.allSettled([
+    inTransaction(store, "first"),
+    inTransaction(store, "failing", true),
+    inTransaction(store, "last"),
+  ]);
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    ["fulfilled", "rejected", "fulfilled"],
+  );
+  await store.flush();
+  assert.deepEqual(visibleClients(), ["first", "last"]);
+  assert.equal(await store.getClient("failing"), undefined);
+  await close();
+});
+
+test("a write outside any transaction is visible to others after flush", async () => {
+  const { store, visibleClients, close } = await storeWithObserver();
+  await store.createClient(client("solo"));
+  await store.flush();
+  assert.deepEqual(visibleClients(), ["solo"]);
+  await close();
+});
+
+test("closing the store commits the batch still open", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const { store } = await openStore(path);
+  await inTransaction(store, "pending");
+  await store.close();
+  const reopened = new SQLite(path, { readonly: true });
+  assert.deepEqual(reopened.prepare("select id from clients").all(), [{ id: "pending" }]);
+  reopened.close();
+});
+
+test("the connection lock serves waiters in arrival order", async () => {
+  const lock = new FifoLock();
+  const order: number[] = [];
+  await lock.acquire();
+  const waiters = [1, 2, 3].map((n) =>
+    lock.acquire().then(() => {
+      order.push(n);
+      lock.release();
+    }),
+  );
+  lock.release();
+  await Promise.all(waiters);
+  assert.deepEqual(order, [1, 2, 3]);
+  await lock.acquire();
+  lock.release();
+});
+
+test("a cached query runs with each call's arguments and refuses a builder that drops one", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const { store, db } = await openStore(path);
+  await store.createClient(client("x"));
+  await store.createClient(client("y"));
+  const cache = new QueryCache();
+  const byId = (id: string) =>
+    cache.execute(db, "byId", (clientId: string) => db.selectFrom("clients").select("id").where("id", "=", clientId), [
+      id,
+    ]);
+  assert.deepEqual((await byId("x")).rows, [{ id: "x" }]);
+  assert.deepEqual((await byId("y")).rows, [{ id: "y" }]);
+  assert.deepEqual((await byId("z")).rows, []);
+  assert.throws(
+    () => cache.execute(db, "dropsOne", (_unused: string) => db.selectFrom("clients").select("id"), ["x"]),
+    /argument 0 does not reach/,
+  );
+  await store.close();
+});
