@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { describe, test } from "node:test";
+import { decodeProtectedHeader, jwtVerify } from "jose";
 import { generateClientId, generateClientSecret } from "../src/core/clients.js";
-import { constantTimeEqual, ServerKeys } from "../src/core/crypto.js";
+import { constantTimeEqual, randomToken, ServerKeys } from "../src/core/crypto.js";
+import { signEs256Jwt } from "../src/core/jws.js";
 import { hashPassword, verifyPassword } from "../src/core/passwords.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
 import { decide, MemoryRateLimiter } from "../src/core/rate-limit.js";
@@ -120,6 +123,32 @@ describe("keys and hashing", () => {
     assert.ok(constantTimeEqual("abc", "abc"));
     assert.ok(!constantTimeEqual("abc", "abd"));
     assert.ok(!constantTimeEqual("abc", "abcd"));
+  });
+
+  test("random tokens never repeat, across many refills of the pool", () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const token = randomToken(i % 2 === 0 ? 32 : 16);
+      assert.equal(token.length, i % 2 === 0 ? 43 : 22);
+      assert.ok(!seen.has(token));
+      seen.add(token);
+    }
+    assert.throws(() => randomToken(5000), RangeError);
+  });
+
+  test("an ES256 JWT signed here verifies with jose and carries what it was given", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const jwt = await signEs256Jwt(
+      { alg: "ES256", kid: "k1", typ: "at+jwt" },
+      { sub: "s", exp: 4102444800 },
+      privateKey,
+    );
+    const { payload, protectedHeader } = await jwtVerify(jwt, publicKey, { typ: "at+jwt" });
+    assert.deepEqual(payload, { sub: "s", exp: 4102444800 });
+    assert.deepEqual(protectedHeader, decodeProtectedHeader(jwt));
+    assert.equal(protectedHeader.kid, "k1");
+    const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey;
+    await assert.rejects(jwtVerify(jwt, other), /signature verification failed/);
   });
 
   test("client credentials look like Canva's and carry 256 bits", () => {

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, KeyObject, randomBytes } from "node:crypto";
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import { DuplicateError, type SigningKeyRecord, type Store } from "../store/types.js";
 import { randomToken, type ServerKeys } from "./crypto.js";
@@ -7,7 +7,7 @@ export const SIGNING_ALG = "ES256";
 
 export interface ActiveKey {
   kid: string;
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
 }
 
 /** AES-256-GCM, the key id as associated data so a ciphertext cannot be moved to another key row. */
@@ -78,7 +78,8 @@ export class KeyRing {
     if (!current) throw new Error("no current signing key");
     if (this.active?.kid !== current.kid) {
       const jwk = JSON.parse(decrypt(this.keys.keyEncryption, current.kid, current.privateJwkEncrypted)) as JWK;
-      this.active = { kid: current.kid, privateKey: (await importJWK(jwk, SIGNING_ALG)) as CryptoKey };
+      const imported = (await importJWK(jwk, SIGNING_ALG)) as CryptoKey;
+      this.active = { kid: current.kid, privateKey: KeyObject.from(imported) };
     }
     this.published = records.map((r) => JSON.parse(r.publicJwk) as JWK);
   }

@@ -1,5 +1,5 @@
-import { SignJWT } from "jose";
 import { randomToken } from "./crypto.js";
+import { signEs256Jwt } from "./jws.js";
 import { type KeyRing, SIGNING_ALG } from "./signing-keys.js";
 
 export interface IssueContext {
@@ -47,19 +47,21 @@ export class CanvaTokenFormat implements TokenFormat {
     const key = this.keyRing.current();
     const jti = randomToken(16);
     const expiresAt = ctx.now + this.accessTtlMs;
-    const value = await new SignJWT({
-      client_id: ctx.clientId,
-      client: ctx.clientId,
-      scope: ctx.scopes.join(" "),
-    })
-      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: "at+jwt" })
-      .setIssuer(ctx.issuer)
-      .setSubject(ctx.subject)
-      .setJti(jti)
-      .setIssuedAt(seconds(ctx.now))
-      .setNotBefore(seconds(ctx.now))
-      .setExpirationTime(seconds(expiresAt))
-      .sign(key.privateKey);
+    const value = await signEs256Jwt(
+      { alg: SIGNING_ALG, kid: key.kid, typ: "at+jwt" },
+      {
+        client_id: ctx.clientId,
+        client: ctx.clientId,
+        scope: ctx.scopes.join(" "),
+        iss: ctx.issuer,
+        sub: ctx.subject,
+        jti,
+        iat: seconds(ctx.now),
+        nbf: seconds(ctx.now),
+        exp: seconds(expiresAt),
+      },
+      key.privateKey,
+    );
     return { value, jti, expiresAt };
   }
 
@@ -95,13 +97,12 @@ export class CalTokenFormat implements TokenFormat {
     const jti = randomToken(32);
     const claims: Record<string, unknown> = { type, clientId: ctx.clientId, ownerId: ctx.subject, expiresAt };
     if (ctx.rotation) claims.userId = ctx.subject;
-    const value = await new SignJWT(claims)
-      .setProtectedHeader({ alg: SIGNING_ALG, kid: key.kid, typ: "JWT" })
-      .setIssuer(ctx.issuer)
-      .setJti(jti)
-      .setIssuedAt(seconds(ctx.now))
-      .setExpirationTime(seconds(expiresAt))
-      .sign(key.privateKey);
+    const registered = { iss: ctx.issuer, jti, iat: seconds(ctx.now), exp: seconds(expiresAt) };
+    const value = await signEs256Jwt(
+      { alg: SIGNING_ALG, kid: key.kid, typ: "JWT" },
+      { ...claims, ...registered },
+      key.privateKey,
+    );
     return { value, jti, expiresAt };
   }
 }
