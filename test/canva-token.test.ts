@@ -159,7 +159,7 @@ describe("authorization_code grant", () => {
   });
 
   test("PKCE: a wrong verifier is refused, a missing one is a bad request", async () => {
-    const { code } = await h.issueCode(client, user);
+    const { code, verifier } = await h.issueCode(client, user);
     const wrong = "x".repeat(43);
     assertCanvaError(
       await token({ grant_type: "authorization_code", code, code_verifier: wrong, redirect_uri: REDIRECT_URI }),
@@ -173,6 +173,14 @@ describe("authorization_code grant", () => {
       "invalid_request",
       "code_verifier is required",
     );
+    // Only a redemption that passes every check spends the code, so the rightful client still can.
+    const res = await token({
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      redirect_uri: REDIRECT_URI,
+    });
+    assert.equal(res.statusCode, 200, res.body);
   });
 
   test("redirect_uri must match the one the authorization request named", async () => {
