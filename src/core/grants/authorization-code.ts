@@ -22,7 +22,12 @@ function bindingRefusal(code: AuthorizationCodeRecord, request: TokenRequest): R
   return undefined;
 }
 
-const reusedCode = () => fail("invalid_grant", "Authorization code has already been used");
+/** The answer to a code that cannot be spent, whether the first read or the transaction found out. */
+function codeRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Result<never> {
+  if (status === "reused") return fail("invalid_grant", "Authorization code has already been used");
+  if (status === "expired") return fail("invalid_grant", "Authorization code has expired");
+  return fail("invalid_grant", "Invalid authorization code");
+}
 
 /**
  * RFC 6749 §4.1.3 with RFC 7636: the code is single-use and bound to its client, redirect URI,
@@ -39,12 +44,12 @@ export const authorizationCodeGrant: GrantHandler = {
     const now = ctx.now();
     const hash = ctx.keys.hashToken(request.code);
     const code = await ctx.store.findAuthorizationCode(hash);
-    if (!code || code.clientId !== request.client.id) return fail("invalid_grant", "Invalid authorization code");
+    if (!code || code.clientId !== request.client.id) return codeRefusal("unknown");
     if (code.consumedAt !== null) {
       await ctx.store.revokeGrant(code.grantId, now);
-      return reusedCode();
+      return codeRefusal("reused");
     }
-    if (code.expiresAt <= now) return fail("invalid_grant", "Authorization code has expired");
+    if (code.expiresAt <= now) return codeRefusal("expired");
     const refusal = bindingRefusal(code, request);
     if (refusal) return refusal;
 
@@ -63,9 +68,6 @@ export const authorizationCodeGrant: GrantHandler = {
       if (redeemed.status === "reused") await tx.revokeGrant(code.grantId, now);
       return redeemed.status;
     });
-    if (outcome === "redeemed") return ok(minted.issued);
-    if (outcome === "reused") return reusedCode();
-    if (outcome === "expired") return fail("invalid_grant", "Authorization code has expired");
-    return fail("invalid_grant", "Invalid authorization code");
+    return outcome === "redeemed" ? ok(minted.issued) : codeRefusal(outcome);
   },
 };

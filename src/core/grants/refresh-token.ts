@@ -4,7 +4,11 @@ import { isSubset, missingScopes, parseScope } from "../scopes.js";
 import { mintTokens } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
-const invalidToken = () => fail("invalid_grant", "Invalid refresh token");
+/** The answer to a refresh token that cannot be spent, whether the first read or the transaction found out. */
+function tokenRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Result<never> {
+  if (status === "expired") return fail("invalid_grant", "Refresh token has expired");
+  return fail("invalid_grant", "Invalid refresh token");
+}
 
 /**
  * RFC 6749 §6 with rotation on every use (RFC 9700 §4.14.2): the presented token is consumed and
@@ -22,13 +26,13 @@ export const refreshTokenGrant: GrantHandler = {
     const now = ctx.now();
     const hash = ctx.keys.hashToken(request.refreshToken);
     const token = await ctx.store.findToken(hash);
-    if (token?.kind !== "refresh" || token.clientId !== request.client.id) return invalidToken();
+    if (token?.kind !== "refresh" || token.clientId !== request.client.id) return tokenRefusal("unknown");
     if (token.consumedAt !== null) {
       await ctx.store.revokeGrant(token.grantId, now);
-      return invalidToken();
+      return tokenRefusal("reused");
     }
-    if (token.grantRevokedAt !== null) return invalidToken();
-    if (token.expiresAt <= now) return fail("invalid_grant", "Refresh token has expired");
+    if (token.grantRevokedAt !== null) return tokenRefusal("revoked");
+    if (token.expiresAt <= now) return tokenRefusal("expired");
     const requested = request.scope === undefined ? undefined : parseScope(request.scope);
     const accessScopes = requested && requested.length > 0 ? requested : token.scopes;
     if (!isSubset(accessScopes, token.scopes)) {
@@ -51,8 +55,6 @@ export const refreshTokenGrant: GrantHandler = {
       if (consumed.status === "reused") await tx.revokeGrant(token.grantId, now);
       return consumed.status;
     });
-    if (outcome === "consumed") return ok(minted.issued);
-    if (outcome === "expired") return fail("invalid_grant", "Refresh token has expired");
-    return invalidToken();
+    return outcome === "consumed" ? ok(minted.issued) : tokenRefusal(outcome);
   },
 };
