@@ -131,3 +131,45 @@ test("a cached query runs with each call's arguments and refuses a builder that 
   );
   await store.close();
 });
+
+/** Opens a store and a second connection to its file, as another process would have. */
+async function storeAndOtherConnection() {
+  const path = tempDatabase();
+  paths.push(path);
+  const { store } = await openStore(path);
+  return { store, other: new SQLite(path) };
+}
+
+function insertClientElsewhere(other: SQLite.Database, id: string): void {
+  other
+    .prepare(
+      "insert into clients (id, name, secret_hash, redirect_uris, scopes, created_at, updated_at) values (?, ?, 'h', '[]', '[]', 1, 1)",
+    )
+    .run(id, id);
+}
+
+test("reads share a read transaction for one turn, then see what others committed", async () => {
+  const { store, other } = await storeAndOtherConnection();
+  await store.getClient("x");
+  insertClientElsewhere(other, "x");
+  assert.equal(await store.getClient("x"), undefined, "the turn's snapshot stays as it began");
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal((await store.getClient("x"))?.id, "x", "the next turn sees the other connection's commit");
+  other.close();
+  await store.close();
+});
+
+test("a transaction after a read in the same turn writes on the latest data", async () => {
+  const { store, other } = await storeAndOtherConnection();
+  await store.getClient("y");
+  insertClientElsewhere(other, "y");
+  await assert.rejects(inTransaction(store, "y"), /UNIQUE|constraint/i);
+  await inTransaction(store, "z");
+  await store.flush();
+  assert.deepEqual(
+    (other.prepare("select id from clients order by id").all() as { id: string }[]).map((row) => row.id),
+    ["y", "z"],
+  );
+  other.close();
+  await store.close();
+});

@@ -23,6 +23,11 @@ interface CachedStatement {
  *   that fails rolls back to its own savepoint and leaves the others alone. `settle()` resolves once
  *   the batch open at the time of the call is committed; nothing may be acknowledged before that
  *   (the server awaits `Store.flush`, which calls it, before every response).
+ * - Reads outside transactions share one read transaction per event-loop turn. In WAL mode each
+ *   read transaction takes and drops a shared-memory lock with two `fcntl` calls; sharing it saves
+ *   those per statement. Such a read sees the database as it was when the turn's first read began:
+ *   a commit by another process in the same turn shows from the next turn on. A transaction or a
+ *   write ends the shared read first, so writes never run on a snapshot.
  * - Every commit is counted, so `WalSync.flush` knows what to make durable.
  */
 export class BetterSqliteDriver implements Driver {
@@ -30,15 +35,20 @@ export class BetterSqliteDriver implements Driver {
   private readonly connection: BetterSqliteConnection;
   private batch: Batch | undefined;
   private savepoints = 0;
+  private reading = false;
 
   constructor(
     private readonly database: SQLite.Database,
     private readonly wal: WalSync,
   ) {
-    this.connection = new BetterSqliteConnection(database, () => {
-      // A write outside any transaction commits by itself unless a batch holds it.
-      if (!this.database.inTransaction) this.wal.noteWrite();
-    });
+    this.connection = new BetterSqliteConnection(
+      database,
+      (writes) => this.beforeStatement(writes),
+      () => {
+        // A write outside any transaction commits by itself unless a batch holds it.
+        if (!this.database.inTransaction) this.wal.noteWrite();
+      },
+    );
   }
 
   async init(): Promise<void> {}
@@ -53,6 +63,7 @@ export class BetterSqliteDriver implements Driver {
   }
 
   async beginTransaction(): Promise<void> {
+    this.endSharedRead();
     if (!this.database.inTransaction) this.openBatch();
     this.savepoints++;
     this.connection.run(`savepoint tx${this.savepoints}`);
@@ -84,7 +95,39 @@ export class BetterSqliteDriver implements Driver {
 
   async destroy(): Promise<void> {
     await this.settle().catch(() => {});
-    this.database.close();
+    await this.lock.acquire();
+    try {
+      this.endSharedRead();
+      this.database.close();
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /** Called with the connection held, before each statement Kysely runs. */
+  private beforeStatement(writes: boolean): void {
+    if (this.reading) {
+      if (writes) this.endSharedRead();
+    } else if (!writes && !this.database.inTransaction) {
+      this.connection.run("begin");
+      this.reading = true;
+      setImmediate(() => this.finishSharedRead());
+    }
+  }
+
+  private async finishSharedRead(): Promise<void> {
+    await this.lock.acquire();
+    try {
+      this.endSharedRead();
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  private endSharedRead(): void {
+    if (!this.reading) return;
+    this.reading = false;
+    this.connection.run("commit");
   }
 
   private openBatch(): void {
@@ -131,6 +174,7 @@ class BetterSqliteConnection implements DatabaseConnection {
 
   constructor(
     private readonly database: SQLite.Database,
+    private readonly beforeStatement: (writes: boolean) => void,
     private readonly onWrite: () => void,
   ) {}
 
@@ -140,6 +184,7 @@ class BetterSqliteConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const { statement, returnsRows, writes } = this.prepare(compiled.sql);
+    this.beforeStatement(writes);
     const parameters = compiled.parameters as unknown[];
     if (returnsRows) {
       const rows = statement.all(parameters) as R[];
@@ -152,8 +197,9 @@ class BetterSqliteConnection implements DatabaseConnection {
   }
 
   async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    const { statement, returnsRows } = this.prepare(compiled.sql);
+    const { statement, returnsRows, writes } = this.prepare(compiled.sql);
     if (!returnsRows) throw new Error("only queries that return rows can be streamed");
+    this.beforeStatement(writes);
     for (const row of statement.iterate(compiled.parameters as unknown[])) yield { rows: [row as R] };
   }
 
