@@ -115,6 +115,17 @@ describe("keys and hashing", () => {
     assert.notEqual(a, "user-1");
   });
 
+  test("remembered pairwise ids stay what a fresh key set computes, past the cache's size", () => {
+    const cached = new ServerKeys(TEST_SECRET);
+    const ids = Array.from({ length: 10_050 }, (_, i) => cached.pairwiseId("OC-a", `user-${i}`));
+    const fresh = new ServerKeys(TEST_SECRET);
+    for (const i of [0, 1, 9_999, 10_000, 10_049]) {
+      assert.equal(cached.pairwiseId("OC-a", `user-${i}`), ids[i]);
+      assert.equal(fresh.pairwiseId("OC-a", `user-${i}`), ids[i]);
+    }
+    assert.equal(new Set(ids).size, ids.length);
+  });
+
   test("refuses a short secret", () => {
     assert.throws(() => new ServerKeys("short"), /at least 32/);
   });
@@ -123,6 +134,9 @@ describe("keys and hashing", () => {
     assert.ok(constantTimeEqual("abc", "abc"));
     assert.ok(!constantTimeEqual("abc", "abd"));
     assert.ok(!constantTimeEqual("abc", "abcd"));
+    assert.ok(constantTimeEqual("héllo", "héllo"));
+    assert.ok(!constantTimeEqual("héllo", "hello"), "same length in characters, not in bytes");
+    assert.ok(!constantTimeEqual("", "a"));
   });
 
   test("random tokens never repeat, across many refills of the pool", () => {

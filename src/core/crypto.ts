@@ -1,4 +1,4 @@
-import { createHash, createHmac, hkdfSync, randomFillSync, timingSafeEqual } from "node:crypto";
+import { createHmac, hash, hkdfSync, randomFillSync, timingSafeEqual } from "node:crypto";
 
 /**
  * Random bytes drawn from the CSPRNG 4 KiB at a time: one call into OpenSSL serves about a
@@ -22,15 +22,23 @@ export function randomToken(bytes = 32): string {
 }
 
 export function sha256Base64url(input: string): string {
-  return createHash("sha256").update(input).digest("base64url");
+  return hash("sha256", input, "base64url");
 }
 
-/** Compares two strings without leaking, through timing, where they first differ. */
+/**
+ * Compares two strings without leaking, through timing, where they first differ. Strings of the
+ * same byte length (keyed hashes, CSRF tokens) are compared as they are; others through a digest,
+ * so only whether the lengths match can show.
+ */
 export function constantTimeEqual(a: string, b: string): boolean {
-  const left = createHash("sha256").update(a).digest();
-  const right = createHash("sha256").update(b).digest();
-  return timingSafeEqual(left, right);
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  if (left.length === right.length) return timingSafeEqual(left, right);
+  return timingSafeEqual(hash("sha256", left, "buffer"), hash("sha256", right, "buffer"));
 }
+
+/** Pairwise ids are a pure function of the pair; this many are remembered before starting over. */
+const PAIRWISE_CACHE_SIZE = 10_000;
 
 /**
  * The server's secret split into independent keys, one per purpose, so that a key
@@ -41,6 +49,7 @@ export class ServerKeys {
   readonly subject: Buffer;
   readonly csrf: Buffer;
   readonly keyEncryption: Buffer;
+  private readonly pairwiseIds = new Map<string, string>();
 
   constructor(secret: string) {
     if (secret.length < 32) throw new Error("KEYWARD_SECRET must be at least 32 characters long");
@@ -58,11 +67,14 @@ export class ServerKeys {
 
   /** The user's id as one client sees it: stable for that client, unlinkable across clients. */
   pairwiseId(clientId: string, userId: string): string {
-    return createHmac("sha256", this.subject)
-      .update(`${clientId}\u0000${userId}`)
-      .digest()
-      .subarray(0, 16)
-      .toString("base64url");
+    const pair = `${clientId}\u0000${userId}`;
+    let id = this.pairwiseIds.get(pair);
+    if (id === undefined) {
+      id = createHmac("sha256", this.subject).update(pair).digest().subarray(0, 16).toString("base64url");
+      if (this.pairwiseIds.size >= PAIRWISE_CACHE_SIZE) this.pairwiseIds.clear();
+      this.pairwiseIds.set(pair, id);
+    }
+    return id;
   }
 
   csrfToken(binding: string): string {

@@ -44,10 +44,13 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     }
   });
 
-  app.addHook("onSend", async (request, reply) => {
+  app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);
     // Nothing is acknowledged until what the request wrote is on stable storage.
-    await deps.core.store.flush();
+    deps.core.store.flush().then(
+      () => done(null, payload),
+      (error: Error) => done(error),
+    );
   });
 
   // Pages and everything outside a dialect's scope answer errors as an HTML page.

@@ -88,6 +88,10 @@ export class BetterSqliteDriver implements Driver {
     this.connection.run(`release ${name}`);
   }
 
+  get hasOpenBatch(): boolean {
+    return this.batch !== undefined;
+  }
+
   /** Resolves once every transaction committed so far is committed to the WAL for good. */
   settle(): Promise<void> {
     return this.batch?.committed ?? Promise.resolve();

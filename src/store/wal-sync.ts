@@ -27,6 +27,10 @@ export class WalSync {
     this.written++;
   }
 
+  get hasUnsyncedWrites(): boolean {
+    return this.synced < this.written;
+  }
+
   /** Resolves once every write noted so far is on stable storage. */
   async flush(): Promise<void> {
     const target = this.written;

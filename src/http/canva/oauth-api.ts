@@ -2,6 +2,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { exchange } from "../../core/token-endpoint.js";
 import { introspect, revoke } from "../../core/token-state.js";
 import type { AppDeps } from "../deps.js";
+import { forbidCaching } from "../no-store.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
 import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { authenticateCanvaClient } from "./client-auth.js";
@@ -64,10 +65,7 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
     return client;
   }
 
-  app.addHook("onSend", async (_request, reply) => {
-    reply.header("cache-control", "no-store");
-    reply.header("pragma", "no-cache");
-  });
+  app.addHook("onSend", forbidCaching);
   app.setErrorHandler(canvaErrorHandler);
 
   app.post("/v1/oauth/token", async (request) => {
