@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, test } from "node:test";
 import { decodeProtectedHeader, jwtVerify } from "jose";
+import { newGrantId } from "../src/core/authorization.js";
 import { generateClientId, generateClientSecret } from "../src/core/clients.js";
 import { constantTimeEqual, randomToken, ServerKeys } from "../src/core/crypto.js";
 import { signEs256Jwt } from "../src/core/jws.js";
@@ -170,6 +171,20 @@ describe("keys and hashing", () => {
     assert.match(generateClientId(), /^OC-[A-Za-z0-9_-]{12}$/);
     assert.match(secret, /^cnvca[A-Za-z0-9_-]{43}$/);
     assert.notEqual(generateClientSecret(), secret);
+  });
+});
+
+describe("lineage ids", () => {
+  test("sort by creation time and never repeat", () => {
+    const times = [0, 1, 999, 1_700_000_000_000, 1_700_000_000_001, 4_102_444_800_000];
+    const pairs = times.map((time) => [newGrantId(time), newGrantId(time)].sort());
+    // Each id sorts before every id of a later time.
+    pairs.reduce((earlier, later) => {
+      assert.ok(`${earlier[1]}` < `${later[0]}`, `${earlier[1]} sorts before ${later[0]}`);
+      return later;
+    });
+    const ids = pairs.flat();
+    assert.equal(new Set(ids).size, ids.length);
   });
 });
 
