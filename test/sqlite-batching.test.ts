@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { rmSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { after, test } from "node:test";
 import SQLite from "better-sqlite3";
@@ -7,6 +7,7 @@ import { FifoLock } from "../src/store/fifo-lock.js";
 import { openStore } from "../src/store/open.js";
 import { QueryCache } from "../src/store/query-cache.js";
 import type { ClientRecord, Store } from "../src/store/types.js";
+import { WalCheckpointer } from "../src/store/wal-checkpointer.js";
 import { tempDatabase } from "./support/server-process.js";
 
 const paths: string[] = [];
@@ -172,4 +173,27 @@ test("a transaction after a read in the same turn writes on the latest data", as
   );
   other.close();
   await store.close();
+});
+
+test("WAL checkpoints run on their own thread and copy the WAL into the database file", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const serving = new SQLite(path);
+  serving.pragma("journal_mode = WAL");
+  serving.exec("create table rows (id integer primary key, body text not null)");
+  const checkpointer = new WalCheckpointer(serving, path);
+  const until = async (condition: () => boolean, what: string) => {
+    const deadline = Date.now() + 5000;
+    while (!condition()) {
+      assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+  await until(() => serving.pragma("wal_autocheckpoint", { simple: true }) === 0, "the serving connection stops");
+  const sizeBefore = statSync(path).size;
+  const insert = serving.prepare("insert into rows (body) values (?)");
+  for (let i = 0; i < 3000; i++) insert.run("x".repeat(1000));
+  await until(() => statSync(path).size > sizeBefore + 2_000_000, "the rows reach the database file");
+  await checkpointer.stop();
+  serving.close();
 });

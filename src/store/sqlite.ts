@@ -5,6 +5,7 @@ import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } f
 import { isTransientConflict } from "./errors.js";
 import type { Database } from "./schema.js";
 import { BetterSqliteDriver } from "./sqlite-driver.js";
+import { WalCheckpointer } from "./wal-checkpointer.js";
 import { WalSync } from "./wal-sync.js";
 
 /** How long a writer waits for another process's write lock before SQLite answers SQLITE_BUSY. */
@@ -32,6 +33,7 @@ export function openSqlite(path: string): OpenedSqlite {
   // then fsyncs the WAL before it acknowledges anything (see WalSync), so it survives a power loss too.
   database.pragma("synchronous = NORMAL");
   const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`);
+  const checkpointer = path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path));
   const driver = new BetterSqliteDriver(database, wal);
   const db = new Kysely<Database>({
     dialect: {
@@ -50,6 +52,7 @@ export function openSqlite(path: string): OpenedSqlite {
     },
     async close() {
       await db.destroy();
+      await checkpointer?.stop();
       wal.close();
     },
   };

@@ -1,0 +1,36 @@
+import { parentPort, workerData } from "node:worker_threads";
+import SQLite from "better-sqlite3";
+
+/**
+ * The thread behind `WalCheckpointer`: its own connection to the database file, which copies
+ * committed WAL frames back into the database every `intervalMs`. PASSIVE never waits for readers
+ * or writers; whatever it cannot copy now, the next round copies.
+ */
+export interface CheckpointWorkerData {
+  path: string;
+  intervalMs: number;
+}
+
+const { path, intervalMs } = workerData as CheckpointWorkerData;
+const database = new SQLite(path);
+// Another process's checkpoint holds the checkpoint lock: skip this round rather than wait.
+database.pragma("busy_timeout = 0");
+const checkpoint = database.prepare("pragma wal_checkpoint(PASSIVE)");
+
+function runOnce(): void {
+  try {
+    checkpoint.run();
+  } catch (error) {
+    if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
+  }
+}
+
+const timer = setInterval(runOnce, intervalMs);
+parentPort?.on("message", (message) => {
+  if (message !== "stop") return;
+  clearInterval(timer);
+  runOnce();
+  database.close();
+  parentPort?.close();
+});
+parentPort?.postMessage("ready");
