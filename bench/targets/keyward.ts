@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { basicAuthorization } from "../fixtures.js";
 import { freePort, type ServerLaunch, type ServerProcess, startServerProcess } from "../server-process.js";
@@ -5,6 +6,14 @@ import { KeywardFixtures } from "./keyward-fixtures.js";
 import { CANVA_PATHS, type Target, TargetUnavailable } from "./target.js";
 
 const CLI = resolve(import.meta.dirname, "../../src/cli/main.js");
+
+/** The Node flags `npm start` passes, so the benchmark runs the server exactly as shipped. */
+function shippedNodeFlags(): string[] {
+  const manifest = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../../package.json"), "utf8"));
+  const words = String(manifest.scripts?.start ?? "").split(/\s+/);
+  const script = words.findIndex((word) => word.endsWith("main.js"));
+  return words[0] === "node" && script > 0 ? words.slice(1, script) : [];
+}
 
 export interface KeywardVariant {
   name: string;
@@ -46,7 +55,8 @@ async function startWorkers(launch: ServerLaunch, workers: number): Promise<Serv
 export async function startKeyward(variant: KeywardVariant): Promise<Target> {
   const port = await freePort();
   const fixtures = await KeywardFixtures.open(variant.postgresUrl, `http://127.0.0.1:${port}`);
-  const launch: ServerLaunch = { script: CLI, nodeArgs: variant.nodeArgs, args: ["start"], env: fixtures.env, port };
+  const nodeArgs = [...shippedNodeFlags(), ...(variant.nodeArgs ?? [])];
+  const launch: ServerLaunch = { script: CLI, nodeArgs, args: ["start"], env: fixtures.env, port };
   let server: ServerProcess;
   try {
     server = variant.workers ? await startWorkers(launch, variant.workers) : await startServerProcess(launch);
@@ -64,7 +74,7 @@ export async function startKeyward(variant: KeywardVariant): Promise<Target> {
     paths: CANVA_PATHS,
     authorization: basicAuthorization(fixtures.client.id, fixtures.clientSecret),
     notes: [
-      `keyward start on ${engine}, ${processes} process${processes === 1 ? "" : "es"}`,
+      `keyward start on ${engine}, ${processes} process${processes === 1 ? "" : "es"}, node ${nodeArgs.join(" ") || "(no flags)"}`,
       "rate limits raised out of reach (the limiter still runs): shipped limits answer 429 after 1200 requests a minute",
     ],
     mintCodes: (count) => fixtures.mintCodes(count),
