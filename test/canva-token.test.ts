@@ -41,14 +41,17 @@ async function introspect(value: string, as: TestClient = client) {
   return res.json();
 }
 
+/** A complete authorization_code request for `code`. */
+const redemption = (code: string, verifier: string) => ({
+  grant_type: "authorization_code",
+  code,
+  code_verifier: verifier,
+  redirect_uri: REDIRECT_URI,
+});
+
 async function exchangeFreshCode(options: { scope?: string } = {}) {
   const { code, verifier } = await h.issueCode(client, user, options);
-  const res = await token({
-    grant_type: "authorization_code",
-    code,
-    code_verifier: verifier,
-    redirect_uri: REDIRECT_URI,
-  });
+  const res = await token(redemption(code, verifier));
   assert.equal(res.statusCode, 200, res.body);
   return res.json();
 }
@@ -98,10 +101,7 @@ describe("authorization_code grant", () => {
     assert.equal(first, second);
     const other = await h.createClient();
     const { code, verifier } = await h.issueCode(other, user);
-    const res = await token(
-      { grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI },
-      { authorization: other.basic },
-    );
+    const res = await token(redemption(code, verifier), { authorization: other.basic });
     assert.notEqual(decodeJwt(res.json().access_token).sub, first);
   });
 
@@ -109,10 +109,7 @@ describe("authorization_code grant", () => {
     const { code, verifier } = await h.issueCode(client, user);
     const res = await token(
       {
-        grant_type: "authorization_code",
-        code,
-        code_verifier: verifier,
-        redirect_uri: REDIRECT_URI,
+        ...redemption(code, verifier),
         client_id: client.clientId,
         client_secret: client.clientSecret,
       },
@@ -123,7 +120,7 @@ describe("authorization_code grant", () => {
 
   test("a code works once; a second use revokes what the first issued", async () => {
     const { code, verifier } = await h.issueCode(client, user);
-    const params = { grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI };
+    const params = redemption(code, verifier);
     const first = await token(params);
     assert.equal(first.statusCode, 200);
     assert.equal((await introspect(first.json().access_token)).active, true);
@@ -138,13 +135,7 @@ describe("authorization_code grant", () => {
     const { code, verifier } = await h.issueCode(client, user);
     h.advanceClock(10 * 60 * 1000 + 1);
     try {
-      const res = await token({
-        grant_type: "authorization_code",
-        code,
-        code_verifier: verifier,
-        redirect_uri: REDIRECT_URI,
-      });
-      assertCanvaError(res, 400, "invalid_grant", /expired/);
+      assertCanvaError(await token(redemption(code, verifier)), 400, "invalid_grant", /expired/);
     } finally {
       h.advanceClock(-(10 * 60 * 1000 + 1));
     }
@@ -153,7 +144,7 @@ describe("authorization_code grant", () => {
   test("a code is bound to its client", async () => {
     const other = await h.createClient();
     const { code, verifier } = await h.issueCode(client, user);
-    const params = { grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI };
+    const params = redemption(code, verifier);
     assertCanvaError(await token(params, { authorization: other.basic }), 400, "invalid_grant");
     assert.equal((await token(params)).statusCode, 200, "the rightful client can still redeem it");
   });
@@ -174,23 +165,13 @@ describe("authorization_code grant", () => {
       "code_verifier is required",
     );
     // Only a redemption that passes every check spends the code, so the rightful client still can.
-    const res = await token({
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      redirect_uri: REDIRECT_URI,
-    });
+    const res = await token(redemption(code, verifier));
     assert.equal(res.statusCode, 200, res.body);
   });
 
   test("redirect_uri must match the one the authorization request named", async () => {
     const { code, verifier } = await h.issueCode(client, user);
-    const res = await token({
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      redirect_uri: `${REDIRECT_URI}/other`,
-    });
+    const res = await token({ ...redemption(code, verifier), redirect_uri: `${REDIRECT_URI}/other` });
     assertCanvaError(res, 400, "invalid_grant", /redirect_uri/);
     const missing = await h.issueCode(client, user);
     assertCanvaError(

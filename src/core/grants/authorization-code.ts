@@ -2,7 +2,7 @@ import type { AuthorizationCodeRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
 import { fail, ok, type Result } from "../errors.js";
 import { verifierMatches } from "../pkce.js";
-import { mintTokens } from "./issue-tokens.js";
+import { mintTokens, spendAndStore } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
 /** Checks what the token request must repeat from the authorization request. */
@@ -62,12 +62,9 @@ export const authorizationCodeGrant: GrantHandler = {
       rotation: false,
       now,
     });
-    const outcome = await ctx.store.transaction(async (tx) => {
-      const redeemed = await tx.redeemAuthorizationCode(hash, code.clientId, now);
-      if (redeemed.status === "redeemed") await tx.saveTokens(minted.records);
-      if (redeemed.status === "reused") await tx.revokeGrant(code.grantId, now);
-      return redeemed.status;
-    });
+    const outcome = await spendAndStore(ctx, minted, code.grantId, now, "redeemed", (tx) =>
+      tx.redeemAuthorizationCode(hash, code.clientId, now),
+    );
     return outcome === "redeemed" ? ok(minted.issued) : codeRefusal(outcome);
   },
 };

@@ -1,4 +1,4 @@
-import type { TokenRecord } from "../../store/types.js";
+import type { Store, TokenRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
 import type { TokenFormat } from "../token-formats.js";
 import type { IssuedTokens } from "./types.js";
@@ -65,4 +65,25 @@ export async function mintTokens(ctx: CoreContext, format: TokenFormat, issuance
       },
     ],
   };
+}
+
+/**
+ * The one short transaction every grant ends with: `spend` marks the code or refresh token used,
+ * and only if that succeeded (`spent`) are the minted tokens stored. A second use revokes the
+ * lineage. Returns how spending went.
+ */
+export function spendAndStore<Status extends string>(
+  ctx: CoreContext,
+  minted: MintedPair,
+  grantId: string,
+  now: number,
+  spent: Status,
+  spend: (tx: Store) => Promise<{ status: Status | "reused" }>,
+): Promise<Status | "reused"> {
+  return ctx.store.transaction(async (tx) => {
+    const { status } = await spend(tx);
+    if (status === spent) await tx.saveTokens(minted.records);
+    if (status === "reused") await tx.revokeGrant(grantId, now);
+    return status;
+  });
 }

@@ -1,7 +1,7 @@
 import type { CoreContext } from "../context.js";
 import { fail, ok, type Result } from "../errors.js";
 import { isSubset, missingScopes, parseScope } from "../scopes.js";
-import { mintTokens } from "./issue-tokens.js";
+import { mintTokens, spendAndStore } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
 /** The answer to a refresh token that cannot be spent, whether the first read or the transaction found out. */
@@ -49,12 +49,9 @@ export const refreshTokenGrant: GrantHandler = {
       rotation: true,
       now,
     });
-    const outcome = await ctx.store.transaction(async (tx) => {
-      const consumed = await tx.consumeRefreshToken(hash, token.clientId, now);
-      if (consumed.status === "consumed") await tx.saveTokens(minted.records);
-      if (consumed.status === "reused") await tx.revokeGrant(token.grantId, now);
-      return consumed.status;
-    });
+    const outcome = await spendAndStore(ctx, minted, token.grantId, now, "consumed", (tx) =>
+      tx.consumeRefreshToken(hash, token.clientId, now),
+    );
     return outcome === "consumed" ? ok(minted.issued) : tokenRefusal(outcome);
   },
 };
