@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rmSync, statSync } from "node:fs";
+import { rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { after, test } from "node:test";
 import SQLite from "better-sqlite3";
@@ -195,5 +195,26 @@ test("WAL checkpoints run on their own thread and copy the WAL into the database
   for (let i = 0; i < 3000; i++) insert.run("x".repeat(1000));
   await until(() => statSync(path).size > sizeBefore + 2_000_000, "the rows reach the database file");
   await checkpointer.stop();
+  serving.close();
+});
+
+test("a checkpoint thread that fails hands checkpoints back and never makes closing fail", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  // The thread's own connection cannot read this file, so its first checkpoint throws.
+  writeFileSync(path, "this is not a database file, and it is long enough to have a header".repeat(10));
+  const serving = new SQLite(":memory:");
+  serving.pragma("wal_autocheckpoint = 0");
+  const checkpointer = new WalCheckpointer(serving, path);
+  // Stopping at once races the thread's failure, which is what made closing a store reject.
+  await checkpointer.stop();
+  assert.equal(serving.pragma("wal_autocheckpoint", { simple: true }), 0);
+  const failing = new WalCheckpointer(serving, path);
+  const deadline = Date.now() + 5000;
+  while (serving.pragma("wal_autocheckpoint", { simple: true }) !== 1000) {
+    assert.ok(Date.now() < deadline, "the serving connection takes checkpoints back");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await failing.stop();
   serving.close();
 });

@@ -1,5 +1,5 @@
 import cluster from "node:cluster";
-import { parseArgs } from "node:util";
+import { inspect, parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
@@ -100,7 +100,9 @@ main(process.argv.slice(2))
         process.exitCode = 2;
         return;
       }
-      process.stderr.write(`keyward: ${(error as Error).message ?? error}\n`);
+      // A value thrown without a message (an error cloned from a worker thread loses it) is shown whole.
+      const message = (error as Error | undefined)?.message;
+      process.stderr.write(`keyward: ${typeof message === "string" && message ? message : inspect(error)}\n`);
       process.exitCode = 1;
     },
   )

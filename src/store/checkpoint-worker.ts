@@ -13,15 +13,18 @@ export interface CheckpointWorkerData {
 
 const { path, intervalMs } = workerData as CheckpointWorkerData;
 const database = new SQLite(path);
-// Another process's checkpoint holds the checkpoint lock: skip this round rather than wait.
+// Another connection holds a lock this round needs (the checkpoint lock, or the schema while
+// another process migrates or opens the file): skip this round rather than wait.
 database.pragma("busy_timeout = 0");
-const checkpoint = database.prepare("pragma wal_checkpoint(PASSIVE)");
+let checkpoint: SQLite.Statement | undefined;
 
 function runOnce(): void {
   try {
+    // Preparing reads the schema, which can be busy too, so it happens inside the same guard.
+    checkpoint ??= database.prepare("pragma wal_checkpoint(PASSIVE)");
     checkpoint.run();
   } catch (error) {
-    if ((error as { code?: string }).code !== "SQLITE_BUSY") throw error;
+    if (!String((error as { code?: unknown }).code).startsWith("SQLITE_BUSY")) throw error;
   }
 }
 

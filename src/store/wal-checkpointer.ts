@@ -1,4 +1,3 @@
-import { once } from "node:events";
 import { Worker } from "node:worker_threads";
 import type SQLite from "better-sqlite3";
 import type { CheckpointWorkerData } from "./checkpoint-worker.js";
@@ -44,7 +43,9 @@ export class WalCheckpointer {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    const exited = once(this.worker, "exit");
+    // Not `once(worker, "exit")`: that rejects when the thread fails first, and a failed
+    // checkpoint thread must not make closing the store fail (the serving connection still commits).
+    const exited = new Promise<void>((resolve) => this.worker.once("exit", () => resolve()));
     // Unreferenced so it never holds the process open; closing waits for it, so hold it until then.
     this.worker.ref();
     this.worker.postMessage("stop");
