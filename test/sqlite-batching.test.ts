@@ -175,6 +175,43 @@ test("a transaction after a read in the same turn writes on the latest data", as
   await store.close();
 });
 
+test("a transaction waits for another connection's write lock without blocking the event loop", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  // Two connections to one file in one process: SQLite's busy handler, which sleeps on this thread,
+  // would stall the holder too, so the lock could never come free while the waiter waits.
+  const { store: holder } = await openStore(path);
+  const { store: waiter } = await openStore(path);
+  let longestGapMs = 0;
+  let lastTick = Date.now();
+  const ticker = setInterval(() => {
+    longestGapMs = Math.max(longestGapMs, Date.now() - lastTick);
+    lastTick = Date.now();
+  }, 5);
+  const order: string[] = [];
+  try {
+    const holding = holder.transaction(async (tx) => {
+      await tx.createClient(client("held"));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      order.push("holder done");
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const waiting = waiter.transaction(async (tx) => {
+      order.push("waiter inside");
+      await tx.createClient(client("waited"));
+    });
+    await Promise.all([holding, waiting]);
+    await Promise.all([holder.flush(), waiter.flush()]);
+  } finally {
+    clearInterval(ticker);
+  }
+  assert.deepEqual(order, ["holder done", "waiter inside"]);
+  assert.ok(longestGapMs < 150, `the event loop stalled for ${longestGapMs} ms`);
+  assert.equal((await holder.getClient("waited"))?.id, "waited");
+  await waiter.close();
+  await holder.close();
+});
+
 test("WAL checkpoints run on their own thread and copy the WAL into the database file", async () => {
   const path = tempDatabase();
   paths.push(path);

@@ -5,6 +5,12 @@ import type { WalSync } from "./wal-sync.js";
 
 const MAX_CACHED_STATEMENTS = 500;
 
+/** The longest pause between two attempts at the write lock while another connection holds it. */
+const MAX_LOCK_PAUSE_MS = 4;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const isBusy = (error: unknown) => String((error as { code?: unknown }).code).startsWith("SQLITE_BUSY");
+
 interface CachedStatement {
   statement: SQLite.Statement;
   returnsRows: boolean;
@@ -28,6 +34,11 @@ interface CachedStatement {
  *   those per statement. Such a read sees the database as it was when the turn's first read began:
  *   a commit by another process in the same turn shows from the next turn on. A transaction or a
  *   write ends the shared read first, so writes never run on a snapshot.
+ * - A batch waits for the write lock without blocking the event loop. SQLite's busy handler sleeps
+ *   on the calling thread, so while another process (a worker, the CLI) held the lock, every request
+ *   of this process stalled with it. The batch tries `begin immediate` without the handler and, if
+ *   the lock is taken, tries again after a short timer, up to `lockWaitMs`; then it fails with
+ *   SQLITE_BUSY as before. Other statements keep the handler (`busy_timeout`).
  * - Every commit is counted, so `WalSync.flush` knows what to make durable.
  */
 export class BetterSqliteDriver implements Driver {
@@ -40,6 +51,7 @@ export class BetterSqliteDriver implements Driver {
   constructor(
     private readonly database: SQLite.Database,
     private readonly wal: WalSync,
+    private readonly lockWaitMs: number,
   ) {
     this.connection = new BetterSqliteConnection(
       database,
@@ -64,7 +76,7 @@ export class BetterSqliteDriver implements Driver {
 
   async beginTransaction(): Promise<void> {
     this.endSharedRead();
-    if (!this.database.inTransaction) this.openBatch();
+    if (!this.database.inTransaction) await this.openBatch();
     this.savepoints++;
     this.connection.run(`savepoint tx${this.savepoints}`);
   }
@@ -134,11 +146,31 @@ export class BetterSqliteDriver implements Driver {
     this.connection.run("commit");
   }
 
-  private openBatch(): void {
-    this.connection.run("begin immediate");
+  private async openBatch(): Promise<void> {
+    const deadline = Date.now() + this.lockWaitMs;
+    for (let pause = 1; !this.tryBeginImmediate(); pause = Math.min(pause * 2, MAX_LOCK_PAUSE_MS)) {
+      if (Date.now() >= deadline) {
+        throw Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+      }
+      await sleep(pause);
+    }
     const batch = new Batch();
     this.batch = batch;
     setImmediate(() => this.commitBatch(batch));
+  }
+
+  /** `begin immediate` without SQLite's blocking busy handler: false if another connection holds the lock. */
+  private tryBeginImmediate(): boolean {
+    this.connection.run("pragma busy_timeout = 0");
+    try {
+      this.connection.run("begin immediate");
+      return true;
+    } catch (error) {
+      if (isBusy(error)) return false;
+      throw error;
+    } finally {
+      this.connection.run(`pragma busy_timeout = ${this.lockWaitMs}`);
+    }
   }
 
   private async commitBatch(batch: Batch): Promise<void> {

@@ -8,7 +8,7 @@ import { BetterSqliteDriver } from "./sqlite-driver.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 import { WalSync } from "./wal-sync.js";
 
-/** How long a writer waits for another process's write lock before SQLite answers SQLITE_BUSY. */
+/** How long a writer waits for another connection's write lock before it fails with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
 /** How long opening a file waits for another process that is migrating it. */
 const MIGRATION_LOCK_WAIT_MS = 60_000;
@@ -34,7 +34,7 @@ export function openSqlite(path: string): OpenedSqlite {
   database.pragma("synchronous = NORMAL");
   const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`);
   const checkpointer = path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path));
-  const driver = new BetterSqliteDriver(database, wal);
+  const driver = new BetterSqliteDriver(database, wal, BUSY_TIMEOUT_MS);
   const db = new Kysely<Database>({
     dialect: {
       createDriver: () => driver,
