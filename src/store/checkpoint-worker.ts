@@ -1,5 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import SQLite from "better-sqlite3";
+import { isSqliteBusy } from "./errors.js";
 
 /**
  * The thread behind `WalCheckpointer`: its own connection to the database file, which copies
@@ -24,7 +25,7 @@ function runOnce(): void {
     checkpoint ??= database.prepare("pragma wal_checkpoint(PASSIVE)");
     checkpoint.run();
   } catch (error) {
-    if (!String((error as { code?: unknown }).code).startsWith("SQLITE_BUSY")) throw error;
+    if (!isSqliteBusy(error)) throw error;
   }
 }
 

@@ -12,6 +12,11 @@ export function isUniqueViolation(error: unknown): boolean {
   return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
 }
 
+/** SQLite's SQLITE_BUSY and its extended codes: another connection holds a lock this statement needs. */
+export function isSqliteBusy(error: unknown): boolean {
+  return codeOf(error).startsWith("SQLITE_BUSY");
+}
+
 /**
  * A conflict with a concurrent writer that a fresh attempt resolves: PostgreSQL serialization
  * failures and deadlocks, SQLite's busy and locked results (including extended codes such as
@@ -19,7 +24,7 @@ export function isUniqueViolation(error: unknown): boolean {
  */
 export function isTransientConflict(error: unknown): boolean {
   const code = codeOf(error);
-  return code === "40001" || code === "40P01" || code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED");
+  return code === "40001" || code === "40P01" || isSqliteBusy(error) || code.startsWith("SQLITE_LOCKED");
 }
 
 const ATTEMPTS = 5;

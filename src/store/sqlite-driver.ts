@@ -1,5 +1,6 @@
 import type SQLite from "better-sqlite3";
 import type { CompiledQuery, DatabaseConnection, Driver, QueryResult } from "kysely";
+import { isSqliteBusy } from "./errors.js";
 import { FifoLock } from "./fifo-lock.js";
 import type { WalSync } from "./wal-sync.js";
 
@@ -9,7 +10,6 @@ const MAX_CACHED_STATEMENTS = 500;
 const MAX_LOCK_PAUSE_MS = 4;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-const isBusy = (error: unknown) => String((error as { code?: unknown }).code).startsWith("SQLITE_BUSY");
 
 interface CachedStatement {
   statement: SQLite.Statement;
@@ -166,7 +166,7 @@ export class BetterSqliteDriver implements Driver {
       this.connection.run("begin immediate");
       return true;
     } catch (error) {
-      if (isBusy(error)) return false;
+      if (isSqliteBusy(error)) return false;
       throw error;
     } finally {
       this.connection.run(`pragma busy_timeout = ${this.lockWaitMs}`);
