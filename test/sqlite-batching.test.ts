@@ -33,6 +33,15 @@ async function storeWithObserver() {
   };
 }
 
+/** Polls `condition` until it holds, failing the test after 5 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 const client = (id: string): ClientRecord => ({
   id,
   name: id,
@@ -219,13 +228,6 @@ test("WAL checkpoints run on their own thread and copy the WAL into the database
   serving.pragma("journal_mode = WAL");
   serving.exec("create table rows (id integer primary key, body text not null)");
   const checkpointer = new WalCheckpointer(serving, path);
-  const until = async (condition: () => boolean, what: string) => {
-    const deadline = Date.now() + 5000;
-    while (!condition()) {
-      assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  };
   await until(() => serving.pragma("wal_autocheckpoint", { simple: true }) === 0, "the serving connection stops");
   const sizeBefore = statSync(path).size;
   const insert = serving.prepare("insert into rows (body) values (?)");
@@ -247,11 +249,10 @@ test("a checkpoint thread that fails hands checkpoints back and never makes clos
   await checkpointer.stop();
   assert.equal(serving.pragma("wal_autocheckpoint", { simple: true }), 0);
   const failing = new WalCheckpointer(serving, path);
-  const deadline = Date.now() + 5000;
-  while (serving.pragma("wal_autocheckpoint", { simple: true }) !== 1000) {
-    assert.ok(Date.now() < deadline, "the serving connection takes checkpoints back");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(
+    () => serving.pragma("wal_autocheckpoint", { simple: true }) === 1000,
+    "the serving connection takes checkpoints back",
+  );
   await failing.stop();
   serving.close();
 });

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type SQLite from "better-sqlite3";
 import type { CompiledQuery, DatabaseConnection, Driver, QueryResult } from "kysely";
 import { isSqliteBusy } from "./errors.js";
@@ -8,8 +9,6 @@ const MAX_CACHED_STATEMENTS = 500;
 
 /** The longest pause between two attempts at the write lock while another connection holds it. */
 const MAX_LOCK_PAUSE_MS = 4;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 interface CachedStatement {
   statement: SQLite.Statement;
