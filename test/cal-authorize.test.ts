@@ -69,7 +69,7 @@ test("the code is appended to a redirect URI that already has a query", async ()
   const { cookie } = await signedInUser();
   const res = await authorize(h, client.clientId, { cookie, redirectUri: registered });
   const location = String(res.headers.location);
-  assert.match(location, /^https:\/\/client\.example\/callback\?tenant=a%20b&code=[A-Za-z0-9_-]{43}$/);
+  assert.match(location, /^https:\/\/client\.example\/callback\?tenant=a%20b&code=[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
   assert.equal(new URL(location).searchParams.get("tenant"), "a b");
   const keys = keysFrom(await exchangeCode(h, client, codeFrom(res)));
   assert.ok(keys.accessToken);

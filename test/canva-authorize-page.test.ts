@@ -162,7 +162,7 @@ describe("sign-in and consent", () => {
     assert.equal(res.statusCode, 303);
     const { base, params } = redirectParams(res.headers.location as string);
     assert.equal(base, REDIRECT_URI);
-    assert.match(params.get("code") ?? "", /^[A-Za-z0-9_-]{43}$/);
+    assert.match(params.get("code") ?? "", /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
     assert.equal(params.get("state"), "st-123");
     assert.equal(params.get("iss"), "http://keyward.test");
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { newGrantId } from "../src/core/authorization.js";
+import { randomToken } from "../src/core/crypto.js";
 import {
   createHarness,
   FORM,
@@ -79,7 +81,7 @@ describe("authorization_code grant", () => {
     assert.equal(body.token_type, "Bearer");
     assert.equal(body.expires_in, 14400);
     assert.equal(body.scope, "design:meta:read profile:read asset:read");
-    assert.match(body.refresh_token, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(body.refresh_token, /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
     assert.ok(body.access_token.length <= 4096);
     const header = decodeProtectedHeader(body.access_token);
     assert.equal(header.alg, "ES256");
@@ -206,6 +208,42 @@ describe("refresh_token grant", () => {
     assert.equal(decodeJwt(rotated.access_token).sub, decodeJwt(issued.access_token).sub);
     assert.deepEqual(await introspect(issued.refresh_token), { active: false });
     assert.equal((await introspect(rotated.refresh_token)).active, true);
+  });
+
+  test("a refresh token stored before tokens carried a time prefix still rotates", async () => {
+    const { store, keys } = h.runtime.core;
+    const now = Date.now();
+    const grantId = newGrantId(now);
+    const legacy = randomToken(32);
+    await store.transaction(async (tx) => {
+      await tx.createGrant({
+        id: grantId,
+        clientId: client.clientId,
+        userId: user.userId,
+        scopes: ["profile:read"],
+        createdAt: now,
+        revokedAt: null,
+      });
+      await tx.saveTokens([
+        {
+          hash: keys.hashToken(legacy),
+          kind: "refresh",
+          jti: randomToken(16),
+          grantId,
+          clientId: client.clientId,
+          userId: user.userId,
+          scopes: ["profile:read"],
+          createdAt: now,
+          expiresAt: now + 60_000,
+          consumedAt: null,
+        },
+      ]);
+    });
+    assert.equal(keys.hashToken(legacy).length, 43, "stored under the plain keyed hash");
+    const res = await token({ grant_type: "refresh_token", refresh_token: legacy });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.match(res.json().refresh_token, /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
+    assert.deepEqual(await introspect(legacy), { active: false });
   });
 
   test("reuse of a consumed refresh token revokes the whole lineage", async () => {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createHmac, generateKeyPairSync } from "node:crypto";
 import { describe, test } from "node:test";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { newGrantId } from "../src/core/authorization.js";
 import { generateClientId, generateClientSecret } from "../src/core/clients.js";
-import { constantTimeEqual, randomToken, ServerKeys } from "../src/core/crypto.js";
+import { constantTimeEqual, orderedToken, randomToken, ServerKeys, timePrefix } from "../src/core/crypto.js";
 import { signEs256Jwt } from "../src/core/jws.js";
 import { hashPassword, verifyPassword } from "../src/core/passwords.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
@@ -171,6 +171,51 @@ describe("keys and hashing", () => {
     assert.match(generateClientId(), /^OC-[A-Za-z0-9_-]{12}$/);
     assert.match(secret, /^cnvca[A-Za-z0-9_-]{43}$/);
     assert.notEqual(generateClientSecret(), secret);
+  });
+});
+
+describe("time-ordered storage keys", () => {
+  const keys = new ServerKeys(TEST_SECRET);
+  const plainHmac = (token: string) => createHmac("sha256", keys.tokenHash).update(token).digest("base64url");
+  const times = [0, 1, 999, 1_700_000_000_000, 1_700_000_000_001, 4_102_444_800_000];
+
+  test("codes and refresh tokens carry their mint time, and their keys sort by it", () => {
+    const keysInOrder = times.map((time) => {
+      const token = orderedToken(time);
+      assert.match(token, /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/);
+      assert.equal(token.slice(0, 12), timePrefix(time));
+      const key = keys.hashToken(token);
+      assert.equal(key, timePrefix(time) + plainHmac(token));
+      return key;
+    });
+    assert.deepEqual([...keysInOrder].sort(), keysInOrder);
+  });
+
+  test("a JWT whose payload opens with a time-ordered jti is keyed under that time", async () => {
+    const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const header = { alg: "ES256", kid: "k1", typ: "at+jwt" };
+    const jti = `${timePrefix(1_700_000_000_123)}${randomToken(16)}`;
+    const ordered = await signEs256Jwt(header, { jti, sub: "s" }, privateKey);
+    assert.equal(keys.hashToken(ordered), timePrefix(1_700_000_000_123) + plainHmac(ordered));
+    // The same jti anywhere but first, or a jti that is not a time, gives no prefix.
+    const later = await signEs256Jwt(header, { sub: "s", jti }, privateKey);
+    assert.equal(keys.hashToken(later), plainHmac(later));
+    const random = await signEs256Jwt(header, { jti: randomToken(16), sub: "s" }, privateKey);
+    assert.equal(keys.hashToken(random), plainHmac(random));
+  });
+
+  test("tokens minted without a time prefix keep the key they were stored under", () => {
+    for (const token of [randomToken(32), generateClientSecret(), "abc", "a.b", "a.b.c", `${timePrefix(5)}short`]) {
+      assert.equal(keys.hashToken(token), plainHmac(token), token);
+    }
+  });
+
+  test("the whole token is hashed: changing the prefix or the secret changes the key", () => {
+    const token = orderedToken(1_700_000_000_000);
+    const otherTime = timePrefix(1_700_000_000_001) + token.slice(12);
+    const otherSecret = token.slice(0, 12) + randomToken(32);
+    assert.notEqual(keys.hashToken(otherTime).slice(12), keys.hashToken(token).slice(12));
+    assert.notEqual(keys.hashToken(otherSecret), keys.hashToken(token));
   });
 });
 

@@ -1,6 +1,6 @@
 import type { ClientRecord } from "../store/types.js";
 import type { CoreContext } from "./context.js";
-import { randomToken } from "./crypto.js";
+import { orderedToken, randomToken, timePrefix } from "./crypto.js";
 import type { OAuthError } from "./errors.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge } from "./pkce.js";
 import { matchesExactly } from "./redirect-uri.js";
@@ -129,13 +129,13 @@ export interface CodeIssue {
  * already wrote, not on random ones. Grant ids never leave the server.
  */
 export function newGrantId(now: number): string {
-  return `${Math.max(0, Math.floor(now)).toString(16).padStart(12, "0")}${randomToken(12)}`;
+  return timePrefix(now) + randomToken(12);
 }
 
 /** Starts a lineage and issues its single-use authorization code. Returns the code. */
 export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue): Promise<string> {
-  const code = randomToken(32);
   const now = ctx.now();
+  const code = orderedToken(now);
   const grantId = newGrantId(now);
   await ctx.store.transaction(async (tx) => {
     await tx.createGrant({
