@@ -24,6 +24,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_PG_POOL_SIZE           | 10                       | PostgreSQL connections per process (per worker with KEYWARD_WORKERS) |
  * | KEYWARD_PG_STATEMENT_TIMEOUT   | 10                       | PostgreSQL statement_timeout; also bounds a transaction left idle |
  * | KEYWARD_PG_CONNECT_TIMEOUT     | 5                        | how long a request waits for a PostgreSQL connection before a 503 |
+ * | KEYWARD_PG_PREPARE             | on                       | `off` sends every query unnamed, for a proxy that cannot keep named prepared statements per connection (PgBouncer before 1.21 in transaction mode) |
  * | KEYWARD_PRUNE_INTERVAL         | 600                      | mean time between prunes of expired records (randomized ±50%); 0 turns the timer off |
  * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning |
  * | KEYWARD_WORKERS                | 1                        | server processes on this machine (`keyward start --workers N` overrides) |
@@ -112,6 +113,14 @@ function seconds(env: Env, name: string, fallback: number): number {
   return value * 1000;
 }
 
+function onOff(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (raw === "on") return true;
+  if (raw === "off") return false;
+  throw new ConfigError(`${name} must be on or off`);
+}
+
 function parseTrustProxy(raw: string | undefined): Config["trustProxy"] {
   if (!raw) return undefined;
   if (raw === "true") return true;
@@ -169,6 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
       size: atLeast(env, "KEYWARD_PG_POOL_SIZE", DEFAULT_POOL_SETTINGS.size, 1),
       statementTimeoutMs: seconds(env, "KEYWARD_PG_STATEMENT_TIMEOUT", DEFAULT_POOL_SETTINGS.statementTimeoutMs / 1000),
       connectTimeoutMs: seconds(env, "KEYWARD_PG_CONNECT_TIMEOUT", DEFAULT_POOL_SETTINGS.connectTimeoutMs / 1000),
+      preparedStatements: onOff(env, "KEYWARD_PG_PREPARE", DEFAULT_POOL_SETTINGS.preparedStatements),
     },
     pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0) * 1000,
     pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1),

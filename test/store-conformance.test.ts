@@ -35,10 +35,10 @@ async function sqliteFixture(): Promise<Fixture> {
   };
 }
 
-async function postgresFixture(): Promise<Fixture> {
+async function postgresFixture(preparedStatements: boolean): Promise<Fixture> {
   const schema = await createTestSchema();
   const { store } = await openStore(schema.url, {
-    pool: { size: 10, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 },
+    pool: { size: 10, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000, preparedStatements },
   });
   return {
     store,
@@ -56,7 +56,8 @@ const countOf = <T>(values: T[], value: T) => values.filter((v) => v === value).
 
 const ENGINES = [
   { engine: "sqlite", open: sqliteFixture, skip: false as const },
-  { engine: "postgres", open: postgresFixture, skip: PG_SKIP },
+  { engine: "postgres", open: () => postgresFixture(true), skip: PG_SKIP },
+  { engine: "postgres, unnamed statements", open: () => postgresFixture(false), skip: PG_SKIP },
 ];
 
 for (const { engine, open, skip } of ENGINES) {

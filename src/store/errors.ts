@@ -17,14 +17,26 @@ export function isSqliteBusy(error: unknown): boolean {
   return codeOf(error).startsWith("SQLITE_BUSY");
 }
 
+/** PostgreSQL refusing a prepared statement whose table's columns changed since it was prepared. */
+export function isCachedPlanInvalid(error: unknown): boolean {
+  const message = (error as { message?: unknown } | undefined)?.message;
+  return codeOf(error) === "0A000" && typeof message === "string" && message.includes("cached plan must not change");
+}
+
 /**
- * A conflict with a concurrent writer that a fresh attempt resolves: PostgreSQL serialization
- * failures and deadlocks, SQLite's busy and locked results (including extended codes such as
- * SQLITE_BUSY_SNAPSHOT).
+ * A conflict that a fresh attempt resolves: PostgreSQL serialization failures and deadlocks, a
+ * prepared statement gone stale (see PreparingPool), SQLite's busy and locked results (including
+ * extended codes such as SQLITE_BUSY_SNAPSHOT).
  */
 export function isTransientConflict(error: unknown): boolean {
   const code = codeOf(error);
-  return code === "40001" || code === "40P01" || isSqliteBusy(error) || code.startsWith("SQLITE_LOCKED");
+  return (
+    code === "40001" ||
+    code === "40P01" ||
+    isCachedPlanInvalid(error) ||
+    isSqliteBusy(error) ||
+    code.startsWith("SQLITE_LOCKED")
+  );
 }
 
 const ATTEMPTS = 5;

@@ -3,6 +3,13 @@ export interface PoolSettings {
   size: number;
   statementTimeoutMs: number;
   connectTimeoutMs: number;
+  /** Send queries as named prepared statements (see PreparingPool); off for a proxy that cannot keep them. */
+  preparedStatements: boolean;
 }
 
-export const DEFAULT_POOL_SETTINGS: PoolSettings = { size: 10, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000 };
+export const DEFAULT_POOL_SETTINGS: PoolSettings = {
+  size: 10,
+  statementTimeoutMs: 10_000,
+  connectTimeoutMs: 5_000,
+  preparedStatements: true,
+};

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { PoolSettings } from "./pool-settings.js";
+import { PreparingPool } from "./prepared-statements.js";
 import type { Database } from "./schema.js";
 
 // int8 columns hold epoch milliseconds, well inside a double's exact range.
@@ -27,5 +28,7 @@ export function openPostgres(
   // A connection that breaks while checked out between two queries emits 'error' on the client,
   // which the pool does not listen to then. The next query on it fails and is answered with 503.
   pool.on("connect", (client) => client.on("error", () => {}));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: settings.preparedStatements ? new PreparingPool(pool) : pool }),
+  });
 }
