@@ -1,0 +1,108 @@
+/**
+ * `node dist/bench/checks/pg-prepared.js POSTGRES_URL [LOOKUPS]`: what named prepared statements
+ * (KEYWARD_PG_PREPARE) save PostgreSQL. In a schema of its own, the check stores 1000 tokens, then
+ * looks them up LOOKUPS times, 50 at a time, through keyward's store with statements named and
+ * unnamed, twice each. Where PostgreSQL runs on this machine (Linux), its processes' CPU is read
+ * from /proc and reported per lookup.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import pg from "pg";
+import { randomToken, timePrefix } from "../../src/core/crypto.js";
+import { openStore } from "../../src/store/open.js";
+import { DEFAULT_POOL_SETTINGS } from "../../src/store/pool-settings.js";
+import { checkGrant, checkToken } from "./records.js";
+
+const CONCURRENCY = 50;
+const TOKENS = 1000;
+const url = process.argv[2];
+const lookups = Number(process.argv[3] ?? 20_000);
+if (!url) throw new Error("usage: node dist/bench/checks/pg-prepared.js POSTGRES_URL [LOOKUPS]");
+
+/** CPU seconds used so far by every process named postgres on this machine; undefined where /proc cannot tell. */
+function postgresCpuSeconds(): number | undefined {
+  try {
+    let ticks = 0;
+    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+        if (!stat.includes("(postgres)")) continue;
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        ticks += Number(fields[11]) + Number(fields[12]);
+      } catch {
+        // The process ended between listing and reading.
+      }
+    }
+    return ticks / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+async function admin(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+const schema = `keyward_check_${randomToken(6)
+  .replace(/[^A-Za-z0-9]/g, "x")
+  .toLowerCase()}`;
+const schemaUrl = `${url}${url.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+
+async function fill(): Promise<string[]> {
+  const { store } = await openStore(schemaUrl);
+  try {
+    const now = Date.now();
+    const grant = checkGrant(now);
+    await store.createGrant(grant);
+    const records = Array.from({ length: TOKENS }, () =>
+      checkToken(grant, timePrefix(now) + randomToken(32), "access", now),
+    );
+    await store.transaction((tx) => tx.saveTokens(records));
+    return records.map((record) => record.hash);
+  } finally {
+    await store.close();
+  }
+}
+
+async function measure(preparedStatements: boolean, keys: string[]): Promise<void> {
+  const { store } = await openStore(schemaUrl, { pool: { ...DEFAULT_POOL_SETTINGS, preparedStatements } });
+  try {
+    let next = 0;
+    const postgresBefore = postgresCpuSeconds();
+    const cpuBefore = process.cpuUsage();
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < lookups) {
+          if (!(await store.findToken(keys[next++ % keys.length] ?? "")))
+            throw new Error("a stored token was not found");
+        }
+      }),
+    );
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    const postgresAfter = postgresCpuSeconds();
+    const postgres =
+      postgresBefore === undefined || postgresAfter === undefined
+        ? "PostgreSQL's CPU not readable here"
+        : `PostgreSQL ${(((postgresAfter - postgresBefore) * 1e6) / lookups).toFixed(0)} µs CPU per lookup`;
+    console.log(
+      `${preparedStatements ? "named  " : "unnamed"} ${(lookups / seconds).toFixed(0).padStart(6)} lookups/s, keyward ${((cpu.user + cpu.system) / lookups).toFixed(0)} µs CPU per lookup, ${postgres}`,
+    );
+  } finally {
+    await store.close();
+  }
+}
+
+await admin(`create schema ${schema}`);
+try {
+  const keys = await fill();
+  for (const preparedStatements of [false, true, false, true]) await measure(preparedStatements, keys);
+} finally {
+  await admin(`drop schema ${schema} cascade`);
+}
