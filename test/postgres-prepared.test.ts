@@ -40,7 +40,7 @@ describe("PostgreSQL prepared statements", { skip: PG_SKIP }, () => {
     }
   });
 
-  test("a query runs again after its table gains a column, in a transaction or not", async () => {
+  test("a query runs again after its table gains or loses a column, in a transaction or not", async () => {
     const client = clientRecord();
     await store.createClient(client);
     assert.equal((await store.getClient(client.id))?.name, client.name);
