@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
-import { newGrantId } from "../src/core/authorization.js";
 import { randomToken } from "../src/core/crypto.js";
 import {
   createHarness,
@@ -12,6 +11,7 @@ import {
   type TestClient,
   type TestUser,
 } from "./support/harness.js";
+import { grantRecord, tokenRecord } from "./support/store-records.js";
 
 let h: Harness;
 let client: TestClient;
@@ -212,32 +212,11 @@ describe("refresh_token grant", () => {
 
   test("a refresh token stored before tokens carried a time prefix still rotates", async () => {
     const { store, keys } = h.runtime.core;
-    const now = Date.now();
-    const grantId = newGrantId(now);
+    const grant = grantRecord({ clientId: client.clientId, userId: user.userId });
     const legacy = randomToken(32);
     await store.transaction(async (tx) => {
-      await tx.createGrant({
-        id: grantId,
-        clientId: client.clientId,
-        userId: user.userId,
-        scopes: ["profile:read"],
-        createdAt: now,
-        revokedAt: null,
-      });
-      await tx.saveTokens([
-        {
-          hash: keys.hashToken(legacy),
-          kind: "refresh",
-          jti: randomToken(16),
-          grantId,
-          clientId: client.clientId,
-          userId: user.userId,
-          scopes: ["profile:read"],
-          createdAt: now,
-          expiresAt: now + 60_000,
-          consumedAt: null,
-        },
-      ]);
+      await tx.createGrant(grant);
+      await tx.saveTokens([tokenRecord(grant, { hash: keys.hashToken(legacy), expiresAt: Date.now() + 60_000 })]);
     });
     assert.equal(keys.hashToken(legacy).length, 43, "stored under the plain keyed hash");
     const res = await token({ grant_type: "refresh_token", refresh_token: legacy });

@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { randomToken, timePrefix } from "../../src/core/crypto.js";
+import { orderedToken, randomToken } from "../../src/core/crypto.js";
 import { openStore } from "../../src/store/open.js";
 import type { GrantRecord, Store } from "../../src/store/types.js";
 import { checkGrant, checkToken } from "./records.js";
@@ -21,7 +21,7 @@ const rotations = Number(process.argv[3] ?? 20_000);
 type KeyOf = (now: number) => string;
 const KINDS: Record<string, KeyOf> = {
   random: () => randomToken(32),
-  "time-ordered": (now) => timePrefix(now) + randomToken(32),
+  "time-ordered": (now) => orderedToken(now),
 };
 
 async function fill(store: Store, keyOf: KeyOf): Promise<{ grant: GrantRecord; keys: string[] }> {

@@ -5,11 +5,12 @@
  * unnamed, twice each. Where PostgreSQL runs on this machine (Linux), its processes' CPU is read
  * from /proc and reported per lookup.
  */
+import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import pg from "pg";
-import { randomToken, timePrefix } from "../../src/core/crypto.js";
+import { orderedToken } from "../../src/core/crypto.js";
 import { openStore } from "../../src/store/open.js";
 import { DEFAULT_POOL_SETTINGS } from "../../src/store/pool-settings.js";
+import { adminQuery, withSearchPath } from "../../test/support/postgres.js";
 import { checkGrant, checkToken } from "./records.js";
 
 const CONCURRENCY = 50;
@@ -38,20 +39,8 @@ function postgresCpuSeconds(): number | undefined {
   }
 }
 
-async function admin(text: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
-
-const schema = `keyward_check_${randomToken(6)
-  .replace(/[^A-Za-z0-9]/g, "x")
-  .toLowerCase()}`;
-const schemaUrl = `${url}${url.includes("?") ? "&" : "?"}options=${encodeURIComponent(`-c search_path=${schema}`)}`;
+const schema = `keyward_check_${randomBytes(6).toString("hex")}`;
+const schemaUrl = withSearchPath(url, schema);
 
 async function fill(): Promise<string[]> {
   const { store } = await openStore(schemaUrl);
@@ -59,9 +48,7 @@ async function fill(): Promise<string[]> {
     const now = Date.now();
     const grant = checkGrant(now);
     await store.createGrant(grant);
-    const records = Array.from({ length: TOKENS }, () =>
-      checkToken(grant, timePrefix(now) + randomToken(32), "access", now),
-    );
+    const records = Array.from({ length: TOKENS }, () => checkToken(grant, orderedToken(now), "access", now));
     await store.transaction((tx) => tx.saveTokens(records));
     return records.map((record) => record.hash);
   } finally {
@@ -99,10 +86,10 @@ async function measure(preparedStatements: boolean, keys: string[]): Promise<voi
   }
 }
 
-await admin(`create schema ${schema}`);
+await adminQuery(`create schema ${schema}`, url);
 try {
   const keys = await fill();
   for (const preparedStatements of [false, true, false, true]) await measure(preparedStatements, keys);
 } finally {
-  await admin(`drop schema ${schema} cascade`);
+  await adminQuery(`drop schema ${schema} cascade`, url);
 }

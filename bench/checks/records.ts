@@ -1,10 +1,11 @@
-import { randomToken, timePrefix } from "../../src/core/crypto.js";
+import { newGrantId } from "../../src/core/authorization.js";
+import { randomToken } from "../../src/core/crypto.js";
 import type { GrantRecord, TokenRecord } from "../../src/store/types.js";
 
 /** The lineage every token of a check belongs to. */
 export function checkGrant(now: number): GrantRecord {
   return {
-    id: timePrefix(now) + randomToken(12),
+    id: newGrantId(now),
     clientId: "OC-check",
     userId: "user",
     scopes: ["profile:read"],

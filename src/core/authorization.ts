@@ -1,6 +1,6 @@
 import type { ClientRecord } from "../store/types.js";
 import type { CoreContext } from "./context.js";
-import { orderedToken, randomToken, timePrefix } from "./crypto.js";
+import { orderedToken } from "./crypto.js";
 import type { OAuthError } from "./errors.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge } from "./pkce.js";
 import { matchesExactly } from "./redirect-uri.js";
@@ -129,7 +129,7 @@ export interface CodeIssue {
  * already wrote, not on random ones. Grant ids never leave the server.
  */
 export function newGrantId(now: number): string {
-  return timePrefix(now) + randomToken(12);
+  return orderedToken(now, 12);
 }
 
 /** Starts a lineage and issues its single-use authorization code. Returns the code. */

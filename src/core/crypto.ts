@@ -35,12 +35,13 @@ const HEX_PREFIX = /^[0-9a-f]{12}/;
 const ORDERED_CLAIMS = '{"jti":"';
 
 /**
- * A new single-use secret (an authorization code, an opaque refresh token): its mint time, then
- * 256 random bits. The time is not secret (it is the row's creation time); it lets `hashToken`
- * store the secret under a key that sorts by creation time.
+ * A new id or secret that sorts by creation time: its mint time, then `bytes` random bytes (256
+ * bits by default). The time is not secret (it is the row's creation time). `hashToken` stores a
+ * 32-byte one presented on its own (a code, an opaque refresh token), or one that is the `jti`
+ * opening a JWT's payload, under a key that begins with that time.
  */
-export function orderedToken(now: number): string {
-  return timePrefix(now) + randomToken(32);
+export function orderedToken(now: number, bytes = 32): string {
+  return timePrefix(now) + randomToken(bytes);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { orderedToken, randomToken, timePrefix } from "./crypto.js";
+import { orderedToken, randomToken } from "./crypto.js";
 import { signEs256Jwt } from "./jws.js";
 import { type KeyRing, SIGNING_ALG } from "./signing-keys.js";
 
@@ -33,12 +33,6 @@ export interface TokenFormat {
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 
-/**
- * A `jti` that begins with the mint time, then `bytes` random bytes. Formats put it first in the
- * payload, where `ServerKeys.hashToken` finds it without parsing the token (see `orderedToken`).
- */
-const orderedJti = (now: number, bytes: number) => timePrefix(now) + randomToken(bytes);
-
 /** Canva Connect: RFC 9068 JWT access tokens with Canva's claims, opaque refresh tokens. */
 export class CanvaTokenFormat implements TokenFormat {
   readonly name = "canva";
@@ -51,7 +45,8 @@ export class CanvaTokenFormat implements TokenFormat {
 
   async mintAccess(ctx: IssueContext): Promise<MintedToken> {
     const key = this.keyRing.current();
-    const jti = orderedJti(ctx.now, 16);
+    // First in the payload, where `ServerKeys.hashToken` finds it without parsing the token.
+    const jti = orderedToken(ctx.now, 16);
     const expiresAt = ctx.now + this.accessTtlMs;
     const value = await signEs256Jwt(
       { alg: SIGNING_ALG, kid: key.kid, typ: "at+jwt" },
@@ -100,7 +95,8 @@ export class CalTokenFormat implements TokenFormat {
 
   private async mint(ctx: IssueContext, type: string, expiresAt: number): Promise<MintedToken> {
     const key = this.keyRing.current();
-    const jti = orderedJti(ctx.now, 32);
+    // First in the payload, where `ServerKeys.hashToken` finds it without parsing the token.
+    const jti = orderedToken(ctx.now, 32);
     const claims: Record<string, unknown> = { jti, type, clientId: ctx.clientId, ownerId: ctx.subject, expiresAt };
     if (ctx.rotation) claims.userId = ctx.subject;
     const registered = { iss: ctx.issuer, iat: seconds(ctx.now), exp: seconds(expiresAt) };

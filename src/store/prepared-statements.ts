@@ -68,7 +68,8 @@ class PreparingClient implements PostgresPoolClient {
       query(config: unknown, values?: unknown): Promise<PostgresQueryResult<R>> | PostgresCursor<R>;
     };
     if (typeof sqlOrCursor !== "string") return client.query(sqlOrCursor) as PostgresCursor<R>;
-    const values = [...(parameters ?? [])];
+    // Kysely's driver hands over a fresh array; pg only reads it.
+    const values = (parameters ?? []) as unknown[];
     if (values.length === 0) {
       this.noteTransaction(sqlOrCursor);
       return client.query(sqlOrCursor, values) as Promise<PostgresQueryResult<R>>;
