@@ -8,6 +8,8 @@ export interface BenchOptions {
   seconds: number;
   warmupSeconds: number;
   connections: number;
+  /** How many times every server measures every operation; the table gives the medians. */
+  rounds: number;
   /** Which servers to run; all when undefined. */
   only: Set<ServerFamily> | undefined;
   /** Which operations to measure; all when undefined. */
@@ -24,6 +26,9 @@ export const USAGE = `Usage: npm run bench -- [options]
   --duration SECONDS     measured run per operation and server (default 10)
   --warmup SECONDS       warm-up before each measured run (default 3)
   --connections N        concurrent connections (default 50)
+  --rounds N             measure everything N times, the servers of each operation one after
+                         another in every round; the table gives medians and each round's ratios
+                         (default 1)
   --only NAME            keyward, oidc or floor; repeat or separate with commas
   --operation NAME       exchange, refresh, introspect or revoke; repeat or separate with commas
   --pg URL               also run keyward on PostgreSQL (or set KEYWARD_BENCH_PG_URL)
@@ -57,6 +62,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       duration: { type: "string" },
       warmup: { type: "string" },
       connections: { type: "string" },
+      rounds: { type: "string" },
       only: { type: "string", multiple: true },
       operation: { type: "string", multiple: true },
       pg: { type: "string" },
@@ -69,10 +75,13 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
   if (values.help) return undefined;
   const workers = values.workers === undefined ? undefined : positiveNumber("workers", values.workers, 1);
   if (workers !== undefined && !Number.isInteger(workers)) throw new Error("--workers must be a whole number");
+  const rounds = positiveNumber("rounds", values.rounds, 1);
+  if (!Number.isInteger(rounds)) throw new Error("--rounds must be a whole number");
   return {
     seconds: positiveNumber("duration", values.duration, 10),
     warmupSeconds: positiveNumber("warmup", values.warmup, 3),
     connections: Math.round(positiveNumber("connections", values.connections, 50)),
+    rounds,
     only: choice("only", FAMILIES, values.only),
     operations: choice("operation", OPERATION_NAMES, values.operation),
     postgresUrl: values.pg ?? (env.KEYWARD_BENCH_PG_URL || undefined),

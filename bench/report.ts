@@ -1,37 +1,4 @@
-import type { OperationResult } from "./measure.js";
-
-export interface Ratio {
-  operation: string;
-  server: string;
-  /** Requests per second of this keyward variant divided by oidc-provider's, and by the floor's. */
-  vsOidcProvider: number | null;
-  vsFloor: number | null;
-}
-
-export function isValid(result: OperationResult): boolean {
-  return (
-    result.non2xx === 0 &&
-    result.invalid === 0 &&
-    result.errors === 0 &&
-    result.timeouts === 0 &&
-    !result.poolRanDry &&
-    result.crash === undefined
-  );
-}
-
-export function ratios(results: readonly OperationResult[]): Ratio[] {
-  const rate = (operation: string, server: string) =>
-    results.find((r) => r.operation === operation && r.server === server)?.requestsPerSecond;
-  const divide = (a: number, b: number | undefined) => (b ? a / b : null);
-  return results
-    .filter((r) => r.server.startsWith("keyward"))
-    .map((r) => ({
-      operation: r.operation,
-      server: r.server,
-      vsOidcProvider: divide(r.requestsPerSecond, rate(r.operation, "oidc-provider")),
-      vsFloor: divide(r.requestsPerSecond, rate(r.operation, "floor")),
-    }));
-}
+import { isValid, type RoundResult, ratios, type SummaryRow, summarize } from "./summary.js";
 
 const HEADINGS = [
   "operation",
@@ -46,33 +13,36 @@ const HEADINGS = [
 ];
 const RATIO_HEADINGS = ["keyward/oidc", "keyward/floor"];
 
-function row(result: OperationResult, ratio: Ratio | undefined): string[] {
-  const fixed = (value: number | null | undefined, digits: number) =>
-    value === null || value === undefined ? "" : value.toFixed(digits);
-  const others = result.invalid + result.errors + result.timeouts;
-  const flag = isValid(result) ? "" : " *";
+const fixed = (value: number | null | undefined, digits: number) =>
+  value === null || value === undefined ? "" : value.toFixed(digits);
+
+function row(summary: SummaryRow, ratio: ReturnType<typeof ratios>[number] | undefined): string[] {
   return [
-    result.operation,
-    result.server,
-    `${Math.round(result.requestsPerSecond)}${flag}`,
-    fixed(result.p50Ms, 0),
-    fixed(result.p99Ms, 0),
-    fixed(result.peakRssBytes / 1024 / 1024, 0),
-    fixed(result.serverCpuPercent, 0),
-    String(result.non2xx),
-    String(others),
+    summary.operation,
+    summary.server,
+    `${Math.round(summary.requestsPerSecond)}${summary.valid ? "" : " *"}`,
+    fixed(summary.p50Ms, 0),
+    fixed(summary.p99Ms, 0),
+    fixed(summary.peakRssBytes / 1024 / 1024, 0),
+    fixed(summary.serverCpuPercent, 0),
+    String(summary.non2xx),
+    String(summary.otherErrors),
     fixed(ratio?.vsOidcProvider, 2),
     fixed(ratio?.vsFloor, 2),
   ];
 }
 
-/** One table: every operation and server, with keyward's ratios to the peer and to the floor. */
-export function renderTable(results: readonly OperationResult[]): string {
+/**
+ * One table: every operation and server, with keyward's ratios to the peer and to the floor. With
+ * several rounds, each figure is the median of the rounds (peak RSS the highest), and the lines
+ * under the table give every round's ratios.
+ */
+export function renderTable(results: readonly RoundResult[]): string {
   const ratioList = ratios(results);
-  const rows = results.map((r) =>
+  const rows = summarize(results).map((summary) =>
     row(
-      r,
-      ratioList.find((q) => q.operation === r.operation && q.server === r.server),
+      summary,
+      ratioList.find((q) => q.operation === summary.operation && q.server === summary.server),
     ),
   );
   const table = [[...HEADINGS, ...RATIO_HEADINGS], ...rows];
@@ -83,14 +53,27 @@ export function renderTable(results: readonly OperationResult[]): string {
       .join("  ")
       .trimEnd();
   const rule = widths.map((width) => "-".repeat(width)).join("  ");
-  return [line(table[0] ?? []), rule, ...rows.map(line)].join("\n");
+  const rounds = new Set(results.map((r) => r.round)).size;
+  const perRound =
+    rounds < 2
+      ? []
+      : [
+          `${rounds} rounds: medians (peak RSS: the highest); keyward/oidc and keyward/floor in each round:`,
+          ...ratioList.map(
+            (q) =>
+              `  ${q.operation} ${q.server}: ${q.vsOidcProviderByRound.map((v) => v.toFixed(2)).join(" ") || "-"} / ${
+                q.vsFloorByRound.map((v) => v.toFixed(2)).join(" ") || "-"
+              }`,
+          ),
+        ];
+  return [line(table[0] ?? []), rule, ...rows.map(line), ...perRound].join("\n");
 }
 
-export function describeProblems(results: readonly OperationResult[]): string[] {
+export function describeProblems(results: readonly RoundResult[]): string[] {
   return results
     .filter((r) => !isValid(r))
     .map((r) => {
-      const parts = [`${r.server} ${r.operation}: not a valid figure`];
+      const parts = [`${r.server} ${r.operation} (round ${r.round}): not a valid figure`];
       if (r.crash) parts.push(`server died: ${r.crash}`);
       if (r.poolRanDry) parts.push(`the pre-minted pool of ${r.poolSize} ran dry`);
       if (r.non2xx) parts.push(`${r.non2xx} non-2xx (${JSON.stringify(r.statusCodes)})`);

@@ -1,9 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname } from "node:path";
-import type { OperationResult } from "./measure.js";
 import type { BenchOptions } from "./options.js";
-import { isValid, ratios } from "./report.js";
+import { isValid, type RoundResult, ratios, summarize } from "./summary.js";
 
 export interface RunRecord {
   startedAt: string;
@@ -11,7 +10,7 @@ export interface RunRecord {
   options: BenchOptions;
   servers: { name: string; notes: string[] }[];
   skipped: { name: string; reason: string }[];
-  results: OperationResult[];
+  results: RoundResult[];
 }
 
 const withoutPassword = (url: string | undefined) => url?.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:***@");
@@ -39,8 +38,11 @@ export function writeResults(path: string, run: RunRecord): void {
     },
     servers: run.servers,
     skipped: run.skipped,
-    results: run.results.map((result) => ({ ...result, valid: isValid(result) })),
+    /** The table: per operation and server, medians over the rounds (peak RSS: the highest). */
+    summary: summarize(run.results),
     ratios: ratios(run.results),
+    /** Every measured run, round by round. */
+    results: run.results.map((result) => ({ ...result, valid: isValid(result) })),
   };
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(document, null, 2)}\n`);

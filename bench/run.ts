@@ -1,14 +1,16 @@
 /**
  * `npm run bench`: keyward, node-oidc-provider and a bare Fastify floor, each in its own process
- * and one at a time, under autocannon for the four Canva token-endpoint operations. Prints one
- * table and writes the same figures as JSON (bench/results/latest.json unless --output says).
+ * and one at a time, under autocannon for the four Canva token-endpoint operations, `--rounds`
+ * times. Prints one table and writes the same figures as JSON (bench/results/latest.json unless
+ * --output says).
  */
 import { loadavg } from "node:os";
-import { measureOperation, type OperationResult } from "./measure.js";
-import { OPERATIONS } from "./operations.js";
+import { measureOperation } from "./measure.js";
+import { OPERATIONS, type Operation } from "./operations.js";
 import { type BenchOptions, parseOptions, type ServerFamily, USAGE } from "./options.js";
-import { describeProblems, isValid, renderTable } from "./report.js";
+import { describeProblems, renderTable } from "./report.js";
 import { writeResults } from "./results-file.js";
+import { isValid, type RoundResult } from "./summary.js";
 import { startFloor } from "./targets/floor.js";
 import { startKeyward } from "./targets/keyward.js";
 import { startOidcProvider } from "./targets/oidc.js";
@@ -43,34 +45,42 @@ function targetSpecs(options: BenchOptions): TargetSpec[] {
 }
 
 /**
- * Measures every operation on one server, in a fresh server process per operation, so each figure
- * (peak RSS above all) is independent of the operations before it. The server has the machine to
- * itself meanwhile: only the load generator runs beside it.
+ * Measures one operation on one server, in a fresh server process, so each figure (peak RSS above
+ * all) is independent of the runs before it. The server has the machine to itself meanwhile: only
+ * the load generator runs beside it. Returns false when the server cannot start, so that it is
+ * skipped from then on.
  */
-async function measureTarget(spec: TargetSpec, options: BenchOptions, results: OperationResult[], skipped: Skipped[]) {
-  let notes: string[] | undefined;
-  for (const operation of OPERATIONS.filter((o) => !options.operations || options.operations.has(o.name))) {
-    log(`starting ${spec.name} for ${operation.name}`);
-    let target: Target;
-    try {
-      target = await spec.start();
-    } catch (error) {
-      const reason = (error as Error).message;
-      log(`${spec.name}: skipped: ${reason}`);
-      skipped.push({ name: spec.name, reason });
-      break;
-    }
-    notes ??= target.notes;
-    try {
-      results.push(await measureOperation(target, operation, options));
-    } catch (error) {
-      skipped.push({ name: `${spec.name} ${operation.name}`, reason: `failed: ${(error as Error).stack ?? error}` });
-      log(`${spec.name} ${operation.name}: failed: ${(error as Error).message}`);
-    } finally {
-      await target.stop().catch((error) => log(`${spec.name}: stopping failed: ${(error as Error).message}`));
-    }
+async function measureOnce(
+  spec: TargetSpec,
+  operation: Operation,
+  round: number,
+  options: BenchOptions,
+  run: { results: RoundResult[]; skipped: Skipped[]; servers: Map<string, string[]> },
+): Promise<boolean> {
+  const label = options.rounds > 1 ? `${spec.name} (round ${round})` : spec.name;
+  log(`starting ${label} for ${operation.name}`);
+  let target: Target;
+  try {
+    target = await spec.start();
+  } catch (error) {
+    const reason = (error as Error).message;
+    log(`${spec.name}: skipped: ${reason}`);
+    run.skipped.push({ name: spec.name, reason });
+    return false;
   }
-  return notes && { name: spec.name, notes };
+  if (!run.servers.has(spec.name)) run.servers.set(spec.name, target.notes);
+  try {
+    run.results.push({ ...(await measureOperation(target, operation, options)), round });
+  } catch (error) {
+    run.skipped.push({
+      name: `${label} ${operation.name}`,
+      reason: `failed: ${(error as Error).stack ?? error}`,
+    });
+    log(`${label} ${operation.name}: failed: ${(error as Error).message}`);
+  } finally {
+    await target.stop().catch((error) => log(`${spec.name}: stopping failed: ${(error as Error).message}`));
+  }
+  return true;
 }
 
 async function main(): Promise<number> {
@@ -87,13 +97,21 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = loadavg();
-  const results: OperationResult[] = [];
-  const skipped: Skipped[] = [];
-  const servers: { name: string; notes: string[] }[] = [];
-  for (const spec of targetSpecs(options)) {
-    const server = await measureTarget(spec, options, results, skipped);
-    if (server) servers.push(server);
+  const run = { results: [] as RoundResult[], skipped: [] as Skipped[], servers: new Map<string, string[]>() };
+  const operations = OPERATIONS.filter((o) => !options.operations || options.operations.has(o.name));
+  let specs = targetSpecs(options);
+  // Operation by operation, every server in turn: the runs a ratio compares are close in time.
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const operation of operations) {
+      const started: TargetSpec[] = [];
+      for (const spec of specs) {
+        if (await measureOnce(spec, operation, round, options, run)) started.push(spec);
+      }
+      specs = started;
+    }
   }
+  const { results, skipped } = run;
+  const servers = [...run.servers].map(([name, notes]) => ({ name, notes }));
 
   const report = [
     renderTable(results),
