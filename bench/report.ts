@@ -1,4 +1,4 @@
-import { isValid, type RoundResult, ratios, type SummaryRow, summarize } from "./summary.js";
+import { isValid, type Ratio, type RoundResult, ratios, type SummaryRow, summarize } from "./summary.js";
 
 const HEADINGS = [
   "operation",
@@ -16,7 +16,7 @@ const RATIO_HEADINGS = ["keyward/oidc", "keyward/floor"];
 const fixed = (value: number | null | undefined, digits: number) =>
   value === null || value === undefined ? "" : value.toFixed(digits);
 
-function row(summary: SummaryRow, ratio: ReturnType<typeof ratios>[number] | undefined): string[] {
+function row(summary: SummaryRow, ratio: Ratio | undefined): string[] {
   return [
     summary.operation,
     summary.server,
