@@ -31,7 +31,8 @@ export const USAGE = `Usage: npm run bench -- [options]
                          (default 1)
   --only NAME            keyward, oidc or floor; repeat or separate with commas
   --operation NAME       exchange, refresh, introspect or revoke; repeat or separate with commas
-  --pg URL               also run keyward on PostgreSQL (or set KEYWARD_BENCH_PG_URL)
+  --pg URL               also run keyward on PostgreSQL, each run in a new schema of that
+                         database, dropped after it (or set KEYWARD_BENCH_PG_URL)
   --workers N            also run keyward with N workers
   --profile DIR          write keyward's CPU profiles to DIR
   --output FILE          results JSON (default bench/results/latest.json)`;

@@ -11,8 +11,8 @@ import { exchange } from "../../src/core/token-endpoint.js";
 import { createUser } from "../../src/core/users.js";
 import { openRuntime, type Runtime } from "../../src/runtime.js";
 import type { ClientRecord } from "../../src/store/types.js";
+import { adminQuery, withSearchPath } from "../../test/support/postgres.js";
 import { type CodeFixture, pkcePair, REDIRECT_URI, SCOPES } from "../fixtures.js";
-import { TargetUnavailable } from "./target.js";
 
 const BATCH = 500;
 const POSTGRES_BENCH_SECRET = "keyward-benchmark-secret-for-postgres-runs-only";
@@ -29,6 +29,18 @@ const RATE_LIMITS = {
   KEYWARD_RATE_PER_ADDRESS: UNREACHABLE,
 };
 
+/** Where a server's data lives: a SQLite file's directory, or a PostgreSQL schema. */
+interface Place {
+  directory: string | undefined;
+  postgresUrl: string | undefined;
+  schema: string | undefined;
+}
+
+async function removePlace({ directory, postgresUrl, schema }: Place): Promise<void> {
+  if (directory) rmSync(directory, { recursive: true, force: true });
+  if (postgresUrl && schema) await adminQuery(`drop schema if exists ${schema} cascade`, postgresUrl);
+}
+
 /**
  * The benchmark's own connection to a keyward database, with one confidential client and one
  * user. Codes and tokens are minted through keyward's core, in batches of one transaction each.
@@ -41,27 +53,28 @@ export class KeywardFixtures {
     readonly client: ClientRecord,
     readonly clientSecret: string,
     private readonly userId: string,
-    private readonly directory: string | undefined,
+    private readonly place: Place,
   ) {}
 
+  /**
+   * With PostgreSQL, each server gets a schema of its own, dropped when it closes, so that no run
+   * starts on tables that earlier runs and rounds have filled.
+   */
   static async open(postgresUrl: string | undefined, issuer: string): Promise<KeywardFixtures> {
     const directory = postgresUrl ? undefined : mkdtempSync(join(tmpdir(), "keyward-bench-"));
+    const schema = postgresUrl ? `keyward_bench_${randomBytes(6).toString("hex")}` : undefined;
     const env: Record<string, string> = {
-      DATABASE_URL: postgresUrl ?? join(directory ?? "", "keyward.db"),
+      DATABASE_URL: postgresUrl && schema ? withSearchPath(postgresUrl, schema) : join(directory ?? "", "keyward.db"),
       KEYWARD_ISSUER: issuer,
       ...RATE_LIMITS,
     };
-    // Signing keys in the database are sealed with the secret: every run on one database must share it.
     if (postgresUrl) env.KEYWARD_SECRET = process.env.KEYWARD_SECRET || POSTGRES_BENCH_SECRET;
-    const removeDirectory = () => directory && rmSync(directory, { recursive: true, force: true });
+    const place: Place = { directory, postgresUrl, schema };
     let runtime: Runtime | undefined;
     try {
+      if (postgresUrl && schema) await adminQuery(`create schema ${schema}`, postgresUrl);
       runtime = await openRuntime(loadConfig(env));
-      await runtime.keyRing.load(Date.now()).catch((error: Error) => {
-        throw new TargetUnavailable(
-          `${error.message}: the database's signing keys were sealed with another KEYWARD_SECRET; set that secret or use an empty database`,
-        );
-      });
+      await runtime.keyRing.load(Date.now());
       const { client, secret } = await createClient(runtime, {
         name: "Benchmark",
         redirectUris: [REDIRECT_URI],
@@ -69,10 +82,10 @@ export class KeywardFixtures {
       });
       const email = `bench-${randomBytes(6).toString("hex")}@example.com`;
       const user = await createUser(runtime.core, { email, password: randomBytes(16).toString("base64url") });
-      return new KeywardFixtures(env, runtime, client, secret, user.id, directory);
+      return new KeywardFixtures(env, runtime, client, secret, user.id, place);
     } catch (error) {
       await runtime?.close();
-      removeDirectory();
+      await removePlace(place);
       throw error;
     }
   }
@@ -92,7 +105,7 @@ export class KeywardFixtures {
 
   async close(): Promise<void> {
     await this.runtime.close();
-    if (this.directory) rmSync(this.directory, { recursive: true, force: true });
+    await removePlace(this.place);
   }
 
   private async inBatches<T>(count: number, work: (ctx: CoreContext) => Promise<T>): Promise<T[]> {
