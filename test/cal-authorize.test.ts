@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   assertCalError,
@@ -11,6 +14,7 @@ import {
   sessionCookie,
 } from "./support/cal-flow.js";
 import { createHarness, type Harness, REDIRECT_URI, SCOPES } from "./support/harness.js";
+import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 
 let h: Harness;
 before(async () => {
@@ -91,6 +95,51 @@ test("a second authorize while a code is outstanding is 400; after the exchange 
   codeFrom(await authorize(h, client.clientId, { cookie: other.cookie }));
   keysFrom(await exchangeCode(h, client, code));
   codeFrom(await authorize(h, client.clientId, { cookie }));
+});
+
+/**
+ * Authorizes one client for one user eight times at once, through each of `harnesses` in turn
+ * (several servers on one database); returns the statuses.
+ */
+async function concurrentAuthorizations(harnesses: Harness[]): Promise<number[]> {
+  const [first] = harnesses;
+  assert.ok(first);
+  const client = await first.createClient();
+  const cookie = await sessionCookie(first, await first.createUser());
+  const responses = await Promise.all(
+    Array.from({ length: 8 }, (_, i) =>
+      authorize(harnesses[i % harnesses.length] ?? first, client.clientId, { cookie }),
+    ),
+  );
+  return responses.map((res) => res.statusCode).sort();
+}
+
+const ONE_CODE_OF_EIGHT = [302, 400, 400, 400, 400, 400, 400, 400];
+
+test("concurrent authorizes of one client by one user, through two servers on one SQLite file, issue one code", async () => {
+  const directory = mkdtempSync(join(tmpdir(), "keyward-cal-"));
+  const env = { DATABASE_URL: join(directory, "keyward.db") };
+  const servers = [await createHarness(env), await createHarness(env)];
+  try {
+    for (let round = 0; round < 3; round++)
+      assert.deepEqual(await concurrentAuthorizations(servers), ONE_CODE_OF_EIGHT);
+  } finally {
+    for (const server of servers) await server.close();
+    rmSync(directory, { recursive: true, force: true });
+  }
+});
+
+test("concurrent authorizes issue one code on PostgreSQL too", { skip: PG_SKIP }, async () => {
+  const schema = await createTestSchema();
+  const onPostgres = await createHarness({ DATABASE_URL: schema.url });
+  try {
+    for (let round = 0; round < 3; round++) {
+      assert.deepEqual(await concurrentAuthorizations([onPostgres]), ONE_CODE_OF_EIGHT);
+    }
+  } finally {
+    await onPostgres.close();
+    await schema.drop();
+  }
 });
 
 test("authorizing records consent for the client's registered scopes", async () => {

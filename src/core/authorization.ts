@@ -162,3 +162,27 @@ export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue)
   });
   return code;
 }
+
+/** Thrown inside the transaction of `consentAndIssueSoleCode`, so that the consent rolls back with it. */
+class CodeOutstanding extends Error {}
+
+/**
+ * Cal.com's rule: a user holds at most one unspent code per client. Records consent and issues the
+ * code in one transaction, unless a code is outstanding; then nothing is written and the result is
+ * undefined. Two concurrent calls for the same user and client issue one code between them.
+ */
+export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue): Promise<string | undefined> {
+  try {
+    return await ctx.store.transaction(async (tx) => {
+      const inTransaction = { ...ctx, store: tx };
+      // Consent first: on PostgreSQL its row lock makes a concurrent call for the same user and client
+      // wait here until this one commits, so that its check below sees the code issued here.
+      await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes);
+      if (await tx.hasOutstandingCode(issue.clientId, issue.userId, ctx.now())) throw new CodeOutstanding();
+      return issueAuthorizationCode(inTransaction, issue);
+    });
+  } catch (error) {
+    if (error instanceof CodeOutstanding) return undefined;
+    throw error;
+  }
+}

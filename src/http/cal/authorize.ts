@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { issueAuthorizationCode, recordConsent } from "../../core/authorization.js";
+import { consentAndIssueSoleCode } from "../../core/authorization.js";
 import { matchesWithGlobs, withQuery } from "../../core/redirect-uri.js";
 import { signedInUser } from "../browser.js";
 import type { AppDeps } from "../deps.js";
@@ -27,12 +27,7 @@ export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void 
     if (!matchesWithGlobs(redirectUri, client.redirectUris)) throw badRequest("Invalid 'redirect_uri' value.");
     const userId = signedIn.user.id;
     await throttleClient(deps, reply, "cal-authorize", `${client.id}:${userId}`);
-    if (await core.store.hasOutstandingCode(client.id, userId, core.now())) {
-      const ownerId = core.keys.pairwiseId(client.id, userId);
-      throw badRequest(`User with id=${ownerId} has already authorized client with id=${client.id}.`);
-    }
-    await recordConsent(core, client.id, userId, client.scopes);
-    const code = await issueAuthorizationCode(core, {
+    const code = await consentAndIssueSoleCode(core, {
       clientId: client.id,
       userId,
       scopes: client.scopes,
@@ -40,6 +35,10 @@ export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void 
       redirectUriExplicit: false,
       codeChallenge: null,
     });
+    if (code === undefined) {
+      const ownerId = core.keys.pairwiseId(client.id, userId);
+      throw badRequest(`User with id=${ownerId} has already authorized client with id=${client.id}.`);
+    }
     return reply
       .status(302)
       .header("location", withQuery(redirectUri, { code }))
