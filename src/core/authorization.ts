@@ -175,8 +175,8 @@ export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue
   try {
     return await ctx.store.transaction(async (tx) => {
       const inTransaction = { ...ctx, store: tx };
-      // Consent first: on PostgreSQL its row lock makes a concurrent call for the same user and client
-      // wait here until this one commits, so that its check below sees the code issued here.
+      // Consent first: saving it makes a concurrent call for the same user and client wait here until
+      // this one commits (see Store.saveConsent), so that its check below sees the code issued here.
       await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes);
       if (await tx.hasOutstandingCode(issue.clientId, issue.userId, ctx.now())) throw new CodeOutstanding();
       return issueAuthorizationCode(inTransaction, issue);

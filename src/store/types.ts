@@ -136,6 +136,10 @@ export interface Store {
   getUserById(id: string): Promise<UserRecord | undefined>;
 
   getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined>;
+  /**
+   * Inside a transaction, the consent row stays held until the transaction ends: another
+   * transaction saving the same user's consent to the same client waits for it to commit.
+   */
   saveConsent(consent: ConsentRecord): Promise<void>;
   deleteConsent(clientId: string, userId: string): Promise<void>;
 
