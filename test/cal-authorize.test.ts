@@ -121,8 +121,9 @@ test("concurrent authorizes of one client by one user, through two servers on on
   const env = { DATABASE_URL: join(directory, "keyward.db") };
   const servers = [await createHarness(env), await createHarness(env)];
   try {
-    for (let round = 0; round < 3; round++)
+    for (let round = 0; round < 3; round++) {
       assert.deepEqual(await concurrentAuthorizations(servers), ONE_CODE_OF_EIGHT);
+    }
   } finally {
     for (const server of servers) await server.close();
     rmSync(directory, { recursive: true, force: true });
