@@ -5,12 +5,11 @@
  * unnamed, twice each. Where PostgreSQL runs on this machine (Linux), its processes' CPU is read
  * from /proc and reported per lookup.
  */
-import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { orderedToken } from "../../src/core/crypto.js";
 import { openStore } from "../../src/store/open.js";
 import { DEFAULT_POOL_SETTINGS } from "../../src/store/pool-settings.js";
-import { adminQuery, withSearchPath } from "../../test/support/postgres.js";
+import { createTestSchema } from "../../test/support/postgres.js";
 import { checkGrant, checkToken } from "./records.js";
 
 const CONCURRENCY = 50;
@@ -39,10 +38,7 @@ function postgresCpuSeconds(): number | undefined {
   }
 }
 
-const schema = `keyward_check_${randomBytes(6).toString("hex")}`;
-const schemaUrl = withSearchPath(url, schema);
-
-async function fill(): Promise<string[]> {
+async function fill(schemaUrl: string): Promise<string[]> {
   const { store } = await openStore(schemaUrl);
   try {
     const now = Date.now();
@@ -56,7 +52,7 @@ async function fill(): Promise<string[]> {
   }
 }
 
-async function measure(preparedStatements: boolean, keys: string[]): Promise<void> {
+async function measure(schemaUrl: string, preparedStatements: boolean, keys: string[]): Promise<void> {
   const { store } = await openStore(schemaUrl, { pool: { ...DEFAULT_POOL_SETTINGS, preparedStatements } });
   try {
     let next = 0;
@@ -86,10 +82,10 @@ async function measure(preparedStatements: boolean, keys: string[]): Promise<voi
   }
 }
 
-await adminQuery(`create schema ${schema}`, url);
+const schema = await createTestSchema(url, "keyward_check");
 try {
-  const keys = await fill();
-  for (const preparedStatements of [false, true, false, true]) await measure(preparedStatements, keys);
+  const keys = await fill(schema.url);
+  for (const preparedStatements of [false, true, false, true]) await measure(schema.url, preparedStatements, keys);
 } finally {
-  await adminQuery(`drop schema ${schema} cascade`, url);
+  await schema.drop();
 }

@@ -11,7 +11,7 @@ import { exchange } from "../../src/core/token-endpoint.js";
 import { createUser } from "../../src/core/users.js";
 import { openRuntime, type Runtime } from "../../src/runtime.js";
 import type { ClientRecord } from "../../src/store/types.js";
-import { adminQuery, withSearchPath } from "../../test/support/postgres.js";
+import { createTestSchema, type TestSchema } from "../../test/support/postgres.js";
 import { type CodeFixture, pkcePair, REDIRECT_URI, SCOPES } from "../fixtures.js";
 
 const BATCH = 500;
@@ -31,14 +31,13 @@ const RATE_LIMITS = {
 
 /** Where a server's data lives: a SQLite file's directory, or a PostgreSQL schema. */
 interface Place {
-  directory: string | undefined;
-  postgresUrl: string | undefined;
-  schema: string | undefined;
+  directory?: string;
+  schema?: TestSchema;
 }
 
-async function removePlace({ directory, postgresUrl, schema }: Place): Promise<void> {
+async function removePlace({ directory, schema }: Place): Promise<void> {
   if (directory) rmSync(directory, { recursive: true, force: true });
-  if (postgresUrl && schema) await adminQuery(`drop schema if exists ${schema} cascade`, postgresUrl);
+  await schema?.drop();
 }
 
 /**
@@ -61,18 +60,17 @@ export class KeywardFixtures {
    * starts on tables that earlier runs and rounds have filled.
    */
   static async open(postgresUrl: string | undefined, issuer: string): Promise<KeywardFixtures> {
-    const directory = postgresUrl ? undefined : mkdtempSync(join(tmpdir(), "keyward-bench-"));
-    const schema = postgresUrl ? `keyward_bench_${randomBytes(6).toString("hex")}` : undefined;
+    const place: Place = postgresUrl
+      ? { schema: await createTestSchema(postgresUrl, "keyward_bench") }
+      : { directory: mkdtempSync(join(tmpdir(), "keyward-bench-")) };
     const env: Record<string, string> = {
-      DATABASE_URL: postgresUrl && schema ? withSearchPath(postgresUrl, schema) : join(directory ?? "", "keyward.db"),
+      DATABASE_URL: place.schema?.url ?? join(place.directory ?? "", "keyward.db"),
       KEYWARD_ISSUER: issuer,
       ...RATE_LIMITS,
     };
     if (postgresUrl) env.KEYWARD_SECRET = process.env.KEYWARD_SECRET || POSTGRES_BENCH_SECRET;
-    const place: Place = { directory, postgresUrl, schema };
     let runtime: Runtime | undefined;
     try {
-      if (postgresUrl && schema) await adminQuery(`create schema ${schema}`, postgresUrl);
       runtime = await openRuntime(loadConfig(env));
       await runtime.keyRing.load(Date.now());
       const { client, secret } = await createClient(runtime, {

@@ -27,16 +27,19 @@ export interface TestSchema {
   drop(): Promise<void>;
 }
 
-/** A uniquely named, empty schema; `drop` removes it and everything in it. */
-export async function createTestSchema(): Promise<TestSchema> {
-  if (!PG_URL) throw new Error("KEYWARD_TEST_PG_URL is not set");
-  const name = `keyward_test_${randomBytes(6).toString("hex")}`;
-  await adminQuery(`create schema ${name}`);
+/**
+ * A uniquely named, empty schema in the database at `url` (the tests' PostgreSQL unless given);
+ * `drop` removes it and everything in it.
+ */
+export async function createTestSchema(url = PG_URL, prefix = "keyward_test"): Promise<TestSchema> {
+  if (!url) throw new Error("KEYWARD_TEST_PG_URL is not set");
+  const name = `${prefix}_${randomBytes(6).toString("hex")}`;
+  await adminQuery(`create schema ${name}`, url);
   return {
     name,
-    url: withSearchPath(PG_URL, name),
+    url: withSearchPath(url, name),
     drop: async () => {
-      await adminQuery(`drop schema if exists ${name} cascade`);
+      await adminQuery(`drop schema if exists ${name} cascade`, url);
     },
   };
 }
