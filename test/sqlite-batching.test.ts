@@ -142,6 +142,39 @@ test("a cached query runs with each call's arguments and refuses a builder that 
   await store.close();
 });
 
+test("a query runs at once when the connection is free and waits its turn while a transaction holds it", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const { store, db, runNow } = await openStore(path);
+  assert.ok(runNow, "SQLite offers runNow");
+  await store.createClient(client("x"));
+  const byId = db.selectFrom("clients").select("id").where("id", "=", "x").compile();
+  assert.deepEqual(runNow(byId)?.rows, [{ id: "x" }]);
+
+  let finish = () => {};
+  const held = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  let entered = () => {};
+  const inside = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
+  const transaction = store.transaction(async (tx) => {
+    await tx.createClient(client("y"));
+    entered();
+    await held;
+  });
+  await inside;
+  assert.equal(runNow(byId), undefined, "the transaction holds the connection");
+  // Through the store, the read waits for the transaction and then sees what it committed.
+  const seen = store.getClient("y");
+  finish();
+  await transaction;
+  assert.equal((await seen)?.id, "y");
+  assert.deepEqual(runNow(byId)?.rows, [{ id: "x" }]);
+  await store.close();
+});
+
 /** Opens a store and a second connection to its file, as another process would have. */
 async function storeAndOtherConnection() {
   const path = tempDatabase();

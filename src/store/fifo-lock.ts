@@ -4,6 +4,13 @@ export class FifoLock {
   private readonly waiters: Array<() => void> = [];
   private head = 0;
 
+  /** Takes the lock if it is free, without waiting; the caller must then release it. */
+  tryAcquire(): boolean {
+    if (this.held) return false;
+    this.held = true;
+    return true;
+  }
+
   acquire(): Promise<void> {
     if (!this.held) {
       this.held = true;

@@ -3,6 +3,7 @@ import { isPostgresUrl } from "../config.js";
 import { KyselyStore } from "./kysely-store.js";
 import { type Engine, migrateDatabase } from "./migrate.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";
+import { QueryCache, type RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./types.js";
 
@@ -15,6 +16,8 @@ export interface ConnectedDatabase {
   flush(): Promise<void>;
   /** Closes the connection or pool. */
   close(): Promise<void>;
+  /** SQLite only: runs a compiled query without waiting, when nothing else holds the connection. */
+  runNow?: RunNow;
 }
 
 export interface OpenedStore extends ConnectedDatabase {
@@ -43,8 +46,8 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close } = openSqlite(url);
-  return { db, engine, onConnectionError, flush, close };
+  const { db, flush, close, runNow } = openSqlite(url);
+  return { db, engine, onConnectionError, flush, close, runNow };
 }
 
 /** Connects and brings the schema up to date. */
@@ -58,5 +61,9 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     await connected.close();
     throw error;
   }
-  return { ...connected, store: new KyselyStore(db, connected.close, connected.flush), migrationsApplied };
+  return {
+    ...connected,
+    store: new KyselyStore(db, connected.close, connected.flush, new QueryCache(connected.runNow)),
+    migrationsApplied,
+  };
 }

@@ -1,6 +1,9 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from "kysely";
 import type { Database } from "./schema.js";
 
+/** Runs a compiled query at once, or answers undefined when it would have to wait its turn. */
+export type RunNow = (query: CompiledQuery) => QueryResult<unknown> | undefined;
+
 /** Stands in for an argument while a query is built once; compiles to an ordinary parameter. */
 class Slot {
   constructor(readonly index: number) {}
@@ -21,11 +24,16 @@ interface Template {
 export class QueryCache {
   private readonly templates = new Map<string, Template>();
 
+  /** `runNow`, where the engine has one, runs a compiled query without waiting when it can (SQLite). */
+  constructor(private readonly runNow?: RunNow) {}
+
+  /** `outsideTransaction`: `db` is the database itself, so `runNow` may take the query. */
   execute<Row, Args extends unknown[]>(
     db: Kysely<Database>,
     name: string,
     build: (...args: Args) => Compilable<Row>,
     args: Args,
+    outsideTransaction = false,
   ): Promise<QueryResult<Row>> {
     let template = this.templates.get(name);
     if (!template) {
@@ -37,7 +45,9 @@ export class QueryCache {
       const slot = slots[i] as number;
       return slot === -1 ? constant : args[slot];
     });
-    return db.executeQuery<Row>({ ...query, parameters } as CompiledQuery<Row>);
+    const compiled = { ...query, parameters } as CompiledQuery<Row>;
+    const now = outsideTransaction ? this.runNow?.(compiled) : undefined;
+    return now ? Promise.resolve(now as QueryResult<Row>) : db.executeQuery<Row>(compiled);
   }
 }
 

@@ -73,6 +73,22 @@ export class BetterSqliteDriver implements Driver {
     this.lock.release();
   }
 
+  /**
+   * Runs a compiled statement at once when the connection is free, as Kysely would have run it
+   * once its turn came; undefined when another request holds the connection. Kysely hands each
+   * query through several async layers (runtime driver, connection provider, executor), each a
+   * promise and a microtask; a statement that needs no wait skips them. Kysely plugins would not
+   * see such a query; the store uses none.
+   */
+  executeNow<R>(compiled: CompiledQuery): QueryResult<R> | undefined {
+    if (!this.lock.tryAcquire()) return undefined;
+    try {
+      return this.connection.executeSync<R>(compiled);
+    } finally {
+      this.lock.release();
+    }
+  }
+
   async beginTransaction(): Promise<void> {
     this.endSharedRead();
     if (!this.database.inTransaction) await this.openBatch();
@@ -218,6 +234,10 @@ class BetterSqliteConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    return this.executeSync(compiled);
+  }
+
+  executeSync<R>(compiled: CompiledQuery): QueryResult<R> {
     const { statement, returnsRows, writes } = this.prepare(compiled.sql);
     this.beforeStatement(writes);
     const parameters = compiled.parameters as unknown[];

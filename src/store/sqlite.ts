@@ -3,6 +3,7 @@ import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from "kysely";
 import { isTransientConflict } from "./errors.js";
+import type { RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import { BetterSqliteDriver } from "./sqlite-driver.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
@@ -21,6 +22,8 @@ export interface OpenedSqlite {
   flush(): Promise<void>;
   /** Commits what is pending and closes the file. */
   close(): Promise<void>;
+  /** Runs a compiled query at once when the connection is free (see BetterSqliteDriver.executeNow). */
+  runNow: RunNow;
 }
 
 export function openSqlite(path: string): OpenedSqlite {
@@ -45,6 +48,7 @@ export function openSqlite(path: string): OpenedSqlite {
   });
   return {
     db,
+    runNow: (query) => driver.executeNow(query),
     flush() {
       // Most reads wrote nothing; answering them must not cost a promise chain.
       if (!driver.hasOpenBatch && !wal.hasUnsyncedWrites) return SETTLED;
