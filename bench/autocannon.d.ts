@@ -16,6 +16,8 @@ declare module "autocannon" {
     url: string;
     connections: number;
     duration: number;
+    /** Requests to send before stopping; overrides duration. */
+    amount?: number;
     pipelining?: number;
     timeout?: number;
     requests?: Request[];

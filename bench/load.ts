@@ -22,12 +22,16 @@ export interface LoadFigures {
 
 const MAX_FAILURE_SAMPLES = 5;
 
-/** Drives `workload` with autocannon: `connections` connections, one request in flight on each. */
+/**
+ * Drives `workload` with autocannon: `connections` connections, one request in flight on each,
+ * for `seconds`, or for `amount` requests when given.
+ */
 export async function drive(
   target: Target,
   workload: Workload,
   seconds: number,
   connections: number,
+  amount?: number,
 ): Promise<LoadFigures> {
   let invalid = 0;
   const failures = new Set<string>();
@@ -39,6 +43,7 @@ export async function drive(
     url: target.server.url,
     connections,
     duration: seconds,
+    amount,
     pipelining: 1,
     requests: [{ method: "POST", path: workload.path, headers, body: "" }],
     setupClient(client) {

@@ -23,6 +23,8 @@ export interface ServerLaunch {
   env: Record<string, string>;
   port: number;
   ipc?: boolean;
+  /** A command that runs Node, placed before it (such as valgrind and its options). */
+  wrapper?: string[];
 }
 
 function childrenOf(pid: number): number[] {
@@ -62,7 +64,9 @@ const lastLines = (text: string) => text.trim().split("\n").slice(-15).join("\n"
 /** Starts a Node server in its own process and waits until it answers HTTP on `port`. */
 export async function startServerProcess(launch: ServerLaunch): Promise<ServerProcess> {
   const url = `http://127.0.0.1:${launch.port}`;
-  const child = spawn(process.execPath, [...(launch.nodeArgs ?? []), launch.script, ...(launch.args ?? [])], {
+  const node = [process.execPath, ...(launch.nodeArgs ?? []), launch.script, ...(launch.args ?? [])];
+  const [command = process.execPath, ...args] = [...(launch.wrapper ?? []), ...node];
+  const child = spawn(command, args, {
     env: { ...process.env, ...launch.env, PORT: String(launch.port) },
     stdio: launch.ipc ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
   });

@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { basicAuthorization } from "../fixtures.js";
-import { freePort, startServerProcess } from "../server-process.js";
+import { freePort, type ServerLaunch, startServerProcess } from "../server-process.js";
 import { CANVA_PATHS, type Target } from "./target.js";
 
 const SCRIPT = resolve(import.meta.dirname, "../servers/floor.js");
 const token = () => randomBytes(32).toString("base64url");
 
 /** The bare Fastify floor. It keeps no state, so its "codes" and "tokens" are random strings of the same size. */
-export async function startFloor(): Promise<Target> {
-  const server = await startServerProcess({ script: SCRIPT, env: {}, port: await freePort() });
+export async function startFloor(launch: Pick<ServerLaunch, "wrapper"> = {}): Promise<Target> {
+  const server = await startServerProcess({ script: SCRIPT, env: {}, port: await freePort(), ...launch });
   return {
     name: "floor",
     server,

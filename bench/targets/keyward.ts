@@ -22,6 +22,8 @@ export interface KeywardVariant {
   workers?: number;
   /** Extra Node flags for the server process, such as --cpu-prof. */
   nodeArgs?: string[];
+  /** A command placed before Node (see ServerLaunch). */
+  wrapper?: string[];
 }
 
 /** Whether the server runs a primary and `workers` processes within a few seconds of answering. */
@@ -56,7 +58,14 @@ export async function startKeyward(variant: KeywardVariant): Promise<Target> {
   const port = await freePort();
   const fixtures = await KeywardFixtures.open(variant.postgresUrl, `http://127.0.0.1:${port}`);
   const nodeArgs = [...shippedNodeFlags(), ...(variant.nodeArgs ?? [])];
-  const launch: ServerLaunch = { script: CLI, nodeArgs, args: ["start"], env: fixtures.env, port };
+  const launch: ServerLaunch = {
+    script: CLI,
+    nodeArgs,
+    args: ["start"],
+    env: fixtures.env,
+    port,
+    wrapper: variant.wrapper,
+  };
   let server: ServerProcess;
   try {
     server = variant.workers ? await startWorkers(launch, variant.workers) : await startServerProcess(launch);

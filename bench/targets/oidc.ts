@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { basicAuthorization, type CodeFixture } from "../fixtures.js";
-import { freePort, type ServerProcess, startServerProcess } from "../server-process.js";
+import { freePort, type ServerLaunch, type ServerProcess, startServerProcess } from "../server-process.js";
 import type { MintRequest } from "../servers/oidc-peer.js";
 import type { Target } from "./target.js";
 
@@ -23,7 +23,7 @@ function minter(server: ServerProcess) {
     });
 }
 
-export async function startOidcProvider(): Promise<Target> {
+export async function startOidcProvider(launch: Pick<ServerLaunch, "wrapper"> = {}): Promise<Target> {
   const clientId = "bench-client";
   const clientSecret = randomBytes(32).toString("base64url");
   const server = await startServerProcess({
@@ -31,6 +31,7 @@ export async function startOidcProvider(): Promise<Target> {
     env: { NODE_ENV: "production", BENCH_CLIENT_ID: clientId, BENCH_CLIENT_SECRET: clientSecret },
     port: await freePort(),
     ipc: true,
+    ...launch,
   });
   const mint = minter(server);
   return {

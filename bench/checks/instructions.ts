@@ -1,0 +1,100 @@
+/**
+ * `node dist/bench/checks/instructions.js [--requests N] [--warmup N] [--operation NAME] [--only NAME]`:
+ * user-space instructions per request, counted by valgrind's callgrind, for keyward (as shipped),
+ * oidc-provider and the floor. Each server runs under callgrind with counting off; after N warm-up
+ * requests (so the JIT has compiled the hot code), counting is switched on for N more, from 10
+ * connections. Unlike requests per second, the counts do not drift with what else the machine is
+ * doing, so they can compare two builds run hours apart. They leave out the kernel (network, disk,
+ * fsync) and waiting, and a group commit gathers more requests under callgrind than at full speed.
+ */
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { drive } from "../load.js";
+import { OPERATIONS } from "../operations.js";
+import { startFloor } from "../targets/floor.js";
+import { startKeyward } from "../targets/keyward.js";
+import { startOidcProvider } from "../targets/oidc.js";
+import type { Target } from "../targets/target.js";
+
+const CONNECTIONS = 10;
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: "string", default: "3000" },
+    warmup: { type: "string", default: "8000" },
+    operation: { type: "string", multiple: true },
+    only: { type: "string", multiple: true },
+  },
+});
+const requests = Number(values.requests);
+const warmup = Number(values.warmup);
+const chosen = (list: string[] | undefined) => list?.flatMap((value) => value.split(","));
+const operations = chosen(values.operation) ?? OPERATIONS.map((operation) => operation.name);
+const only = chosen(values.only) ?? ["keyward", "oidc", "floor"];
+if (!Number.isInteger(requests) || requests <= 0 || !Number.isInteger(warmup) || warmup < 0) {
+  throw new Error("--requests and --warmup take whole numbers");
+}
+const unknown = [
+  ...operations.filter((name) => !OPERATIONS.some((operation) => operation.name === name)),
+  ...only.filter((name) => !["keyward", "oidc", "floor"].includes(name)),
+];
+if (unknown.length > 0) throw new Error(`unknown operation or server: ${unknown.join(", ")}`);
+
+/** Instructions in the dumps callgrind wrote for process `pid`: all threads, and the main thread. */
+function countedInstructions(directory: string, pid: number): { all: number; main: number } {
+  let all = 0;
+  let main = 0;
+  for (const file of readdirSync(directory).filter((name) => name.startsWith(`cg.${pid}.1-`))) {
+    const summary = /^summary: (\d+)$/m.exec(readFileSync(join(directory, file), "utf8"));
+    const count = Number(summary?.[1] ?? 0);
+    all += count;
+    if (file.endsWith("-01")) main = count;
+  }
+  return { all, main };
+}
+
+async function measure(start: (wrapper: string[]) => Promise<Target>, operationName: string): Promise<string> {
+  const operation = OPERATIONS.find((candidate) => candidate.name === operationName);
+  if (!operation) throw new Error(`no operation ${operationName}`);
+  const directory = mkdtempSync(join(tmpdir(), "keyward-callgrind-"));
+  const wrapper = [
+    "valgrind",
+    "--tool=callgrind",
+    "--instr-atstart=no",
+    "--separate-threads=yes",
+    `--callgrind-out-file=${join(directory, "cg.%p")}`,
+  ];
+  const target = await start(wrapper);
+  try {
+    const pid = target.server.child.pid ?? 0;
+    const size = operation.consumesPerRequest ? warmup + requests + CONNECTIONS * 4 : CONNECTIONS * 3;
+    const workload = await operation.prepare(target, size);
+    if (warmup > 0) await drive(target, workload, 0, CONNECTIONS, warmup);
+    execFileSync("callgrind_control", ["--instr=on", String(pid)], { stdio: "ignore" });
+    const figures = await drive(target, workload, 0, CONNECTIONS, requests);
+    execFileSync("callgrind_control", ["--dump", String(pid)], { stdio: "ignore" });
+    execFileSync("callgrind_control", ["--instr=off", String(pid)], { stdio: "ignore" });
+    const failed = figures.non2xx + figures.invalid + figures.errors;
+    if (failed > 0) return `${failed} of ${figures.requests} requests failed: ${figures.failures.join("; ")}`;
+    const { all, main } = countedInstructions(directory, pid);
+    const per = (count: number) => Math.round(count / figures.requests).toLocaleString("en-US");
+    return `${per(all)} instructions a request (main thread ${per(main)}), ${figures.requests} requests`;
+  } finally {
+    await target.stop();
+    rmSync(directory, { recursive: true, force: true });
+  }
+}
+
+const servers: Array<[string, string, (wrapper: string[]) => Promise<Target>]> = [
+  ["keyward", "keyward", (wrapper) => startKeyward({ name: "keyward", wrapper })],
+  ["oidc", "oidc-provider", (wrapper) => startOidcProvider({ wrapper })],
+  ["floor", "floor", (wrapper) => startFloor({ wrapper })],
+];
+for (const operation of operations) {
+  for (const [, name, start] of servers.filter(([family]) => only.includes(family))) {
+    process.stdout.write(`${operation.padEnd(10)} ${name.padEnd(13)} ${await measure(start, operation)}\n`);
+  }
+}
