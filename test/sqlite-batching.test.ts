@@ -149,7 +149,7 @@ test("a query runs at once when the connection is free and waits its turn while 
   assert.ok(runNow, "SQLite offers runNow");
   await store.createClient(client("x"));
   const byId = db.selectFrom("clients").select("id").where("id", "=", "x").compile();
-  assert.deepEqual(runNow(byId)?.rows, [{ id: "x" }]);
+  assert.deepEqual(runNow(byId, false)?.rows, [{ id: "x" }]);
 
   let finish = () => {};
   const held = new Promise<void>((resolve) => {
@@ -165,13 +165,13 @@ test("a query runs at once when the connection is free and waits its turn while 
     await held;
   });
   await inside;
-  assert.equal(runNow(byId), undefined, "the transaction holds the connection");
+  assert.equal(runNow(byId, false), undefined, "the transaction holds the connection");
   // Through the store, the read waits for the transaction and then sees what it committed.
   const seen = store.getClient("y");
   finish();
   await transaction;
   assert.equal((await seen)?.id, "y");
-  assert.deepEqual(runNow(byId)?.rows, [{ id: "x" }]);
+  assert.deepEqual(runNow(byId, false)?.rows, [{ id: "x" }]);
   await store.close();
 });
 

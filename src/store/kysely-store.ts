@@ -130,7 +130,7 @@ export class KyselyStore implements Store {
     ...args: Args
   ) {
     const db = this.db as Kysely<Database>;
-    return this.queries.execute(db, name, (...slots: Args) => build(db, ...slots), args, !this.db.isTransaction);
+    return this.queries.execute(db, name, (...slots: Args) => build(db, ...slots), args, this.db.isTransaction);
   }
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {

@@ -1,8 +1,11 @@
 import type { Compilable, CompiledQuery, Kysely, QueryResult } from "kysely";
 import type { Database } from "./schema.js";
 
-/** Runs a compiled query at once, or answers undefined when it would have to wait its turn. */
-export type RunNow = (query: CompiledQuery) => QueryResult<unknown> | undefined;
+/**
+ * Runs a compiled query at once, or answers undefined when it would have to wait its turn.
+ * `inOwnTransaction`: the caller runs inside a transaction, which holds the connection.
+ */
+export type RunNow = (query: CompiledQuery, inOwnTransaction: boolean) => QueryResult<unknown> | undefined;
 
 /** Stands in for an argument while a query is built once; compiles to an ordinary parameter. */
 class Slot {
@@ -27,13 +30,13 @@ export class QueryCache {
   /** `runNow`, where the engine has one, runs a compiled query without waiting when it can (SQLite). */
   constructor(private readonly runNow?: RunNow) {}
 
-  /** `outsideTransaction`: `db` is the database itself, so `runNow` may take the query. */
+  /** `inTransaction`: `db` is a transaction, which holds the connection while its work runs. */
   execute<Row, Args extends unknown[]>(
     db: Kysely<Database>,
     name: string,
     build: (...args: Args) => Compilable<Row>,
     args: Args,
-    outsideTransaction = false,
+    inTransaction = false,
   ): Promise<QueryResult<Row>> {
     let template = this.templates.get(name);
     if (!template) {
@@ -46,7 +49,7 @@ export class QueryCache {
       return slot === -1 ? constant : args[slot];
     });
     const compiled = { ...query, parameters } as CompiledQuery<Row>;
-    const now = outsideTransaction ? this.runNow?.(compiled) : undefined;
+    const now = this.runNow?.(compiled, inTransaction);
     return now ? Promise.resolve(now as QueryResult<Row>) : db.executeQuery<Row>(compiled);
   }
 }

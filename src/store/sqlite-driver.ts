@@ -74,13 +74,15 @@ export class BetterSqliteDriver implements Driver {
   }
 
   /**
-   * Runs a compiled statement at once when the connection is free, as Kysely would have run it
-   * once its turn came; undefined when another request holds the connection. Kysely hands each
-   * query through several async layers (runtime driver, connection provider, executor), each a
-   * promise and a microtask; a statement that needs no wait skips them. Kysely plugins would not
-   * see such a query; the store uses none.
+   * Runs a compiled statement at once, as Kysely would have run it once its turn came: when the
+   * connection is free, or when the caller's own transaction holds it (`inOwnTransaction`).
+   * Undefined when another request holds the connection. Kysely hands each query through several
+   * async layers (runtime driver, connection provider, executor), each a promise and a microtask;
+   * a statement that needs no wait skips them. Kysely plugins would not see such a query; the
+   * store uses none.
    */
-  executeNow<R>(compiled: CompiledQuery): QueryResult<R> | undefined {
+  executeNow<R>(compiled: CompiledQuery, inOwnTransaction: boolean): QueryResult<R> | undefined {
+    if (inOwnTransaction) return this.connection.executeSync<R>(compiled);
     if (!this.lock.tryAcquire()) return undefined;
     try {
       return this.connection.executeSync<R>(compiled);

@@ -48,7 +48,7 @@ export function openSqlite(path: string): OpenedSqlite {
   });
   return {
     db,
-    runNow: (query) => driver.executeNow(query),
+    runNow: (query, inOwnTransaction) => driver.executeNow(query, inOwnTransaction),
     flush() {
       // Most reads wrote nothing; answering them must not cost a promise chain.
       if (!driver.hasOpenBatch && !wal.hasUnsyncedWrites) return SETTLED;
