@@ -266,6 +266,25 @@ describe("rate limits", () => {
     await limiter.close();
   });
 
+  test("the memory limiter weighs the previous window and forgets older ones", async () => {
+    let now = 10_000;
+    const limiter = new MemoryRateLimiter(() => now);
+    const allowed = async () => (await limiter.consume("k", 4, 1000)).allowed;
+    for (let i = 0; i < 4; i++) assert.equal(await allowed(), true);
+    assert.equal(await allowed(), false);
+    now = 11_100; // 90% of the previous window's 4 still counts
+    assert.equal(await allowed(), false);
+    now = 11_800; // 20% of it does
+    assert.equal(await allowed(), true);
+    now = 12_000; // the window holding that one request is now the previous one, at full weight
+    for (let i = 0; i < 3; i++) assert.equal(await allowed(), true);
+    assert.equal(await allowed(), false);
+    now = 14_000; // two windows on, nothing is left
+    for (let i = 0; i < 4; i++) assert.equal(await allowed(), true);
+    assert.equal(await allowed(), false);
+    await limiter.close();
+  });
+
   test("sign-in failures lock an account, and an address guessing across accounts", async () => {
     const now = 0;
     const limiter = new MemoryRateLimiter(() => now);

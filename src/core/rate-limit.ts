@@ -37,38 +37,55 @@ export function windowIndex(now: number, windowMs: number): number {
   return Math.floor(now / windowMs);
 }
 
+/** One key's counts in one window length: the window `index` and the one before it. */
+interface WindowEntry {
+  index: number;
+  current: number;
+  previous: number;
+}
+
 /** One process's limiter; with several instances, use the Redis one so they share counts. */
 export class MemoryRateLimiter implements RateLimiter {
-  private readonly counts = new Map<string, number>();
+  /** By window length, then by key: a request looks up its entry without building a string. */
+  private readonly windows = new Map<number, Map<string, WindowEntry>>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: () => number = Date.now) {
-    this.sweeper = setInterval(() => this.counts.clear(), 60 * 60 * 1000);
+    this.sweeper = setInterval(() => this.windows.clear(), 60 * 60 * 1000);
     this.sweeper.unref();
   }
 
-  private read(key: string, windowMs: number, now: number): { counts: WindowCounts; currentKey: string } {
+  /** The entry of `key`, rolled forward to the window `now` falls in. */
+  private entry(key: string, windowMs: number, now: number): WindowEntry {
     const index = windowIndex(now, windowMs);
-    const currentKey = `${key}\u0000${windowMs}\u0000${index}`;
-    const previousKey = `${key}\u0000${windowMs}\u0000${index - 1}`;
-    this.counts.delete(`${key}\u0000${windowMs}\u0000${index - 2}`);
-    return {
-      counts: { current: this.counts.get(currentKey) ?? 0, previous: this.counts.get(previousKey) ?? 0 },
-      currentKey,
-    };
+    let entries = this.windows.get(windowMs);
+    if (!entries) {
+      entries = new Map();
+      this.windows.set(windowMs, entries);
+    }
+    let entry = entries.get(key);
+    if (!entry) {
+      entry = { index, current: 0, previous: 0 };
+      entries.set(key, entry);
+    } else if (entry.index !== index) {
+      entry.previous = entry.index === index - 1 ? entry.current : 0;
+      entry.current = 0;
+      entry.index = index;
+    }
+    return entry;
   }
 
   async consume(key: string, limit: number, windowMs: number): Promise<RateDecision> {
     const now = this.clock();
-    const { counts, currentKey } = this.read(key, windowMs, now);
-    const decision = decide(counts, limit, windowMs, now);
-    if (decision.allowed) this.counts.set(currentKey, counts.current + 1);
+    const entry = this.entry(key, windowMs, now);
+    const decision = decide(entry, limit, windowMs, now);
+    if (decision.allowed) entry.current++;
     return decision;
   }
 
   async check(key: string, limit: number, windowMs: number): Promise<RateDecision> {
     const now = this.clock();
-    return decide(this.read(key, windowMs, now).counts, limit, windowMs, now);
+    return decide(this.entry(key, windowMs, now), limit, windowMs, now);
   }
 
   async close(): Promise<void> {
