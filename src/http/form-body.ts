@@ -8,16 +8,51 @@ export const MAX_FORM_PARAMETERS = 64;
 
 export class TooManyParametersError extends Error {}
 
+/**
+ * One name or value of a form, decoded as URLSearchParams decodes it. Most need no decoding; the
+ * rest go through decodeURIComponent, and only what it refuses (a stray `%`, bytes that are not
+ * UTF-8, which URLSearchParams keeps or replaces rather than refusing) through URLSearchParams.
+ */
+function decodeFormComponent(raw: string): string {
+  if (!raw.includes("%")) return raw.includes("+") ? raw.replaceAll("+", " ") : raw;
+  const spaced = raw.replaceAll("+", " ");
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    return new URLSearchParams(`=${raw}`).get("") ?? "";
+  }
+}
+
+/** Any UTF-16 surrogate: text that has one is left to URLSearchParams, which replaces lone ones. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Parses like URLSearchParams (the WHATWG urlencoded parser), without its iterator and its
+ * byte-by-byte decoder for the common case of names and values with nothing to decode.
+ */
 export function parseForm(text: string): FormBody {
+  // URLSearchParams drops one leading "?", which a form body keeps: hence the "?" before it.
+  const pairs: Iterable<[string, string]> = SURROGATE.test(text) ? new URLSearchParams(`?${text}`) : splitPairs(text);
   const form: FormBody = new Map();
   let count = 0;
-  for (const [name, value] of new URLSearchParams(text)) {
+  for (const [name, value] of pairs) {
     if (++count > MAX_FORM_PARAMETERS) throw new TooManyParametersError(`More than ${MAX_FORM_PARAMETERS} parameters`);
     const values = form.get(name);
     if (values) values.push(value);
     else form.set(name, [value]);
   }
   return form;
+}
+
+function splitPairs(text: string): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  for (const pair of text.split("&")) {
+    if (pair === "") continue;
+    const equals = pair.indexOf("=");
+    if (equals === -1) pairs.push([decodeFormComponent(pair), ""]);
+    else pairs.push([decodeFormComponent(pair.slice(0, equals)), decodeFormComponent(pair.slice(equals + 1))]);
+  }
+  return pairs;
 }
 
 export function duplicatedNames(form: FormBody): string[] {
