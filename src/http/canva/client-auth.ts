@@ -8,6 +8,7 @@ import type { CanvaParams } from "./params.js";
 const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="keyward", charset="UTF-8"' };
 
 function decodeComponent(value: string): string | undefined {
+  if (!value.includes("%") && !value.includes("+")) return value;
   try {
     return decodeURIComponent(value.replaceAll("+", " "));
   } catch {
