@@ -298,6 +298,19 @@ describe("token endpoint errors", () => {
     assert.match(String(res.headers["www-authenticate"]), /^Basic /);
   });
 
+  test("Basic credentials are form-encoded (RFC 6749 §2.3.1): encoded ones authenticate, malformed ones are refused", async () => {
+    // "-" as %2D in the id, and the secret's first letter as %63: the same credentials, encoded.
+    const encoded = `${client.clientId.replace("-", "%2D")}:%63${client.clientSecret.slice(1)}`;
+    const ok = await token(
+      { grant_type: "refresh_token", refresh_token: "x" },
+      { authorization: `Basic ${Buffer.from(encoded).toString("base64")}` },
+    );
+    assertCanvaError(ok, 400, "invalid_grant");
+    const malformed = `Basic ${Buffer.from(`${client.clientId}:%zz${client.clientSecret}`).toString("base64")}`;
+    const res = await token({ grant_type: "refresh_token", refresh_token: "x" }, { authorization: malformed });
+    assertCanvaError(res, 401, "invalid_client", "Malformed basic authorization header");
+  });
+
   test("wrong secret in the body: 401 without a Basic challenge", async () => {
     const res = await token(
       { grant_type: "refresh_token", refresh_token: "x", client_id: client.clientId, client_secret: "cnvcaWRONG" },
