@@ -16,7 +16,7 @@ export interface ConnectedDatabase {
   flush(): Promise<void>;
   /** Closes the connection or pool. */
   close(): Promise<void>;
-  /** SQLite only: runs a compiled query without waiting, when nothing else holds the connection. */
+  /** SQLite only: runs a compiled query at once when it need not wait for the connection. */
   runNow?: RunNow;
 }
 

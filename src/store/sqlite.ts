@@ -22,7 +22,7 @@ export interface OpenedSqlite {
   flush(): Promise<void>;
   /** Commits what is pending and closes the file. */
   close(): Promise<void>;
-  /** Runs a compiled query at once when the connection is free (see BetterSqliteDriver.executeNow). */
+  /** Runs a compiled query at once when it need not wait for the connection (see BetterSqliteDriver.executeNow). */
   runNow: RunNow;
 }
 
