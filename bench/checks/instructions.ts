@@ -42,6 +42,11 @@ const unknown = [
   ...only.filter((name) => !["keyward", "oidc", "floor"].includes(name)),
 ];
 if (unknown.length > 0) throw new Error(`unknown operation or server: ${unknown.join(", ")}`);
+try {
+  execFileSync("valgrind", ["--version"], { stdio: "ignore" });
+} catch {
+  throw new Error("this check runs the servers under valgrind, which is not installed here");
+}
 
 /** Instructions in the dumps callgrind wrote for process `pid`: all threads, and the main thread. */
 function countedInstructions(directory: string, pid: number): { all: number; main: number } {
