@@ -14,6 +14,18 @@ interface CachedStatement {
   statement: SQLite.Statement;
   returnsRows: boolean;
   writes: boolean;
+  /** The result's column names, for a statement that returns rows. */
+  columns: string[];
+}
+
+/**
+ * A row as Kysely expects it, from the values better-sqlite3 returns in raw mode. Built here, the
+ * objects share one shape; better-sqlite3's own row objects cost more, one property at a time.
+ */
+function toRow(columns: readonly string[], values: readonly unknown[]): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  for (let i = 0; i < columns.length; i++) row[columns[i] as string] = values[i];
+  return row;
 }
 
 /**
@@ -240,11 +252,11 @@ class BetterSqliteConnection implements DatabaseConnection {
   }
 
   executeSync<R>(compiled: CompiledQuery): QueryResult<R> {
-    const { statement, returnsRows, writes } = this.prepare(compiled.sql);
+    const { statement, returnsRows, writes, columns } = this.prepare(compiled.sql);
     this.beforeStatement(writes);
     const parameters = compiled.parameters as unknown[];
     if (returnsRows) {
-      const rows = statement.all(parameters) as R[];
+      const rows = (statement.all(parameters) as unknown[][]).map((values) => toRow(columns, values) as R);
       if (writes) this.onWrite();
       return { rows };
     }
@@ -254,17 +266,22 @@ class BetterSqliteConnection implements DatabaseConnection {
   }
 
   async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    const { statement, returnsRows, writes } = this.prepare(compiled.sql);
+    const { statement, returnsRows, writes, columns } = this.prepare(compiled.sql);
     if (!returnsRows) throw new Error("only queries that return rows can be streamed");
     this.beforeStatement(writes);
-    for (const row of statement.iterate(compiled.parameters as unknown[])) yield { rows: [row as R] };
+    for (const values of statement.iterate(compiled.parameters as unknown[])) {
+      yield { rows: [toRow(columns, values as unknown[]) as R] };
+    }
   }
 
   private prepare(text: string): CachedStatement {
     let cached = this.statements.get(text);
     if (!cached) {
       const statement = this.database.prepare(text);
-      cached = { statement, returnsRows: statement.reader, writes: !statement.readonly };
+      const returnsRows = statement.reader;
+      if (returnsRows) statement.raw(true);
+      const columns = returnsRows ? statement.columns().map((column) => column.name) : [];
+      cached = { statement, returnsRows, writes: !statement.readonly, columns };
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       this.statements.set(text, cached);
     }
