@@ -37,8 +37,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --profile DIR          write keyward's CPU profiles to DIR
   --output FILE          results JSON (default bench/results/latest.json)`;
 
-const FAMILIES: readonly ServerFamily[] = ["keyward", "oidc", "floor"];
-const OPERATION_NAMES: readonly OperationName[] = ["exchange", "refresh", "introspect", "revoke"];
+export const FAMILIES: readonly ServerFamily[] = ["keyward", "oidc", "floor"];
+export const OPERATION_NAMES: readonly OperationName[] = ["exchange", "refresh", "introspect", "revoke"];
 
 function positiveNumber(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -47,7 +47,8 @@ function positiveNumber(name: string, raw: string | undefined, fallback: number)
   return value;
 }
 
-function choice<T extends string>(option: string, allowed: readonly T[], values: string[] | undefined) {
+/** The names given to a repeatable option (comma-separated or repeated), each checked against `allowed`. */
+export function choice<T extends string>(option: string, allowed: readonly T[], values: string[] | undefined) {
   if (!values) return undefined;
   const names = values.flatMap((value) => value.split(",")).map((name) => name.trim());
   const unknown = names.filter((name) => !allowed.includes(name as T));

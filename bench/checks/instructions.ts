@@ -13,7 +13,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { drive } from "../load.js";
-import { OPERATIONS } from "../operations.js";
+import { OPERATIONS, type Operation } from "../operations.js";
+import { choice, FAMILIES, OPERATION_NAMES, type ServerFamily } from "../options.js";
 import { startFloor } from "../targets/floor.js";
 import { startKeyward } from "../targets/keyward.js";
 import { startOidcProvider } from "../targets/oidc.js";
@@ -31,17 +32,11 @@ const { values } = parseArgs({
 });
 const requests = Number(values.requests);
 const warmup = Number(values.warmup);
-const chosen = (list: string[] | undefined) => list?.flatMap((value) => value.split(","));
-const operations = chosen(values.operation) ?? OPERATIONS.map((operation) => operation.name);
-const only = chosen(values.only) ?? ["keyward", "oidc", "floor"];
+const operations = choice("operation", OPERATION_NAMES, values.operation) ?? new Set(OPERATION_NAMES);
+const only = choice("only", FAMILIES, values.only) ?? new Set(FAMILIES);
 if (!Number.isInteger(requests) || requests <= 0 || !Number.isInteger(warmup) || warmup < 0) {
   throw new Error("--requests and --warmup take whole numbers");
 }
-const unknown = [
-  ...operations.filter((name) => !OPERATIONS.some((operation) => operation.name === name)),
-  ...only.filter((name) => !["keyward", "oidc", "floor"].includes(name)),
-];
-if (unknown.length > 0) throw new Error(`unknown operation or server: ${unknown.join(", ")}`);
 try {
   execFileSync("valgrind", ["--version"], { stdio: "ignore" });
 } catch {
@@ -61,9 +56,7 @@ function countedInstructions(directory: string, pid: number): { all: number; mai
   return { all, main };
 }
 
-async function measure(start: (wrapper: string[]) => Promise<Target>, operationName: string): Promise<string> {
-  const operation = OPERATIONS.find((candidate) => candidate.name === operationName);
-  if (!operation) throw new Error(`no operation ${operationName}`);
+async function measure(start: (wrapper: string[]) => Promise<Target>, operation: Operation): Promise<string> {
   const directory = mkdtempSync(join(tmpdir(), "keyward-callgrind-"));
   const wrapper = [
     "valgrind",
@@ -93,13 +86,13 @@ async function measure(start: (wrapper: string[]) => Promise<Target>, operationN
   }
 }
 
-const servers: Array<[string, string, (wrapper: string[]) => Promise<Target>]> = [
+const servers: Array<[ServerFamily, string, (wrapper: string[]) => Promise<Target>]> = [
   ["keyward", "keyward", (wrapper) => startKeyward({ name: "keyward", wrapper })],
   ["oidc", "oidc-provider", (wrapper) => startOidcProvider({ wrapper })],
   ["floor", "floor", (wrapper) => startFloor({ wrapper })],
 ];
-for (const operation of operations) {
-  for (const [, name, start] of servers.filter(([family]) => only.includes(family))) {
-    process.stdout.write(`${operation.padEnd(10)} ${name.padEnd(13)} ${await measure(start, operation)}\n`);
+for (const operation of OPERATIONS.filter((candidate) => operations.has(candidate.name))) {
+  for (const [, name, start] of servers.filter(([family]) => only.has(family))) {
+    process.stdout.write(`${operation.name.padEnd(10)} ${name.padEnd(13)} ${await measure(start, operation)}\n`);
   }
 }
