@@ -8,7 +8,7 @@ import { connectDatabase, openStore } from "../src/store/open.js";
 import type { Database } from "../src/store/schema.js";
 import { runCliAsync } from "./support/cli-async.js";
 import { TEST_SECRET } from "./support/harness.js";
-import { createTestSchema, PG_SKIP } from "./support/postgres.js";
+import { adminQuery, createTestSchema, PG_SKIP } from "./support/postgres.js";
 import { tempDatabase } from "./support/server-process.js";
 import {
   clientRecord,
@@ -212,3 +212,36 @@ for (const { engine, place, skip } of ENGINES) {
     });
   });
 }
+
+describe("Migrations beside other schemas' DDL (postgres)", { skip: PG_SKIP }, () => {
+  test("a migration run succeeds while another session adds and drops columns elsewhere", async () => {
+    const busy = await createTestSchema();
+    await adminQuery(`create table ${busy.name}.churn (id integer)`);
+    let churning = true;
+    const churn = (async () => {
+      while (churning) {
+        await adminQuery(`alter table ${busy.name}.churn add column extra text`);
+        await adminQuery(`alter table ${busy.name}.churn drop column extra`);
+      }
+    })();
+    try {
+      for (let run = 0; run < 15; run++) {
+        const target = await createTestSchema();
+        try {
+          const db = (await connectDatabase(target.url)).db;
+          try {
+            assert.deepEqual(await migrateDatabase(db, "postgres"), ALL);
+          } finally {
+            await db.destroy();
+          }
+        } finally {
+          await target.drop();
+        }
+      }
+    } finally {
+      churning = false;
+      await churn;
+      await busy.drop();
+    }
+  });
+});

@@ -31,18 +31,22 @@ export async function migrateDatabase(db: Kysely<Database>, engine: Engine, targ
   const migrationTableSchema = await currentSchema(db);
   for (let attempt = 1; ; attempt++) {
     const result = await run(new Migrator({ db, provider, migrationTableSchema }));
-    if (attempt < 3 && isCatalogRace(result.error)) continue;
+    if (attempt < 5 && isCatalogRace(result.error)) continue;
     return check(result);
   }
 }
 
 /**
- * Kysely's migrator looks for its tables by introspecting every schema in the database; a schema
- * or table dropped by someone else at that moment makes the query fail. Nothing was applied then.
+ * Kysely's migrator looks for its tables by introspecting every schema in the database; a schema,
+ * table or column dropped by someone else at that moment makes the query fail (a dropped column
+ * fails its `pg_get_serial_sequence` call with 42703). Every migration runs in a transaction, so
+ * nothing was applied then and the run can start again.
  */
+const CATALOG_RACE_CODES = new Set(["3F000", "42P01", "42703", "XX000"]);
+
 function isCatalogRace(error: unknown): boolean {
   const code = (error as { code?: unknown } | undefined)?.code;
-  return code === "3F000" || code === "42P01" || code === "XX000";
+  return typeof code === "string" && CATALOG_RACE_CODES.has(code);
 }
 
 function check({ error, results }: MigrationResultSet): string[] {
