@@ -10,6 +10,7 @@ import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
 import { classifyFailure, UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
+import { lazyRequestLogger } from "./request-logger.js";
 import { registerSignInPage } from "./sign-in-page.js";
 import { registerWellKnown } from "./well-known.js";
 
@@ -28,6 +29,7 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     bodyLimit: BODY_LIMIT_BYTES,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
+    childLoggerFactory: lazyRequestLogger,
     trustProxy: trustProxyOption(deps.config.trustProxy),
     clientErrorHandler: answerClientError,
     // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
