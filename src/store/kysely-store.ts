@@ -19,6 +19,7 @@ import {
   type TokenWithGrant,
   type UserRecord,
 } from "./types.js";
+import { ViewMemo } from "./view-memo.js";
 
 const splitScopes = (value: string): string[] => (value === "" ? [] : value.split(" "));
 
@@ -121,6 +122,8 @@ export class KyselyStore implements Store {
     private readonly onClose: () => Promise<void> = async () => {},
     private readonly onFlush: () => Promise<void> = async () => {},
     private readonly queries = new QueryCache(),
+    /** Clients as read in the connection's current view; authentication reads one per request. */
+    private readonly clients = new ViewMemo<ClientRecord | undefined>(),
   ) {}
 
   /** The hot paths' queries, compiled once (see QueryCache). */
@@ -137,7 +140,7 @@ export class KyselyStore implements Store {
     if (this.db.isTransaction) return work(this);
     const db = this.db as Kysely<Database>;
     return retryOnConflict(() =>
-      db.transaction().execute((trx) => work(new KyselyStore(trx, undefined, undefined, this.queries))),
+      db.transaction().execute((trx) => work(new KyselyStore(trx, undefined, undefined, this.queries, this.clients))),
     );
   }
 
@@ -156,13 +159,15 @@ export class KyselyStore implements Store {
       .execute();
   }
 
-  async getClient(id: string): Promise<ClientRecord | undefined> {
-    const { rows } = await this.run(
-      "getClient",
-      (db, clientId: string) => db.selectFrom("clients").selectAll().where("id", "=", clientId),
-      id,
-    );
-    return rows[0] && toClient(rows[0]);
+  getClient(id: string): Promise<ClientRecord | undefined> {
+    return this.clients.read(id, async () => {
+      const { rows } = await this.run(
+        "getClient",
+        (db, clientId: string) => db.selectFrom("clients").selectAll().where("id", "=", clientId),
+        id,
+      );
+      return rows[0] && toClient(rows[0]);
+    });
   }
 
   async listClients(): Promise<ClientRecord[]> {

@@ -6,6 +6,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";
 import { QueryCache, type RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./types.js";
+import { type ReadView, ViewMemo } from "./view-memo.js";
 
 export interface ConnectedDatabase {
   db: Kysely<Database>;
@@ -18,6 +19,8 @@ export interface ConnectedDatabase {
   close(): Promise<void>;
   /** SQLite only: runs a compiled query at once when it need not wait for the connection. */
   runNow?: RunNow;
+  /** SQLite only: which view of the data the connection reads (see ViewMemo). */
+  readView?: ReadView;
 }
 
 export interface OpenedStore extends ConnectedDatabase {
@@ -46,8 +49,8 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close, runNow } = openSqlite(url);
-  return { db, engine, onConnectionError, flush, close, runNow };
+  const { db, flush, close, runNow, readView } = openSqlite(url);
+  return { db, engine, onConnectionError, flush, close, runNow, readView };
 }
 
 /** Connects and brings the schema up to date. */
@@ -63,7 +66,13 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   }
   return {
     ...connected,
-    store: new KyselyStore(db, connected.close, connected.flush, new QueryCache(connected.runNow)),
+    store: new KyselyStore(
+      db,
+      connected.close,
+      connected.flush,
+      new QueryCache(connected.runNow),
+      new ViewMemo(connected.readView),
+    ),
     migrationsApplied,
   };
 }

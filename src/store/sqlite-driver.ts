@@ -59,6 +59,8 @@ export class BetterSqliteDriver implements Driver {
   private batch: Batch | undefined;
   private savepoints = 0;
   private reading = false;
+  /** See `currentView`. */
+  private view = 0;
 
   constructor(
     private readonly database: SQLite.Database,
@@ -69,6 +71,7 @@ export class BetterSqliteDriver implements Driver {
       database,
       (writes) => this.beforeStatement(writes),
       () => {
+        this.view++;
         // A write outside any transaction commits by itself unless a batch holds it.
         if (!this.database.inTransaction) this.wal.noteWrite();
       },
@@ -119,6 +122,7 @@ export class BetterSqliteDriver implements Driver {
   async rollbackTransaction(): Promise<void> {
     const name = `tx${this.savepoints}`;
     this.savepoints--;
+    this.view++;
     if (!this.database.inTransaction) {
       // SQLite rolled the whole write transaction back on its own (an I/O error, a full disk):
       // every transaction in the batch is lost, and the requests that ran them must not succeed.
@@ -128,6 +132,16 @@ export class BetterSqliteDriver implements Driver {
     }
     this.connection.run(`rollback to ${name}`);
     this.connection.run(`release ${name}`);
+  }
+
+  /**
+   * A number that changes whenever what this connection's reads see may change: when a write
+   * statement runs, a savepoint rolls back, a batch opens or ends, or the shared read ends (after
+   * which commits by other processes show). Opening the shared read keeps it: nothing was read in
+   * the current view before that read began. Reads that see one view all see the same rows.
+   */
+  currentView(): number {
+    return this.view;
   }
 
   get hasOpenBatch(): boolean {
@@ -173,6 +187,7 @@ export class BetterSqliteDriver implements Driver {
   private endSharedRead(): void {
     if (!this.reading) return;
     this.reading = false;
+    this.view++;
     this.connection.run("commit");
   }
 
@@ -184,6 +199,7 @@ export class BetterSqliteDriver implements Driver {
       }
       await sleep(pause);
     }
+    this.view++;
     const batch = new Batch();
     this.batch = batch;
     setImmediate(() => this.commitBatch(batch));
@@ -208,6 +224,7 @@ export class BetterSqliteDriver implements Driver {
     try {
       if (this.batch !== batch) return;
       this.batch = undefined;
+      this.view++;
       this.connection.run("commit");
       this.wal.noteWrite();
       batch.succeed();

@@ -3,14 +3,15 @@
  * implement it with the same Kysely queries. Times are milliseconds since the epoch.
  * Every secret value (code, token, client secret, session id) arrives here already keyed-hashed.
  */
+/** Shared between requests once read (see ViewMemo), hence read-only. */
 export interface ClientRecord {
-  id: string;
-  name: string;
-  secretHash: string;
-  redirectUris: string[];
-  scopes: string[];
-  createdAt: number;
-  updatedAt: number;
+  readonly id: string;
+  readonly name: string;
+  readonly secretHash: string;
+  readonly redirectUris: readonly string[];
+  readonly scopes: readonly string[];
+  readonly createdAt: number;
+  readonly updatedAt: number;
 }
 
 export interface UserRecord {
