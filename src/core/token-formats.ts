@@ -97,14 +97,13 @@ export class CalTokenFormat implements TokenFormat {
     const key = this.keyRing.current();
     // First in the payload, where `ServerKeys.hashToken` finds it without parsing the token.
     const jti = orderedToken(ctx.now, 32);
-    const claims: Record<string, unknown> = { jti, type, clientId: ctx.clientId, ownerId: ctx.subject, expiresAt };
-    if (ctx.rotation) claims.userId = ctx.subject;
-    const registered = { iss: ctx.issuer, iat: seconds(ctx.now), exp: seconds(expiresAt) };
-    const value = await signEs256Jwt(
-      { alg: SIGNING_ALG, kid: key.kid, typ: "JWT" },
-      { ...claims, ...registered },
-      key.privateKey,
-    );
+    const { clientId, subject, issuer } = ctx;
+    const iat = seconds(ctx.now);
+    const exp = seconds(expiresAt);
+    const claims = ctx.rotation
+      ? { jti, type, clientId, ownerId: subject, expiresAt, userId: subject, iss: issuer, iat, exp }
+      : { jti, type, clientId, ownerId: subject, expiresAt, iss: issuer, iat, exp };
+    const value = await signEs256Jwt({ alg: SIGNING_ALG, kid: key.kid, typ: "JWT" }, claims, key.privateKey);
     return { value, jti, expiresAt };
   }
 }

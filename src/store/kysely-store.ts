@@ -62,7 +62,8 @@ function toCode(row: Selectable<Database["authorization_codes"]>): Authorization
   };
 }
 
-function toToken(row: Selectable<Database["tokens"]>): TokenRecord {
+/** A token row and, from a join, whether its grant is revoked; one object shape either way. */
+function toToken(row: Selectable<Database["tokens"]>, grantRevokedAt: number | null): TokenWithGrant {
   return {
     hash: row.hash,
     kind: row.kind === "refresh" ? "refresh" : "access",
@@ -74,6 +75,7 @@ function toToken(row: Selectable<Database["tokens"]>): TokenRecord {
     createdAt: row.created_at,
     expiresAt: row.expires_at,
     consumedAt: row.consumed_at,
+    grantRevokedAt,
   };
 }
 
@@ -346,18 +348,12 @@ export class KyselyStore implements Store {
 
   async saveTokens(tokens: TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return;
-    const values = tokens.flatMap((t) => [
-      t.hash,
-      t.kind,
-      t.jti,
-      t.grantId,
-      t.clientId,
-      t.userId,
-      t.scopes.join(" "),
-      t.createdAt,
-      t.expiresAt,
-      t.consumedAt,
-    ]);
+    // A loop rather than flatMap, which V8 runs as a slow generic builtin.
+    const values: unknown[] = [];
+    for (const t of tokens) {
+      values.push(t.hash, t.kind, t.jti, t.grantId, t.clientId, t.userId, t.scopes.join(" "));
+      values.push(t.createdAt, t.expiresAt, t.consumedAt);
+    }
     await this.run(
       `saveTokens${tokens.length}`,
       (db, ...slots: unknown[]) => db.insertInto("tokens").values(tokenRows(slots)),
@@ -378,7 +374,7 @@ export class KyselyStore implements Store {
       hash,
     );
     const row = rows[0];
-    return row && { ...toToken(row), grantRevokedAt: row.grant_revoked_at };
+    return row && toToken(row, row.grant_revoked_at);
   }
 
   async consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome> {
@@ -400,7 +396,7 @@ export class KyselyStore implements Store {
       now,
     );
     const claimed = rows[0];
-    if (claimed) return { status: "consumed", token: { ...toToken(claimed), grantRevokedAt: null } };
+    if (claimed) return { status: "consumed", token: toToken(claimed, null) };
     const row = await this.findToken(hash);
     if (row?.kind !== "refresh" || row.clientId !== clientId) return { status: "unknown" };
     if (row.consumedAt !== null) return { status: "reused", token: row };

@@ -48,7 +48,7 @@ export class QueryCache {
       const slot = slots[i] as number;
       return slot === -1 ? constant : args[slot];
     });
-    const compiled = { ...query, parameters } as CompiledQuery<Row>;
+    const compiled: CompiledQuery<Row> = { query: query.query, queryId: query.queryId, sql: query.sql, parameters };
     const now = this.runNow?.(compiled, inTransaction);
     return now ? Promise.resolve(now as QueryResult<Row>) : db.executeQuery<Row>(compiled);
   }

@@ -1,6 +1,6 @@
-import type { Store, TokenRecord } from "../../store/types.js";
+import type { Store, TokenKind, TokenRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
-import type { TokenFormat } from "../token-formats.js";
+import type { MintedToken, TokenFormat } from "../token-formats.js";
 import type { IssuedTokens } from "./types.js";
 
 export interface Issuance {
@@ -25,45 +25,42 @@ export interface MintedPair {
  * their transaction opens, so signing never holds a database connection or SQLite's write lock.
  */
 export async function mintTokens(ctx: CoreContext, format: TokenFormat, issuance: Issuance): Promise<MintedPair> {
-  const { now } = issuance;
-  const base = {
-    issuer: ctx.issuer,
-    clientId: issuance.clientId,
-    subject: ctx.keys.pairwiseId(issuance.clientId, issuance.userId),
-    now,
-    rotation: issuance.rotation,
-  };
+  const { issuer } = ctx;
+  const { clientId, now, rotation } = issuance;
+  const subject = ctx.keys.pairwiseId(clientId, issuance.userId);
+  // Object literals spelled out rather than spread from a common base: a spread object gets a
+  // fresh hidden class, and the properties added after it then miss V8's inline caches on every call.
   const [accessToken, refreshToken] = await Promise.all([
-    format.mintAccess({ ...base, scopes: issuance.accessScopes }),
-    format.mintRefresh({ ...base, scopes: issuance.refreshScopes }),
+    format.mintAccess({ issuer, clientId, subject, now, rotation, scopes: issuance.accessScopes }),
+    format.mintRefresh({ issuer, clientId, subject, now, rotation, scopes: issuance.refreshScopes }),
   ]);
-  const common = {
-    grantId: issuance.grantId,
-    clientId: issuance.clientId,
-    userId: issuance.userId,
-    createdAt: now,
-    consumedAt: null,
-  };
   return {
     issued: { accessToken, refreshToken, scopes: [...issuance.accessScopes] },
     records: [
-      {
-        ...common,
-        hash: ctx.keys.hashToken(accessToken.value),
-        kind: "access",
-        jti: accessToken.jti,
-        scopes: [...issuance.accessScopes],
-        expiresAt: accessToken.expiresAt,
-      },
-      {
-        ...common,
-        hash: ctx.keys.hashToken(refreshToken.value),
-        kind: "refresh",
-        jti: refreshToken.jti,
-        scopes: [...issuance.refreshScopes],
-        expiresAt: refreshToken.expiresAt,
-      },
+      tokenRecord(ctx.keys.hashToken(accessToken.value), "access", accessToken, issuance.accessScopes, issuance),
+      tokenRecord(ctx.keys.hashToken(refreshToken.value), "refresh", refreshToken, issuance.refreshScopes, issuance),
     ],
+  };
+}
+
+function tokenRecord(
+  hash: string,
+  kind: TokenKind,
+  token: MintedToken,
+  scopes: readonly string[],
+  issuance: Issuance,
+): TokenRecord {
+  return {
+    hash,
+    kind,
+    jti: token.jti,
+    grantId: issuance.grantId,
+    clientId: issuance.clientId,
+    userId: issuance.userId,
+    scopes: [...scopes],
+    createdAt: issuance.now,
+    expiresAt: token.expiresAt,
+    consumedAt: null,
   };
 }
 
