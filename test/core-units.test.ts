@@ -179,6 +179,20 @@ describe("time-ordered storage keys", () => {
   const plainHmac = (token: string) => createHmac("sha256", keys.tokenHash).update(token).digest("base64url");
   const times = [0, 1, 999, 1_700_000_000_000, 1_700_000_000_001, 4_102_444_800_000];
 
+  test("the time prefix is the millisecond in 12 hex digits, whichever time came before", () => {
+    for (const [time, prefix] of [
+      [1_700_000_000_000, "018bcfe56800"],
+      [1_700_000_000_000.9, "018bcfe56800"],
+      [1, "000000000001"],
+      [1, "000000000001"],
+      [4_102_444_800_000, "03bb2cc3d800"],
+      [-5, "000000000000"],
+      [1_700_000_000_000, "018bcfe56800"],
+    ] as const) {
+      assert.equal(timePrefix(time), prefix, `time ${time}`);
+    }
+  });
+
   test("codes and refresh tokens carry their mint time, and their keys sort by it", () => {
     const keysInOrder = times.map((time) => {
       const token = orderedToken(time);

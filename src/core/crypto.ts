@@ -26,8 +26,17 @@ export function randomToken(bytes = 32): string {
  * begin with it sort by creation time.
  */
 export function timePrefix(now: number): string {
-  return Math.max(0, Math.floor(now)).toString(16).padStart(12, "0");
+  const ms = Math.max(0, Math.floor(now));
+  // Tokens minted together share their millisecond; number-to-hex conversion is a runtime call.
+  if (ms !== lastPrefixMs) {
+    lastPrefixMs = ms;
+    lastPrefix = ms.toString(16).padStart(12, "0");
+  }
+  return lastPrefix;
 }
+
+let lastPrefixMs = -1;
+let lastPrefix = "";
 
 const ORDERED_TOKEN = /^[0-9a-f]{12}[A-Za-z0-9_-]{43}$/;
 const HEX_PREFIX = /^[0-9a-f]{12}/;
