@@ -3,6 +3,7 @@ import { rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { after, test } from "node:test";
 import SQLite from "better-sqlite3";
+import { sql } from "kysely";
 import { FifoLock } from "../src/store/fifo-lock.js";
 import { openStore } from "../src/store/open.js";
 import { QueryCache } from "../src/store/query-cache.js";
@@ -288,4 +289,39 @@ test("a checkpoint thread that fails hands checkpoints back and never makes clos
   );
   await failing.stop();
   serving.close();
+});
+
+test("rows keep every column name exactly, however it is spelled", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const { db, close } = await openStore(path);
+  try {
+    const { rows } = await sql<Record<string, unknown>>`
+      select 1 as "plain", 'two' as "with ""quotes"" and \\ backslash", null as "line
+break", 4.5 as "ünï 😀", x'0102' as "constructor", 6 as "dup", 7 as "dup"`.execute(db);
+    assert.equal(rows.length, 1);
+    const row = rows[0] as Record<string, unknown>;
+    assert.deepEqual(Object.keys(row), [
+      "plain",
+      'with "quotes" and \\ backslash',
+      "line\nbreak",
+      "ünï 😀",
+      "constructor",
+      "dup",
+    ]);
+    assert.equal(row.plain, 1);
+    assert.equal(row['with "quotes" and \\ backslash'], "two");
+    assert.equal(row["line\nbreak"], null);
+    assert.equal(row["ünï 😀"], 4.5);
+    assert.deepEqual(row.constructor, Buffer.from([1, 2]));
+    assert.equal(row.dup, 7, "the later of two same-named columns wins, as it would in a loop");
+
+    const proto = await sql<Record<string, unknown>>`select 1 as "__proto__", 2 as "after"`.execute(db);
+    const special = proto.rows[0] as Record<string, unknown>;
+    assert.equal(Object.getPrototypeOf(special), Object.prototype);
+    assert.deepEqual(Object.keys(special), ["__proto__", "after"]);
+    assert.equal(Object.getOwnPropertyDescriptor(special, "__proto__")?.value, 1);
+  } finally {
+    await close();
+  }
 });

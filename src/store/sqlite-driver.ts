@@ -14,19 +14,36 @@ interface CachedStatement {
   statement: SQLite.Statement;
   returnsRows: boolean;
   writes: boolean;
-  /** The result's column names, for a statement that returns rows. */
-  columns: string[];
+  /** Makes a row from the values better-sqlite3 returns in raw mode, for a statement that returns rows. */
+  toRow: RowMaker;
 }
 
+type RowMaker = (values: readonly unknown[]) => Record<string, unknown>;
+
 /**
- * A row as Kysely expects it, from the values better-sqlite3 returns in raw mode. better-sqlite3
- * builds its own row objects through V8's C++ API, which costs more than building them here, where
- * every row of a statement gets the same keys in the same order and so the same shape.
+ * Rows as Kysely expects them, from the values better-sqlite3 returns in raw mode. better-sqlite3
+ * builds its own row objects through V8's C++ API, one property at a time; a loop assigning
+ * `row[name]` here would miss V8's inline caches on every property. The maker is one object
+ * literal per statement instead, so every row of a statement is built in one step and has one
+ * hidden class. Column names become quoted keys (JSON escaping makes any name a valid one); a
+ * column named `__proto__` would set the prototype in a literal, so such a statement uses the loop.
  */
-function toRow(columns: readonly string[], values: readonly unknown[]): Record<string, unknown> {
-  const row: Record<string, unknown> = {};
-  for (let i = 0; i < columns.length; i++) row[columns[i] as string] = values[i];
-  return row;
+function rowMaker(columns: readonly string[]): RowMaker {
+  if (columns.includes("__proto__")) {
+    return (values) => {
+      const row: Record<string, unknown> = {};
+      for (let i = 0; i < columns.length; i++)
+        Object.defineProperty(row, columns[i] as string, {
+          value: values[i],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      return row;
+    };
+  }
+  const fields = columns.map((name, i) => `${JSON.stringify(name)}: values[${i}]`).join(", ");
+  return new Function("values", `return { ${fields} };`) as RowMaker;
 }
 
 /**
@@ -270,11 +287,11 @@ class BetterSqliteConnection implements DatabaseConnection {
   }
 
   executeSync<R>(compiled: CompiledQuery): QueryResult<R> {
-    const { statement, returnsRows, writes, columns } = this.prepare(compiled.sql);
+    const { statement, returnsRows, writes, toRow } = this.prepare(compiled.sql);
     this.beforeStatement(writes);
     const parameters = compiled.parameters as unknown[];
     if (returnsRows) {
-      const rows = (statement.all(parameters) as unknown[][]).map((values) => toRow(columns, values) as R);
+      const rows = (statement.all(parameters) as unknown[][]).map((values) => toRow(values) as R);
       if (writes) this.onWrite();
       return { rows };
     }
@@ -284,11 +301,11 @@ class BetterSqliteConnection implements DatabaseConnection {
   }
 
   async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
-    const { statement, returnsRows, writes, columns } = this.prepare(compiled.sql);
+    const { statement, returnsRows, writes, toRow } = this.prepare(compiled.sql);
     if (!returnsRows) throw new Error("only queries that return rows can be streamed");
     this.beforeStatement(writes);
     for (const values of statement.iterate(compiled.parameters as unknown[])) {
-      yield { rows: [toRow(columns, values as unknown[]) as R] };
+      yield { rows: [toRow(values as unknown[]) as R] };
     }
   }
 
@@ -299,7 +316,7 @@ class BetterSqliteConnection implements DatabaseConnection {
       const returnsRows = statement.reader;
       if (returnsRows) statement.raw(true);
       const columns = returnsRows ? statement.columns().map((column) => column.name) : [];
-      cached = { statement, returnsRows, writes: !statement.readonly, columns };
+      cached = { statement, returnsRows, writes: !statement.readonly, toRow: rowMaker(columns) };
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       this.statements.set(text, cached);
     }
