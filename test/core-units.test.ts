@@ -5,7 +5,7 @@ import { decodeProtectedHeader, jwtVerify } from "jose";
 import { newGrantId } from "../src/core/authorization.js";
 import { generateClientId, generateClientSecret } from "../src/core/clients.js";
 import { constantTimeEqual, orderedToken, randomToken, ServerKeys, timePrefix } from "../src/core/crypto.js";
-import { signEs256Jwt } from "../src/core/jws.js";
+import { HeaderEncoder, signEs256Jwt, signWithEncodedHeader } from "../src/core/jws.js";
 import { hashPassword, verifyPassword } from "../src/core/passwords.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
 import { decide, MemoryRateLimiter } from "../src/core/rate-limit.js";
@@ -164,6 +164,16 @@ describe("keys and hashing", () => {
     assert.equal(protectedHeader.kid, "k1");
     const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey;
     await assert.rejects(jwtVerify(jwt, other), /signature verification failed/);
+  });
+
+  test("a token format's encoded header follows its signing key", async () => {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    const headers = new HeaderEncoder("ES256", "at+jwt");
+    for (const kid of ["k1", "k1", "k2", "k1"]) {
+      const jwt = await signWithEncodedHeader(headers.encode(kid), { sub: "s" }, privateKey);
+      const { protectedHeader } = await jwtVerify(jwt, publicKey, { typ: "at+jwt" });
+      assert.deepEqual(protectedHeader, { alg: "ES256", kid, typ: "at+jwt" });
+    }
   });
 
   test("client credentials look like Canva's and carry 256 bits", () => {

@@ -13,7 +13,16 @@ export function signEs256Jwt(
   claims: Record<string, unknown>,
   key: KeyObject,
 ): Promise<string> {
-  const input = `${encodeJson(header)}.${encodeJson(claims)}`;
+  return signWithEncodedHeader(encodeJson(header), claims, key);
+}
+
+/** As signEs256Jwt, with the header already encoded (see HeaderEncoder). */
+export function signWithEncodedHeader(
+  encodedHeader: string,
+  claims: Record<string, unknown>,
+  key: KeyObject,
+): Promise<string> {
+  const input = `${encodedHeader}.${encodeJson(claims)}`;
   return new Promise((resolve, reject) => {
     // ieee-p1363: the raw r||s signature JWS requires (RFC 7518 §3.4), not DER.
     sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }, (error, signature) => {
@@ -21,4 +30,26 @@ export function signEs256Jwt(
       else resolve(`${input}.${signature.toString("base64url")}`);
     });
   });
+}
+
+/**
+ * A token format's JWS header, `{alg, kid, typ}`, encoded once for each signing key: it is the
+ * same for every token that key signs until the key ring rotates.
+ */
+export class HeaderEncoder {
+  private kid: string | undefined;
+  private encoded = "";
+
+  constructor(
+    private readonly alg: string,
+    private readonly typ: string,
+  ) {}
+
+  encode(kid: string): string {
+    if (kid !== this.kid) {
+      this.encoded = encodeJson({ alg: this.alg, kid, typ: this.typ });
+      this.kid = kid;
+    }
+    return this.encoded;
+  }
 }

@@ -1,5 +1,5 @@
 import { orderedToken, randomToken } from "./crypto.js";
-import { signEs256Jwt } from "./jws.js";
+import { HeaderEncoder, signWithEncodedHeader } from "./jws.js";
 import { type KeyRing, SIGNING_ALG } from "./signing-keys.js";
 
 export interface IssueContext {
@@ -36,6 +36,7 @@ const seconds = (ms: number) => Math.floor(ms / 1000);
 /** Canva Connect: RFC 9068 JWT access tokens with Canva's claims, opaque refresh tokens. */
 export class CanvaTokenFormat implements TokenFormat {
   readonly name = "canva";
+  private readonly headers = new HeaderEncoder(SIGNING_ALG, "at+jwt");
 
   constructor(
     private readonly keyRing: KeyRing,
@@ -48,8 +49,8 @@ export class CanvaTokenFormat implements TokenFormat {
     // First in the payload, where `ServerKeys.hashToken` finds it without parsing the token.
     const jti = orderedToken(ctx.now, 16);
     const expiresAt = ctx.now + this.accessTtlMs;
-    const value = await signEs256Jwt(
-      { alg: SIGNING_ALG, kid: key.kid, typ: "at+jwt" },
+    const value = await signWithEncodedHeader(
+      this.headers.encode(key.kid),
       {
         jti,
         client_id: ctx.clientId,
@@ -78,6 +79,7 @@ export class CanvaTokenFormat implements TokenFormat {
  */
 export class CalTokenFormat implements TokenFormat {
   readonly name = "cal";
+  private readonly headers = new HeaderEncoder(SIGNING_ALG, "JWT");
 
   constructor(
     private readonly keyRing: KeyRing,
@@ -103,7 +105,7 @@ export class CalTokenFormat implements TokenFormat {
     const claims = ctx.rotation
       ? { jti, type, clientId, ownerId: subject, expiresAt, userId: subject, iss: issuer, iat, exp }
       : { jti, type, clientId, ownerId: subject, expiresAt, iss: issuer, iat, exp };
-    const value = await signEs256Jwt({ alg: SIGNING_ALG, kid: key.kid, typ: "JWT" }, claims, key.privateKey);
+    const value = await signWithEncodedHeader(this.headers.encode(key.kid), claims, key.privateKey);
     return { value, jti, expiresAt };
   }
 }
