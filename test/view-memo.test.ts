@@ -5,11 +5,11 @@ import { after, test } from "node:test";
 import { setImmediate as nextTurn } from "node:timers/promises";
 import SQLite from "better-sqlite3";
 import { KyselyStore } from "../src/store/kysely-store.js";
-import { connectDatabase, openStore } from "../src/store/open.js";
+import { clientsView, connectDatabase, openStore } from "../src/store/open.js";
 import { QueryCache } from "../src/store/query-cache.js";
 import { ViewMemo } from "../src/store/view-memo.js";
 import { tempDatabase } from "./support/server-process.js";
-import { clientRecord, NOW } from "./support/store-records.js";
+import { clientRecord, grantRecord, NOW, userRecord } from "./support/store-records.js";
 
 const paths: string[] = [];
 after(() => {
@@ -61,33 +61,43 @@ test("a memo keeps nothing read while the view changed, nor anything where no vi
   assert.equal(source.loads, 2);
 });
 
-test("SQLite's view stays through reads and changes with writes, transactions and the end of the shared read", async () => {
+test("SQLite's view of a table stays through reads and other tables' writes, and changes with its own writes, transactions and the end of the shared read", async () => {
   const path = tempDatabase();
   paths.push(path);
-  const { store, readView, close } = await openStore(path);
-  assert.ok(readView, "SQLite reports its view");
+  const opened = await openStore(path);
+  const { store, close } = opened;
+  const view = clientsView(opened);
+  assert.ok(view, "SQLite reports its view");
   try {
     await nextTurn();
     const client = clientRecord();
     await store.createClient(client);
-    const afterWrite = readView();
+    const afterWrite = view();
     await store.getClient(client.id);
     await store.getClient("nobody");
-    assert.equal(readView(), afterWrite, "reads keep the view");
+    assert.equal(view(), afterWrite, "reads keep the view");
     await nextTurn();
-    assert.notEqual(readView(), afterWrite, "the shared read ended");
+    assert.notEqual(view(), afterWrite, "the shared read ended");
 
-    const beforeTransaction = readView();
-    await store.transaction(async () => {});
-    assert.notEqual(readView(), beforeTransaction, "a transaction opened a batch");
+    const beforeTransaction = view();
+    await store.transaction(async (tx) => {
+      const opening = view();
+      assert.notEqual(opening, beforeTransaction, "a transaction opened a batch");
+      const user = userRecord();
+      await tx.createUser(user);
+      await tx.createGrant(grantRecord({ clientId: client.id, userId: user.id }));
+      assert.equal(view(), opening, "writes to other tables keep the clients' view");
+      await tx.setClientSecretHash(client.id, "rotated", NOW);
+      assert.notEqual(view(), opening, "a write naming the clients table");
+    });
 
-    const beforeRollback = readView();
+    const beforeRollback = view();
     await assert.rejects(
       store.transaction(async () => {
         throw new Error("undo");
       }),
     );
-    assert.notEqual(readView(), beforeRollback, "a rollback");
+    assert.notEqual(view(), beforeRollback, "a rollback");
   } finally {
     await close();
   }
@@ -111,7 +121,7 @@ test("authentication reads a client once per view, and sees a rotated secret or 
     connected.close,
     connected.flush,
     counting,
-    new ViewMemo(connected.readView),
+    new ViewMemo(clientsView(connected)),
   );
   try {
     const client = clientRecord();
@@ -126,6 +136,13 @@ test("authentication reads a client once per view, and sees a rotated secret or 
     assert.equal(second, first);
     assert.equal(third, first);
     assert.equal(reads(), 1, "one read for three authentications in one view");
+
+    await store.transaction(async (tx) => {
+      assert.equal((await tx.getClient(client.id))?.id, client.id);
+      await tx.createGrant(grantRecord({ clientId: client.id }));
+      assert.equal((await tx.getClient(client.id))?.id, client.id);
+    });
+    assert.equal(reads(), 2, "a batch reads the client again once, and a grant written in it keeps it remembered");
 
     assert.equal(await store.setClientSecretHash(client.id, "rotated", NOW), true);
     assert.equal((await store.getClient(client.id))?.secretHash, "rotated", "the same turn sees the new secret");

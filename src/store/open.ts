@@ -8,6 +8,11 @@ import type { Database } from "./schema.js";
 import type { Store } from "./types.js";
 import { type ReadView, ViewMemo } from "./view-memo.js";
 
+/** The view of the clients table, which the store's client memo follows; none on PostgreSQL. */
+export function clientsView({ tableView }: Pick<ConnectedDatabase, "tableView">): ReadView | undefined {
+  return tableView && (() => tableView("clients"));
+}
+
 export interface ConnectedDatabase {
   db: Kysely<Database>;
   engine: Engine;
@@ -19,8 +24,8 @@ export interface ConnectedDatabase {
   close(): Promise<void>;
   /** SQLite only: runs a compiled query at once when it need not wait for the connection. */
   runNow?: RunNow;
-  /** SQLite only: which view of the data the connection reads (see ViewMemo). */
-  readView?: ReadView;
+  /** SQLite only: which view of a table the connection reads (see ViewMemo). */
+  tableView?: (table: string) => number;
 }
 
 export interface OpenedStore extends ConnectedDatabase {
@@ -49,8 +54,8 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close, runNow, readView } = openSqlite(url);
-  return { db, engine, onConnectionError, flush, close, runNow, readView };
+  const { db, flush, close, runNow, tableView } = openSqlite(url);
+  return { db, engine, onConnectionError, flush, close, runNow, tableView };
 }
 
 /** Connects and brings the schema up to date. */
@@ -71,7 +76,7 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
       connected.close,
       connected.flush,
       new QueryCache(connected.runNow),
-      new ViewMemo(connected.readView),
+      new ViewMemo(clientsView(connected)),
     ),
     migrationsApplied,
   };

@@ -7,6 +7,8 @@ import type { WalSync } from "./wal-sync.js";
 
 const MAX_CACHED_STATEMENTS = 500;
 
+const NO_WORDS: ReadonlySet<string> = new Set();
+
 /** The longest pause between two attempts at the write lock while another connection holds it. */
 const MAX_LOCK_PAUSE_MS = 4;
 
@@ -14,6 +16,8 @@ interface CachedStatement {
   statement: SQLite.Statement;
   returnsRows: boolean;
   writes: boolean;
+  /** For a statement that writes, every word in its text: the tables it can change are among them. */
+  words: ReadonlySet<string>;
   /** Makes a row from the values better-sqlite3 returns in raw mode, for a statement that returns rows. */
   toRow: RowMaker;
 }
@@ -76,8 +80,10 @@ export class BetterSqliteDriver implements Driver {
   private batch: Batch | undefined;
   private savepoints = 0;
   private reading = false;
-  /** See `currentView`. */
-  private view = 0;
+  /** Events after which any table may read differently (see `tableView`). */
+  private boundaries = 0;
+  /** For each table whose view was asked for, how many write statements named it. */
+  private readonly tableWrites = new Map<string, number>();
 
   constructor(
     private readonly database: SQLite.Database,
@@ -87,8 +93,8 @@ export class BetterSqliteDriver implements Driver {
     this.connection = new BetterSqliteConnection(
       database,
       (writes) => this.beforeStatement(writes),
-      () => {
-        this.view++;
+      (statement) => {
+        this.noteChange(statement);
         // A write outside any transaction commits by itself unless a batch holds it.
         if (!this.database.inTransaction) this.wal.noteWrite();
       },
@@ -139,7 +145,7 @@ export class BetterSqliteDriver implements Driver {
   async rollbackTransaction(): Promise<void> {
     const name = `tx${this.savepoints}`;
     this.savepoints--;
-    this.view++;
+    this.boundaries++;
     if (!this.database.inTransaction) {
       // SQLite rolled the whole write transaction back on its own (an I/O error, a full disk):
       // every transaction in the batch is lost, and the requests that ran them must not succeed.
@@ -152,13 +158,32 @@ export class BetterSqliteDriver implements Driver {
   }
 
   /**
-   * A number that changes whenever what this connection's reads see may change: when a write
-   * statement runs, a savepoint rolls back, a batch opens or ends, or the shared read ends (after
-   * which commits by other processes show). Opening the shared read keeps it: nothing was read in
-   * the current view before that read began. Reads that see one view all see the same rows.
+   * A number that changes whenever what this connection reads from `table` may change: when a
+   * write statement naming the table runs, a savepoint rolls back, a batch opens or ends, the
+   * shared read ends (after which commits by other processes show), or a statement that is not a
+   * write (a raw `begin` or `commit`) runs outside the reads. Opening the shared read keeps it:
+   * nothing was read in the current view before that read began. The schema has no triggers and
+   * no foreign-key actions, so only a statement that names a table changes its rows. Reads of a
+   * table that see one view all see the same rows.
    */
-  currentView(): number {
-    return this.view;
+  tableView(table: string): number {
+    let writes = this.tableWrites.get(table);
+    if (writes === undefined) {
+      writes = 0;
+      this.tableWrites.set(table, writes);
+    }
+    return this.boundaries + writes;
+  }
+
+  /** After a statement that may have changed data: counts it for the tables it names. */
+  private noteChange(statement: CachedStatement): void {
+    if (!statement.writes) {
+      this.boundaries++;
+      return;
+    }
+    for (const [table, writes] of this.tableWrites) {
+      if (statement.words.has(table)) this.tableWrites.set(table, writes + 1);
+    }
   }
 
   get hasOpenBatch(): boolean {
@@ -204,7 +229,7 @@ export class BetterSqliteDriver implements Driver {
   private endSharedRead(): void {
     if (!this.reading) return;
     this.reading = false;
-    this.view++;
+    this.boundaries++;
     this.connection.run("commit");
   }
 
@@ -216,7 +241,7 @@ export class BetterSqliteDriver implements Driver {
       }
       await sleep(pause);
     }
-    this.view++;
+    this.boundaries++;
     const batch = new Batch();
     this.batch = batch;
     setImmediate(() => this.commitBatch(batch));
@@ -241,7 +266,7 @@ export class BetterSqliteDriver implements Driver {
     try {
       if (this.batch !== batch) return;
       this.batch = undefined;
-      this.view++;
+      this.boundaries++;
       this.connection.run("commit");
       this.wal.noteWrite();
       batch.succeed();
@@ -275,7 +300,7 @@ class BetterSqliteConnection implements DatabaseConnection {
   constructor(
     private readonly database: SQLite.Database,
     private readonly beforeStatement: (writes: boolean) => void,
-    private readonly onWrite: () => void,
+    private readonly onWrite: (statement: CachedStatement) => void,
   ) {}
 
   run(text: string): void {
@@ -287,16 +312,17 @@ class BetterSqliteConnection implements DatabaseConnection {
   }
 
   executeSync<R>(compiled: CompiledQuery): QueryResult<R> {
-    const { statement, returnsRows, writes, toRow } = this.prepare(compiled.sql);
+    const cached = this.prepare(compiled.sql);
+    const { statement, returnsRows, writes, toRow } = cached;
     this.beforeStatement(writes);
     const parameters = compiled.parameters as unknown[];
     if (returnsRows) {
       const rows = (statement.all(parameters) as unknown[][]).map((values) => toRow(values) as R);
-      if (writes) this.onWrite();
+      if (writes) this.onWrite(cached);
       return { rows };
     }
     const { changes, lastInsertRowid } = statement.run(parameters);
-    this.onWrite();
+    this.onWrite(cached);
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
   }
 
@@ -316,7 +342,9 @@ class BetterSqliteConnection implements DatabaseConnection {
       const returnsRows = statement.reader;
       if (returnsRows) statement.raw(true);
       const columns = returnsRows ? statement.columns().map((column) => column.name) : [];
-      cached = { statement, returnsRows, writes: !statement.readonly, toRow: rowMaker(columns) };
+      const writes = !statement.readonly;
+      const words: ReadonlySet<string> = writes ? new Set(text.match(/\w+/g)) : NO_WORDS;
+      cached = { statement, returnsRows, writes, words, toRow: rowMaker(columns) };
       if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.clear();
       this.statements.set(text, cached);
     }

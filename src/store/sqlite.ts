@@ -6,7 +6,6 @@ import { isTransientConflict } from "./errors.js";
 import type { RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import { BetterSqliteDriver } from "./sqlite-driver.js";
-import type { ReadView } from "./view-memo.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 import { WalSync } from "./wal-sync.js";
 
@@ -25,8 +24,8 @@ export interface OpenedSqlite {
   close(): Promise<void>;
   /** Runs a compiled query at once when it need not wait for the connection (see BetterSqliteDriver.executeNow). */
   runNow: RunNow;
-  /** See BetterSqliteDriver.currentView. */
-  readView: ReadView;
+  /** See BetterSqliteDriver.tableView. */
+  tableView: (table: string) => number;
 }
 
 export function openSqlite(path: string): OpenedSqlite {
@@ -52,7 +51,7 @@ export function openSqlite(path: string): OpenedSqlite {
   return {
     db,
     runNow: (query, inOwnTransaction) => driver.executeNow(query, inOwnTransaction),
-    readView: () => driver.currentView(),
+    tableView: (table) => driver.tableView(table),
     flush() {
       // Most reads wrote nothing; answering them must not cost a promise chain.
       if (!driver.hasOpenBatch && !wal.hasUnsyncedWrites) return SETTLED;

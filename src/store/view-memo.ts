@@ -1,7 +1,8 @@
 /**
- * The view a connection reads: a number that changes whenever what its reads see may change
- * (a read or write transaction begins or ends, a row is written). Undefined where the engine
- * cannot tell, and nothing is remembered then.
+ * The view a connection reads of the data a memo holds: a number that changes whenever what its
+ * reads of that data see may change (a read or write transaction begins or ends, one of its rows
+ * is written; see BetterSqliteDriver.tableView). Undefined where the engine cannot tell, and
+ * nothing is remembered then.
  */
 export type ReadView = () => number | undefined;
 
