@@ -7,6 +7,7 @@ import type { WalSync } from "./wal-sync.js";
 
 const MAX_CACHED_STATEMENTS = 500;
 
+/** A statement that does not write changes no table, whatever its text names. */
 const NO_WORDS: ReadonlySet<string> = new Set();
 
 /** The longest pause between two attempts at the write lock while another connection holds it. */
@@ -30,19 +31,17 @@ type RowMaker = (values: readonly unknown[]) => Record<string, unknown>;
  * `row[name]` here would miss V8's inline caches on every property. The maker is one object
  * literal per statement instead, so every row of a statement is built in one step and has one
  * hidden class. Column names become quoted keys (JSON escaping makes any name a valid one); a
- * column named `__proto__` would set the prototype in a literal, so such a statement uses the loop.
+ * column named `__proto__` would set the prototype in a literal, so such a statement defines its
+ * properties one by one.
  */
 function rowMaker(columns: readonly string[]): RowMaker {
   if (columns.includes("__proto__")) {
     return (values) => {
       const row: Record<string, unknown> = {};
-      for (let i = 0; i < columns.length; i++)
-        Object.defineProperty(row, columns[i] as string, {
-          value: values[i],
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+      for (let i = 0; i < columns.length; i++) {
+        const descriptor = { value: values[i], enumerable: true, writable: true, configurable: true };
+        Object.defineProperty(row, columns[i] as string, descriptor);
+      }
       return row;
     };
   }
