@@ -315,14 +315,12 @@ class BetterSqliteConnection implements DatabaseConnection {
     const { statement, returnsRows, writes, toRow } = cached;
     this.beforeStatement(writes);
     const parameters = compiled.parameters as unknown[];
-    // Spread rather than one array: better-sqlite3 then binds its arguments directly instead of
-    // reading the array's elements back one by one through V8's C++ API.
     if (returnsRows) {
-      const rows = (statement.all(...parameters) as unknown[][]).map((values) => toRow(values) as R);
+      const rows = (statement.all(parameters) as unknown[][]).map((values) => toRow(values) as R);
       if (writes) this.onWrite(cached);
       return { rows };
     }
-    const { changes, lastInsertRowid } = statement.run(...parameters);
+    const { changes, lastInsertRowid } = statement.run(parameters);
     this.onWrite(cached);
     return { rows: [], numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid) };
   }
