@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyLogFn, LogLevel } from "fastify";
+import type { FastifyBaseLogger, LogLevel } from "fastify";
 import type { Bindings, ChildLoggerOptions } from "pino";
 
 /**
@@ -29,27 +29,27 @@ class LazyRequestLogger {
   }
 
   fatal(...args: unknown[]): void {
-    call(this.logger.fatal, this.logger, args);
+    this.log("fatal", args);
   }
 
   error(...args: unknown[]): void {
-    call(this.logger.error, this.logger, args);
+    this.log("error", args);
   }
 
   warn(...args: unknown[]): void {
-    call(this.logger.warn, this.logger, args);
+    this.log("warn", args);
   }
 
   info(...args: unknown[]): void {
-    call(this.logger.info, this.logger, args);
+    this.log("info", args);
   }
 
   debug(...args: unknown[]): void {
-    call(this.logger.debug, this.logger, args);
+    this.log("debug", args);
   }
 
   trace(...args: unknown[]): void {
-    call(this.logger.trace, this.logger, args);
+    this.log("trace", args);
   }
 
   silent(): void {}
@@ -57,10 +57,11 @@ class LazyRequestLogger {
   child(bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
     return this.logger.child(bindings, options);
   }
-}
 
-function call(method: FastifyLogFn, logger: FastifyBaseLogger, args: unknown[]): void {
-  (method as (...values: unknown[]) => void).apply(logger, args);
+  private log(level: Exclude<LogLevel, "silent">, args: unknown[]): void {
+    const logger = this.logger;
+    (logger[level] as (...values: unknown[]) => void).apply(logger, args);
+  }
 }
 
 /** Fastify's `childLoggerFactory`: each request gets a LazyRequestLogger. */
