@@ -23,7 +23,11 @@ export class ViewMemo<V> {
 
   async read(key: string, load: () => Promise<V>): Promise<V> {
     const before = this.currentView();
-    if (before !== undefined && before === this.view && this.values.has(key)) return this.values.get(key) as V;
+    if (before !== undefined && before === this.view) {
+      // One lookup for a remembered value; `has` only tells a remembered undefined from a miss.
+      const remembered = this.values.get(key);
+      if (remembered !== undefined || this.values.has(key)) return remembered as V;
+    }
     const value = await load();
     // Only a value read without the view changing meanwhile (no other request's write or commit
     // while this read waited for the connection) belongs to the view.
