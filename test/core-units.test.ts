@@ -1,10 +1,18 @@
 import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync } from "node:crypto";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { newGrantId } from "../src/core/authorization.js";
 import { generateClientId, generateClientSecret } from "../src/core/clients.js";
-import { constantTimeEqual, orderedToken, randomToken, ServerKeys, timePrefix } from "../src/core/crypto.js";
+import {
+  constantTimeEqual,
+  KeyedSha256,
+  orderedToken,
+  randomToken,
+  ServerKeys,
+  timePrefix,
+} from "../src/core/crypto.js";
 import { HeaderEncoder, signEs256Jwt, signWithEncodedHeader } from "../src/core/jws.js";
 import { hashPassword, verifyPassword } from "../src/core/passwords.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
@@ -181,6 +189,35 @@ describe("keys and hashing", () => {
     assert.match(generateClientId(), /^OC-[A-Za-z0-9_-]{12}$/);
     assert.match(secret, /^cnvca[A-Za-z0-9_-]{43}$/);
     assert.notEqual(generateClientSecret(), secret);
+  });
+});
+
+describe("keyed SHA-256", () => {
+  const reference = (key: Buffer, input: string) => createHmac("sha256", key).update(input).digest("base64url");
+  const keyLengths = [0, 1, 32, 63, 64, 65, 200];
+
+  test("equals createHmac for any key length and any text, surrogates and long inputs included", () => {
+    const text = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 300 }),
+      fc.string({ unit: fc.constantFrom("a", "é", "\ud83d", "\ude00", "😀", "\u0000"), maxLength: 50 }),
+      fc.integer({ min: 4090, max: 4100 }).map((length) => "€".repeat(length)),
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(...keyLengths), fc.array(text, { maxLength: 4 }), (keyLength, inputs) => {
+        const key = Buffer.from(Array.from({ length: keyLength }, (_, i) => (i * 151 + keyLength) & 0xff));
+        const keyed = new KeyedSha256(key);
+        for (const input of inputs) assert.equal(keyed.base64url(input), reference(key, input));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  test("one input leaves nothing behind for the next: a long then a short input hash as they would alone", () => {
+    const key = Buffer.from("k".repeat(32));
+    const keyed = new KeyedSha256(key);
+    keyed.base64url("x".repeat(3000));
+    assert.equal(keyed.base64url("x"), reference(key, "x"));
+    assert.equal(keyed.base64url(""), reference(key, ""));
   });
 });
 
