@@ -86,6 +86,23 @@ test("a transaction that fails rolls back alone; the rest of its batch commits",
   await close();
 });
 
+test("a transaction's store refuses statements once the transaction has ended", async () => {
+  const { store, visibleClients, close } = await storeWithObserver();
+  let leaked: Store | undefined;
+  await store.transaction(async (tx) => {
+    leaked = tx;
+    await tx.createClient(client("inside"));
+  });
+  assert.ok(leaked);
+  const late = leaked;
+  // A compiled hot-path query and a query Kysely builds each time: neither may run unlocked.
+  await assert.rejects(late.getClient("inside"), /transaction that has already ended/);
+  await assert.rejects(late.createClient(client("late")), /transaction that has already ended/);
+  await store.flush();
+  assert.deepEqual(visibleClients(), ["inside"]);
+  await close();
+});
+
 test("a write outside any transaction is visible to others after flush", async () => {
   const { store, visibleClients, close } = await storeWithObserver();
   await store.createClient(client("solo"));

@@ -116,13 +116,13 @@ test("authentication reads a client once per view, and sees a rotated secret or 
     executed.push(query.sql);
     return runNow(query, inTransaction);
   });
-  const store = new KyselyStore(
-    connected.db,
-    connected.close,
-    connected.flush,
-    counting,
-    new ViewMemo(clientsView(connected)),
-  );
+  const store = new KyselyStore(connected.db, {
+    onClose: connected.close,
+    onFlush: connected.flush,
+    queries: counting,
+    clients: new ViewMemo(clientsView(connected)),
+    transactions: connected.transactions,
+  });
   try {
     const client = clientRecord();
     await store.createClient(client);

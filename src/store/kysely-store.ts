@@ -117,16 +117,45 @@ function tokenRows(values: unknown[]): Insertable<Database["tokens"]>[] {
   return rows;
 }
 
+/** Runs `work` as one transaction on `tx`, committing when it resolves and rolling back when it throws. */
+export type TransactionRunner = <T>(work: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;
+
+export interface KyselyStoreOptions {
+  onClose?: () => Promise<void>;
+  onFlush?: () => Promise<void>;
+  queries?: QueryCache;
+  /** Clients as read in the connection's current view; authentication reads one per request. */
+  clients?: ViewMemo<ClientRecord | undefined>;
+  /** Runs a transaction where the engine has a quicker way than Kysely's (SQLite). */
+  transactions?: TransactionRunner;
+}
+
 /** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
 export class KyselyStore implements Store {
+  private readonly onClose: () => Promise<void>;
+  private readonly onFlush: () => Promise<void>;
+  private readonly queries: QueryCache;
+  private readonly clients: ViewMemo<ClientRecord | undefined>;
+  private readonly transactions: TransactionRunner | undefined;
+  private lastInner: KyselyStore | undefined;
+
   constructor(
     protected readonly db: Kysely<Database> | Transaction<Database>,
-    private readonly onClose: () => Promise<void> = async () => {},
-    private readonly onFlush: () => Promise<void> = async () => {},
-    private readonly queries = new QueryCache(),
-    /** Clients as read in the connection's current view; authentication reads one per request. */
-    private readonly clients = new ViewMemo<ClientRecord | undefined>(),
-  ) {}
+    options: KyselyStoreOptions = {},
+  ) {
+    this.onClose = options.onClose ?? (async () => {});
+    this.onFlush = options.onFlush ?? (async () => {});
+    this.queries = options.queries ?? new QueryCache();
+    this.clients = options.clients ?? new ViewMemo();
+    this.transactions = options.transactions;
+  }
+
+  /** The store whose statements run in `trx`; SQLite's transactions all share one `trx`, and so one store. */
+  private storeIn(trx: Transaction<Database>): KyselyStore {
+    if (this.lastInner?.db !== trx)
+      this.lastInner = new KyselyStore(trx, { queries: this.queries, clients: this.clients });
+    return this.lastInner;
+  }
 
   /** The hot paths' queries, compiled once (see QueryCache). */
   private run<Row, Args extends unknown[]>(
@@ -140,10 +169,11 @@ export class KyselyStore implements Store {
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
+    const inside = (trx: Transaction<Database>) => work(this.storeIn(trx));
+    const { transactions } = this;
+    if (transactions) return retryOnConflict(() => transactions(inside));
     const db = this.db as Kysely<Database>;
-    return retryOnConflict(() =>
-      db.transaction().execute((trx) => work(new KyselyStore(trx, undefined, undefined, this.queries, this.clients))),
-    );
+    return retryOnConflict(() => db.transaction().execute(inside));
   }
 
   async createClient(client: ClientRecord): Promise<void> {

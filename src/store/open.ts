@@ -1,6 +1,6 @@
 import type { Kysely } from "kysely";
 import { isPostgresUrl } from "../config.js";
-import { KyselyStore } from "./kysely-store.js";
+import { KyselyStore, type TransactionRunner } from "./kysely-store.js";
 import { type Engine, migrateDatabase } from "./migrate.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";
 import { QueryCache, type RunNow } from "./query-cache.js";
@@ -26,6 +26,8 @@ export interface ConnectedDatabase {
   runNow?: RunNow;
   /** SQLite only: which view of a table the connection reads (see ViewMemo). */
   tableView?: (table: string) => number;
+  /** SQLite only: runs a transaction without Kysely's per-transaction objects. */
+  transactions?: TransactionRunner;
 }
 
 export interface OpenedStore extends ConnectedDatabase {
@@ -54,8 +56,8 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close, runNow, tableView } = openSqlite(url);
-  return { db, engine, onConnectionError, flush, close, runNow, tableView };
+  const { db, flush, close, runNow, tableView, transactions } = openSqlite(url);
+  return { db, engine, onConnectionError, flush, close, runNow, tableView, transactions };
 }
 
 /** Connects and brings the schema up to date. */
@@ -71,13 +73,13 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   }
   return {
     ...connected,
-    store: new KyselyStore(
-      db,
-      connected.close,
-      connected.flush,
-      new QueryCache(connected.runNow),
-      new ViewMemo(clientsView(connected)),
-    ),
+    store: new KyselyStore(db, {
+      onClose: connected.close,
+      onFlush: connected.flush,
+      queries: new QueryCache(connected.runNow),
+      clients: new ViewMemo(clientsView(connected)),
+      transactions: connected.transactions,
+    }),
     migrationsApplied,
   };
 }

@@ -120,13 +120,51 @@ export class BetterSqliteDriver implements Driver {
    * store uses none.
    */
   executeNow<R>(compiled: CompiledQuery, inOwnTransaction: boolean): QueryResult<R> | undefined {
-    if (inOwnTransaction) return this.connection.executeSync<R>(compiled);
+    if (inOwnTransaction) {
+      this.assertInTransaction();
+      return this.connection.executeSync<R>(compiled);
+    }
     if (!this.lock.tryAcquire()) return undefined;
     try {
       return this.connection.executeSync<R>(compiled);
     } finally {
       this.lock.release();
     }
+  }
+
+  /**
+   * Runs `work` as one transaction of the batch, holding the connection throughout, as Kysely's
+   * `transaction().execute()` does on this driver. `work` must run its statements on a database
+   * over `heldConnection`. Kysely's own path builds a transaction object, an executor and a
+   * connection provider and passes each step through a promise; one transaction per request made
+   * that a measurable part of every token request.
+   */
+  async transaction<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.lock.tryAcquire()) await this.lock.acquire();
+    try {
+      await this.beginTransaction();
+      try {
+        const result = await work();
+        await this.commitTransaction();
+        return result;
+      } catch (error) {
+        await this.rollbackTransaction();
+        throw error;
+      }
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /** The connection, for statements of a transaction that `transaction` runs while it holds it. */
+  get heldConnection(): DatabaseConnection {
+    this.assertInTransaction();
+    return this.connection;
+  }
+
+  /** A statement of a transaction that has ended would run unlocked, inside whatever holds the connection. */
+  private assertInTransaction(): void {
+    if (this.savepoints === 0) throw new Error("a statement of a transaction that has already ended");
   }
 
   async beginTransaction(): Promise<void> {

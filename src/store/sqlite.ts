@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql } from "kysely";
+import { type Dialect, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql, Transaction } from "kysely";
 import { isTransientConflict } from "./errors.js";
+import type { TransactionRunner } from "./kysely-store.js";
 import type { RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import { BetterSqliteDriver } from "./sqlite-driver.js";
@@ -26,6 +27,8 @@ export interface OpenedSqlite {
   runNow: RunNow;
   /** See BetterSqliteDriver.tableView. */
   tableView: (table: string) => number;
+  /** Runs `work` as one transaction (see BetterSqliteDriver.transaction). */
+  transactions: TransactionRunner;
 }
 
 export function openSqlite(path: string): OpenedSqlite {
@@ -40,16 +43,26 @@ export function openSqlite(path: string): OpenedSqlite {
   const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`);
   const checkpointer = path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path));
   const driver = new BetterSqliteDriver(database, wal, BUSY_TIMEOUT_MS);
-  const db = new Kysely<Database>({
-    dialect: {
-      createDriver: () => driver,
-      createAdapter: () => new SqliteAdapter(),
-      createQueryCompiler: () => new SqliteQueryCompiler(),
-      createIntrospector: (kysely) => new SqliteIntrospector(kysely),
-    },
+  const dialect: Dialect = {
+    createDriver: () => driver,
+    createAdapter: () => new SqliteAdapter(),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+    createIntrospector: (kysely) => new SqliteIntrospector(kysely),
+  };
+  const db = new Kysely<Database>({ dialect });
+  // One transaction object serves every transaction: there is one connection, and the driver
+  // holds it for whichever transaction runs.
+  const held = new Transaction<Database>({
+    config: { dialect },
+    dialect,
+    driver,
+    executor: db.getExecutor().withConnectionProvider({
+      provideConnection: (consume) => consume(driver.heldConnection),
+    }),
   });
   return {
     db,
+    transactions: (work) => driver.transaction(() => work(held)),
     runNow: (query, inOwnTransaction) => driver.executeNow(query, inOwnTransaction),
     tableView: (table) => driver.tableView(table),
     flush() {
