@@ -1,4 +1,12 @@
-import { type Compilable, type Insertable, type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import {
+  type Compilable,
+  type Insertable,
+  type Kysely,
+  type QueryResult,
+  type Selectable,
+  sql,
+  type Transaction,
+} from "kysely";
 import { isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
 import { QueryCache } from "./query-cache.js";
@@ -62,10 +70,10 @@ function toCode(row: Selectable<Database["authorization_codes"]>): Authorization
   };
 }
 
-/** A token row and, from a join, whether its grant is revoked; one object shape either way. */
-function toToken(row: Selectable<Database["tokens"]>, grantRevokedAt: number | null): TokenWithGrant {
+/** A token row (its key given apart) and, from a join, whether its grant is revoked; one object shape either way. */
+function toToken(hash: string, row: TokenFields, grantRevokedAt: number | null): TokenWithGrant {
   return {
-    hash: row.hash,
+    hash,
     kind: row.kind === "refresh" ? "refresh" : "access",
     jti: row.jti,
     grantId: row.grant_id,
@@ -91,9 +99,14 @@ function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyReco
   };
 }
 
+/** Whether an update marked one row spent. Nothing is read back: the caller read the row before. */
+const spentOne = (result: QueryResult<unknown>) => (result.numAffectedRows ?? 0n) > 0n;
+
 /** True where the row's lineage (its grant) exists and is not revoked. */
 const inLiveLineage = (grantColumn: "authorization_codes.grant_id" | "tokens.grant_id") =>
   sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(grantColumn)} and grants.revoked_at is null)`;
+
+type TokenFields = Omit<Selectable<Database["tokens"]>, "hash">;
 
 const TOKEN_COLUMNS = [
   "hash",
@@ -107,6 +120,11 @@ const TOKEN_COLUMNS = [
   "expires_at",
   "consumed_at",
 ] as const;
+
+const TOKEN_FIELDS = TOKEN_COLUMNS.filter((column) => column !== "hash") as Exclude<
+  (typeof TOKEN_COLUMNS)[number],
+  "hash"
+>[];
 
 /** Token rows from their column values laid end to end, in TOKEN_COLUMNS order. */
 function tokenRows(values: unknown[]): Insertable<Database["tokens"]>[] {
@@ -352,7 +370,7 @@ export class KyselyStore implements Store {
   }
 
   async redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome> {
-    const { rows } = await this.run(
+    const result = await this.run(
       "redeemAuthorizationCode",
       (db, codeHash: string, client: string, at: number) =>
         db
@@ -362,13 +380,12 @@ export class KyselyStore implements Store {
           .where("client_id", "=", client)
           .where("consumed_at", "is", null)
           .where("expires_at", ">", at)
-          .where(inLiveLineage("authorization_codes.grant_id"))
-          .returningAll(),
+          .where(inLiveLineage("authorization_codes.grant_id")),
       hash,
       clientId,
       now,
     );
-    if (rows[0]) return { status: "redeemed", code: toCode(rows[0]) };
+    if (spentOne(result)) return { status: "redeemed" };
     const code = await this.findAuthorizationCode(hash);
     if (!code || code.clientId !== clientId) return { status: "unknown" };
     if (code.consumedAt !== null) return { status: "reused", code };
@@ -398,17 +415,18 @@ export class KyselyStore implements Store {
         db
           .selectFrom("tokens")
           .innerJoin("grants", "grants.id", "tokens.grant_id")
-          .selectAll("tokens")
+          // Not the hash: the caller has it, and each text column read is a string to allocate.
+          .select(TOKEN_FIELDS.map((column) => `tokens.${column}` as const))
           .select("grants.revoked_at as grant_revoked_at")
           .where("tokens.hash", "=", tokenHash),
       hash,
     );
     const row = rows[0];
-    return row && toToken(row, row.grant_revoked_at);
+    return row && toToken(hash, row, row.grant_revoked_at);
   }
 
   async consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome> {
-    const { rows } = await this.run(
+    const result = await this.run(
       "consumeRefreshToken",
       (db, tokenHash: string, client: string, at: number) =>
         db
@@ -419,14 +437,12 @@ export class KyselyStore implements Store {
           .where("kind", "=", "refresh")
           .where("consumed_at", "is", null)
           .where("expires_at", ">", at)
-          .where(inLiveLineage("tokens.grant_id"))
-          .returningAll(),
+          .where(inLiveLineage("tokens.grant_id")),
       hash,
       clientId,
       now,
     );
-    const claimed = rows[0];
-    if (claimed) return { status: "consumed", token: toToken(claimed, null) };
+    if (spentOne(result)) return { status: "consumed" };
     const row = await this.findToken(hash);
     if (row?.kind !== "refresh" || row.clientId !== clientId) return { status: "unknown" };
     if (row.consumedAt !== null) return { status: "reused", token: row };

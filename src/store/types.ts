@@ -96,13 +96,14 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
+/** A spent code or token is not read back: the caller read it before spending it. */
 export type RedeemOutcome =
-  | { status: "redeemed"; code: AuthorizationCodeRecord }
+  | { status: "redeemed" }
   | { status: "reused"; code: AuthorizationCodeRecord }
   | { status: "expired" | "revoked" | "unknown" };
 
 export type ConsumeOutcome =
-  | { status: "consumed"; token: TokenWithGrant }
+  | { status: "consumed" }
   | { status: "reused"; token: TokenRecord }
   | { status: "expired" | "revoked" | "unknown" };
 
