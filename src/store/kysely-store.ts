@@ -54,9 +54,9 @@ function toUser(row: Selectable<Database["users"]>): UserRecord {
   };
 }
 
-function toCode(row: Selectable<Database["authorization_codes"]>): AuthorizationCodeRecord {
+function toCode(hash: string, row: Omit<Selectable<Database["authorization_codes"]>, "hash">): AuthorizationCodeRecord {
   return {
-    hash: row.hash,
+    hash,
     grantId: row.grant_id,
     clientId: row.client_id,
     userId: row.user_id,
@@ -363,10 +363,25 @@ export class KyselyStore implements Store {
   async findAuthorizationCode(hash: string): Promise<AuthorizationCodeRecord | undefined> {
     const { rows } = await this.run(
       "findAuthorizationCode",
-      (db, codeHash: string) => db.selectFrom("authorization_codes").selectAll().where("hash", "=", codeHash),
+      (db, codeHash: string) =>
+        db
+          .selectFrom("authorization_codes")
+          .select([
+            "grant_id",
+            "client_id",
+            "user_id",
+            "redirect_uri",
+            "redirect_uri_explicit",
+            "code_challenge",
+            "scopes",
+            "created_at",
+            "expires_at",
+            "consumed_at",
+          ])
+          .where("hash", "=", codeHash),
       hash,
     );
-    return rows[0] && toCode(rows[0]);
+    return rows[0] && toCode(hash, rows[0]);
   }
 
   async redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome> {
