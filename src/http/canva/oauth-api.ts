@@ -8,6 +8,7 @@ import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from ".
 import { authenticateCanvaClient } from "./client-auth.js";
 import { CanvaError, fromCoreError } from "./errors.js";
 import { CanvaParams } from "./params.js";
+import { INTROSPECTION_RESPONSE, TOKEN_RESPONSE } from "./response-schemas.js";
 
 /** Any error inside the Canva scope, in Canva's shape. Never a stack trace, never an unshaped 500. */
 export function canvaErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
@@ -68,7 +69,7 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
   app.addHook("onSend", forbidCaching);
   app.setErrorHandler(canvaErrorHandler);
 
-  app.post("/v1/oauth/token", async (request) => {
+  app.post("/v1/oauth/token", { schema: { response: TOKEN_RESPONSE } }, async (request) => {
     const params = CanvaParams.of(request);
     const client = await admit(request, params, "token", () => params.peek("grant_type") ?? "token");
     const grantType = params.required("grant_type");
@@ -93,7 +94,7 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
     };
   });
 
-  app.post("/v1/oauth/introspect", async (request) => {
+  app.post("/v1/oauth/introspect", { schema: { response: INTROSPECTION_RESPONSE } }, async (request) => {
     const params = CanvaParams.of(request);
     const client = await admit(request, params, "introspect", () => "introspect");
     return introspect(core, client, params.required("token"));
