@@ -10,6 +10,24 @@ const MAX_CACHED_STATEMENTS = 500;
 /** A statement that does not write changes no table, whatever its text names. */
 const NO_WORDS: ReadonlySet<string> = new Set();
 
+interface SavepointSql {
+  open: string;
+  release: string;
+  rollback: string;
+}
+
+const SAVEPOINT_SQL: SavepointSql[] = [];
+
+/** A savepoint's statements at one nesting depth, written once: a statement is found by its text. */
+function savepointSql(depth: number): SavepointSql {
+  let sql = SAVEPOINT_SQL[depth];
+  if (!sql) {
+    sql = { open: `savepoint tx${depth}`, release: `release tx${depth}`, rollback: `rollback to tx${depth}` };
+    SAVEPOINT_SQL[depth] = sql;
+  }
+  return sql;
+}
+
 /** The longest pause between two attempts at the write lock while another connection holds it. */
 const MAX_LOCK_PAUSE_MS = 4;
 
@@ -142,10 +160,12 @@ export class BetterSqliteDriver implements Driver {
   async transaction<T>(work: () => Promise<T>): Promise<T> {
     if (!this.lock.tryAcquire()) await this.lock.acquire();
     try {
-      await this.beginTransaction();
+      // Only opening a batch can wait (for another process's write lock); joining the open one cannot.
+      if (this.database.inTransaction && !this.reading) this.beginSavepoint();
+      else await this.beginTransaction();
       try {
         const result = await work();
-        await this.commitTransaction();
+        this.endSavepoint();
         return result;
       } catch (error) {
         await this.rollbackTransaction();
@@ -170,17 +190,25 @@ export class BetterSqliteDriver implements Driver {
   async beginTransaction(): Promise<void> {
     this.endSharedRead();
     if (!this.database.inTransaction) await this.openBatch();
-    this.savepoints++;
-    this.connection.run(`savepoint tx${this.savepoints}`);
+    this.beginSavepoint();
   }
 
   async commitTransaction(): Promise<void> {
-    this.connection.run(`release tx${this.savepoints}`);
+    this.endSavepoint();
+  }
+
+  private beginSavepoint(): void {
+    this.savepoints++;
+    this.connection.run(savepointSql(this.savepoints).open);
+  }
+
+  private endSavepoint(): void {
+    this.connection.run(savepointSql(this.savepoints).release);
     this.savepoints--;
   }
 
   async rollbackTransaction(): Promise<void> {
-    const name = `tx${this.savepoints}`;
+    const sql = savepointSql(this.savepoints);
     this.savepoints--;
     this.boundaries++;
     if (!this.database.inTransaction) {
@@ -190,8 +218,8 @@ export class BetterSqliteDriver implements Driver {
       this.batch = undefined;
       return;
     }
-    this.connection.run(`rollback to ${name}`);
-    this.connection.run(`release ${name}`);
+    this.connection.run(sql.rollback);
+    this.connection.run(sql.release);
   }
 
   /**
