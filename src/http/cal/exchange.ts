@@ -5,7 +5,7 @@ import { exchange } from "../../core/token-endpoint.js";
 import type { AppDeps } from "../deps.js";
 import { badRequest, fromCoreError } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
-import { keysResponse } from "./keys-response.js";
+import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
 import { throttleAddress, throttleClient } from "./throttle.js";
 
 function bearerCode(request: FastifyRequest): string {
@@ -24,19 +24,23 @@ function exchangeError(error: OAuthError) {
 export function registerCalExchange(app: FastifyInstance, deps: AppDeps): void {
   const { core } = deps;
 
-  app.post<{ Params: { clientId: string } }>("/oauth/:clientId/exchange", async (request, reply) => {
-    await throttleAddress(deps, request, reply, "cal-exchange");
-    const code = bearerCode(request);
-    const { clientSecret } = readJsonStrings(request, ["clientSecret"]);
-    const authenticated = await authenticateClient(core, { clientId: request.params.clientId, clientSecret });
-    if (!authenticated.ok) throw exchangeError(authenticated.error);
-    await throttleClient(deps, reply, "cal-exchange", authenticated.value.id);
-    const result = await exchange(core, "authorization_code", {
-      client: authenticated.value,
-      format: deps.calTokens,
-      code,
-    });
-    if (!result.ok) throw exchangeError(result.error);
-    return keysResponse(result.value);
-  });
+  app.post<{ Params: { clientId: string } }>(
+    "/oauth/:clientId/exchange",
+    { schema: { response: KEYS_RESPONSE } },
+    async (request, reply) => {
+      await throttleAddress(deps, request, reply, "cal-exchange");
+      const code = bearerCode(request);
+      const { clientSecret } = readJsonStrings(request, ["clientSecret"]);
+      const authenticated = await authenticateClient(core, { clientId: request.params.clientId, clientSecret });
+      if (!authenticated.ok) throw exchangeError(authenticated.error);
+      await throttleClient(deps, reply, "cal-exchange", authenticated.value.id);
+      const result = await exchange(core, "authorization_code", {
+        client: authenticated.value,
+        format: deps.calTokens,
+        code,
+      });
+      if (!result.ok) throw exchangeError(result.error);
+      return keysResponse(result.value);
+    },
+  );
 }

@@ -5,7 +5,7 @@ import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
 import { fromCoreError, unauthorized } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
-import { keysResponse } from "./keys-response.js";
+import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
 import { throttleAddress, throttleClient } from "./throttle.js";
 
 const SECRET_KEY_HEADER = "x-cal-secret-key";
@@ -23,13 +23,17 @@ async function authenticateBySecretHeader(
 
 /** `POST /oauth/:clientId/refresh`: rotates the refresh token; the client secret in a header. */
 export function registerCalRefresh(app: FastifyInstance, deps: AppDeps): void {
-  app.post<{ Params: { clientId: string } }>("/oauth/:clientId/refresh", async (request, reply) => {
-    await throttleAddress(deps, request, reply, "cal-refresh");
-    const client = await authenticateBySecretHeader(deps, request);
-    await throttleClient(deps, reply, "cal-refresh", client.id);
-    const { refreshToken } = readJsonStrings(request, ["refreshToken"]);
-    const result = await exchange(deps.core, "refresh_token", { client, format: deps.calTokens, refreshToken });
-    if (!result.ok) throw fromCoreError(result.error);
-    return keysResponse(result.value);
-  });
+  app.post<{ Params: { clientId: string } }>(
+    "/oauth/:clientId/refresh",
+    { schema: { response: KEYS_RESPONSE } },
+    async (request, reply) => {
+      await throttleAddress(deps, request, reply, "cal-refresh");
+      const client = await authenticateBySecretHeader(deps, request);
+      await throttleClient(deps, reply, "cal-refresh", client.id);
+      const { refreshToken } = readJsonStrings(request, ["refreshToken"]);
+      const result = await exchange(deps.core, "refresh_token", { client, format: deps.calTokens, refreshToken });
+      if (!result.ok) throw fromCoreError(result.error);
+      return keysResponse(result.value);
+    },
+  );
 }
