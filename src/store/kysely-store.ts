@@ -168,10 +168,13 @@ export class KyselyStore implements Store {
     this.transactions = options.transactions;
   }
 
-  /** The store whose statements run in `trx`; SQLite's transactions all share one `trx`, and so one store. */
+  private newStoreIn(trx: Transaction<Database>): KyselyStore {
+    return new KyselyStore(trx, { queries: this.queries, clients: this.clients });
+  }
+
+  /** The store of `trx` when transactions run through `transactions`: they all share one `trx`, and so one store. */
   private storeIn(trx: Transaction<Database>): KyselyStore {
-    if (this.lastInner?.db !== trx)
-      this.lastInner = new KyselyStore(trx, { queries: this.queries, clients: this.clients });
+    if (this.lastInner?.db !== trx) this.lastInner = this.newStoreIn(trx);
     return this.lastInner;
   }
 
@@ -187,11 +190,10 @@ export class KyselyStore implements Store {
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
     if (this.db.isTransaction) return work(this);
-    const inside = (trx: Transaction<Database>) => work(this.storeIn(trx));
     const { transactions } = this;
-    if (transactions) return retryOnConflict(() => transactions(inside));
+    if (transactions) return retryOnConflict(() => transactions((trx) => work(this.storeIn(trx))));
     const db = this.db as Kysely<Database>;
-    return retryOnConflict(() => db.transaction().execute(inside));
+    return retryOnConflict(() => db.transaction().execute((trx) => work(this.newStoreIn(trx))));
   }
 
   async createClient(client: ClientRecord): Promise<void> {
