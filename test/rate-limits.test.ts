@@ -203,6 +203,10 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
           method: "POST",
           headers: { ...FORM, authorization: basic },
           body: form({ grant_type: "refresh_token", refresh_token: "unknown" }),
+        }).catch((error: Error) => {
+          throw new Error(
+            `request ${i + 1} failed (${String(error.cause ?? error)}); server said:\n${server.output()}`,
+          );
         });
         statuses.push(res.status);
         if (res.status === 429) {
