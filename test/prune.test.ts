@@ -57,7 +57,13 @@ for (const { engine, skip, place } of ENGINES) {
         const hashes = await seed(store, Date.now());
         const run = await runCliAsync(["prune", "--json"], deploymentEnv(target.url));
         assert.equal(run.status, 0, run.stderr);
-        assert.deepEqual(JSON.parse(run.stdout), { authorization_codes: 0, tokens: 1, sessions: 1, grants: 0 });
+        assert.deepEqual(JSON.parse(run.stdout), {
+          authorization_codes: 0,
+          tokens: 1,
+          sessions: 1,
+          grants: 0,
+          signing_keys: 0,
+        });
         assert.equal(await store.findToken(hashes.expired), undefined);
         assert.notEqual(await store.findToken(hashes.live), undefined);
         await store.close();

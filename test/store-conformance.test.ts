@@ -383,8 +383,18 @@ for (const { engine, open, skip } of ENGINES) {
       const sessions = [sessionRecord(), sessionRecord({ expiresAt: later + 1 })];
       for (const session of sessions) await store.createSession(session);
 
+      const current = signingKeyRecord({ createdAt: NOW });
+      const published = signingKeyRecord({ createdAt: NOW - 2, retiredAt: NOW, publishUntil: later + 1 });
+      const unpublished = signingKeyRecord({ createdAt: NOW - 1, retiredAt: NOW, publishUntil: later });
+      for (const key of [current, published, unpublished]) await store.addSigningKey(key);
+
       const counts = await store.pruneExpired(later, 3);
-      assert.deepEqual(counts, { authorizationCodes: 2, tokens: 7, sessions: 1, grants: 1 });
+      assert.deepEqual(counts, { authorizationCodes: 2, tokens: 7, sessions: 1, grants: 1, signingKeys: 1 });
+      assert.deepEqual(
+        (await store.listSigningKeys(0)).map((key) => key.kid),
+        [current.kid, published.kid],
+        "only the retired key past its publication is deleted",
+      );
       assert.equal(await store.findToken(expiredTokens[0]?.hash ?? ""), undefined);
       assert.equal(
         (await store.findToken(liveToken.hash))?.hash,
@@ -407,7 +417,13 @@ for (const { engine, open, skip } of ENGINES) {
         runs.reduce((sum, c) => sum + c.tokens, 0),
         60,
       );
-      assert.deepEqual(await store.pruneExpired(NOW, 10), { authorizationCodes: 0, tokens: 0, sessions: 0, grants: 0 });
+      assert.deepEqual(await store.pruneExpired(NOW, 10), {
+        authorizationCodes: 0,
+        tokens: 0,
+        sessions: 0,
+        grants: 0,
+        signingKeys: 0,
+      });
     });
   });
 }

@@ -9,6 +9,7 @@ export async function runPruneCommand(runtime: Runtime, json: boolean): Promise<
     tokens: counts.tokens,
     sessions: counts.sessions,
     grants: counts.grants,
+    signing_keys: counts.signingKeys,
   });
   return 0;
 }

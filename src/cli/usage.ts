@@ -6,7 +6,8 @@ Commands:
   start [--workers N]                     run the server (PORT, HOST, DATABASE_URL, KEYWARD_* from the environment);
                                           with N > 1, N processes share the port (default KEYWARD_WORKERS or 1)
   migrate                                 bring the database schema up to date (start does it too)
-  prune [--json]                          delete expired codes, tokens, sessions and empty lineages now
+  prune [--json]                          delete expired codes, tokens, sessions, empty lineages and
+                                          retired signing keys no longer published, now
   clients create --name NAME --redirect-uri URL [--redirect-uri URL ...] --scope "SCOPES" [--json]
   clients list [--json]
   clients show ID [--json]

@@ -24,7 +24,8 @@ async function deleteInBatches(batchSize: number, deleteBatch: DeleteBatch): Pro
 }
 
 /**
- * Deletes expired codes, tokens and sessions, then lineages left with nothing in them. Consumed
+ * Deletes expired codes, tokens and sessions, then lineages left with nothing in them, then
+ * retired signing keys past the end of their publication. Consumed
  * codes and refresh tokens stay until they expire: they are what detects a replay. Safe to run
  * from many instances at once; the deletes are idempotent.
  */
@@ -85,5 +86,17 @@ export async function pruneExpired(db: Kysely<Database>, now: number, batchSize:
       )
       .executeTakeFirst(),
   );
-  return { authorizationCodes, tokens, sessions, grants };
+  // Retired keys no longer published verify nothing still valid; their private halves go with them.
+  const signingKeys = Number(
+    (
+      await retryOnConflict(() =>
+        db
+          .deleteFrom("signing_keys")
+          .where("publish_until", "is not", null)
+          .where("publish_until", "<=", now)
+          .executeTakeFirst(),
+      )
+    ).numDeletedRows,
+  );
+  return { authorizationCodes, tokens, sessions, grants, signingKeys };
 }

@@ -113,6 +113,7 @@ export interface PruneCounts {
   tokens: number;
   sessions: number;
   grants: number;
+  signingKeys: number;
 }
 
 export class DuplicateError extends Error {}
