@@ -25,9 +25,9 @@ async function deleteInBatches(batchSize: number, deleteBatch: DeleteBatch): Pro
 
 /**
  * Deletes expired codes, tokens and sessions, then lineages left with nothing in them, then
- * retired signing keys past the end of their publication. Consumed
- * codes and refresh tokens stay until they expire: they are what detects a replay. Safe to run
- * from many instances at once; the deletes are idempotent.
+ * retired signing keys past the end of their publication. Consumed codes and refresh tokens stay
+ * until they expire: they are what detects a replay. Safe to run from many instances at once;
+ * the deletes are idempotent.
  */
 export async function pruneExpired(db: Kysely<Database>, now: number, batchSize: number): Promise<PruneCounts> {
   const authorizationCodes = await deleteInBatches(batchSize, () =>
