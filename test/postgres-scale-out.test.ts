@@ -62,7 +62,7 @@ describe("Two keyward instances on one PostgreSQL", { skip: PG_SKIP }, () => {
     const { rows } = await adminQuery(`select name from ${schema.name}.kysely_migration order by name`);
     assert.deepEqual(
       rows.map((r) => r.name),
-      ["0001_initial", "0002_scale_out"],
+      ["0001_initial", "0002_scale_out", "0003_clustered_tables"],
     );
     const keys = await adminQuery(`select kid from ${schema.name}.signing_keys`);
     assert.equal(keys.rowCount, 1);

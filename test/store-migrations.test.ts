@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import { migrateDatabase } from "../src/store/migrate.js";
 import { connectDatabase, openStore } from "../src/store/open.js";
 import type { Database } from "../src/store/schema.js";
@@ -21,7 +21,7 @@ import {
   userRecord,
 } from "./support/store-records.js";
 
-const ALL = ["0001_initial", "0002_scale_out"];
+const ALL = ["0001_initial", "0002_scale_out", "0003_clustered_tables"];
 
 interface Place {
   url: string;
@@ -171,7 +171,7 @@ for (const { engine, place, skip } of ENGINES) {
 
         const { store, migrationsApplied } = await openStore(target.url);
         try {
-          assert.deepEqual(migrationsApplied, ["0002_scale_out"]);
+          assert.deepEqual(migrationsApplied, ["0002_scale_out", "0003_clustered_tables"]);
           assert.deepEqual(await store.getClient(client.id), client);
           assert.deepEqual(await store.getUserById(user.id), user);
           assert.deepEqual((await store.getConsent(client.id, user.id))?.scopes, ["profile:read"]);
@@ -214,6 +214,61 @@ for (const { engine, place, skip } of ENGINES) {
     });
   });
 }
+
+/** Each table's definition, and its indexes' names, as SQLite keeps them. */
+async function sqliteLayout(db: Kysely<Database>) {
+  const { rows } = await sql<{ type: string; name: string; tbl_name: string; sql: string | null }>`
+    select type, name, tbl_name, sql from sqlite_master
+    where type in ('table', 'index') and tbl_name not like 'kysely%' order by name`.execute(db);
+  const tables = new Map(rows.filter((row) => row.type === "table").map((row) => [row.name, row.sql ?? ""]));
+  const indexes = rows.filter((row) => row.type === "index").map((row) => `${row.tbl_name}.${row.name}`);
+  return { tables, indexes };
+}
+
+describe("Clustered tables (sqlite)", () => {
+  test("0003 keeps the rows of four tables in their primary keys, with the same columns, constraints and indexes", async () => {
+    const target = await sqlitePlace();
+    try {
+      const old = await connectDatabase(target.url);
+      try {
+        await migrateDatabase(old.db, old.engine, "0002_scale_out");
+        const before = await sqliteLayout(old.db);
+        await migrateDatabase(old.db, old.engine);
+        const after = await sqliteLayout(old.db);
+
+        assert.deepEqual([...after.tables.keys()], [...before.tables.keys()]);
+        const columnsOf = (definition = "") => definition.slice(definition.indexOf("("));
+        for (const [name, definition] of after.tables) {
+          const expected = columnsOf(before.tables.get(name));
+          const clustered = ["clients", "users", "consents", "grants"].includes(name);
+          assert.equal(columnsOf(definition), clustered ? `${expected} without rowid` : expected, name);
+        }
+        // A clustered table needs no separate index for its primary key; every other index is back.
+        const secondary = (names: string[]) => names.filter((name) => !name.includes("sqlite_autoindex"));
+        assert.deepEqual(secondary(after.indexes), secondary(before.indexes));
+        assert.ok(secondary(after.indexes).includes("signing_keys.signing_keys_one_current"));
+        assert.ok(after.indexes.includes("users.sqlite_autoindex_users_2"), "the unique email keeps its index");
+        assert.ok(!after.indexes.includes("grants.sqlite_autoindex_grants_1"), "grants needs no primary-key index");
+        assert.ok(after.indexes.includes("tokens.sqlite_autoindex_tokens_1"), "tokens keeps its rowid");
+
+        // The primary key and the other constraints still hold.
+        const insertUser = (id: string, email: string) =>
+          sql`insert into users values (${id}, ${email}, 'h', 'n', 't', 0)`.execute(old.db);
+        await insertUser("u1", "a@example.com");
+        await assert.rejects(insertUser("u1", "b@example.com"), /UNIQUE constraint failed: users.id/);
+        await assert.rejects(insertUser("u2", "a@example.com"), /UNIQUE constraint failed: users.email/);
+        await assert.rejects(
+          sql`insert into grants (id, client_id) values (null, 'c')`.execute(old.db),
+          /NOT NULL constraint failed/,
+        );
+      } finally {
+        await old.close();
+      }
+    } finally {
+      await target.remove();
+    }
+  });
+});
 
 describe("Migrations beside other schemas' DDL (postgres)", { skip: PG_SKIP }, () => {
   test("a migration run succeeds while another session adds and drops columns elsewhere", async () => {

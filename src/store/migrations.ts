@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, sql } from "kysely";
+import { type Kysely, type Migration, type MigrationProvider, SqliteAdapter, sql } from "kysely";
 
 /**
  * The one migration history for both engines. Append new migrations; never edit a released one.
@@ -121,7 +121,46 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("sessions_expires").on("sessions").column("expires_at").execute();
     },
   },
+  "0003_clustered_tables": {
+    async up(db: Kysely<unknown>) {
+      // PostgreSQL's tables and primary-key indexes stay as they are.
+      if (!(db.getExecutor().adapter instanceof SqliteAdapter)) return;
+      for (const table of CLUSTERED_TABLES) await clusterByPrimaryKey(db, table);
+    },
+  },
 };
+
+/**
+ * The tables whose rows are small and read or changed by primary key on the hot path: a token's
+ * lookup joins its grant, revocation updates the grant and deletes the consent, every client
+ * authentication reads the client. Tokens, codes and sessions stay as they are: their rows are
+ * larger, and updating a row of a clustered table rewrites it in its key's tree, which made
+ * refresh rotation slower when tried.
+ */
+const CLUSTERED_TABLES = ["clients", "users", "consents", "grants"];
+
+/**
+ * Rebuilds a SQLite table as `WITHOUT ROWID`, so its rows live in the primary key's own B-tree. An
+ * ordinary table keeps rows under a hidden integer rowid and its primary key in a separate index:
+ * every lookup by key descends two trees, and every insert writes both. The new table is made from
+ * the old one's own `create table` text, so its columns and constraints stay exactly as they were;
+ * its indexes are made again from their own text.
+ */
+async function clusterByPrimaryKey(db: Kysely<unknown>, table: string): Promise<void> {
+  const { rows } = await sql<{ type: string; sql: string }>`
+    select type, sql from sqlite_master where tbl_name = ${table} and sql is not null`.execute(db);
+  const create = rows.find((row) => row.type === "table")?.sql;
+  if (create === undefined) throw new Error(`no table ${table} to rebuild`);
+  if (/\bwithout\s+rowid\s*$/i.test(create)) return;
+  const rebuilt = `${table}_rebuilt`;
+  const opening = /^create\s+table\s+("[^"]+"|\w+)/i;
+  if (!opening.test(create)) throw new Error(`unexpected definition of ${table}: ${create}`);
+  await sql.raw(`${create.replace(opening, `create table "${rebuilt}"`)} without rowid`).execute(db);
+  await sql`insert into ${sql.table(rebuilt)} select * from ${sql.table(table)}`.execute(db);
+  await sql`drop table ${sql.table(table)}`.execute(db);
+  await sql`alter table ${sql.table(rebuilt)} rename to ${sql.table(table)}`.execute(db);
+  for (const row of rows) if (row.type === "index") await sql.raw(row.sql).execute(db);
+}
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

@@ -71,15 +71,16 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
     await connected.close();
     throw error;
   }
-  return {
-    ...connected,
-    store: new KyselyStore(db, {
-      onClose: connected.close,
-      onFlush: connected.flush,
-      queries: new QueryCache(connected.runNow),
-      clients: new ViewMemo(clientsView(connected)),
-      transactions: connected.transactions,
-    }),
-    migrationsApplied,
-  };
+  return { ...connected, store: storeOver(connected), migrationsApplied };
+}
+
+/** The store over a connected database, whatever its schema; `openStore` migrates first. */
+export function storeOver(connected: ConnectedDatabase): Store {
+  return new KyselyStore(connected.db, {
+    onClose: connected.close,
+    onFlush: connected.flush,
+    queries: new QueryCache(connected.runNow),
+    clients: new ViewMemo(clientsView(connected)),
+    transactions: connected.transactions,
+  });
 }
