@@ -346,6 +346,28 @@ describe("rate limits", () => {
     await limiter.close();
   });
 
+  test("the memory limiter's sweep forgets only keys whose counts have slid out", async () => {
+    let now = 10_000;
+    const limiter = new MemoryRateLimiter(() => now);
+    for (let i = 0; i < 2; i++) await limiter.consume("locked", 2, 900_000);
+    await limiter.consume("brief", 2, 1000);
+    assert.equal(limiter.size, 2);
+    now += 3000; // "brief" is two windows old; "locked" is still in its first
+    limiter.sweep();
+    assert.equal(limiter.size, 1);
+    assert.equal((await limiter.consume("locked", 2, 900_000)).allowed, false);
+    now += 900_000; // one window on, the last window's two still weigh in
+    limiter.sweep();
+    assert.equal((await limiter.check("locked", 2, 900_000)).allowed, false);
+    now += 900_000; // the window the check rolled it into is now the previous one
+    limiter.sweep();
+    assert.equal(limiter.size, 1);
+    now += 900_000;
+    limiter.sweep();
+    assert.equal(limiter.size, 0);
+    await limiter.close();
+  });
+
   test("sign-in failures lock an account, and an address guessing across accounts", async () => {
     const now = 0;
     const limiter = new MemoryRateLimiter(() => now);

@@ -44,6 +44,8 @@ interface WindowEntry {
   previous: number;
 }
 
+const SWEEP_INTERVAL_MS = 60_000;
+
 /** One process's limiter; with several instances, use the Redis one so they share counts. */
 export class MemoryRateLimiter implements RateLimiter {
   /** By window length, then by key: a request looks up its entry without building a string. */
@@ -51,8 +53,28 @@ export class MemoryRateLimiter implements RateLimiter {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: () => number = Date.now) {
-    this.sweeper = setInterval(() => this.windows.clear(), 60 * 60 * 1000);
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+  }
+
+  /**
+   * Forgets the keys whose counts have all slid out of their window. Keys still counting stay:
+   * clearing everything would hand a throttled caller (a password guesser) a fresh budget.
+   */
+  sweep(): void {
+    const now = this.clock();
+    for (const [windowMs, entries] of this.windows) {
+      const previous = windowIndex(now, windowMs) - 1;
+      for (const [key, entry] of entries) if (entry.index < previous) entries.delete(key);
+      if (entries.size === 0) this.windows.delete(windowMs);
+    }
+  }
+
+  /** How many keys have counts; for tests and diagnostics. */
+  get size(): number {
+    let keys = 0;
+    for (const entries of this.windows.values()) keys += entries.size;
+    return keys;
   }
 
   /** The entry of `key`, rolled forward to the window `now` falls in. */
