@@ -22,8 +22,10 @@ const LOOKUPS = 20_000;
 const REVOCATIONS = 5_000;
 const grants = Number(process.argv[2] ?? 100_000);
 const rounds = Number(process.argv[3] ?? 5);
-if (!Number.isInteger(grants) || !Number.isInteger(rounds) || grants < LOOKUPS || rounds < 1) {
-  throw new Error(`GRANTS takes a whole number of at least ${LOOKUPS}, ROUNDS one of at least 1`);
+if (!Number.isInteger(rounds) || rounds < 1) throw new Error("ROUNDS takes a whole number of at least 1");
+// Every round revokes lineages of its own.
+if (!Number.isInteger(grants) || grants < rounds * REVOCATIONS) {
+  throw new Error(`GRANTS takes a whole number of at least ${rounds * REVOCATIONS} for ${rounds} rounds`);
 }
 
 interface Layout {
@@ -85,7 +87,7 @@ async function round(layout: Layout): Promise<void> {
     await cpuPerCall(REVOCATIONS, async () => {
       const spare = layout.tokens[layout.tokens.length - 1 - layout.revoked++];
       const token = spare && (await store.findToken(spare.hash));
-      if (!token) throw new Error("ran out of lineages to revoke: give more GRANTS");
+      if (!token) throw new Error(`lineage ${layout.revoked} was not found`);
       await store.transaction(async (tx) => {
         await tx.revokeGrant(token.grantId, Date.now());
         await tx.deleteConsent(token.clientId, token.userId);
