@@ -257,9 +257,10 @@ describe("Clustered tables (sqlite)", () => {
         await insertUser("u1", "a@example.com");
         await assert.rejects(insertUser("u1", "b@example.com"), /UNIQUE constraint failed: users.id/);
         await assert.rejects(insertUser("u2", "a@example.com"), /UNIQUE constraint failed: users.email/);
+        // An ordinary table would have taken a null text key; a clustered one refuses it.
         await assert.rejects(
-          sql`insert into grants (id, client_id) values (null, 'c')`.execute(old.db),
-          /NOT NULL constraint failed/,
+          sql`insert into grants values (null, 'c', 'u', 'profile:read', 0, null)`.execute(old.db),
+          /NOT NULL constraint failed: grants.id/,
         );
       } finally {
         await old.close();
