@@ -14,6 +14,7 @@ import { orderedToken } from "../../src/core/crypto.js";
 import { migrateDatabase } from "../../src/store/migrate.js";
 import { connectDatabase, storeOver } from "../../src/store/open.js";
 import type { Store, TokenRecord } from "../../src/store/types.js";
+import { median } from "../summary.js";
 import { checkGrant, checkToken } from "./records.js";
 
 const CONCURRENCY = 50;
@@ -97,8 +98,6 @@ async function round(layout: Layout): Promise<void> {
   );
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
-
 const directory = mkdtempSync(join(tmpdir(), "keyward-clustered-"));
 try {
   const layouts = [await open(directory, "rowid", "0002_scale_out"), await open(directory, "clustered", undefined)];
@@ -106,8 +105,8 @@ try {
     for (const layout of r % 2 === 0 ? layouts : [...layouts].reverse()) await round(layout);
   }
   for (const { name, figures } of layouts) {
-    const lookup = median(figures.lookup).toFixed(1);
-    const revoke = median(figures.revoke).toFixed(1);
+    const lookup = (median(figures.lookup) ?? 0).toFixed(1);
+    const revoke = (median(figures.revoke) ?? 0).toFixed(1);
     console.log(`${name.padEnd(10)} lookup ${lookup.padStart(6)} µs CPU   revocation ${revoke.padStart(6)} µs CPU`);
   }
   for (const layout of layouts) await layout.store.close();
