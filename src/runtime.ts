@@ -4,6 +4,7 @@ import { ServerKeys } from "./core/crypto.js";
 import { MemoryRateLimiter, type RateLimiter } from "./core/rate-limit.js";
 import { SignInThrottle } from "./core/sign-in-throttle.js";
 import { KeyRing } from "./core/signing-keys.js";
+import { SigningThread } from "./core/signing-thread.js";
 import { CalTokenFormat, CanvaTokenFormat } from "./core/token-formats.js";
 import type { AppDeps } from "./http/deps.js";
 import { type OpenedStore, openStore } from "./store/open.js";
@@ -41,12 +42,13 @@ export async function openRuntime(config: Config): Promise<Runtime> {
   const keyRing = new KeyRing(opened.store, keys);
   const rateLimiter = await openRateLimiter(config);
   const limits = config.rateLimits;
+  const signing = new SigningThread();
   return {
     config,
     core,
     keyRing,
-    canvaTokens: new CanvaTokenFormat(keyRing, config.accessTokenTtlMs, config.refreshTokenTtlMs),
-    calTokens: new CalTokenFormat(keyRing, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs),
+    canvaTokens: new CanvaTokenFormat(keyRing, config.accessTokenTtlMs, config.refreshTokenTtlMs, signing.sign),
+    calTokens: new CalTokenFormat(keyRing, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs, signing.sign),
     signInThrottle: new SignInThrottle(rateLimiter, {
       failuresPerAccount: limits.signInFailuresPerAccount,
       failuresPerAddress: limits.signInFailuresPerAddress,
@@ -55,6 +57,7 @@ export async function openRuntime(config: Config): Promise<Runtime> {
     rateLimiter,
     opened,
     async close() {
+      await signing.close();
       await rateLimiter.close();
       await opened.store.close();
     },

@@ -1,5 +1,5 @@
 import { orderedToken, randomToken } from "./crypto.js";
-import { HeaderEncoder, signWithEncodedHeader } from "./jws.js";
+import { type Es256Signer, HeaderEncoder, signOnThreadPool, signWithEncodedHeader } from "./jws.js";
 import { type KeyRing, SIGNING_ALG } from "./signing-keys.js";
 
 export interface IssueContext {
@@ -42,6 +42,7 @@ export class CanvaTokenFormat implements TokenFormat {
     private readonly keyRing: KeyRing,
     readonly accessTtlMs: number,
     readonly refreshTtlMs: number,
+    private readonly signer: Es256Signer = signOnThreadPool,
   ) {}
 
   async mintAccess(ctx: IssueContext): Promise<MintedToken> {
@@ -63,6 +64,7 @@ export class CanvaTokenFormat implements TokenFormat {
         exp: seconds(expiresAt),
       },
       key.privateKey,
+      this.signer,
     );
     return { value, jti, expiresAt };
   }
@@ -85,6 +87,7 @@ export class CalTokenFormat implements TokenFormat {
     private readonly keyRing: KeyRing,
     readonly accessTtlMs: number,
     readonly refreshTtlMs: number,
+    private readonly signer: Es256Signer = signOnThreadPool,
   ) {}
 
   mintAccess(ctx: IssueContext): Promise<MintedToken> {
@@ -105,7 +108,7 @@ export class CalTokenFormat implements TokenFormat {
     const claims = ctx.rotation
       ? { jti, type, clientId, ownerId: subject, expiresAt, userId: subject, iss: issuer, iat, exp }
       : { jti, type, clientId, ownerId: subject, expiresAt, iss: issuer, iat, exp };
-    const value = await signWithEncodedHeader(this.headers.encode(key.kid), claims, key.privateKey);
+    const value = await signWithEncodedHeader(this.headers.encode(key.kid), claims, key.privateKey, this.signer);
     return { value, jti, expiresAt };
   }
 }
