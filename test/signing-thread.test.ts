@@ -73,6 +73,14 @@ describe("signing thread", () => {
     await thread.close();
   });
 
+  test("a thread that cannot start leaves signing to the thread pool", async () => {
+    const thread = new SigningThread(new URL("./support/no-such-signing-worker.js", import.meta.url));
+    const { privateKey, publicKey } = p256();
+    const jwts = await Promise.all(signMany(thread, 4, () => privateKey));
+    await Promise.all(jwts.map((jwt, i) => assertVerifies(jwt, publicKey, i)));
+    await thread.close();
+  });
+
   test("closing answers what is outstanding, and signing still works after it", async () => {
     const thread = new SigningThread();
     const { privateKey, publicKey } = p256();

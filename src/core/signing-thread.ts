@@ -77,7 +77,14 @@ export class SigningThread {
       signEachOnThreadPool(queue);
       return;
     }
-    const worker = this.worker ?? this.start();
+    let worker: Worker;
+    try {
+      worker = this.worker ?? this.start();
+    } catch {
+      this.retire();
+      signEachOnThreadPool(queue);
+      return;
+    }
     // One message per run of signatures under the same key; the key goes along when it changed.
     let start = 0;
     while (start < queue.length) {
