@@ -2,6 +2,11 @@ import { type KeyObject, sign } from "node:crypto";
 
 const encodeJson = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
+/** `crypto.sign`'s options for ES256: ieee-p1363 is the raw r||s signature JWS requires (RFC 7518 §3.4), not DER. */
+export function es256SignOptions(key: KeyObject) {
+  return { key, dsaEncoding: "ieee-p1363" as const };
+}
+
 /** Signs a JWS signing input with ES256 and answers the signature, base64url-encoded. */
 export type Es256Signer = (input: string, key: KeyObject) => Promise<string>;
 
@@ -13,8 +18,7 @@ export type Es256Signer = (input: string, key: KeyObject) => Promise<string>;
  */
 export const signOnThreadPool: Es256Signer = (input, key) =>
   new Promise((resolve, reject) => {
-    // ieee-p1363: the raw r||s signature JWS requires (RFC 7518 §3.4), not DER.
-    sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }, (error, signature) => {
+    sign("sha256", Buffer.from(input), es256SignOptions(key), (error, signature) => {
       if (error) reject(error);
       else resolve(signature.toString("base64url"));
     });

@@ -1,5 +1,6 @@
 import { type KeyObject, sign } from "node:crypto";
 import { parentPort } from "node:worker_threads";
+import { es256SignOptions } from "./jws.js";
 
 /** One batch for the signing thread: the key rides along only when it changed since the last batch. */
 export interface SignRequest {
@@ -19,8 +20,7 @@ let key: KeyObject | undefined;
 
 function signOne(input: string): string {
   if (!key) throw new Error("no signing key was sent");
-  // ieee-p1363: the raw r||s signature JWS requires (RFC 7518 §3.4), not DER.
-  return sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" }).toString("base64url");
+  return sign("sha256", Buffer.from(input), es256SignOptions(key)).toString("base64url");
 }
 
 parentPort?.on("message", (request: SignRequest) => {
