@@ -146,6 +146,12 @@ export interface KyselyStoreOptions {
   clients?: ViewMemo<ClientRecord | undefined>;
   /** Runs a transaction where the engine has a quicker way than Kysely's (SQLite). */
   transactions?: TransactionRunner;
+  /**
+   * Called once a change to a client has committed, where other processes' memos of clients do not
+   * follow the table by themselves (PostgreSQL). Only the outermost store calls it: inside a
+   * transaction, the change has not committed yet.
+   */
+  announceClientChange?: () => Promise<void>;
 }
 
 /** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
@@ -155,6 +161,7 @@ export class KyselyStore implements Store {
   private readonly queries: QueryCache;
   private readonly clients: ViewMemo<ClientRecord | undefined>;
   private readonly transactions: TransactionRunner | undefined;
+  private readonly announceClientChange: () => Promise<void>;
   private lastInner: KyselyStore | undefined;
 
   constructor(
@@ -166,6 +173,7 @@ export class KyselyStore implements Store {
     this.queries = options.queries ?? new QueryCache();
     this.clients = options.clients ?? new ViewMemo();
     this.transactions = options.transactions;
+    this.announceClientChange = options.announceClientChange ?? (async () => {});
   }
 
   private newStoreIn(trx: Transaction<Database>): KyselyStore {
@@ -209,6 +217,7 @@ export class KyselyStore implements Store {
         updated_at: client.updatedAt,
       })
       .execute();
+    await this.announceClientChange();
   }
 
   getClient(id: string): Promise<ClientRecord | undefined> {
@@ -228,7 +237,7 @@ export class KyselyStore implements Store {
   }
 
   async deleteClient(id: string): Promise<boolean> {
-    return this.transaction(async (tx) => {
+    const deleted = await this.transaction(async (tx) => {
       const db = (tx as KyselyStore).db;
       await db.deleteFrom("tokens").where("client_id", "=", id).execute();
       await db.deleteFrom("authorization_codes").where("client_id", "=", id).execute();
@@ -237,6 +246,8 @@ export class KyselyStore implements Store {
       const result = await db.deleteFrom("clients").where("id", "=", id).executeTakeFirst();
       return result.numDeletedRows > 0n;
     });
+    if (deleted) await this.announceClientChange();
+    return deleted;
   }
 
   async setClientSecretHash(id: string, secretHash: string, now: number): Promise<boolean> {
@@ -245,6 +256,7 @@ export class KyselyStore implements Store {
       .set({ secret_hash: secretHash, updated_at: now })
       .where("id", "=", id)
       .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) await this.announceClientChange();
     return result.numUpdatedRows > 0n;
   }
 

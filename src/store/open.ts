@@ -3,14 +3,18 @@ import { isPostgresUrl } from "../config.js";
 import { KyselyStore, type TransactionRunner } from "./kysely-store.js";
 import { type Engine, migrateDatabase } from "./migrate.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";
+import type { ClientChangeTimings, PostgresClientChanges } from "./postgres-client-changes.js";
 import { QueryCache, type RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import type { Store } from "./types.js";
 import { type ReadView, ViewMemo } from "./view-memo.js";
 
-/** The view of the clients table, which the store's client memo follows; none on PostgreSQL. */
-export function clientsView({ tableView }: Pick<ConnectedDatabase, "tableView">): ReadView | undefined {
-  return tableView && (() => tableView("clients"));
+/** The view of the clients table, which the store's client memo follows. */
+export function clientsView({
+  tableView,
+  clientChanges,
+}: Pick<ConnectedDatabase, "tableView" | "clientChanges">): ReadView | undefined {
+  return clientChanges?.view ?? (tableView && (() => tableView("clients")));
 }
 
 export interface ConnectedDatabase {
@@ -28,6 +32,8 @@ export interface ConnectedDatabase {
   tableView?: (table: string) => number;
   /** SQLite only: runs a transaction without Kysely's per-transaction objects. */
   transactions?: TransactionRunner;
+  /** PostgreSQL only: the view of the clients table, heard from the other processes (see PostgresClientChanges). */
+  clientChanges?: Pick<PostgresClientChanges, "view" | "announce">;
 }
 
 export interface OpenedStore extends ConnectedDatabase {
@@ -38,6 +44,8 @@ export interface OpenedStore extends ConnectedDatabase {
 
 export interface StoreOptions {
   pool?: PoolSettings;
+  /** PostgreSQL only: overrides CLIENT_CHANGE_TIMINGS. */
+  clientChanges?: Partial<Omit<ClientChangeTimings, "connectTimeoutMs">>;
 }
 
 /**
@@ -52,8 +60,19 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
   };
   if (engine === "postgres") {
     const { openPostgres } = await import("./postgres.js");
-    const db = openPostgres(url, options.pool ?? DEFAULT_POOL_SETTINGS, (error) => listener(error));
-    return { db, engine, onConnectionError, flush: async () => {}, close: () => db.destroy() };
+    const { PostgresClientChanges, CLIENT_CHANGE_TIMINGS } = await import("./postgres-client-changes.js");
+    const pool = options.pool ?? DEFAULT_POOL_SETTINGS;
+    const db = openPostgres(url, pool, (error) => listener(error));
+    const clientChanges = new PostgresClientChanges(url, db, {
+      ...CLIENT_CHANGE_TIMINGS,
+      ...options.clientChanges,
+      connectTimeoutMs: pool.connectTimeoutMs,
+    });
+    const close = async () => {
+      await clientChanges.close();
+      await db.destroy();
+    };
+    return { db, engine, onConnectionError, flush: async () => {}, close, clientChanges };
   }
   const { openSqlite } = await import("./sqlite.js");
   const { db, flush, close, runNow, tableView, transactions } = openSqlite(url);
@@ -81,6 +100,7 @@ export function storeOver(connected: ConnectedDatabase): Store {
     onFlush: connected.flush,
     queries: new QueryCache(connected.runNow),
     clients: new ViewMemo(clientsView(connected)),
+    announceClientChange: connected.clientChanges?.announce.bind(connected.clientChanges),
     transactions: connected.transactions,
   });
 }
