@@ -1,8 +1,8 @@
 /**
  * The view a connection reads of the data a memo holds: a number that changes whenever what its
- * reads of that data see may change (a read or write transaction begins or ends, one of its rows
- * is written; see BetterSqliteDriver.tableView). Undefined where the engine cannot tell, and
- * nothing is remembered then.
+ * reads of that data see may change (on SQLite, a read or write transaction begins or ends, or one
+ * of its rows is written: see BetterSqliteDriver.tableView; on PostgreSQL, a change is announced:
+ * see PostgresClientChanges). Undefined where it cannot be told, and nothing is remembered then.
  */
 export type ReadView = () => number | undefined;
 
