@@ -38,7 +38,7 @@ export function openSqlite(path: string): OpenedSqlite {
   database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   database.pragma("journal_mode = WAL");
   // NORMAL: a commit is in the WAL when it returns (it survives a crash of the process); the server
-  // then fsyncs the WAL before it acknowledges anything (see WalSync), so it survives a power loss too.
+  // then syncs the WAL (fdatasync) before it acknowledges anything (see WalSync), so it survives a power loss too.
   database.pragma("synchronous = NORMAL");
   const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`);
   const checkpointer = path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path));

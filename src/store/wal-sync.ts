@@ -1,13 +1,18 @@
-import { closeSync, existsSync, fsync, openSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, openSync } from "node:fs";
 
+/**
+ * fdatasync writes the file's data and the metadata needed to read it back (its size), which is
+ * what durability of the WAL asks for; unlike fsync it skips a journal commit for the timestamps
+ * that every overwrite of a reused WAL changes.
+ */
 function syncToDisk(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fsync(fd, (error) => (error ? reject(error) : resolve())));
+  return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 /**
  * Group commit for SQLite. With `synchronous = NORMAL` a commit reaches the WAL file without
  * waiting for the disk, which already survives a crash of the process. `flush` then makes it
- * survive a crash of the machine too: one fsync of the WAL, run off the main thread, covers every
+ * survive a crash of the machine too: one fdatasync of the WAL, run off the main thread, covers every
  * commit made before it started, so concurrent requests share one disk sync instead of each
  * paying for its own.
  */
