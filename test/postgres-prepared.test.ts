@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
+import { isCachedPlanInvalid } from "../src/store/errors.js";
 import { openStore } from "../src/store/open.js";
 import { DEFAULT_POOL_SETTINGS } from "../src/store/pool-settings.js";
 import { PreparingPool } from "../src/store/prepared-statements.js";
 import type { Store } from "../src/store/types.js";
 import { adminQuery, createTestSchema, PG_SKIP, type TestSchema } from "./support/postgres.js";
-import { clientRecord } from "./support/store-records.js";
+import { userRecord } from "./support/store-records.js";
 
 describe("PostgreSQL prepared statements", { skip: PG_SKIP }, () => {
   let schema: TestSchema;
@@ -41,16 +42,64 @@ describe("PostgreSQL prepared statements", { skip: PG_SKIP }, () => {
   });
 
   test("a query runs again after its table gains or loses a column, in a transaction or not", async () => {
-    const client = clientRecord();
-    await store.createClient(client);
-    assert.equal((await store.getClient(client.id))?.name, client.name);
+    // Users, not clients: a client's read may be answered by the client memo without a query.
+    const user = userRecord();
+    await store.createUser(user);
+    assert.equal((await store.getUserById(user.id))?.email, user.email);
 
     // `select *` prepared before the change now returns other columns: PostgreSQL refuses the old plan.
-    await adminQuery(`alter table ${schema.name}.clients add column note text`);
-    assert.equal((await store.getClient(client.id))?.name, client.name);
+    await adminQuery(`alter table ${schema.name}.users add column note text`);
+    assert.equal((await store.getUserById(user.id))?.email, user.email);
 
-    await adminQuery(`alter table ${schema.name}.clients drop column note`);
-    const inTransaction = await store.transaction((tx) => tx.getClient(client.id));
-    assert.equal(inTransaction?.name, client.name);
+    await adminQuery(`alter table ${schema.name}.users drop column note`);
+    const inTransaction = await store.transaction((tx) => tx.getUserById(user.id));
+    assert.equal(inTransaction?.email, user.email);
+  });
+
+  test("PostgreSQL's refusal of a stale plan is recognised by the routine that raised it", async () => {
+    const client = new pg.Client({ connectionString: schema.url });
+    await client.connect();
+    try {
+      await client.query("create table plan_probe (a int)");
+      const probe = { name: "plan_probe", text: "select * from plan_probe where a = $1", values: [1] };
+      await client.query(probe);
+      await client.query("alter table plan_probe add column b int");
+      const refusal = await client.query(probe).then(
+        () => assert.fail("the stale plan ran"),
+        (error: unknown) => error,
+      );
+      assert.equal((refusal as { routine?: unknown }).routine, "RevalidateCachedQuery");
+      assert.equal(isCachedPlanInvalid(refusal), true);
+    } finally {
+      await client.end();
+    }
+  });
+});
+
+describe("stale-plan detection without English messages", () => {
+  const refusal = (fields: Record<string, unknown>) => Object.assign(new Error(String(fields.message)), fields);
+
+  test("a translated message is recognised by its routine", () => {
+    const german = "zwischengespeicherter Plan darf den Ergebnistyp nicht ändern";
+    assert.equal(
+      isCachedPlanInvalid(refusal({ code: "0A000", routine: "RevalidateCachedQuery", message: german })),
+      true,
+    );
+  });
+
+  test("other refusals with the same SQLSTATE are not stale plans", () => {
+    const other = { code: "0A000", routine: "transformLockingClause", message: "FOR UPDATE is not allowed here" };
+    assert.equal(isCachedPlanInvalid(refusal(other)), false);
+    assert.equal(
+      isCachedPlanInvalid(refusal({ code: "42P01", message: "cached plan must not change result type" })),
+      false,
+    );
+  });
+
+  test("without a routine, the English message still tells", () => {
+    assert.equal(
+      isCachedPlanInvalid(refusal({ code: "0A000", message: "cached plan must not change result type" })),
+      true,
+    );
   });
 });

@@ -17,10 +17,17 @@ export function isSqliteBusy(error: unknown): boolean {
   return codeOf(error).startsWith("SQLITE_BUSY");
 }
 
-/** PostgreSQL refusing a prepared statement whose table's columns changed since it was prepared. */
+/**
+ * PostgreSQL refusing a prepared statement whose table's columns changed since it was prepared.
+ * Its SQLSTATE (0A000, feature_not_supported) is shared with other refusals; the routine that
+ * raised it names this one in any server language, where the message is translated with
+ * `lc_messages`. The message is the fallback for a server that does not send the routine.
+ */
 export function isCachedPlanInvalid(error: unknown): boolean {
-  const message = (error as { message?: unknown } | undefined)?.message;
-  return codeOf(error) === "0A000" && typeof message === "string" && message.includes("cached plan must not change");
+  if (codeOf(error) !== "0A000") return false;
+  const { routine, message } = error as { routine?: unknown; message?: unknown };
+  if (typeof routine === "string") return routine === "RevalidateCachedQuery";
+  return typeof message === "string" && message.includes("cached plan must not change");
 }
 
 /**
