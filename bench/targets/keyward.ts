@@ -75,7 +75,7 @@ export async function startKeyward(variant: KeywardVariant): Promise<Target> {
   }
   const engine = variant.postgresUrl
     ? "PostgreSQL (its server shares the machine)"
-    : "SQLite (WAL, synchronous=NORMAL, commits fsynced in groups before any response)";
+    : "SQLite (WAL, synchronous=NORMAL, commits synced to disk (fdatasync) in groups before any response)";
   const processes = server.pids().length;
   return {
     name: variant.name,
