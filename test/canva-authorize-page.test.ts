@@ -247,3 +247,27 @@ describe("Secure cookies behind https", () => {
     }
   });
 });
+
+describe("pages refuse what is not a form, in HTML", () => {
+  const notForms = [
+    { "content-type": "application/json", payload: '{"action":"consent","decision":"allow"}' },
+    { "content-type": "text/plain", payload: "action=consent&decision=allow" },
+  ];
+
+  for (const { payload, ...headers } of notForms) {
+    test(`${headers["content-type"]} posted to the authorize page, /login and /logout: 415`, async () => {
+      for (const url of [authorizeUrl(), "/login", "/logout"]) {
+        const res = await h.app.inject({ method: "POST", url, headers, payload });
+        assert.equal(res.statusCode, 415, `${url}: ${res.body}`);
+        assert.match(String(res.headers["content-type"]), /^text\/html/);
+        assert.match(res.body, /not sent as a form/);
+      }
+    });
+  }
+
+  test("a repeated return_to on /login falls back to the home page", async () => {
+    const res = await h.app.inject({ method: "GET", url: "/login?return_to=/a&return_to=/b" });
+    assert.equal(res.statusCode, 200);
+    assert.match(res.body, /action="\/login\?return_to=%2F"/);
+  });
+});

@@ -8,6 +8,16 @@ export const MAX_FORM_PARAMETERS = 64;
 
 export class TooManyParametersError extends Error {}
 
+/** A page's POST whose body is not a form (JSON or text, which Fastify also parses). */
+export class NotAFormError extends Error {}
+
+/** The form a page posted; an empty form when there is no body. Any other body is refused (415). */
+export function postedForm(body: unknown): FormBody {
+  if (body === undefined || body === null) return new Map();
+  if (body instanceof Map) return body as FormBody;
+  throw new NotAFormError("The body is not a form");
+}
+
 /**
  * One name or value of a form, decoded as URLSearchParams decodes it. Most need no decoding; the
  * rest go through decodeURIComponent, and only what it refuses (a stray `%`, bytes that are not

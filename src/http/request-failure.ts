@@ -1,5 +1,5 @@
 import type { FastifyError } from "fastify";
-import { TooManyParametersError } from "./form-body.js";
+import { NotAFormError, TooManyParametersError } from "./form-body.js";
 import { isUnavailable } from "./unavailable.js";
 
 /**
@@ -22,7 +22,7 @@ export function classifyFailure(error: unknown): RequestFailure {
   const { code, statusCode, message } = error as Partial<FastifyError>;
   if (code === "FST_ERR_CTP_BODY_TOO_LARGE") return { kind: "body-too-large" };
   if (error instanceof TooManyParametersError) return { kind: "too-many-parameters" };
-  if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") return { kind: "wrong-media-type" };
+  if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error instanceof NotAFormError) return { kind: "wrong-media-type" };
   if (code === "FST_ERR_CTP_INVALID_JSON_BODY") return { kind: "malformed-json" };
   if (isUnavailable(error)) return { kind: "unavailable" };
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {

@@ -1,30 +1,35 @@
 import type { FastifyInstance } from "fastify";
 import { csrfBinding, csrfToken, csrfValid, signedInUser, signIn, signOut } from "./browser.js";
 import type { AppDeps } from "./deps.js";
-import type { FormBody } from "./form-body.js";
+import { postedForm } from "./form-body.js";
 import { escapeHtml, sendHtml } from "./html.js";
 import { formExpiredPage } from "./pages/error.js";
 import { page } from "./pages/layout.js";
 import { signInPage } from "./pages/sign-in.js";
 
-/** Only same-site paths: `//host` or `/\host` would leave the site (an open redirect). */
-function safeReturnPath(value: string | undefined): string {
-  if (!value?.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) return "/";
+/**
+ * Only same-site paths: `//host` or `/\host` would leave the site (an open redirect). A repeated
+ * `return_to` arrives as an array and, like any other unusable value, means the home page.
+ */
+function safeReturnPath(value: unknown): string {
+  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) {
+    return "/";
+  }
   return value;
 }
 
 /** keyward's own sign-in page, for flows (such as Cal.com's) that start from a signed-in browser. */
 export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
   app.get("/login", async (request, reply) => {
-    const returnTo = safeReturnPath((request.query as Record<string, string | undefined>).return_to);
+    const returnTo = safeReturnPath((request.query as Record<string, unknown>).return_to);
     const binding = csrfBinding(deps, request, reply);
     const action = `/login?return_to=${encodeURIComponent(returnTo)}`;
     return sendHtml(reply, 200, signInPage({ action, csrfToken: csrfToken(deps, binding, "sign_in") }));
   });
 
   app.post("/login", async (request, reply) => {
-    const returnTo = safeReturnPath((request.query as Record<string, string | undefined>).return_to);
-    const form = (request.body as FormBody | undefined) ?? new Map();
+    const returnTo = safeReturnPath((request.query as Record<string, unknown>).return_to);
+    const form = postedForm(request.body);
     if (!csrfValid(deps, request, form, "sign_in")) {
       return sendHtml(reply, 403, formExpiredPage());
     }
@@ -47,7 +52,7 @@ export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.post("/logout", async (request, reply) => {
-    const form = (request.body as FormBody | undefined) ?? new Map();
+    const form = postedForm(request.body);
     if (!csrfValid(deps, request, form, "sign_out")) {
       return sendHtml(reply, 403, formExpiredPage());
     }

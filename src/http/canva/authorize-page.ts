@@ -10,7 +10,7 @@ import {
 import { withQuery } from "../../core/redirect-uri.js";
 import { csrfBinding, csrfToken, csrfValid, type SignedIn, signedInUser, signIn } from "../browser.js";
 import type { AppDeps } from "../deps.js";
-import { duplicatedNames, type FormBody, firstValue, parseForm } from "../form-body.js";
+import { duplicatedNames, firstValue, parseForm, postedForm } from "../form-body.js";
 import { sendHtml } from "../html.js";
 import { consentPage } from "../pages/consent.js";
 import { errorPage, formExpiredPage } from "../pages/error.js";
@@ -147,7 +147,7 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
   app.post(AUTHORIZE_PATH, async (request, reply) => {
     const valid = await validate(request, reply, 303);
     if (!valid) return reply;
-    const form = (request.body as FormBody | undefined) ?? new Map();
+    const form = postedForm(request.body);
     const action = firstValue(form, "action");
     const expired = () => sendHtml(reply, 403, formExpiredPage());
 
