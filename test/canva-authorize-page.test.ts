@@ -265,6 +265,31 @@ describe("pages refuse what is not a form, in HTML", () => {
     });
   }
 
+  test("after /login, only a printable same-site return_to is followed", async () => {
+    const cases: [string, string][] = [
+      ["/account?tab=1", "/account?tab=1"],
+      ["/%0D%0Aset-cookie:%20x=1", "/"],
+      ["/%09/evil.example/phish", "/"],
+      ["/%09%5Cevil.example/", "/"],
+      ["//evil.example/", "/"],
+      ["/%5Cevil.example/", "/"],
+      ["/%E2%98%83", "/"],
+      ["https://evil.example/", "/"],
+    ];
+    for (const [returnTo, expected] of cases) {
+      const browser = new Browser();
+      const url = `/login?return_to=${returnTo}`;
+      const page = await browser.get(url);
+      const res = await browser.post(url, {
+        csrf_token: csrfOf(page.body),
+        email: user.email,
+        password: user.password,
+      });
+      assert.equal(res.statusCode, 303, returnTo);
+      assert.equal(res.headers.location, expected, returnTo);
+    }
+  });
+
   test("a repeated return_to on /login falls back to the home page", async () => {
     const res = await h.app.inject({ method: "GET", url: "/login?return_to=/a&return_to=/b" });
     assert.equal(res.statusCode, 200);

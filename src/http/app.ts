@@ -1,11 +1,18 @@
 import { randomUUID } from "node:crypto";
-import Fastify, { type FastifyInstance, type FastifyServerOptions, LogController } from "fastify";
+import Fastify, {
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+  LogController,
+} from "fastify";
 import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerClientError } from "./client-errors.js";
 import type { AppDeps } from "./deps.js";
+import { storageFailureAnswer } from "./faces.js";
 import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
@@ -22,6 +29,23 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 /** A hop count becomes "trust the first n hops", which is what Fastify's function form expresses. */
 function trustProxyOption(value: AppDeps["config"]["trustProxy"]) {
   return typeof value === "number" ? (_address: string, hop: number) => hop < value : value;
+}
+
+/**
+ * A reply Node refused to write (a header value it rejects, say) throws from inside the onSend
+ * hook's promise, where nothing would catch it and the process would end. It is logged and the
+ * client gets a bare 500 instead, or a closed connection once the headers have gone out.
+ */
+function answerUnwritable(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+  request.log.error({ err: error }, "reply could not be written");
+  const response = reply.raw;
+  try {
+    if (response.headersSent) throw error;
+    response.writeHead(500, { "content-length": "0", "x-request-id": request.id });
+    response.end();
+  } catch {
+    response.destroy();
+  }
 }
 
 export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): FastifyInstance {
@@ -48,11 +72,19 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
 
   app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);
-    // Nothing is acknowledged until what the request wrote is on stable storage.
-    deps.core.store.flush().then(
-      () => done(null, payload),
-      (error: Error) => done(error),
-    );
+    // Nothing is acknowledged until what the request wrote is on stable storage. A failure is
+    // answered here rather than passed to Fastify, whose next error handler would be the parent
+    // scope's (HTML for an API) when the reply was already an error.
+    deps.core.store
+      .flush()
+      .then(
+        () => done(null, payload),
+        (error: unknown) => {
+          request.log.error({ err: error }, "writes could not be made durable");
+          done(null, storageFailureAnswer(request, reply));
+        },
+      )
+      .catch((error: unknown) => answerUnwritable(request, reply, error));
   });
 
   // Pages and everything outside a dialect's scope answer errors as an HTML page.

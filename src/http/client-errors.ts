@@ -1,5 +1,8 @@
+import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
+import { CalError } from "./cal/errors.js";
+import { faceOf } from "./faces.js";
 
 /**
  * Requests Node's parser refuses before any route sees them (oversized headers, malformed
@@ -14,18 +17,13 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
   const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 2048).toString("latin1") : "";
   const path = /^[A-Z]+ (\/[^\s]*) HTTP\//.exec(raw)?.[1] ?? "";
   const body = JSON.stringify(
-    /^\/(api\/)?v2\//.test(path)
-      ? {
-          status: "error",
-          timestamp: new Date().toISOString(),
-          path,
-          error: { code: "BadRequestException", message, details: { message, statusCode: status } },
-        }
+    faceOf(path) === "cal"
+      ? new CalError(status, message).envelope(path)
       : { code: "bad_request", message, error: "invalid_request", error_description: message },
   );
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();

@@ -13,7 +13,7 @@ export function escapeHtml(value: string): string {
  * Headers for every HTML page: no framing (clickjacking), no referrer (codes and tokens in
  * URLs must not leak to other sites), no sniffing, nothing loaded but the page's own style.
  */
-export function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {
+export function withHtmlHeaders(reply: FastifyReply, status: number): FastifyReply {
   return reply
     .status(status)
     .header("content-type", "text/html; charset=utf-8")
@@ -24,6 +24,9 @@ export function sendHtml(reply: FastifyReply, status: number, body: string): Fas
     )
     .header("referrer-policy", "no-referrer")
     .header("x-content-type-options", "nosniff")
-    .header("cache-control", "no-store")
-    .send(body);
+    .header("cache-control", "no-store");
+}
+
+export function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return withHtmlHeaders(reply, status).send(body);
 }

@@ -7,14 +7,17 @@ import { formExpiredPage } from "./pages/error.js";
 import { page } from "./pages/layout.js";
 import { signInPage } from "./pages/sign-in.js";
 
+/** A path of printable ASCII: browsers drop tabs and newlines from URLs, and a header carries no control characters. */
+const PRINTABLE_PATH = /^\/[\x21-\x7e]*$/;
+const THIS_SITE = "http://this.site.invalid";
+
 /**
- * Only same-site paths: `//host` or `/\host` would leave the site (an open redirect). A repeated
- * `return_to` arrives as an array and, like any other unusable value, means the home page.
+ * Where a sign-in may send the browser back to: a path on this site, else the home page. A repeated
+ * `return_to` (an array) or anything that resolves to another origin (`//host`, `/\host`) is refused.
  */
 function safeReturnPath(value: unknown): string {
-  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) {
-    return "/";
-  }
+  if (typeof value !== "string" || !PRINTABLE_PATH.test(value)) return "/";
+  if (value.startsWith("//") || value.startsWith("/\\") || new URL(value, THIS_SITE).origin !== THIS_SITE) return "/";
   return value;
 }
 

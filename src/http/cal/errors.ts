@@ -1,3 +1,4 @@
+import { STATUS_CODES } from "node:http";
 import type { OAuthError } from "../../core/errors.js";
 
 /** Cal.com names each error after the exception class its status maps to. */
@@ -6,6 +7,7 @@ const EXCEPTIONS: Readonly<Record<number, { name: string; reason: string }>> = {
   401: { name: "UnauthorizedException", reason: "Unauthorized" },
   403: { name: "ForbiddenException", reason: "Forbidden" },
   404: { name: "NotFoundException", reason: "Not Found" },
+  408: { name: "RequestTimeoutException", reason: "Request Timeout" },
   413: { name: "PayloadTooLargeException", reason: "Payload Too Large" },
   415: { name: "UnsupportedMediaTypeException", reason: "Unsupported Media Type" },
   429: { name: "ThrottlerException", reason: "Too Many Requests" },
@@ -30,15 +32,19 @@ export class CalError extends Error {
 
   /** Cal.com's error envelope; `details` has the shape of a NestJS exception response. */
   envelope(path: string) {
-    const exception = EXCEPTIONS[this.status] ?? EXCEPTIONS[this.status < 500 ? 400 : 500];
+    // A status without an exception class of its own is a plain HttpException in NestJS.
+    const exception = EXCEPTIONS[this.status] ?? {
+      name: "HttpException",
+      reason: STATUS_CODES[this.status] ?? "Error",
+    };
     const details = this.validationErrors
       ? { errors: this.validationErrors }
-      : { message: this.message, error: exception?.reason, statusCode: this.status };
+      : { message: this.message, error: exception.reason, statusCode: this.status };
     return {
       status: "error",
       timestamp: new Date().toISOString(),
       path,
-      error: { code: exception?.name, message: this.message, details },
+      error: { code: exception.name, message: this.message, details },
     };
   }
 }

@@ -20,6 +20,9 @@ export class CanvaError extends Error {
   }
 }
 
+/** The answer to anything unexpected: no detail leaves the server. */
+export const internalError = () => new CanvaError(500, "internal_error", "Internal error", "server_error");
+
 /** Core error kinds to Canva's statuses and codes (see shared reference, "Errors"). */
 export function fromCoreError(error: OAuthError, headers: Record<string, string> = {}): CanvaError {
   switch (error.code) {

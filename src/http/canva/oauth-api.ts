@@ -6,7 +6,7 @@ import { forbidCaching } from "../no-store.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
 import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { authenticateCanvaClient } from "./client-auth.js";
-import { CanvaError, fromCoreError } from "./errors.js";
+import { CanvaError, fromCoreError, internalError } from "./errors.js";
 import { CanvaParams } from "./params.js";
 import { INTROSPECTION_RESPONSE, TOKEN_RESPONSE } from "./response-schemas.js";
 
@@ -43,7 +43,7 @@ function canvaErrorFor(failure: RequestFailure): CanvaError {
     case "client-error":
       return badBody(failure.message);
     case "internal":
-      return new CanvaError(500, "internal_error", "Internal error", "server_error");
+      return internalError();
   }
 }
 
