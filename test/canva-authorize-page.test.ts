@@ -229,6 +229,29 @@ describe("sign-in and consent", () => {
     assert.match(blocked.body, /Too many failed sign-in attempts/);
     assert.equal(browser.cookies.get("keyward_session"), undefined);
   });
+
+  test("guesses sent in parallel get no more tries than guesses sent one by one", async () => {
+    const victim = await h.createUser();
+    const browser = new Browser();
+    const url = authorizeUrl();
+    const page = await browser.get(url);
+    const guess = (password: string) =>
+      browser.post(url, { csrf_token: csrfOf(page.body), action: "sign_in", email: victim.email, password });
+    const statuses = (await Promise.all(Array.from({ length: 20 }, (_, i) => guess(`wrong-${i}`)))).map(
+      (res) => res.statusCode,
+    );
+    assert.equal(statuses.filter((status) => status === 401).length, 5, String(statuses));
+    assert.equal(statuses.filter((status) => status === 429).length, 15, String(statuses));
+    assert.equal((await guess(victim.password)).statusCode, 429);
+  });
+
+  test("a successful sign-in does not count against the account", async () => {
+    const regular = await h.createUser();
+    for (let i = 0; i < 7; i++) {
+      const res = await signIn(new Browser(), authorizeUrl(), regular);
+      assert.equal(res.statusCode, 303, `sign-in ${i + 1}`);
+    }
+  });
 });
 
 describe("Secure cookies behind https", () => {

@@ -372,12 +372,25 @@ describe("rate limits", () => {
     const now = 0;
     const limiter = new MemoryRateLimiter(() => now);
     const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 5, windowMs: 60_000 });
-    for (let i = 0; i < 3; i++) await throttle.recordFailure("a@x", `10.0.0.${i}`);
-    assert.ok((await throttle.waitFor("a@x", "10.0.0.9")) > 0);
-    assert.equal(await throttle.waitFor("b@x", "10.0.0.9"), 0);
-    for (let i = 0; i < 5; i++) await throttle.recordFailure(`user${i}@x`, "10.0.1.1");
-    assert.ok((await throttle.waitFor("fresh@x", "10.0.1.1")) > 0);
-    assert.equal(await throttle.waitFor("fresh@x", "10.0.1.2"), 0);
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("a@x", `10.0.0.${i}`), 0);
+    assert.ok((await throttle.attempt("a@x", "10.0.0.9")) > 0);
+    assert.equal(await throttle.attempt("b@x", "10.0.0.9"), 0);
+    for (let i = 0; i < 5; i++) assert.equal(await throttle.attempt(`user${i}@x`, "10.0.1.1"), 0);
+    assert.ok((await throttle.attempt("fresh@x", "10.0.1.1")) > 0);
+    assert.equal(await throttle.attempt("fresh@x", "10.0.1.2"), 0);
+    await limiter.close();
+  });
+
+  test("a successful sign-in takes its attempt back", async () => {
+    const limiter = new MemoryRateLimiter(() => 0);
+    const throttle = new SignInThrottle(limiter, { failuresPerAccount: 2, failuresPerAddress: 2, windowMs: 60_000 });
+    for (let i = 0; i < 10; i++) {
+      assert.equal(await throttle.attempt("a@x", "10.0.0.1"), 0);
+      await throttle.succeeded("a@x", "10.0.0.1");
+    }
+    assert.equal(await throttle.attempt("a@x", "10.0.0.1"), 0);
+    assert.equal(await throttle.attempt("a@x", "10.0.0.1"), 0);
+    assert.ok((await throttle.attempt("a@x", "10.0.0.1")) > 0);
     await limiter.close();
   });
 });

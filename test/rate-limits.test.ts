@@ -232,10 +232,16 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     try {
       const throttleA = first.runtime.signInThrottle;
       const throttleB = second.runtime.signInThrottle;
-      await throttleA.recordFailure("victim@example.com", "10.1.1.1");
-      await throttleA.recordFailure("victim@example.com", "10.1.1.2");
-      assert.ok((await throttleB.waitFor("victim@example.com", "10.1.1.3")) > 0);
-      assert.equal(await throttleB.waitFor("someone-else@example.com", "10.1.1.3"), 0);
+      assert.equal(await throttleA.attempt("victim@example.com", "10.1.1.1"), 0);
+      assert.equal(await throttleA.attempt("victim@example.com", "10.1.1.2"), 0);
+      assert.ok((await throttleB.attempt("victim@example.com", "10.1.1.3")) > 0);
+      assert.equal(await throttleB.attempt("someone-else@example.com", "10.1.1.3"), 0);
+      // A success on one instance takes its attempt back for both.
+      assert.equal(await throttleA.attempt("owner@example.com", "10.1.1.4"), 0);
+      assert.equal(await throttleA.attempt("owner@example.com", "10.1.1.4"), 0);
+      await throttleB.succeeded("owner@example.com", "10.1.1.4");
+      assert.equal(await throttleB.attempt("owner@example.com", "10.1.1.5"), 0);
+      assert.ok((await throttleA.attempt("owner@example.com", "10.1.1.6")) > 0);
     } finally {
       await first.close();
       await second.close();

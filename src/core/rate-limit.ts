@@ -14,6 +14,8 @@ export interface RateLimiter {
   consume(key: string, limit: number, windowMs: number): Promise<RateDecision>;
   /** Whether one more request would fit, without counting it. */
   check(key: string, limit: number, windowMs: number): Promise<RateDecision>;
+  /** Takes back one request counted against `key` in the current window, if any was. */
+  release(key: string, windowMs: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -108,6 +110,11 @@ export class MemoryRateLimiter implements RateLimiter {
   async check(key: string, limit: number, windowMs: number): Promise<RateDecision> {
     const now = this.clock();
     return decide(this.entry(key, windowMs, now), limit, windowMs, now);
+  }
+
+  async release(key: string, windowMs: number): Promise<void> {
+    const entry = this.windows.get(windowMs)?.get(key);
+    if (entry && entry.index === windowIndex(this.clock(), windowMs) && entry.current > 0) entry.current--;
   }
 
   async close(): Promise<void> {

@@ -26,19 +26,22 @@ export class SignInThrottle {
     return keys;
   }
 
-  /** Milliseconds to wait before this account may be tried from this address; 0 if none. */
-  async waitFor(account: string, address: string): Promise<number> {
-    let wait = 0;
+  /**
+   * Counts a sign-in attempt as a failure before its password is checked, and refuses it (the
+   * milliseconds to wait) once the account or the address has used up its failures. Counting
+   * first is what holds the limit against guesses sent in parallel: a check made before any of
+   * them had failed would let them all through.
+   */
+  async attempt(account: string, address: string): Promise<number> {
     for (const [key, limit] of this.keys(account, address)) {
-      const decision = await this.limiter.check(key, limit, this.policy.windowMs);
-      wait = Math.max(wait, decision.retryAfterMs);
+      const decision = await this.limiter.consume(key, limit, this.policy.windowMs);
+      if (!decision.allowed) return decision.retryAfterMs;
     }
-    return wait;
+    return 0;
   }
 
-  async recordFailure(account: string, address: string): Promise<void> {
-    for (const [key, limit] of this.keys(account, address)) {
-      await this.limiter.consume(key, limit, this.policy.windowMs);
-    }
+  /** The attempt succeeded: it no longer counts as a failure. */
+  async succeeded(account: string, address: string): Promise<void> {
+    for (const [key] of this.keys(account, address)) await this.limiter.release(key, this.policy.windowMs);
   }
 }

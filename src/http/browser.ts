@@ -62,17 +62,15 @@ export async function signIn(
 ): Promise<SignInOutcome> {
   const email = normalizeEmail(firstValue(form, "email") ?? "");
   const password = firstValue(form, "password") ?? "";
-  const wait = await deps.signInThrottle.waitFor(email, request.ip);
+  const wait = await deps.signInThrottle.attempt(email, request.ip);
   if (wait > 0) {
     reply.header("retry-after", String(Math.ceil(wait / 1000)));
     const message = `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 1000)} seconds.`;
     return { ok: false, status: 429, message, email };
   }
   const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;
-  if (!user) {
-    await deps.signInThrottle.recordFailure(email, request.ip);
-    return { ok: false, status: 401, message: "Incorrect email or password.", email };
-  }
+  if (!user) return { ok: false, status: 401, message: "Incorrect email or password.", email };
+  await deps.signInThrottle.succeeded(email, request.ip);
   const previous = readCookie(request, SESSION_COOKIE);
   if (previous) await endSession(deps.core, previous);
   const sessionId = await startSession(deps.core, user.id, deps.config.sessionTtlMs);

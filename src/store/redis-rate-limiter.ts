@@ -15,6 +15,12 @@ end
 return {current, previous}
 `;
 
+/** Takes back one count of the current window, never below zero. */
+const RELEASE = `
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+`;
+
 /** Rate limits shared by every instance through one Redis (`REDIS_URL`). */
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Redis;
@@ -30,12 +36,17 @@ export class RedisRateLimiter implements RateLimiter {
     this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
     this.redis.on("error", (error: Error) => this.warnOnce(error));
     this.redis.defineCommand("keywardConsume", { numberOfKeys: 2, lua: CONSUME });
+    this.redis.defineCommand("keywardRelease", { numberOfKeys: 1, lua: RELEASE });
   }
 
   private warnOnce(error: Error): void {
     if (this.warned) return;
     this.warned = true;
     this.onError(error);
+  }
+
+  private windowKey(key: string, windowMs: number, index: number): string {
+    return `${this.prefix}${key}:${windowMs}:${index}`;
   }
 
   private async run(key: string, limit: number, windowMs: number, count: boolean): Promise<RateDecision> {
@@ -48,8 +59,8 @@ export class RedisRateLimiter implements RateLimiter {
           keywardConsume(...args: (string | number)[]): Promise<[number, number]>;
         }
       ).keywardConsume(
-        `${this.prefix}${key}:${windowMs}:${index}`,
-        `${this.prefix}${key}:${windowMs}:${index - 1}`,
+        this.windowKey(key, windowMs, index),
+        this.windowKey(key, windowMs, index - 1),
         overlap,
         limit,
         windowMs * 2,
@@ -70,6 +81,17 @@ export class RedisRateLimiter implements RateLimiter {
 
   check(key: string, limit: number, windowMs: number): Promise<RateDecision> {
     return this.run(key, limit, windowMs, false);
+  }
+
+  async release(key: string, windowMs: number): Promise<void> {
+    const index = windowIndex(this.clock(), windowMs);
+    try {
+      await (this.redis as unknown as { keywardRelease(key: string): Promise<number> }).keywardRelease(
+        this.windowKey(key, windowMs, index),
+      );
+    } catch (error) {
+      this.warnOnce(error as Error);
+    }
   }
 
   async close(): Promise<void> {
