@@ -104,6 +104,16 @@ for (const { engine, open, skip } of ENGINES) {
       assert.deepEqual(await store.getClient(second.id), second);
     });
 
+    it("finds no client and no user by an id or email holding a NUL character", async (store) => {
+      const client = clientRecord({ createdAt: NOW });
+      await store.createClient(client);
+      const user = userRecord();
+      await store.createUser(user);
+      assert.equal(await store.getClient(`${client.id}\u0000`), undefined);
+      assert.equal(await store.getClient("\u0000"), undefined);
+      assert.equal(await store.getUserByEmail(`${user.email}\u0000`), undefined);
+    });
+
     it("creates users with unique emails", async (store) => {
       const user = userRecord();
       await store.createUser(user);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { classifyFailure } from "../src/http/request-failure.js";
 import { isUnavailable } from "../src/http/unavailable.js";
 import { isTransientConflict } from "../src/store/errors.js";
 
@@ -36,4 +37,15 @@ test("only conflicts a fresh attempt can resolve are retried", () => {
   assert.equal(isTransientConflict(coded("SQLITE_BUSY_SNAPSHOT")), true);
   assert.equal(isTransientConflict(coded("ECONNREFUSED")), false);
   assert.equal(isTransientConflict(coded("23505")), false);
+});
+
+test("text PostgreSQL cannot store is the request's fault (400), not a server error", () => {
+  for (const code of ["22021", "22P05"]) {
+    assert.deepEqual(classifyFailure(coded(code)), {
+      kind: "client-error",
+      status: 400,
+      message: "The request holds a character that cannot be stored",
+    });
+  }
+  assert.equal(classifyFailure(coded("22001")).kind, "internal");
 });

@@ -1,4 +1,5 @@
 import type { FastifyError } from "fastify";
+import { isUnstorableText } from "../store/errors.js";
 import { NotAFormError, TooManyParametersError } from "./form-body.js";
 import { isUnavailable } from "./unavailable.js";
 
@@ -25,6 +26,9 @@ export function classifyFailure(error: unknown): RequestFailure {
   if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error instanceof NotAFormError) return { kind: "wrong-media-type" };
   if (code === "FST_ERR_CTP_INVALID_JSON_BODY") return { kind: "malformed-json" };
   if (isUnavailable(error)) return { kind: "unavailable" };
+  if (isUnstorableText(error)) {
+    return { kind: "client-error", status: 400, message: "The request holds a character that cannot be stored" };
+  }
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
     return { kind: "client-error", status: statusCode, message: message ?? "Bad request" };
   }

@@ -60,3 +60,12 @@ export async function retryOnConflict<T>(work: () => Promise<T>): Promise<T> {
     }
   }
 }
+
+/**
+ * PostgreSQL refusing text it cannot hold: a NUL character (22021) or one outside the database's
+ * encoding (22P05). Whatever brought it came from the request.
+ */
+export function isUnstorableText(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === "22021" || code === "22P05";
+}

@@ -99,6 +99,12 @@ function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyReco
   };
 }
 
+/**
+ * Whether text could be stored at all: PostgreSQL refuses a NUL character in any text value, so no
+ * row can hold one, and a lookup by a presented id or email that has one finds nothing on any engine.
+ */
+const storable = (text: string) => !text.includes("\u0000");
+
 /** Whether an update marked one row spent. Nothing is read back: the caller read the row before. */
 const spentOne = (result: QueryResult<unknown>) => (result.numAffectedRows ?? 0n) > 0n;
 
@@ -221,6 +227,7 @@ export class KyselyStore implements Store {
   }
 
   getClient(id: string): Promise<ClientRecord | undefined> {
+    if (!storable(id)) return Promise.resolve(undefined);
     return this.clients.read(id, async () => {
       const { rows } = await this.run(
         "getClient",
@@ -280,6 +287,7 @@ export class KyselyStore implements Store {
   }
 
   async getUserByEmail(email: string): Promise<UserRecord | undefined> {
+    if (!storable(email)) return undefined;
     const row = await this.db.selectFrom("users").selectAll().where("email", "=", email).executeTakeFirst();
     return row && toUser(row);
   }
