@@ -59,6 +59,50 @@ test("JSON that Fastify refuses to parse is 400 in the envelope", async () => {
   }
 });
 
+test("an empty JSON body is told which fields are missing, as {} is", async () => {
+  const client = await h.createClient();
+  const url = `/v2/oauth/${client.clientId}/refresh`;
+  const headers = { ...JSON_TYPE, "x-cal-secret-key": client.clientSecret };
+  const empty = await h.app.inject({ method: "POST", url, headers, payload: "" });
+  const braces = await h.app.inject({ method: "POST", url, headers, payload: "{}" });
+  const emptyError = assertCalError(empty, 400, "BadRequestException");
+  assert.deepEqual(emptyError.details, assertCalError(braces, 400, "BadRequestException").details);
+  assert.deepEqual(emptyError.details.errors, [
+    { property: "refreshToken", constraints: { isString: "refreshToken must be a string" } },
+  ]);
+});
+
+test("URLs the router refuses are answered in the envelope, with a request id", async () => {
+  const res = await h.app.inject({ method: "POST", url: "/v2/oauth/%E0%A4%A/refresh" });
+  assertCalError(res, 400, "BadRequestException", "The URL is not validly encoded");
+  assert.ok(res.headers["x-request-id"]);
+  const canva = await h.app.inject({ method: "POST", url: "/rest/v1/oauth/%E0%A4%A" });
+  assert.equal(canva.statusCode, 400);
+  assert.equal(canva.json().error, "invalid_request");
+  assert.ok(canva.headers["x-request-id"]);
+  const page = await h.app.inject({ method: "GET", url: "/login%E0%A4%A" });
+  assert.equal(page.statusCode, 400);
+  assert.match(String(page.headers["content-type"]), /^text\/html/);
+});
+
+test("a client id of any length is an unknown client, in the dialect's words", async () => {
+  const longId = "OC-".padEnd(5000, "x");
+  const exchange = await h.app.inject({
+    method: "POST",
+    url: `/v2/oauth/${longId}/exchange`,
+    headers: { ...JSON_TYPE, authorization: "Bearer x" },
+    payload: { clientSecret: "s" },
+  });
+  assertCalError(exchange, 400, "BadRequestException", "Invalid OAuth Client.");
+  const refresh = await h.app.inject({
+    method: "POST",
+    url: `/v2/oauth/${longId}/refresh`,
+    headers: { ...JSON_TYPE, "x-cal-secret-key": "s" },
+    payload: { refreshToken: "r" },
+  });
+  assertCalError(refresh, 401, "UnauthorizedException");
+});
+
 test("an unsupported media type and an oversized form are 415", async () => {
   const client = await h.createClient();
   const url = `/v2/oauth/${client.clientId}/refresh`;

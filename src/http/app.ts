@@ -12,7 +12,7 @@ import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerClientError } from "./client-errors.js";
 import type { AppDeps } from "./deps.js";
-import { storageFailureAnswer } from "./faces.js";
+import { answerUnroutable, storageFailureAnswer } from "./faces.js";
 import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
@@ -58,7 +58,10 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     clientErrorHandler: answerClientError,
     // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
     http: { maxHeaderSize: MAX_HEADER_BYTES },
-    routerOptions: { maxParamLength: 200 },
+    // A parameter (a client id in a Cal.com path) is as long as the request line lets it be; an
+    // id no client has is then refused as unknown, in the dialect's words, like any other.
+    routerOptions: { maxParamLength: MAX_HEADER_BYTES },
+    frameworkErrors: answerUnroutable,
     ...options,
   });
 

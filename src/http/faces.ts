@@ -1,7 +1,7 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { CalError } from "./cal/errors.js";
 import { internalError } from "./canva/errors.js";
-import { withHtmlHeaders } from "./html.js";
+import { sendHtml, withHtmlHeaders } from "./html.js";
 import { errorPage } from "./pages/error.js";
 
 /** The part of keyward a path belongs to, each answering errors in its own shape. */
@@ -34,5 +34,26 @@ export function storageFailureAnswer(request: FastifyRequest, reply: FastifyRepl
     case "pages":
       withHtmlHeaders(reply, 500);
       return errorPage("Something went wrong", "The request could not be completed.");
+  }
+}
+
+/**
+ * The router's own refusals (Fastify's `frameworkErrors`): a path whose percent-encoding does not
+ * decode, or a parameter longer than the router takes. Each face answers in its own shape, with
+ * the request id every other answer carries.
+ */
+export function answerUnroutable(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? 414 : 400;
+  const message = status === 414 ? "The URL is too long" : "The URL is not validly encoded";
+  reply.header("x-request-id", request.id).header("cache-control", "no-store");
+  switch (faceOf(request.url)) {
+    case "cal":
+      return reply.status(status).send(new CalError(status, message).envelope(request.url));
+    case "canva":
+      return reply
+        .status(status)
+        .send({ code: "bad_request", message, error: "invalid_request", error_description: message });
+    case "pages":
+      return sendHtml(reply, status, errorPage("Invalid request", `${message}.`));
   }
 }

@@ -6,8 +6,23 @@ import { calErrorHandler, calNotFoundHandler } from "./error-handler.js";
 import { registerCalExchange } from "./exchange.js";
 import { registerCalRefresh } from "./refresh.js";
 
+/**
+ * Cal.com reads an empty JSON body as `{}` (Express's body parser does), so a request without one
+ * is told which fields are missing, as a request with `{}` is. Otherwise Fastify's parser, with
+ * its refusal of `__proto__` and `constructor` keys.
+ */
+function acceptEmptyJson(scope: FastifyInstance): void {
+  const parseJson = scope.getDefaultJsonParser("error", "error");
+  scope.removeContentTypeParser("application/json");
+  scope.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+    if ((body as string).trim() === "") return done(null, {});
+    return parseJson(request, body as string, done);
+  });
+}
+
 /** The Cal.com platform OAuth flow, mounted under each of Cal.com's base paths. */
 export function registerCalOAuthFlow(scope: FastifyInstance, deps: AppDeps): void {
+  acceptEmptyJson(scope);
   scope.addHook("onSend", forbidCaching);
   scope.setErrorHandler(calErrorHandler);
   scope.setNotFoundHandler(calNotFoundHandler);
