@@ -125,6 +125,43 @@ describe("revoke", () => {
     assert.equal(await h.runtime.core.store.getConsent(client.clientId, user.userId), undefined);
   });
 
+  test("revoking a refresh token ends every lineage of that user with the client, and nothing else", async () => {
+    const [first, second] = [await issue(), await issue()];
+    const pending = await h.issueCode(client, user);
+    const otherUser = await h.createUser();
+    const { code: otherCode, verifier: otherVerifier } = await h.issueCode(client, otherUser);
+    const otherTokens = (
+      await post("token", {
+        grant_type: "authorization_code",
+        code: otherCode,
+        code_verifier: otherVerifier,
+        redirect_uri: REDIRECT_URI,
+      })
+    ).json();
+
+    assert.deepEqual((await post("revoke", { token: first.refresh_token })).json(), {});
+    for (const token of [second.access_token, second.refresh_token]) {
+      assert.deepEqual((await post("introspect", { token })).json(), { active: false });
+    }
+    const refreshed = await post("token", { grant_type: "refresh_token", refresh_token: second.refresh_token });
+    assert.equal(refreshed.json().code, "invalid_grant");
+    const exchanged = await post("token", {
+      grant_type: "authorization_code",
+      code: pending.code,
+      code_verifier: pending.verifier,
+      redirect_uri: REDIRECT_URI,
+    });
+    assert.equal(exchanged.json().code, "invalid_grant", "a code issued before the consent was withdrawn");
+    assert.equal((await post("introspect", { token: otherTokens.access_token })).json().active, true);
+  });
+
+  test("revoking an access token leaves the user's other lineages alone", async () => {
+    const [first, second] = [await issue(), await issue()];
+    assert.deepEqual((await post("revoke", { token: first.access_token })).json(), {});
+    assert.equal((await post("introspect", { token: first.refresh_token })).json().active, false);
+    assert.equal((await post("introspect", { token: second.refresh_token })).json().active, true);
+  });
+
   test("revoking twice is fine", async () => {
     const tokens = await issue();
     assert.equal((await post("revoke", { token: tokens.access_token })).statusCode, 200);

@@ -152,6 +152,18 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.revokeGrant("missing", NOW), false);
     });
 
+    it("revokes the live lineages of one user with one client", async (store) => {
+      const mine = [grantRecord({ clientId: "c", userId: "u" }), grantRecord({ clientId: "c", userId: "u" })];
+      const revokedBefore = grantRecord({ clientId: "c", userId: "u" });
+      const others = [grantRecord({ clientId: "c", userId: "v" }), grantRecord({ clientId: "d", userId: "u" })];
+      for (const grant of [...mine, revokedBefore, ...others]) await store.createGrant(grant);
+      await store.revokeGrant(revokedBefore.id, NOW - 5);
+      assert.equal(await store.revokeGrantsOf("c", "u", NOW), 2);
+      assert.equal(await store.revokeGrantsOf("c", "u", NOW + 1), 0);
+      for (const grant of mine) assert.equal(await store.revokeGrant(grant.id, NOW), false, "already revoked");
+      for (const grant of others) assert.equal(await store.revokeGrant(grant.id, NOW), true, "left live");
+    });
+
     it("tracks outstanding codes", async (store) => {
       const grant = grantRecord();
       await store.createGrant(grant);

@@ -21,7 +21,7 @@ import {
   userRecord,
 } from "./support/store-records.js";
 
-const ALL = ["0001_initial", "0002_scale_out", "0003_clustered_tables"];
+const ALL = ["0001_initial", "0002_scale_out", "0003_clustered_tables", "0004_live_grants_by_user"];
 
 interface Place {
   url: string;
@@ -171,7 +171,7 @@ for (const { engine, place, skip } of ENGINES) {
 
         const { store, migrationsApplied } = await openStore(target.url);
         try {
-          assert.deepEqual(migrationsApplied, ["0002_scale_out", "0003_clustered_tables"]);
+          assert.deepEqual(migrationsApplied, ALL.slice(1));
           assert.deepEqual(await store.getClient(client.id), client);
           assert.deepEqual(await store.getUserById(user.id), user);
           assert.deepEqual((await store.getConsent(client.id, user.id))?.scopes, ["profile:read"]);
@@ -233,7 +233,7 @@ describe("Clustered tables (sqlite)", () => {
       try {
         await migrateDatabase(old.db, old.engine, "0002_scale_out");
         const before = await sqliteLayout(old.db);
-        await migrateDatabase(old.db, old.engine);
+        await migrateDatabase(old.db, old.engine, "0003_clustered_tables");
         const after = await sqliteLayout(old.db);
 
         assert.deepEqual([...after.tables.keys()], [...before.tables.keys()]);
@@ -264,6 +264,32 @@ describe("Clustered tables (sqlite)", () => {
         );
       } finally {
         await old.close();
+      }
+    } finally {
+      await target.remove();
+    }
+  });
+});
+
+describe("Live grants by user (sqlite)", () => {
+  test("0004 lets revoking a user's lineages with a client reach only the live ones", async () => {
+    const target = await sqlitePlace();
+    try {
+      const connected = await connectDatabase(target.url);
+      try {
+        await migrateDatabase(connected.db, connected.engine);
+        const { indexes } = await sqliteLayout(connected.db);
+        assert.ok(indexes.includes("grants.grants_client_user_revoked"));
+        assert.ok(!indexes.includes("grants.grants_client_user"));
+        const { rows } = await sql<{ detail: string }>`
+          explain query plan update grants set revoked_at = 1
+          where client_id = 'c' and user_id = 'u' and revoked_at is null`.execute(connected.db);
+        assert.match(
+          rows.map((row) => row.detail).join("\n"),
+          /USING INDEX grants_client_user_revoked \(client_id=\? AND user_id=\? AND revoked_at=\?\)/,
+        );
+      } finally {
+        await connected.close();
       }
     } finally {
       await target.remove();

@@ -6,9 +6,10 @@ import { createClient } from "../../src/cli/clients.js";
 import { loadConfig } from "../../src/config.js";
 import { issueAuthorizationCode } from "../../src/core/authorization.js";
 import type { CoreContext } from "../../src/core/context.js";
+import { randomToken } from "../../src/core/crypto.js";
 import type { IssuedTokens } from "../../src/core/grants/types.js";
+import { hashPassword } from "../../src/core/passwords.js";
 import { exchange } from "../../src/core/token-endpoint.js";
-import { createUser } from "../../src/core/users.js";
 import { openRuntime, type Runtime } from "../../src/runtime.js";
 import type { ClientRecord } from "../../src/store/types.js";
 import { createTestSchema, type TestSchema } from "../../test/support/postgres.js";
@@ -41,8 +42,11 @@ async function removePlace({ directory, schema }: Place): Promise<void> {
 }
 
 /**
- * The benchmark's own connection to a keyward database, with one confidential client and one
- * user. Codes and tokens are minted through keyward's core, in batches of one transaction each.
+ * The benchmark's own connection to a keyward database, with one confidential client. Each code
+ * (and so each lineage) is issued for a user of its own: revoking a refresh token revokes every
+ * lineage of its user with the client, and with one user for all, the first revocation would leave
+ * the rest nothing to do. Codes, tokens and users are minted through keyward's core and store, in
+ * batches of one transaction each.
  */
 export class KeywardFixtures {
   private constructor(
@@ -51,7 +55,8 @@ export class KeywardFixtures {
     private readonly runtime: Runtime,
     readonly client: ClientRecord,
     readonly clientSecret: string,
-    private readonly userId: string,
+    /** One scrypt hash serves every user minted: none of them signs in. */
+    private readonly passwordHash: string,
     private readonly place: Place,
   ) {}
 
@@ -78,9 +83,8 @@ export class KeywardFixtures {
         redirectUris: [REDIRECT_URI],
         scope: SCOPES,
       });
-      const email = `bench-${randomBytes(6).toString("hex")}@example.com`;
-      const user = await createUser(runtime.core, { email, password: randomBytes(16).toString("base64url") });
-      return new KeywardFixtures(env, runtime, client, secret, user.id, place);
+      const passwordHash = await hashPassword(randomBytes(16).toString("base64url"));
+      return new KeywardFixtures(env, runtime, client, secret, passwordHash, place);
     } catch (error) {
       await runtime?.close();
       await removePlace(place);
@@ -120,11 +124,24 @@ export class KeywardFixtures {
     return made;
   }
 
+  private async mintUser(ctx: CoreContext): Promise<string> {
+    const id = randomToken(16);
+    await ctx.store.createUser({
+      id,
+      email: `bench-${id}@example.com`,
+      passwordHash: this.passwordHash,
+      displayName: "Benchmark user",
+      teamId: randomToken(16),
+      createdAt: ctx.now(),
+    });
+    return id;
+  }
+
   private async issueCode(ctx: CoreContext): Promise<CodeFixture> {
     const { verifier, challenge } = pkcePair();
     const code = await issueAuthorizationCode(ctx, {
       clientId: this.client.id,
-      userId: this.userId,
+      userId: await this.mintUser(ctx),
       scopes: SCOPES.split(" "),
       redirectUri: REDIRECT_URI,
       redirectUriExplicit: true,

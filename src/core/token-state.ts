@@ -57,8 +57,9 @@ export async function introspect(
 }
 
 /**
- * Revokes the lineage of an access or refresh token issued to `client`. Revoking a refresh token
- * also withdraws the user's consent, so the next authorization asks again. Idempotent.
+ * Revokes what a token issued to `client` stands for. An access token: its lineage. A refresh token:
+ * the user's consent to the client, so every lineage of that user with the client, and the next
+ * authorization asks again. Idempotent.
  */
 export async function revoke(ctx: CoreContext, client: ClientRecord, value: string): Promise<Result<true>> {
   const token = await findTokenByValue(ctx, value);
@@ -66,8 +67,12 @@ export async function revoke(ctx: CoreContext, client: ClientRecord, value: stri
     return fail("invalid_token", "Token is neither an access or refresh token");
   }
   await ctx.store.transaction(async (tx) => {
-    await tx.revokeGrant(token.grantId, ctx.now());
-    if (token.kind === "refresh") await tx.deleteConsent(token.clientId, token.userId);
+    if (token.kind === "access") {
+      await tx.revokeGrant(token.grantId, ctx.now());
+      return;
+    }
+    await tx.revokeGrantsOf(token.clientId, token.userId, ctx.now());
+    await tx.deleteConsent(token.clientId, token.userId);
   });
   return ok(true);
 }

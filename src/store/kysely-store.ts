@@ -351,6 +351,23 @@ export class KyselyStore implements Store {
     return (result.numAffectedRows ?? 0n) > 0n;
   }
 
+  async revokeGrantsOf(clientId: string, userId: string, now: number): Promise<number> {
+    const result = await this.run(
+      "revokeGrantsOf",
+      (db, client: string, user: string, at: number) =>
+        db
+          .updateTable("grants")
+          .set({ revoked_at: at })
+          .where("client_id", "=", client)
+          .where("user_id", "=", user)
+          .where("revoked_at", "is", null),
+      clientId,
+      userId,
+      now,
+    );
+    return Number(result.numAffectedRows ?? 0n);
+  }
+
   async createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void> {
     await this.db
       .insertInto("authorization_codes")

@@ -128,6 +128,18 @@ const migrations: Record<string, Migration> = {
       for (const table of CLUSTERED_TABLES) await clusterByPrimaryKey(db, table);
     },
   },
+  "0004_live_grants_by_user": {
+    async up(db: Kysely<unknown>) {
+      // Revoking a refresh token revokes the user's live lineages with the client: with revoked_at
+      // in the index, that update reaches the live ones without reading the revoked ones.
+      await db.schema.dropIndex("grants_client_user").execute();
+      await db.schema
+        .createIndex("grants_client_user_revoked")
+        .on("grants")
+        .columns(["client_id", "user_id", "revoked_at"])
+        .execute();
+    },
+  },
 };
 
 /**

@@ -149,6 +149,8 @@ export interface Store {
   createGrant(grant: GrantRecord): Promise<void>;
   /** Revokes a lineage; returns false if it was already revoked or does not exist. */
   revokeGrant(grantId: string, now: number): Promise<boolean>;
+  /** Revokes every live lineage of the user with the client; returns how many were live. */
+  revokeGrantsOf(clientId: string, userId: string, now: number): Promise<number>;
 
   createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
   hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean>;
