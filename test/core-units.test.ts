@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { decodeProtectedHeader, jwtVerify } from "jose";
 import { newGrantId } from "../src/core/authorization.js";
 import { generateClientId, generateClientSecret } from "../src/core/clients.js";
+import { ConcurrencyLimit } from "../src/core/concurrency-limit.js";
 import {
   constantTimeEqual,
   KeyedSha256,
@@ -301,6 +306,56 @@ describe("passwords", () => {
     assert.ok(await verifyPassword("correct horse", hash));
     assert.ok(!(await verifyPassword("correct horsf", hash)));
     assert.ok(!(await verifyPassword("x", "garbage")));
+  });
+
+  test("a burst of password checks leaves thread-pool room for the disk syncs that answers wait on", async () => {
+    const stored = await hashPassword("right");
+    const directory = mkdtempSync(join(tmpdir(), "keyward-pool-"));
+    const file = await open(join(directory, "wal"), "w");
+    try {
+      let checked = 0;
+      const burst = Array.from({ length: 40 }, () => verifyPassword("wrong", stored).then(() => checked++));
+      await file.datasync();
+      const checkedWhenSynced = checked;
+      await Promise.all(burst);
+      // Without the limit, the sync queued behind the whole burst: about 36 checks came first.
+      assert.ok(checkedWhenSynced <= 4, `${checkedWhenSynced} of 40 checks finished before the sync`);
+    } finally {
+      await file.close();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  test("a concurrency limit runs at most its limit at once, the rest in arrival order", async () => {
+    const limit = new ConcurrencyLimit(2);
+    let running = 0;
+    let most = 0;
+    const started: number[] = [];
+    const releases: Array<() => void> = [];
+    const tasks = Array.from({ length: 6 }, (_, i) =>
+      limit.run(async () => {
+        started.push(i);
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running--;
+        if (i === 3) throw new Error("task 3 failed");
+        return i;
+      }),
+    );
+    const settled = Promise.allSettled(tasks);
+    for (let finished = 0; finished < 6; finished++) {
+      while (releases.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      (releases.shift() as () => void)();
+    }
+    const outcomes = await settled;
+    assert.equal(most, 2);
+    assert.deepEqual(started, [0, 1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ["fulfilled", "fulfilled", "fulfilled", "rejected", "fulfilled", "fulfilled"],
+    );
+    assert.equal(await limit.run(async () => "free again"), "free again");
   });
 });
 
