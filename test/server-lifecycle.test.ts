@@ -1,7 +1,28 @@
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { request } from "node:http";
+import { resolve } from "node:path";
 import { test } from "node:test";
-import { startServerProcess, tempDatabase } from "./support/server-process.js";
+import { freePort, startServerProcess, tempDatabase } from "./support/server-process.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    return (await fetch(url)).ok;
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(condition: () => Promise<boolean>, ms: number): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await new Promise((resolveWait) => setTimeout(resolveWait, 100));
+  }
+  return false;
+}
 
 test("SIGTERM lets an in-flight request finish, then exits 0", async () => {
   const server = await startServerProcess({ DATABASE_URL: tempDatabase(), LOG_LEVEL: "info" });
@@ -43,5 +64,31 @@ test("the first start logs one line with the URL", async () => {
     assert.ok(listening[0]?.includes(server.url));
   } finally {
     await server.stop();
+  }
+});
+
+test("SIGTERM to `npm start` reaches the server, which stops", async () => {
+  const port = await freePort();
+  const healthz = `http://127.0.0.1:${port}/healthz`;
+  // --ignore-scripts skips the prestart build (the tests run on a built tree); the start script runs.
+  const npm = spawn("npm", ["start", "--ignore-scripts", "--silent"], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), DATABASE_URL: tempDatabase(), LOG_LEVEL: "warn" },
+    stdio: "ignore",
+    // Its own process group, so that whatever is left can be cleaned up; the signal under test
+    // goes to npm alone, as a process manager's would.
+    detached: true,
+  });
+  const group = npm.pid as number;
+  try {
+    assert.ok(await waitUntil(() => answers(healthz), 30_000), "npm start serves");
+    npm.kill("SIGTERM");
+    assert.ok(await waitUntil(async () => !(await answers(healthz)), 10_000), "the server stopped listening");
+  } finally {
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // Everything has exited already.
+    }
   }
 });

@@ -10,7 +10,10 @@ const CLI = resolve(import.meta.dirname, "../../src/cli/main.js");
 /** The Node flags `npm start` passes, so the benchmark runs the server exactly as shipped. */
 function shippedNodeFlags(): string[] {
   const manifest = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../../package.json"), "utf8"));
-  const words = String(manifest.scripts?.start ?? "").split(/\s+/);
+  // `exec` makes the shell become Node, so that signals sent to npm reach the server.
+  const words = String(manifest.scripts?.start ?? "")
+    .split(/\s+/)
+    .filter((word) => word !== "exec");
   const script = words.findIndex((word) => word.endsWith("main.js"));
   return words[0] === "node" && script > 0 ? words.slice(1, script) : [];
 }
