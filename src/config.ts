@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { randomToken } from "./core/crypto.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.js";
@@ -43,7 +44,8 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  *
  * With SQLite and no KEYWARD_SECRET, a secret is generated on first start and kept in
  * `keyward.secret` beside the database file (mode 0600). PostgreSQL requires KEYWARD_SECRET,
- * because every instance must share it.
+ * because every instance must share it. The database remembers a keyed hash of the secret it was
+ * set up with, and a process holding another one refuses to run (see `holdsDatabaseSecret`).
  */
 export interface Config {
   port: number;
@@ -121,11 +123,54 @@ function onOff(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(`${name} must be on or off`);
 }
 
+/** The names proxy-addr (Fastify's trustProxy) accepts besides addresses and subnets. */
+const PROXY_RANGE_NAMES = new Set(["loopback", "linklocal", "uniquelocal"]);
+
+function isProxyAddress(value: string): boolean {
+  if (PROXY_RANGE_NAMES.has(value)) return true;
+  const [address = "", mask, ...rest] = value.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (mask === undefined) return true;
+  if (/^\d+$/.test(mask)) return Number(mask) <= (family === 4 ? 32 : 128);
+  return family === 4 && isIP(mask) === 4;
+}
+
 function parseTrustProxy(raw: string | undefined): Config["trustProxy"] {
   if (!raw) return undefined;
   if (raw === "true") return true;
   if (/^\d+$/.test(raw)) return Number(raw);
-  return raw.split(",").map((address) => address.trim());
+  const addresses = raw.split(",").map((address) => address.trim());
+  const wrong = addresses.filter((address) => !isProxyAddress(address));
+  if (wrong.length > 0) {
+    throw new ConfigError(
+      `KEYWARD_TRUST_PROXY must be true, a hop count, or addresses and subnets of proxies; not ${wrong.join(", ")}`,
+    );
+  }
+  return addresses;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+function logLevel(raw: string | undefined): string {
+  if (!raw) return "info";
+  if (!LOG_LEVELS.includes(raw)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}`);
+  return raw;
+}
+
+/** The issuer is the base of every URL keyward publishes: http(s), with no query or fragment to break them. */
+function parseIssuer(raw: string): string {
+  const issuer = raw.replace(/\/+$/, "");
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError("KEYWARD_ISSUER must be an absolute URL");
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.search !== "" || url.hash !== "") {
+    throw new ConfigError("KEYWARD_ISSUER must be an http or https URL without a query or fragment");
+  }
+  return issuer;
 }
 
 export function isPostgresUrl(url: string): boolean {
@@ -154,19 +199,14 @@ export function loadConfig(env: Env = process.env): Config {
   const port = env.PORT ? Number(env.PORT) : 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError("PORT must be a port number");
   const databaseUrl = env.DATABASE_URL || "./data/keyward.db";
-  const issuer = (env.KEYWARD_ISSUER || `http://localhost:${port}`).replace(/\/+$/, "");
-  try {
-    new URL(issuer);
-  } catch {
-    throw new ConfigError("KEYWARD_ISSUER must be an absolute URL");
-  }
+  const issuer = parseIssuer(env.KEYWARD_ISSUER || `http://localhost:${port}`);
   return {
     port,
     host: env.HOST || "127.0.0.1",
     databaseUrl,
     issuer,
     ...resolveSecret(env, databaseUrl),
-    logLevel: env.LOG_LEVEL || "info",
+    logLevel: logLevel(env.LOG_LEVEL),
     codeTtlMs: seconds(env, "KEYWARD_CODE_TTL", 600),
     accessTokenTtlMs: seconds(env, "KEYWARD_ACCESS_TOKEN_TTL", 4 * 3600),
     refreshTokenTtlMs: seconds(env, "KEYWARD_REFRESH_TOKEN_TTL", 180 * 86400),

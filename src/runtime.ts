@@ -1,7 +1,8 @@
-import type { Config } from "./config.js";
+import { type Config, ConfigError } from "./config.js";
 import type { CoreContext } from "./core/context.js";
 import { ServerKeys } from "./core/crypto.js";
 import { MemoryRateLimiter, type RateLimiter } from "./core/rate-limit.js";
+import { holdsDatabaseSecret } from "./core/secret-check.js";
 import { SignInThrottle } from "./core/sign-in-throttle.js";
 import { KeyRing } from "./core/signing-keys.js";
 import { SigningThread } from "./core/signing-thread.js";
@@ -32,6 +33,20 @@ async function openRateLimiter(config: Config): Promise<RateLimiter> {
 export async function openRuntime(config: Config): Promise<Runtime> {
   const opened = await openStore(config.databaseUrl, { pool: config.pool });
   const keys = new ServerKeys(config.secret);
+  let holdsSecret: boolean;
+  try {
+    holdsSecret = await holdsDatabaseSecret(opened.store, keys, Date.now());
+  } catch (error) {
+    await opened.store.close();
+    throw error;
+  }
+  if (!holdsSecret) {
+    await opened.store.close();
+    throw new ConfigError(
+      "KEYWARD_SECRET is not the secret this database was set up with (with SQLite and no KEYWARD_SECRET, " +
+        "that is the one in keyward.secret beside the database); nothing was changed",
+    );
+  }
   const core: CoreContext = {
     store: opened.store,
     keys,

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
+import SQLite from "better-sqlite3";
+import { loadConfig } from "../src/config.js";
 import { runCli, tempDatabase } from "./support/server-process.js";
 
 let env: Record<string, string>;
@@ -10,11 +12,13 @@ before(() => {
   env = { DATABASE_URL: tempDatabase() };
 });
 
-function json(args: string[]) {
-  const result = runCli([...args, "--json"], env);
+function json2(environment: Record<string, string>, args: string[]) {
+  const result = runCli([...args, "--json"], environment);
   assert.equal(result.status, 0, result.stderr);
   return JSON.parse(result.stdout);
 }
+
+const json = (args: string[]) => json2(env, args);
 
 describe("keyward clients", () => {
   test("create prints the id and the secret once, as one JSON object", () => {
@@ -136,11 +140,89 @@ describe("keyward keys", () => {
   });
 });
 
+describe("the database's secret", () => {
+  const otherSecret = "another-secret-another-secret-another-secret";
+
+  test("a command run with another secret is refused before it writes", () => {
+    const own = { DATABASE_URL: tempDatabase() };
+    const create = (name: string) => [
+      "clients",
+      "create",
+      "--name",
+      name,
+      "--redirect-uri",
+      "https://a.example/cb",
+      "--scope",
+      "profile:read",
+    ];
+    json2(own, create("First"));
+    const wrong = { ...own, KEYWARD_SECRET: otherSecret };
+    for (const args of [create("Second"), ["keys", "rotate"]]) {
+      const refused = runCli(args, wrong);
+      assert.equal(refused.status, 2, refused.stderr);
+      assert.match(refused.stderr, /KEYWARD_SECRET is not the secret this database was set up with/);
+    }
+    assert.equal(json2(own, ["clients", "list"]).length, 1);
+  });
+
+  test("a database from before the check takes only a secret that opens its signing keys", () => {
+    const own = { DATABASE_URL: tempDatabase() };
+    json2(own, ["keys", "rotate"]);
+    const forget = () => {
+      const database = new SQLite(own.DATABASE_URL);
+      database.prepare("delete from secret_check").run();
+      database.close();
+    };
+    forget();
+    const refused = runCli(["clients", "list"], { ...own, KEYWARD_SECRET: otherSecret });
+    assert.equal(refused.status, 2, refused.stderr);
+    forget();
+    assert.deepEqual(json2(own, ["clients", "list"]), []);
+    assert.equal(runCli(["clients", "list"], { ...own, KEYWARD_SECRET: otherSecret }).status, 2);
+  });
+});
+
 describe("keyward help", () => {
   test("help lists the commands", () => {
     const result = runCli(["help"], env);
     assert.equal(result.status, 0);
     assert.match(result.stdout, /clients create/);
+  });
+
+  test("settings the server could not use are configuration errors that name the variable", () => {
+    for (const [name, value, message] of [
+      ["LOG_LEVEL", "loud", /LOG_LEVEL must be one of/],
+      ["KEYWARD_TRUST_PROXY", "10.0.0.1,garbage", /KEYWARD_TRUST_PROXY .*not garbage/],
+      ["KEYWARD_TRUST_PROXY", "10.0.0.0/33", /KEYWARD_TRUST_PROXY/],
+      ["KEYWARD_ISSUER", "ftp://auth.example", /KEYWARD_ISSUER must be an http or https URL/],
+      ["KEYWARD_ISSUER", "https://auth.example/?tenant=1", /KEYWARD_ISSUER/],
+    ] as const) {
+      const result = runCli(["clients", "list"], { ...env, [name]: value });
+      assert.equal(result.status, 2, `${name}=${value}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+    }
+    const accepted = loadConfig({
+      DATABASE_URL: ":memory:",
+      KEYWARD_TRUST_PROXY: "loopback, 10.0.0.0/8, 192.168.0.0/255.255.0.0, ::1, fd00::/8",
+      LOG_LEVEL: "debug",
+      KEYWARD_ISSUER: "https://auth.example/base/",
+    });
+    assert.deepEqual(accepted.trustProxy, ["loopback", "10.0.0.0/8", "192.168.0.0/255.255.0.0", "::1", "fd00::/8"]);
+    assert.equal(accepted.issuer, "https://auth.example/base");
+  });
+
+  test("a word more than a command takes is refused, before anything runs", () => {
+    for (const args of [
+      ["keys", "rotate", "extra"],
+      ["migrate", "extra"],
+      ["clients", "list", "extra"],
+      ["clients", "show", "OC-x", "extra"],
+      ["start", "extra"],
+    ]) {
+      const result = runCli(args, env);
+      assert.equal(result.status, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /unexpected argument: extra/);
+    }
   });
 
   test("PostgreSQL without KEYWARD_SECRET is a configuration error", () => {

@@ -114,6 +114,13 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.getUserByEmail(`${user.email}\u0000`), undefined);
     });
 
+    it("records the first secret check and keeps it", async (store) => {
+      assert.equal(await store.getSecretCheck(), undefined);
+      assert.equal(await store.claimSecretCheck("first"), "first");
+      assert.equal(await store.claimSecretCheck("second"), "first");
+      assert.equal(await store.getSecretCheck(), "first");
+    });
+
     it("creates users with unique emails", async (store) => {
       const user = userRecord();
       await store.createUser(user);

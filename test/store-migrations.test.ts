@@ -21,7 +21,13 @@ import {
   userRecord,
 } from "./support/store-records.js";
 
-const ALL = ["0001_initial", "0002_scale_out", "0003_clustered_tables", "0004_live_grants_by_user"];
+const ALL = [
+  "0001_initial",
+  "0002_scale_out",
+  "0003_clustered_tables",
+  "0004_live_grants_by_user",
+  "0005_secret_check",
+];
 
 interface Place {
   url: string;

@@ -44,6 +44,13 @@ async function serve(config: Config): Promise<number> {
   return 0;
 }
 
+/** How many words a command takes, its own name included; a word more is a mistake, not something to ignore. */
+function wordsTaken(command: string, sub: string | undefined): number {
+  if (command === "clients") return sub === "show" || sub === "delete" || sub === "rotate-secret" ? 3 : 2;
+  if (command === "users" || command === "keys") return 2;
+  return 1;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
@@ -57,6 +64,8 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
+  const extra = positionals[wordsTaken(command, sub)];
+  if (extra !== undefined) throw new UsageError(`unexpected argument: ${extra}`);
   const config = loadConfig();
   if (command === "start") {
     const workers = values.workers === undefined ? config.workers : Number(values.workers);

@@ -134,6 +134,7 @@ export class ServerKeys {
   readonly subject: Buffer;
   readonly csrf: Buffer;
   readonly keyEncryption: Buffer;
+  private readonly secretCheckKey: Buffer;
   private readonly pairwiseIds = new Map<string, string>();
 
   constructor(secret: string) {
@@ -143,6 +144,7 @@ export class ServerKeys {
     this.subject = derive("pairwise-subject");
     this.csrf = derive("csrf");
     this.keyEncryption = derive("signing-key-encryption");
+    this.secretCheckKey = derive("secret-check");
     this.tokenHmac = new KeyedSha256(this.tokenHash);
   }
 
@@ -169,6 +171,11 @@ export class ServerKeys {
       this.pairwiseIds.set(pair, id);
     }
     return id;
+  }
+
+  /** A keyed hash of a constant: equal for processes that hold the same secret, and telling nothing of it. */
+  secretCheck(): string {
+    return createHmac("sha256", this.secretCheckKey).update("keyward secret check").digest("base64url");
   }
 
   csrfToken(binding: string): string {

@@ -51,6 +51,16 @@ export async function createSigningKey(keys: ServerKeys, now: number): Promise<S
  * The server calls `load` every KEYWARD_KEY_RELOAD seconds, so a rotation made anywhere reaches
  * every instance.
  */
+/** Whether `keys` can open the private part of a stored signing key, which only the secret it was sealed under can. */
+export function opensSigningKey(keys: ServerKeys, record: SigningKeyRecord): boolean {
+  try {
+    decrypt(keys.keyEncryption, record.kid, record.privateJwkEncrypted);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export class KeyRing {
   private active: ActiveKey | undefined;
   private published: JWK[] = [];

@@ -99,6 +99,9 @@ function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyReco
   };
 }
 
+/** The secret check's one row. */
+const SECRET_CHECK_ID = "server";
+
 /**
  * Whether text could be stored at all: PostgreSQL refuses a NUL character in any text value, so no
  * row can hold one, and a lookup by a presented id or email that has one finds nothing on any engine.
@@ -502,6 +505,26 @@ export class KyselyStore implements Store {
     if (row.consumedAt !== null) return { status: "reused", token: row };
     if (row.grantRevokedAt !== null) return { status: "revoked" };
     return { status: "expired" };
+  }
+
+  async getSecretCheck(): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom("secret_check")
+      .select("value")
+      .where("id", "=", SECRET_CHECK_ID)
+      .executeTakeFirst();
+    return row?.value;
+  }
+
+  async claimSecretCheck(value: string): Promise<string> {
+    await this.db
+      .insertInto("secret_check")
+      .values({ id: SECRET_CHECK_ID, value })
+      .onConflict((conflict) => conflict.column("id").doNothing())
+      .execute();
+    const recorded = await this.getSecretCheck();
+    if (recorded === undefined) throw new Error("the secret check was not recorded");
+    return recorded;
   }
 
   async addSigningKey(key: SigningKeyRecord): Promise<void> {

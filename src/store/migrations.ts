@@ -140,6 +140,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0005_secret_check": {
+    async up(db: Kysely<unknown>) {
+      // One row: a keyed hash that tells whether a process holds the secret the data was made with.
+      await db.schema
+        .createTable("secret_check")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+    },
+  },
 };
 
 /**

@@ -71,4 +71,8 @@ export interface Database {
     created_at: number;
     expires_at: number;
   };
+  secret_check: {
+    id: string;
+    value: string;
+  };
 }

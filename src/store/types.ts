@@ -173,6 +173,11 @@ export interface Store {
   addSigningKey(key: SigningKeyRecord): Promise<void>;
   /** Keys still published (publishUntil null or in the future), newest first. */
   listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
+
+  /** The database's secret check (see `checkServerSecret`), if one was recorded. */
+  getSecretCheck(): Promise<string | undefined>;
+  /** Records `value` as the secret check unless one is recorded already; returns the recorded one. */
+  claimSecretCheck(value: string): Promise<string>;
   /** Retires every current key, keeping it published until `publishUntil`. */
   retireSigningKeys(now: number, publishUntil: number): Promise<void>;
 
