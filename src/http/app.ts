@@ -48,6 +48,20 @@ function answerUnwritable(request: FastifyRequest, reply: FastifyReply, error: u
   }
 }
 
+/** Lets Fastify write the reply; Node's refusal to write it, thrown here, must not escape the promise. */
+function sendOn(
+  done: (error: null, payload: unknown) => void,
+  payload: unknown,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  try {
+    done(null, payload);
+  } catch (error) {
+    answerUnwritable(request, reply, error);
+  }
+}
+
 export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
@@ -78,16 +92,13 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     // Nothing is acknowledged until what the request wrote is on stable storage. A failure is
     // answered here rather than passed to Fastify, whose next error handler would be the parent
     // scope's (HTML for an API) when the reply was already an error.
-    deps.core.store
-      .flush()
-      .then(
-        () => done(null, payload),
-        (error: unknown) => {
-          request.log.error({ err: error }, "writes could not be made durable");
-          done(null, storageFailureAnswer(request, reply));
-        },
-      )
-      .catch((error: unknown) => answerUnwritable(request, reply, error));
+    deps.core.store.flush().then(
+      () => sendOn(done, payload, request, reply),
+      (error: unknown) => {
+        request.log.error({ err: error }, "writes could not be made durable");
+        sendOn(done, storageFailureAnswer(request, reply), request, reply);
+      },
+    );
   });
 
   // Pages and everything outside a dialect's scope answer errors as an HTML page.
