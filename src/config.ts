@@ -40,7 +40,8 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_SIGNIN_FAILURES_PER_ADDRESS | 20                  | failed sign-ins per source address per sign-in window |
  * | KEYWARD_SIGNIN_WINDOW          | 900                      | sign-in failure window |
  *
- * A rate of 0 turns that limit off.
+ * A rate of 0 turns that limit off. Durations are whole seconds: lifetimes and windows at most ten
+ * years, the key reload, prune interval and PostgreSQL timeouts at most about 24 days (Node's timer limit).
  *
  * With SQLite and no KEYWARD_SECRET, a secret is generated on first start and kept in
  * `keyward.secret` beside the database file (mode 0600). PostgreSQL requires KEYWARD_SECRET,
@@ -97,21 +98,29 @@ function count(env: Env, name: string, fallback: number): number {
   return value;
 }
 
-function atLeast(env: Env, name: string, fallback: number, min: number): number {
+function atLeast(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < min)
-    throw new ConfigError(`${name} must be a whole number of at least ${min}`);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(`${name} must be a whole number ${range}`);
+  }
   return value;
 }
 
-function seconds(env: Env, name: string, fallback: number): number {
+/** Ten years: a longer lifetime would put expiry times past what the stores' integer columns hold. */
+const MAX_LIFETIME_SECONDS = 10 * 365 * 86400;
+/** About 24 days: Node runs a timer set for longer at once, over and over. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+function seconds(env: Env, name: string, fallback: number, max = MAX_LIFETIME_SECONDS): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback * 1000;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0)
-    throw new ConfigError(`${name} must be a positive whole number of seconds`);
+  if (!Number.isInteger(value) || value <= 0 || value > max) {
+    throw new ConfigError(`${name} must be a whole number of seconds from 1 to ${max}`);
+  }
   return value * 1000;
 }
 
@@ -213,14 +222,24 @@ export function loadConfig(env: Env = process.env): Config {
     calAccessTokenTtlMs: seconds(env, "KEYWARD_CAL_ACCESS_TOKEN_TTL", 3600),
     calRefreshTokenTtlMs: seconds(env, "KEYWARD_CAL_REFRESH_TOKEN_TTL", 365 * 86400),
     sessionTtlMs: seconds(env, "KEYWARD_SESSION_TTL", 12 * 3600),
-    keyReloadMs: seconds(env, "KEYWARD_KEY_RELOAD", 30),
+    keyReloadMs: seconds(env, "KEYWARD_KEY_RELOAD", 30, MAX_TIMER_SECONDS),
     pool: {
       size: atLeast(env, "KEYWARD_PG_POOL_SIZE", DEFAULT_POOL_SETTINGS.size, 1),
-      statementTimeoutMs: seconds(env, "KEYWARD_PG_STATEMENT_TIMEOUT", DEFAULT_POOL_SETTINGS.statementTimeoutMs / 1000),
-      connectTimeoutMs: seconds(env, "KEYWARD_PG_CONNECT_TIMEOUT", DEFAULT_POOL_SETTINGS.connectTimeoutMs / 1000),
+      statementTimeoutMs: seconds(
+        env,
+        "KEYWARD_PG_STATEMENT_TIMEOUT",
+        DEFAULT_POOL_SETTINGS.statementTimeoutMs / 1000,
+        MAX_TIMER_SECONDS,
+      ),
+      connectTimeoutMs: seconds(
+        env,
+        "KEYWARD_PG_CONNECT_TIMEOUT",
+        DEFAULT_POOL_SETTINGS.connectTimeoutMs / 1000,
+        MAX_TIMER_SECONDS,
+      ),
       preparedStatements: onOff(env, "KEYWARD_PG_PREPARE", DEFAULT_POOL_SETTINGS.preparedStatements),
     },
-    pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0) * 1000,
+    pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0, MAX_TIMER_SECONDS) * 1000,
     pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1),
     workers: atLeast(env, "KEYWARD_WORKERS", 1, 1),
     trustProxy: parseTrustProxy(env.KEYWARD_TRUST_PROXY),

@@ -20,13 +20,18 @@ export function maxJwtLifetimeMs(config: Config): number {
   return Math.max(config.accessTokenTtlMs, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs);
 }
 
+/** How long starting up waits for Redis before serving without it (limits unenforced until it answers). */
+const REDIS_CONNECT_WAIT_MS = 2000;
+
 /** Redis when REDIS_URL is set; its client is loaded only then, as it costs every other process memory. */
 async function openRateLimiter(config: Config): Promise<RateLimiter> {
   if (!config.redisUrl) return new MemoryRateLimiter();
   const { RedisRateLimiter } = await import("./store/redis-rate-limiter.js");
-  return new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
+  const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
     process.emitWarning(`rate limits are not enforced while Redis is unreachable: ${error.message}`),
   );
+  await limiter.connected(REDIS_CONNECT_WAIT_MS);
+  return limiter;
 }
 
 /** Opens the database and assembles the core and its dependencies; shared by the server and the CLI. */

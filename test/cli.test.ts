@@ -196,6 +196,9 @@ describe("keyward help", () => {
       ["KEYWARD_TRUST_PROXY", "10.0.0.0/33", /KEYWARD_TRUST_PROXY/],
       ["KEYWARD_ISSUER", "ftp://auth.example", /KEYWARD_ISSUER must be an http or https URL/],
       ["KEYWARD_ISSUER", "https://auth.example/?tenant=1", /KEYWARD_ISSUER/],
+      ["KEYWARD_REFRESH_TOKEN_TTL", "10000000000000000", /KEYWARD_REFRESH_TOKEN_TTL must be a whole number of seconds/],
+      ["KEYWARD_KEY_RELOAD", "3000000", /KEYWARD_KEY_RELOAD must be a whole number of seconds from 1 to 2147483/],
+      ["KEYWARD_PRUNE_INTERVAL", "3000000", /KEYWARD_PRUNE_INTERVAL must be a whole number from 0 to 2147483/],
     ] as const) {
       const result = runCli(["clients", "list"], { ...env, [name]: value });
       assert.equal(result.status, 2, `${name}=${value}: ${result.stderr}`);

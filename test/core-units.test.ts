@@ -436,6 +436,24 @@ describe("rate limits", () => {
     await limiter.close();
   });
 
+  test("an attempt its address is refused counts against no account", async () => {
+    const limiter = new MemoryRateLimiter(() => 0);
+    const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 2, windowMs: 60_000 });
+    assert.equal(await throttle.attempt("x@x", "10.0.0.1"), 0);
+    assert.equal(await throttle.attempt("y@x", "10.0.0.1"), 0);
+    for (let i = 0; i < 5; i++) assert.ok((await throttle.attempt("victim@x", "10.0.0.1")) > 0);
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("victim@x", `10.0.1.${i}`), 0);
+    await limiter.close();
+  });
+
+  test("an email longer than any account's counts against its address alone", async () => {
+    const limiter = new MemoryRateLimiter(() => 0);
+    const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 20, windowMs: 60_000 });
+    assert.equal(await throttle.attempt(`${"a".repeat(300)}@x`, "10.0.0.1"), 0);
+    assert.equal(limiter.size, 1);
+    await limiter.close();
+  });
+
   test("a successful sign-in takes its attempt back", async () => {
     const limiter = new MemoryRateLimiter(() => 0);
     const throttle = new SignInThrottle(limiter, { failuresPerAccount: 2, failuresPerAddress: 2, windowMs: 60_000 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { RedisRateLimiter } from "../src/store/redis-rate-limiter.js";
 import { authorize, codeFrom, sessionCookie } from "./support/cal-flow.js";
 import { createHarness, FORM, form, type Harness } from "./support/harness.js";
 import { runCli, startServerProcess, tempDatabase } from "./support/server-process.js";
@@ -164,6 +165,24 @@ describe("rate limits in the Cal.com dialect", () => {
       assert.equal(limited.json().error.code, "ThrottlerException");
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("rate limits with Redis unreachable", () => {
+  test("fail open, without each request waiting on Redis", async () => {
+    const limiter = new RedisRateLimiter("redis://127.0.0.1:1", "keyward-test:", () => {});
+    try {
+      await limiter.connected(200);
+      const started = performance.now();
+      for (let i = 0; i < 20; i++) {
+        assert.deepEqual(await limiter.consume("k", 1, 60_000), { allowed: true, retryAfterMs: 0 });
+      }
+      await limiter.release("k", 60_000);
+      // A queued command waited out its 500 ms timeout: 20 of them took over 10 s.
+      assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`);
+    } finally {
+      await limiter.close();
     }
   });
 });

@@ -51,6 +51,16 @@ test("oversized headers on a Cal.com path: 431 in Cal.com's envelope", async () 
   assert.match(res.head, /\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
 });
 
+test("oversized headers on a long Cal.com path or on a page: the face's own shape", async () => {
+  const longCal = await raw(`POST /v2/oauth/${"x".repeat(2100)}/exchange HTTP/1.1\r\nHost: x\r\n${bigHeader}\r\n`);
+  assert.equal(longCal.status, 431);
+  assert.equal(JSON.parse(longCal.body).error.code, "HttpException");
+  const page = await raw(`GET /login?return_to=/a HTTP/1.1\r\nHost: x\r\n${bigHeader}\r\n`);
+  assert.equal(page.status, 431);
+  assert.match(page.head, /\r\ncontent-type: text\/html/i);
+  assert.match(page.body, /Request headers too large/);
+});
+
 test("a malformed request line: 400, and the server keeps serving", async () => {
   const res = await raw("GARBAGE\r\n\r\n");
   assert.equal(res.status, 400);

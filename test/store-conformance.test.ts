@@ -150,6 +150,25 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.getConsent("c", "u"), undefined);
     });
 
+    it("consents merged by concurrent transactions that hold the row first keep every scope", async (store) => {
+      const scopes = ["a", "b", "c", "d", "e", "f"];
+      await Promise.all(
+        scopes.map((scope) =>
+          store.transaction(async (tx) => {
+            await tx.holdConsent("c", "u", NOW);
+            const previous = await tx.getConsent("c", "u");
+            await tx.saveConsent({
+              clientId: "c",
+              userId: "u",
+              scopes: [...(previous?.scopes ?? []), scope],
+              updatedAt: NOW,
+            });
+          }),
+        ),
+      );
+      assert.deepEqual((await store.getConsent("c", "u"))?.scopes.sort(), scopes);
+    });
+
     it("revokes a lineage once, exactly one of many concurrent revocations reporting it", async (store) => {
       const grant = grantRecord();
       await store.createGrant(grant);

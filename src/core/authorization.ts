@@ -101,16 +101,22 @@ export async function hasConsent(
   return consent !== undefined && isSubset(scopes, consent.scopes);
 }
 
-/** Records consent, adding to whatever the user already consented to for this client. */
+/**
+ * Records consent, adding to whatever the user already consented to for this client. The row is
+ * held before it is read, so two approvals at once (two tabs, two instances) both count.
+ */
 export async function recordConsent(
   ctx: CoreContext,
   clientId: string,
   userId: string,
   scopes: readonly string[],
 ): Promise<void> {
-  const previous = await ctx.store.getConsent(clientId, userId);
-  const merged = [...new Set([...(previous?.scopes ?? []), ...scopes])];
-  await ctx.store.saveConsent({ clientId, userId, scopes: merged, updatedAt: ctx.now() });
+  await ctx.store.transaction(async (tx) => {
+    await tx.holdConsent(clientId, userId, ctx.now());
+    const previous = await tx.getConsent(clientId, userId);
+    const merged = [...new Set([...(previous?.scopes ?? []), ...scopes])];
+    await tx.saveConsent({ clientId, userId, scopes: merged, updatedAt: ctx.now() });
+  });
 }
 
 export interface CodeIssue {
@@ -175,8 +181,8 @@ export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue
   try {
     return await ctx.store.transaction(async (tx) => {
       const inTransaction = { ...ctx, store: tx };
-      // Consent first: saving it makes a concurrent call for the same user and client wait here until
-      // this one commits (see Store.saveConsent), so that its check below sees the code issued here.
+      // Consent first: holding its row makes a concurrent call for the same user and client wait here
+      // until this one commits (see Store.holdConsent), so that its check below sees the code issued here.
       await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes);
       if (await tx.hasOutstandingCode(issue.clientId, issue.userId, ctx.now())) throw new CodeOutstanding();
       return issueAuthorizationCode(inTransaction, issue);

@@ -1,4 +1,5 @@
 import type { RateLimiter } from "./rate-limit.js";
+import { MAX_EMAIL_LENGTH } from "./users.js";
 
 export interface SignInPolicy {
   /** Failed sign-ins allowed per account within the window; 0 for no limit. */
@@ -19,9 +20,12 @@ export class SignInThrottle {
     private readonly policy: SignInPolicy,
   ) {}
 
+  /** The counters an attempt uses. An email longer than any account's counts against its address alone. */
   private keys(account: string, address: string): [string, number][] {
     const keys: [string, number][] = [];
-    if (this.policy.failuresPerAccount > 0) keys.push([`signin:account:${account}`, this.policy.failuresPerAccount]);
+    if (this.policy.failuresPerAccount > 0 && account.length <= MAX_EMAIL_LENGTH) {
+      keys.push([`signin:account:${account}`, this.policy.failuresPerAccount]);
+    }
     if (this.policy.failuresPerAddress > 0) keys.push([`signin:address:${address}`, this.policy.failuresPerAddress]);
     return keys;
   }
@@ -30,12 +34,24 @@ export class SignInThrottle {
    * Counts a sign-in attempt as a failure before its password is checked, and refuses it (the
    * milliseconds to wait) once the account or the address has used up its failures. Counting
    * first is what holds the limit against guesses sent in parallel: a check made before any of
-   * them had failed would let them all through.
+   * them had failed would let them all through. A refused attempt counts against nothing, so an
+   * address that is already refused cannot use up another account's failures.
    */
   async attempt(account: string, address: string): Promise<number> {
-    for (const [key, limit] of this.keys(account, address)) {
-      const decision = await this.limiter.consume(key, limit, this.policy.windowMs);
+    const keys = this.keys(account, address);
+    for (const [key, limit] of keys) {
+      const decision = await this.limiter.check(key, limit, this.policy.windowMs);
       if (!decision.allowed) return decision.retryAfterMs;
+    }
+    const counted: string[] = [];
+    for (const [key, limit] of keys) {
+      const decision = await this.limiter.consume(key, limit, this.policy.windowMs);
+      if (!decision.allowed) {
+        // A parallel attempt took the last failure between the check and here.
+        for (const taken of counted) await this.limiter.release(taken, this.policy.windowMs);
+        return decision.retryAfterMs;
+      }
+      counted.push(key);
     }
     return 0;
   }

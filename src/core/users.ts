@@ -7,8 +7,11 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+/** The longest address SMTP carries (RFC 5321 §4.5.3.1.3): no account has a longer one. */
+export const MAX_EMAIL_LENGTH = 254;
+
 export function isPlausibleEmail(email: string): boolean {
-  return /^[^\s@]+@[^\s@]+$/.test(email) && email.length <= 254;
+  return /^[^\s@]+@[^\s@]+$/.test(email) && email.length <= MAX_EMAIL_LENGTH;
 }
 
 export interface NewUser {

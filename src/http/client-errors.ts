@@ -2,7 +2,8 @@ import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
 import { CalError } from "./cal/errors.js";
-import { faceOf } from "./faces.js";
+import { type Face, faceOf } from "./faces.js";
+import { errorPage } from "./pages/error.js";
 
 /**
  * Requests Node's parser refuses before any route sees them (oversized headers, malformed
@@ -14,17 +15,31 @@ export function answerClientError(error: Error & { code?: string; rawPacket?: un
   const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
   const message =
     status === 431 ? "Request headers too large" : status === 408 ? "Request timed out" : "Malformed HTTP request";
+  // The request line's method and path are enough to tell the face: a long path may not fit whole.
   const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 2048).toString("latin1") : "";
-  const path = /^[A-Z]+ (\/[^\s]*) HTTP\//.exec(raw)?.[1] ?? "";
-  const body = JSON.stringify(
-    faceOf(path) === "cal"
-      ? new CalError(status, message).envelope(path)
-      : { code: "bad_request", message, error: "invalid_request", error_description: message },
-  );
+  const path = /^[A-Z]+ (\/\S*)/.exec(raw)?.[1] ?? "";
+  // Without a path, the APIs' shape: browsers do not send malformed request lines.
+  const { type, body } = answerIn(path === "" ? "canva" : faceOf(path), status, message, path);
   if (socket.writable) {
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();
 }
+
+function answerIn(face: Face, status: number, message: string, path: string): { type: string; body: string } {
+  switch (face) {
+    case "cal":
+      return { type: JSON_TYPE, body: JSON.stringify(new CalError(status, message).envelope(path)) };
+    case "canva":
+      return {
+        type: JSON_TYPE,
+        body: JSON.stringify({ code: "bad_request", message, error: "invalid_request", error_description: message }),
+      };
+    case "pages":
+      return { type: "text/html; charset=utf-8", body: errorPage("Invalid request", `${message}.`) };
+  }
+}
+
+const JSON_TYPE = "application/json";

@@ -319,6 +319,18 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async holdConsent(clientId: string, userId: string, now: number): Promise<void> {
+    // An upsert that updates takes the row's lock on PostgreSQL, and waits for another holder;
+    // SQLite's write lock already holds the whole database for the transaction.
+    await this.db
+      .insertInto("consents")
+      .values({ client_id: clientId, user_id: userId, scopes: "", updated_at: now })
+      .onConflict((oc) =>
+        oc.columns(["client_id", "user_id"]).doUpdateSet((eb) => ({ updated_at: eb.ref("consents.updated_at") })),
+      )
+      .execute();
+  }
+
   async deleteConsent(clientId: string, userId: string): Promise<void> {
     await this.run(
       "deleteConsent",

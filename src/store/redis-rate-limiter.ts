@@ -15,6 +15,9 @@ end
 return {current, previous}
 `;
 
+/** How long Redis is left alone after a command failed; limits are not enforced meanwhile. */
+const REST_AFTER_FAILURE_MS = 5000;
+
 /** Takes back one count of the current window, never below zero. */
 const RELEASE = `
 if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
@@ -32,8 +35,9 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly onError: (error: Error) => void = () => {},
     private readonly clock: () => number = Date.now,
   ) {
-    // A bounded wait per command: a slow or absent Redis delays a request by at most this much.
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500 });
+    // Commands fail at once while disconnected (no offline queue), and wait at most commandTimeout
+    // on a Redis that accepts them but does not answer; after either, Redis rests (see `resting`).
+    this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500, enableOfflineQueue: false });
     this.redis.on("error", (error: Error) => this.warnOnce(error));
     this.redis.defineCommand("keywardConsume", { numberOfKeys: 2, lua: CONSUME });
     this.redis.defineCommand("keywardRelease", { numberOfKeys: 1, lua: RELEASE });
@@ -49,7 +53,36 @@ export class RedisRateLimiter implements RateLimiter {
     return `${this.prefix}${key}:${windowMs}:${index}`;
   }
 
+  /** Until when Redis is left alone after a failure, so that requests do not each wait on it. */
+  private restUntil = 0;
+
+  private get resting(): boolean {
+    return this.clock() < this.restUntil;
+  }
+
+  private failed(error: Error): void {
+    this.restUntil = this.clock() + REST_AFTER_FAILURE_MS;
+    this.warnOnce(error);
+  }
+
+  /**
+   * Waits, at most `ms`, for the first connection: without an offline queue, commands sent before
+   * it would fail, and limits would not hold for the first requests.
+   */
+  async connected(ms: number): Promise<void> {
+    if (this.redis.status === "ready") return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.redis.once("ready", () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
   private async run(key: string, limit: number, windowMs: number, count: boolean): Promise<RateDecision> {
+    // Redis unreachable: fail open rather than turn every request away; the error is logged once.
+    if (this.resting) return { allowed: true, retryAfterMs: 0 };
     const now = this.clock();
     const index = windowIndex(now, windowMs);
     const overlap = 1 - (now % windowMs) / windowMs;
@@ -69,8 +102,7 @@ export class RedisRateLimiter implements RateLimiter {
       this.warned = false;
       return decide({ current, previous }, limit, windowMs, now);
     } catch (error) {
-      // Redis unreachable: fail open rather than turn every request away; the error is logged once.
-      this.warnOnce(error as Error);
+      this.failed(error as Error);
       return { allowed: true, retryAfterMs: 0 };
     }
   }
@@ -84,13 +116,14 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async release(key: string, windowMs: number): Promise<void> {
+    if (this.resting) return;
     const index = windowIndex(this.clock(), windowMs);
     try {
       await (this.redis as unknown as { keywardRelease(key: string): Promise<number> }).keywardRelease(
         this.windowKey(key, windowMs, index),
       );
     } catch (error) {
-      this.warnOnce(error as Error);
+      this.failed(error as Error);
     }
   }
 

@@ -145,6 +145,12 @@ export interface Store {
    */
   saveConsent(consent: ConsentRecord): Promise<void>;
   deleteConsent(clientId: string, userId: string): Promise<void>;
+  /**
+   * Inside a transaction: makes sure the user's consent row to the client exists (with no scopes
+   * when new) and holds it until the transaction ends, so that a concurrent holder waits and then
+   * reads what this transaction saved.
+   */
+  holdConsent(clientId: string, userId: string, now: number): Promise<void>;
 
   createGrant(grant: GrantRecord): Promise<void>;
   /** Revokes a lineage; returns false if it was already revoked or does not exist. */
