@@ -150,6 +150,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0006_grants_by_user_without_revoked_at": {
+    async up(db: Kysely<unknown>) {
+      // Back to 0001's index. With revoked_at in it, every revocation moved the grant's entry in
+      // the index as well as its row: the benchmark's revocations ran at 9,100 req/s with it and
+      // 13,100 without. Revoking a user's lineages now also reads their revoked ones, which the
+      // pruner deletes once nothing is left in them.
+      await db.schema.dropIndex("grants_client_user_revoked").execute();
+      await db.schema.createIndex("grants_client_user").on("grants").columns(["client_id", "user_id"]).execute();
+    },
+  },
 };
 
 /**
