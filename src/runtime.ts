@@ -8,7 +8,7 @@ import { KeyRing } from "./core/signing-keys.js";
 import { SigningThread } from "./core/signing-thread.js";
 import { CalTokenFormat, CanvaTokenFormat } from "./core/token-formats.js";
 import type { AppDeps } from "./http/deps.js";
-import { type OpenedStore, openStore } from "./store/open.js";
+import { type OpenedStore, openStore, type StoreOptions } from "./store/open.js";
 
 export interface Runtime extends AppDeps {
   opened: OpenedStore;
@@ -34,9 +34,12 @@ async function openRateLimiter(config: Config): Promise<RateLimiter> {
   return limiter;
 }
 
-/** Opens the database and assembles the core and its dependencies; shared by the server and the CLI. */
-export async function openRuntime(config: Config): Promise<Runtime> {
-  const opened = await openStore(config.databaseUrl, { pool: config.pool });
+/**
+ * Opens the database and assembles the core and its dependencies; shared by the server and the CLI.
+ * `storeOptions` are for tests (a failing disk); the pool settings come from `config`.
+ */
+export async function openRuntime(config: Config, storeOptions: Omit<StoreOptions, "pool"> = {}): Promise<Runtime> {
+  const opened = await openStore(config.databaseUrl, { ...storeOptions, pool: config.pool });
   const keys = new ServerKeys(config.secret);
   let holdsSecret: boolean;
   try {

@@ -3,17 +3,27 @@ import type { Config } from "./config.js";
 import { buildApp } from "./http/app.js";
 import { startPruneTimer } from "./prune-timer.js";
 import { openRuntime, type Runtime } from "./runtime.js";
+import type { StoreOptions } from "./store/open.js";
 
 export interface RunningServer {
   app: FastifyInstance;
   runtime: Runtime;
   url: string;
+  /**
+   * Settles when the server stopped itself, after a disk sync of its SQLite WAL failed: it then
+   * answers nothing more and closes; the process should exit non-zero so that its supervisor
+   * restarts it, and the restart recovers from what the disk holds.
+   */
+  stoppedOnFailure: Promise<Error>;
   stop(): Promise<void>;
 }
 
 /** Starts keyward: schema, signing key, HTTP listener, the key reload and the prune timers. */
-export async function startServer(config: Config): Promise<RunningServer> {
-  const runtime = await openRuntime(config);
+export async function startServer(
+  config: Config,
+  storeOptions: Omit<StoreOptions, "pool"> = {},
+): Promise<RunningServer> {
+  const runtime = await openRuntime(config, storeOptions);
   await runtime.keyRing.load(Date.now());
   const app = buildApp(runtime, { logger: { level: config.logLevel } });
   const reload = setInterval(() => {
@@ -38,18 +48,24 @@ export async function startServer(config: Config): Promise<RunningServer> {
   });
   const url = address.replace("://localhost", "://127.0.0.1");
   let stopping: Promise<void> | undefined;
-  return {
-    app,
-    runtime,
-    url,
-    stop() {
-      stopping ??= (async () => {
-        clearInterval(reload);
-        await app.close();
-        await pruner.stop();
-        await runtime.close();
-      })();
-      return stopping;
-    },
+  const stop = () => {
+    stopping ??= (async () => {
+      clearInterval(reload);
+      await app.close();
+      await pruner.stop();
+      await runtime.close();
+    })();
+    return stopping;
   };
+  const stoppedOnFailure = new Promise<Error>((resolve) => {
+    runtime.opened.onDurabilityLost((error) => {
+      app.log.fatal({ err: error }, "the database's writes could not be synced to disk; stopping");
+      const stopped = () => resolve(error);
+      stop().then(stopped, (closeError: unknown) => {
+        app.log.error({ err: closeError }, "stopping after the failed disk sync did not finish cleanly");
+        stopped();
+      });
+    });
+  });
+  return { app, runtime, url, stoppedOnFailure, stop };
 }

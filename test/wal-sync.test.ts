@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { test } from "node:test";
-import { WalSync } from "../src/store/wal-sync.js";
+import { DurabilityLostError, WalSync } from "../src/store/wal-sync.js";
 import { tempDatabase } from "./support/server-process.js";
 
 function countingWal() {
@@ -51,5 +51,31 @@ test("a write made while a sync runs waits for the next sync", async () => {
   finishSync();
   await second;
   assert.equal(secondDone, true);
+  wal.close();
+});
+
+test("a failed sync is final: every later flush rejects, and no sync is tried again", async () => {
+  const path = `${tempDatabase()}-wal`;
+  writeFileSync(path, "frames");
+  let syncs = 0;
+  const lost: Error[] = [];
+  const wal = new WalSync(
+    path,
+    async () => {
+      syncs++;
+      // Only the first sync fails: on Linux the next one could succeed without the lost pages.
+      if (syncs === 1) throw Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" });
+    },
+    (error) => lost.push(error),
+  );
+  wal.noteWrite();
+  const waiting = [wal.flush(), wal.flush()];
+  for (const flush of waiting) await assert.rejects(flush, DurabilityLostError);
+  wal.noteWrite();
+  await assert.rejects(wal.flush(), DurabilityLostError);
+  await assert.rejects(wal.flush(), (error: Error) => (error.cause as { code?: string }).code === "EIO");
+  assert.equal(syncs, 1);
+  assert.equal(lost.length, 1);
+  assert.ok(wal.lost instanceof DurabilityLostError);
   wal.close();
 });

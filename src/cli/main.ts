@@ -24,7 +24,8 @@ const OPTIONS = {
 
 async function serve(config: Config): Promise<number> {
   const server = await startServer(config);
-  await new Promise<void>((resolve) => {
+  const failed = server.stoppedOnFailure.then(() => 1);
+  const signalled = new Promise<number>((resolve) => {
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) {
@@ -33,15 +34,18 @@ async function serve(config: Config): Promise<number> {
       }
       stopping = true;
       server.app.log.info(`${signal} received: finishing in-flight requests`);
-      server.stop().then(resolve, (error) => {
-        server.app.log.error({ err: error }, "shutdown failed");
-        resolve();
-      });
+      server.stop().then(
+        () => resolve(0),
+        (error) => {
+          server.app.log.error({ err: error }, "shutdown failed");
+          resolve(0);
+        },
+      );
     };
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));
   });
-  return 0;
+  return Promise.race([signalled, failed]);
 }
 
 /** How many words a command takes, its own name included; a word more is a mistake, not something to ignore. */

@@ -22,6 +22,11 @@ export interface ConnectedDatabase {
   engine: Engine;
   /** Receives errors of idle PostgreSQL connections (the pool replaces them); nothing by default. */
   onConnectionError(listener: (error: Error) => void): void;
+  /**
+   * SQLite only: called once if a disk sync fails (see DurabilityLostError); from then on every
+   * flush rejects. PostgreSQL's server handles its own sync failures.
+   */
+  onDurabilityLost(listener: (error: Error) => void): void;
   /** Resolves once every committed write is on stable storage (PostgreSQL's commit already is). */
   flush(): Promise<void>;
   /** Closes the connection or pool. */
@@ -44,6 +49,8 @@ export interface OpenedStore extends ConnectedDatabase {
 
 export interface StoreOptions {
   pool?: PoolSettings;
+  /** SQLite only: replaces fdatasync of the WAL, so tests can put a failing disk under the store. */
+  syncWal?: (fd: number) => Promise<void>;
   /** PostgreSQL only: overrides CLIENT_CHANGE_TIMINGS. */
   clientChanges?: Partial<Omit<ClientChangeTimings, "connectTimeoutMs">>;
 }
@@ -57,6 +64,10 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
   const engine: Engine = isPostgresUrl(url) ? "postgres" : "sqlite";
   const onConnectionError = (next: (error: Error) => void) => {
     listener = next;
+  };
+  let lostListener: (error: Error) => void = () => {};
+  const onDurabilityLost = (next: (error: Error) => void) => {
+    lostListener = next;
   };
   if (engine === "postgres") {
     const { openPostgres } = await import("./postgres.js");
@@ -72,11 +83,14 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
       await clientChanges.close();
       await db.destroy();
     };
-    return { db, engine, onConnectionError, flush: async () => {}, close, clientChanges };
+    return { db, engine, onConnectionError, onDurabilityLost, flush: async () => {}, close, clientChanges };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close, runNow, tableView, transactions } = openSqlite(url);
-  return { db, engine, onConnectionError, flush, close, runNow, tableView, transactions };
+  const { db, flush, close, runNow, tableView, transactions } = openSqlite(url, {
+    syncWal: options.syncWal,
+    onDurabilityLost: (error) => lostListener(error),
+  });
+  return { db, engine, onConnectionError, onDurabilityLost, flush, close, runNow, tableView, transactions };
 }
 
 /** Connects and brings the schema up to date. */

@@ -8,7 +8,7 @@ import type { RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
 import { BetterSqliteDriver } from "./sqlite-driver.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
-import { WalSync } from "./wal-sync.js";
+import { type DurabilityLostError, WalSync } from "./wal-sync.js";
 
 /** How long a writer waits for another connection's write lock before it fails with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -31,7 +31,14 @@ export interface OpenedSqlite {
   transactions: TransactionRunner;
 }
 
-export function openSqlite(path: string): OpenedSqlite {
+export interface SqliteOptions {
+  /** Syncs the WAL file to disk; fdatasync unless a test puts a failing disk in its place. */
+  syncWal?: (fd: number) => Promise<void>;
+  /** Called once, when a sync of the WAL fails (see DurabilityLostError). */
+  onDurabilityLost?: (error: DurabilityLostError) => void;
+}
+
+export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSqlite {
   if (path !== ":memory:") mkdirSync(dirname(resolve(path)), { recursive: true });
   const database = new SQLite(path);
   // Set first, so that switching the journal mode also waits for another process opening the file.
@@ -40,7 +47,7 @@ export function openSqlite(path: string): OpenedSqlite {
   // NORMAL: a commit is in the WAL when it returns (it survives a crash of the process); the server
   // then syncs the WAL (fdatasync) before it acknowledges anything (see WalSync), so it survives a power loss too.
   database.pragma("synchronous = NORMAL");
-  const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`);
+  const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`, options.syncWal, options.onDurabilityLost);
   const checkpointer = path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path));
   const driver = new BetterSqliteDriver(database, wal, BUSY_TIMEOUT_MS);
   const dialect: Dialect = {
@@ -66,6 +73,8 @@ export function openSqlite(path: string): OpenedSqlite {
     runNow: (query, inOwnTransaction) => driver.executeNow(query, inOwnTransaction),
     tableView: (table) => driver.tableView(table),
     flush() {
+      // Once a sync has failed, no answer may rest on what the database holds.
+      if (wal.lost) return Promise.reject(wal.lost);
       // Most reads wrote nothing; answering them must not cost a promise chain.
       if (!driver.hasOpenBatch && !wal.hasUnsyncedWrites) return SETTLED;
       return driver.settle().then(() => wal.flush());
