@@ -7,6 +7,7 @@ import { sql } from "kysely";
 import { FifoLock } from "../src/store/fifo-lock.js";
 import { openStore } from "../src/store/open.js";
 import { QueryCache } from "../src/store/query-cache.js";
+import { WAL_SIZE_LIMIT_BYTES } from "../src/store/sqlite.js";
 import type { ClientRecord, Store } from "../src/store/types.js";
 import { WalCheckpointer } from "../src/store/wal-checkpointer.js";
 import { tempDatabase } from "./support/server-process.js";
@@ -340,5 +341,32 @@ break", 4.5 as "ünï 😀", x'0102' as "constructor", 6 as "dup", 7 as "dup"`.e
     assert.equal(Object.getOwnPropertyDescriptor(special, "__proto__")?.value, 1);
   } finally {
     await close();
+  }
+});
+
+test("after a bulk write, the WAL file is cut back to its limit once it restarts", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const { db, store } = await openStore(path);
+  try {
+    await sql`create table filler (data blob)`.execute(db);
+    const megabytes = WAL_SIZE_LIMIT_BYTES / 1024 / 1024 + 16;
+    await sql`insert into filler select randomblob(1048576) from (with recursive n(i) as (select 1 union all select i + 1 from n where i < ${megabytes}) select i from n)`.execute(
+      db,
+    );
+    await store.flush();
+    const walSize = () => statSync(`${path}-wal`).size;
+    assert.ok(walSize() > WAL_SIZE_LIMIT_BYTES, "the bulk write went through the WAL");
+    await until(() => statSync(path).size > WAL_SIZE_LIMIT_BYTES, "the checkpoint thread copies it back");
+    // The checkpoint may still be finishing; each write tries the restart anew.
+    const deadline = Date.now() + 5000;
+    while (walSize() > WAL_SIZE_LIMIT_BYTES && Date.now() < deadline) {
+      await sql`insert into filler values (x'00')`.execute(db);
+      await store.flush();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(walSize() <= WAL_SIZE_LIMIT_BYTES, `WAL of ${walSize()} bytes`);
+  } finally {
+    await store.close();
   }
 });
