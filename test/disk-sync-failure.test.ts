@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { fdatasync } from "node:fs";
 import { test } from "node:test";
 import { createClient } from "../src/cli/clients.js";
 import { loadConfig } from "../src/config.js";
 import { issueAuthorizationCode, recordConsent } from "../src/core/authorization.js";
 import { createUser } from "../src/core/users.js";
 import { startServer } from "../src/server.js";
-import { DurabilityLostError } from "../src/store/wal-sync.js";
+import { DurabilityLostError, syncToDisk } from "../src/store/wal-sync.js";
 import { pkcePair, REDIRECT_URI, TEST_SECRET } from "./support/harness.js";
 import { tempDatabase } from "./support/server-process.js";
 
@@ -18,7 +17,7 @@ function flakyDisk() {
     sync(fd: number): Promise<void> {
       disk.syncs++;
       if (disk.failing) return Promise.reject(Object.assign(new Error("EIO: i/o error, fdatasync"), { code: "EIO" }));
-      return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
+      return syncToDisk(fd);
     },
   };
   return disk;

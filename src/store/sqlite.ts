@@ -80,8 +80,6 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
     runNow: (query, inOwnTransaction) => driver.executeNow(query, inOwnTransaction),
     tableView: (table) => driver.tableView(table),
     flush() {
-      // Once a sync has failed, no answer may rest on what the database holds.
-      if (wal.lost) return Promise.reject(wal.lost);
       // Most reads wrote nothing; answering them must not cost a promise chain.
       if (!driver.hasOpenBatch && !wal.hasUnsyncedWrites) return SETTLED;
       return driver.settle().then(() => wal.flush());

@@ -5,7 +5,7 @@ import { closeSync, existsSync, fdatasync, openSync } from "node:fs";
  * what durability of the WAL asks for; unlike fsync it skips a journal commit for the timestamps
  * that every overwrite of a reused WAL changes.
  */
-function syncToDisk(fd: number): Promise<void> {
+export function syncToDisk(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
@@ -54,8 +54,9 @@ export class WalSync {
     this.written++;
   }
 
+  /** True for good once a sync has failed: flush then rejects, whatever was written. */
   get hasUnsyncedWrites(): boolean {
-    return this.synced < this.written;
+    return this.failure !== undefined || this.synced < this.written;
   }
 
   /** Resolves once every write noted so far is on stable storage. */
