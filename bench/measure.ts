@@ -26,6 +26,8 @@ export interface OperationResult extends LoadFigures {
 const WARMUP_RATE_GUESS = 1500;
 const HEADROOM = 1.6;
 const MAX_ATTEMPTS = 3;
+/** How much faster than the fastest rate seen so far a retry's pool allows for. */
+const RETRY_GROWTH = 1.3;
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -44,6 +46,28 @@ async function timedDrive(target: Target, workload: Workload, seconds: number, c
 }
 
 /**
+ * Warms up, and returns the rate at which the warm server draws from a pool. A warm-up whose pool
+ * ran dry stopped warming when it did, and its rate is the cold server's; it is run again with a
+ * pool sized from that rate. Sizing the measured pool from a cold rate made it run dry, and the
+ * retry's larger pool grew the database (and keyward's RSS) well beyond what the measurement needs.
+ */
+async function warmUp(
+  target: Target,
+  operation: Operation,
+  options: MeasureOptions,
+  poolFor: (rate: number) => number,
+): Promise<number> {
+  let rate = 0;
+  for (let attempt = 1; ; attempt++) {
+    log(`${target.name} ${operation.name}: warming up for ${options.warmupSeconds} s`);
+    const workload = await operation.prepare(target, poolFor(Math.max(rate, WARMUP_RATE_GUESS)));
+    const run = await timedDrive(target, workload, options.warmupSeconds, options.connections);
+    rate = Math.max(rate, run.rate);
+    if (workload.pool?.ranDryAt === undefined || attempt === MAX_ATTEMPTS) return rate;
+  }
+}
+
+/**
  * Warms up, then measures one operation on one target. Single-use pools are sized from the
  * warm-up's rate with headroom; a run that still drains its pool is repeated with a larger one.
  */
@@ -56,9 +80,7 @@ export async function measureOperation(
   const sizeFor = (rate: number, seconds: number) =>
     operation.consumesPerRequest ? Math.ceil(rate * seconds * HEADROOM) + connections * 4 : connections * 3;
 
-  log(`${target.name} ${operation.name}: warming up for ${options.warmupSeconds} s`);
-  const warmupWorkload = await operation.prepare(target, sizeFor(WARMUP_RATE_GUESS, options.warmupSeconds));
-  let { rate } = await timedDrive(target, warmupWorkload, options.warmupSeconds, connections);
+  let rate = await warmUp(target, operation, options, (guess) => sizeFor(guess, options.warmupSeconds));
 
   for (let attempt = 1; ; attempt++) {
     const poolSize = sizeFor(rate, options.seconds);
@@ -85,6 +107,6 @@ export async function measureOperation(
       };
     }
     log(`${target.name} ${operation.name}: the pool of ${poolSize} ran dry; measuring again with a larger one`);
-    rate = Math.max(rate, run.rate) * 2;
+    rate = Math.max(rate, run.rate) * RETRY_GROWTH;
   }
 }
