@@ -1,10 +1,13 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import { isCachedPlanInvalid } from "../src/store/errors.js";
+import { redeemCodeQuery } from "../src/store/kysely-store.js";
 import { openStore } from "../src/store/open.js";
 import { DEFAULT_POOL_SETTINGS } from "../src/store/pool-settings.js";
 import { PreparingPool } from "../src/store/prepared-statements.js";
+import type { Database } from "../src/store/schema.js";
 import type { Store } from "../src/store/types.js";
 import { adminQuery, createTestSchema, PG_SKIP, type TestSchema } from "./support/postgres.js";
 import { userRecord } from "./support/store-records.js";
@@ -54,6 +57,38 @@ describe("PostgreSQL prepared statements", { skip: PG_SKIP }, () => {
     await adminQuery(`alter table ${schema.name}.users drop column note`);
     const inTransaction = await store.transaction((tx) => tx.getUserById(user.id));
     assert.equal(inTransaction?.email, user.email);
+  });
+
+  test("redeeming a code reads it by its hash, also in a generic plan made before the table has statistics", async () => {
+    // The schema is freshly migrated and empty, as a new deployment's is: no statistics yet.
+    const pool = new pg.Pool({ connectionString: schema.url, max: 1 });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    try {
+      const { sql, parameters } = redeemCodeQuery(db, "code-hash", "client-id", Date.now()).compile();
+      const client = await pool.connect();
+      try {
+        await client.query("set plan_cache_mode = force_generic_plan");
+        await client.query({ name: "redeem_probe", text: sql, values: [...parameters] });
+        const literals = parameters.map((value) =>
+          typeof value === "string" ? client.escapeLiteral(value) : String(value),
+        );
+        const explained = await client.query(`explain (format json) execute redeem_probe(${literals.join(", ")})`);
+        const codeScans: string[] = [];
+        const visit = (node: Record<string, unknown>) => {
+          const type = String(node["Node Type"]);
+          if (node["Relation Name"] === "authorization_codes" && type.endsWith("Scan")) {
+            codeScans.push(`${type} using ${node["Index Name"]}`);
+          }
+          for (const child of (node.Plans as Record<string, unknown>[] | undefined) ?? []) visit(child);
+        };
+        visit(explained.rows[0]["QUERY PLAN"][0].Plan);
+        assert.deepEqual(codeScans, ["Index Scan using authorization_codes_pkey"]);
+      } finally {
+        client.release();
+      }
+    } finally {
+      await db.destroy();
+    }
   });
 
   test("PostgreSQL's refusal of a stale plan is recognised by the routine that raised it", async () => {

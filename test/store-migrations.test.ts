@@ -28,6 +28,7 @@ const ALL = [
   "0004_live_grants_by_user",
   "0005_secret_check",
   "0006_grants_by_user_without_revoked_at",
+  "0007_codes_by_user_then_client",
 ];
 
 interface Place {

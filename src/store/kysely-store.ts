@@ -115,6 +115,17 @@ const spentOne = (result: QueryResult<unknown>) => (result.numAffectedRows ?? 0n
 const inLiveLineage = (grantColumn: "authorization_codes.grant_id" | "tokens.grant_id") =>
   sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(grantColumn)} and grants.revoked_at is null)`;
 
+/** Marks a live, unexpired code of `client` spent; exported so a test can read its plan. */
+export const redeemCodeQuery = (db: Kysely<Database>, codeHash: string, client: string, at: number) =>
+  db
+    .updateTable("authorization_codes")
+    .set({ consumed_at: at })
+    .where("hash", "=", codeHash)
+    .where("client_id", "=", client)
+    .where("consumed_at", "is", null)
+    .where("expires_at", ">", at)
+    .where(inLiveLineage("authorization_codes.grant_id"));
+
 type TokenFields = Omit<Selectable<Database["tokens"]>, "hash">;
 
 const TOKEN_COLUMNS = [
@@ -439,21 +450,7 @@ export class KyselyStore implements Store {
   }
 
   async redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome> {
-    const result = await this.run(
-      "redeemAuthorizationCode",
-      (db, codeHash: string, client: string, at: number) =>
-        db
-          .updateTable("authorization_codes")
-          .set({ consumed_at: at })
-          .where("hash", "=", codeHash)
-          .where("client_id", "=", client)
-          .where("consumed_at", "is", null)
-          .where("expires_at", ">", at)
-          .where(inLiveLineage("authorization_codes.grant_id")),
-      hash,
-      clientId,
-      now,
-    );
+    const result = await this.run("redeemAuthorizationCode", redeemCodeQuery, hash, clientId, now);
     if (spentOne(result)) return { status: "redeemed" };
     const code = await this.findAuthorizationCode(hash);
     if (!code || code.clientId !== clientId) return { status: "unknown" };
