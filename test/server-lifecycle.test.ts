@@ -28,7 +28,7 @@ test("SIGTERM lets an in-flight request finish, then exits 0", async () => {
   const server = await startServerProcess({ DATABASE_URL: tempDatabase(), LOG_LEVEL: "info" });
   const body = "grant_type=refresh_token&refresh_token=unknown&client_id=OC-x&client_secret=cnvcax";
   const url = new URL(`${server.url}/rest/v1/oauth/token`);
-  const answered = new Promise<number>((resolve, reject) => {
+  const answered = new Promise<{ status: number; connection: string | undefined }>((resolve, reject) => {
     const req = request(
       {
         host: url.hostname,
@@ -39,7 +39,7 @@ test("SIGTERM lets an in-flight request finish, then exits 0", async () => {
       },
       (res) => {
         res.resume();
-        res.on("end", () => resolve(res.statusCode ?? 0));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
       },
     );
     req.on("error", reject);
@@ -50,7 +50,13 @@ test("SIGTERM lets an in-flight request finish, then exits 0", async () => {
       setTimeout(() => req.end(body.slice(20)), 300);
     }, 200);
   });
-  assert.equal(await answered, 401, "the request that was in flight got its answer");
+  const answer = await answered;
+  assert.equal(answer.status, 401, "the request that was in flight got its answer");
+  assert.equal(
+    answer.connection,
+    "close",
+    "its connection ends with it, so the server need not wait for it to idle out",
+  );
   assert.equal(await server.stop(), 0);
   assert.match(server.output(), /SIGTERM received/);
 });

@@ -16,6 +16,7 @@ import { answerUnroutable, storageFailureAnswer } from "./faces.js";
 import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
+import { ReplyBatch } from "./reply-batch.js";
 import { classifyFailure, UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
 import { lazyRequestLogger } from "./request-logger.js";
 import { registerSignInPage } from "./sign-in-page.js";
@@ -48,13 +49,10 @@ function answerUnwritable(request: FastifyRequest, reply: FastifyReply, error: u
   }
 }
 
+type SendDone = (error: null, payload: unknown) => void;
+
 /** Lets Fastify write the reply; Node's refusal to write it, thrown here, must not escape the promise. */
-function sendOn(
-  done: (error: null, payload: unknown) => void,
-  payload: unknown,
-  request: FastifyRequest,
-  reply: FastifyReply,
-): void {
+function sendOn(done: SendDone, payload: unknown, request: FastifyRequest, reply: FastifyReply): void {
   try {
     done(null, payload);
   } catch (error) {
@@ -87,16 +85,28 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     }
   });
 
+  // Node's close only ends the connections idle at that moment; one whose reply leaves later would
+  // be kept alive, and hold the close open, until its keep-alive timeout.
+  let closing = false;
+  app.addHook("preClose", async () => {
+    closing = true;
+  });
+  const replies = new ReplyBatch();
+  const sendInTurn = (request: FastifyRequest, reply: FastifyReply, done: SendDone, payload: unknown) =>
+    replies.add(() => {
+      if (closing) reply.header("connection", "close");
+      sendOn(done, payload, request, reply);
+    });
   app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);
     // Nothing is acknowledged until what the request wrote is on stable storage. A failure is
     // answered here rather than passed to Fastify, whose next error handler would be the parent
     // scope's (HTML for an API) when the reply was already an error.
     deps.core.store.flush().then(
-      () => sendOn(done, payload, request, reply),
+      () => sendInTurn(request, reply, done, payload),
       (error: unknown) => {
         request.log.error({ err: error }, "writes could not be made durable");
-        sendOn(done, storageFailureAnswer(request, reply), request, reply);
+        sendInTurn(request, reply, done, storageFailureAnswer(request, reply));
       },
     );
   });
