@@ -13,8 +13,9 @@ export const CHECKPOINT_INTERVAL_MS = 100;
  * that crosses 1000 WAL pages: it copies those pages into the database file and fsyncs both files
  * on the thread that committed, which in an exchange-heavy load is about a quarter of all commit
  * time. Here the serving connection never checkpoints; a worker thread with its own connection
- * does, every `CHECKPOINT_INTERVAL_MS`. Should that thread fail, the serving connection takes
- * checkpoints back.
+ * does, every `CHECKPOINT_INTERVAL_MS`, and it also cuts back a WAL grown past its size limit
+ * (see checkpoint-worker.ts), which the serving connection then no longer does. Should that
+ * thread fail, the serving connection takes both back.
  */
 export class WalCheckpointer {
   private stopped = false;
@@ -25,15 +26,18 @@ export class WalCheckpointer {
   constructor(
     private readonly serving: SQLite.Database,
     path: string,
+    private readonly walSizeLimitBytes: number,
   ) {
-    const workerData: CheckpointWorkerData = { path, intervalMs: CHECKPOINT_INTERVAL_MS };
+    const workerData: CheckpointWorkerData = { path, intervalMs: CHECKPOINT_INTERVAL_MS, walSizeLimitBytes };
     this.worker = new Worker(new URL("./checkpoint-worker.js", import.meta.url), {
       workerData,
       resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
     });
     this.worker.unref();
     this.worker.once("message", () => {
-      if (!this.stopped && this.serving.open) this.serving.pragma("wal_autocheckpoint = 0");
+      if (this.stopped || !this.serving.open) return;
+      this.serving.pragma("wal_autocheckpoint = 0");
+      this.serving.pragma("journal_size_limit = -1");
     });
     this.worker.on("error", () => this.fallBack());
     this.worker.on("exit", () => this.fallBack());
@@ -55,6 +59,8 @@ export class WalCheckpointer {
   private fallBack(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.serving.open) this.serving.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    if (!this.serving.open) return;
+    this.serving.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    this.serving.pragma(`journal_size_limit = ${this.walSizeLimitBytes}`);
   }
 }
