@@ -1,7 +1,7 @@
-import { statSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import SQLite from "better-sqlite3";
 import { isSqliteBusy } from "./errors.js";
+import { walFileBytes } from "./wal-file.js";
 
 /**
  * The thread behind `WalCheckpointer`: its own connection to the database file, which copies
@@ -38,14 +38,6 @@ let truncate: SQLite.Statement | undefined;
 /** The WAL's frame count after the previous round, when that round had copied all of them. */
 let settledFrames: number | undefined;
 
-function walSize(): number {
-  try {
-    return statSync(`${path}-wal`).size;
-  } catch {
-    return 0;
-  }
-}
-
 function runOnce(): void {
   try {
     // Preparing reads the schema, which can be busy too, so it happens inside the same guard.
@@ -53,7 +45,7 @@ function runOnce(): void {
     const result = passive.get() as CheckpointResult;
     const settled = result.busy === 0 && result.checkpointed === result.log;
     // No commit since the previous round, and everything copied: truncating now stalls no one.
-    if (settled && settledFrames === result.log && walSize() > walSizeLimitBytes) {
+    if (settled && settledFrames === result.log && walFileBytes(path) > walSizeLimitBytes) {
       truncate ??= database.prepare("pragma wal_checkpoint(TRUNCATE)");
       truncate.get();
     }
