@@ -17,7 +17,7 @@ export async function startFloor(launch: Pick<ServerLaunch, "wrapper"> = {}): Pr
     authorization: basicAuthorization("OC-floorclient", `cnvca${token()}`),
     notes: [
       "bare Fastify: parses the form body, answers a small constant JSON object",
-      "the load generator shares the machine's cores, so this figure is bounded by it as much as by the server",
+      "the load generator shares the machine's cores, so this figure is what Node's HTTP stack does beside it",
     ],
     mintCodes: async (count) => Array.from({ length: count }, () => ({ code: token(), verifier: token() })),
     mintRefreshTokens: async (count) => Array.from({ length: count }, token),
