@@ -22,7 +22,7 @@ export interface LoadFigures {
 
 const MAX_FAILURE_SAMPLES = 5;
 
-/** The parts of autocannon's client that `drive` reaches into; see `headOf`. */
+/** The one part of autocannon's client that `drive` replaces (see the comment there). */
 interface ClientInternals {
   requestIterator?: { requestBuilder?: unknown };
 }
@@ -71,9 +71,9 @@ export async function drive(
     setupClient(client) {
       const connection = workload.connection();
       // A request whose body changes goes through autocannon's general builder, which copies the
-      // request and its headers three times and joins every line again: on a revocation run it cost
-      // this process about as much as keyward spent serving the request, and with both on two cores
-      // the load generator set the rate. Here only the body changes, so the rest is laid out once.
+      // request and its headers three times and joins every line again. On two cores shared with the
+      // server, that bounded the floor (the load generator at 91-99% of a core, the floor's server at
+      // 82-83%). Here only the body changes, so the rest is laid out once.
       // `test/bench-load.test.ts` checks the bytes against autocannon's builder; where its internals
       // differ, the general builder runs, with `setupRequest` below.
       const iterator = (client as ClientInternals).requestIterator;
