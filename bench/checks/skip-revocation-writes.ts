@@ -3,8 +3,8 @@
  * keyward itself: every transaction that revokes a grant resolves at once without running, so a
  * revocation still authenticates the client, hashes and looks up the token and answers 200, but
  * writes nothing and waits for no disk sync. A revocation's transaction is told by its source
- * text (it calls `revokeGrant` or `revokeGrantsOf`); reading that text costs about a microsecond
- * per transaction, which the ceiling then counts against itself.
+ * text (it calls `revokeGrant` or `revokeGrantsOf`); making a closure of its size and testing its
+ * text took 0.1-0.2 µs in a loop here, which the ceiling counts against itself.
  */
 import { KyselyStore } from "../../src/store/kysely-store.js";
 
