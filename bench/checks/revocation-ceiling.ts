@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { measureOperation } from "../measure.js";
 import { OPERATIONS } from "../operations.js";
-import { median } from "../summary.js";
+import { isValid, median } from "../summary.js";
 import { startKeyward } from "../targets/keyward.js";
 import { startOidcProvider } from "../targets/oidc.js";
 import type { Target } from "../targets/target.js";
@@ -49,36 +49,46 @@ async function assertRevocationsWriteNothing(target: Target): Promise<void> {
   }
 }
 
-const servers: Array<[string, () => Promise<Target>]> = [
-  ["keyward", () => startKeyward({ name: "keyward" })],
-  ["keyward, writes skipped", () => startKeyward({ name: "keyward", nodeArgs: [`--import=${SKIP_WRITES}`] })],
-  ["oidc-provider", () => startOidcProvider()],
+interface Server {
+  name: string;
+  start(): Promise<Target>;
+  /** Whether the server runs with skip-revocation-writes.ts, which it must show before its figures count. */
+  skipsWrites: boolean;
+  /** Requests per second, one per round. */
+  rates: number[];
+}
+
+const servers: Server[] = [
+  { name: "keyward", start: () => startKeyward({ name: "keyward" }), skipsWrites: false, rates: [] },
+  {
+    name: "writes skipped",
+    start: () => startKeyward({ name: "keyward", nodeArgs: [`--import=${SKIP_WRITES}`] }),
+    skipsWrites: true,
+    rates: [],
+  },
+  { name: "oidc-provider", start: () => startOidcProvider(), skipsWrites: false, rates: [] },
 ];
-const rates = new Map<string, number[]>(servers.map(([name]) => [name, []]));
-for (let round = 1; round <= rounds; round++) {
-  for (const [name, start] of servers) {
-    const target = await start();
+const [shipped, skipping, peer] = servers as [Server, Server, Server];
+const overPeer = (server: Server, round: number) =>
+  (server.rates[round] ?? Number.NaN) / (peer.rates[round] ?? Number.NaN);
+
+for (let round = 0; round < rounds; round++) {
+  for (const server of servers) {
+    const target = await server.start();
     try {
       const result = await measureOperation(target, revoke, { seconds, warmupSeconds: 3, connections: 50 });
-      const failed = result.non2xx + result.invalid + result.errors + result.timeouts;
-      if (failed > 0 || result.poolRanDry) throw new Error(`${name}: ${failed} failed requests, not a valid figure`);
-      if (name.includes("skipped")) await assertRevocationsWriteNothing(target);
-      rates.get(name)?.push(Math.round(result.requestsPerSecond));
+      if (!isValid(result)) throw new Error(`${server.name}: failed requests or a crash, not a valid figure`);
+      if (server.skipsWrites) await assertRevocationsWriteNothing(target);
+      server.rates.push(Math.round(result.requestsPerSecond));
     } finally {
       await target.stop();
     }
   }
-  const [shipped = 0, skipped = 0, peer = 0] = servers.map(([name]) => rates.get(name)?.[round - 1] ?? 0);
-  process.stdout.write(
-    `round ${round}: keyward ${shipped}, writes skipped ${skipped}, oidc-provider ${peer} req/s; ` +
-      `over oidc-provider ${(shipped / peer).toFixed(2)} and ${(skipped / peer).toFixed(2)}\n`,
-  );
+  const rates = servers.map((server) => `${server.name} ${server.rates[round]}`).join(", ");
+  const ratios = [shipped, skipping].map((server) => overPeer(server, round).toFixed(2)).join(" and ");
+  process.stdout.write(`round ${round + 1}: ${rates} req/s; over oidc-provider ${ratios}\n`);
 }
-const ratioMedian = (name: string) => {
-  const own = rates.get(name) ?? [];
-  const peer = rates.get("oidc-provider") ?? [];
-  return median(own.map((rate, i) => rate / (peer[i] ?? Number.NaN)))?.toFixed(2);
-};
+const medianOverPeer = (server: Server) => median(server.rates.map((_, round) => overPeer(server, round)))?.toFixed(2);
 process.stdout.write(
-  `median over oidc-provider: keyward ${ratioMedian("keyward")}, writes skipped ${ratioMedian("keyward, writes skipped")}\n`,
+  `median over oidc-provider: keyward ${medianOverPeer(shipped)}, writes skipped ${medianOverPeer(skipping)}\n`,
 );
