@@ -51,7 +51,7 @@ async function timedDrive(target: Target, workload: Workload, seconds: number, c
  * pool sized from that rate. Sizing the measured pool from a cold rate made it run dry, and the
  * retry's larger pool grew the database (and keyward's RSS) well beyond what the measurement needs.
  */
-async function warmUp(
+export async function warmUp(
   target: Target,
   operation: Operation,
   options: MeasureOptions,
