@@ -84,11 +84,11 @@ async function sideFor(target: Target, op: Operation): Promise<Side> {
   return { target, workload: await op.prepare(target, size) };
 }
 
-function assertValid(side: Side, figures: SideFigures): void {
+function assertValid(op: Operation, side: Side, figures: SideFigures): void {
   const crash = side.target.server.exitReason();
   if (crash) throw new Error(`${figures.name} crashed: ${crash}`);
   if (!slicesAreClean(figures)) throw new Error(`${figures.name}: failed requests, not a valid figure`);
-  if (side.workload.pool?.ranDryAt !== undefined && operation?.consumesPerRequest) {
+  if (op.consumesPerRequest && side.workload.pool?.ranDryAt !== undefined) {
     throw new Error(`${figures.name}: its pool ran dry, not a valid figure`);
   }
 }
@@ -103,7 +103,7 @@ async function interleavedRatio(
     const figures = await runInterleaved(sides, { slices, sliceSeconds, gapMs: GAP_MS }, (target, workload, s) =>
       drive(target, workload, s, CONNECTIONS),
     );
-    for (const [index, side] of figures.entries()) assertValid(sides[index] as Side, side);
+    for (const [index, side] of figures.entries()) assertValid(op, sides[index] as Side, side);
     const [keyward, peer] = figures;
     const sliceRate = (side: SideFigures, slice: number) =>
       (side.slices[slice]?.requests ?? Number.NaN) / (side.slices[slice]?.seconds ?? Number.NaN);
