@@ -1,6 +1,7 @@
 import type { LoadFigures } from "./load.js";
 import type { Workload } from "./operations.js";
 import { ProcessUsage, type Usage } from "./process-usage.js";
+import { answeredAll } from "./summary.js";
 import type { Target } from "./targets/target.js";
 
 /** One of the two servers an interleaved run compares, with the workload it is driven with throughout. */
@@ -90,7 +91,5 @@ export async function runInterleaved(
 
 /** Whether every slice answered every request as the operation must. */
 export function slicesAreClean(side: SideFigures): boolean {
-  return side.slices.every(
-    (slice) => slice.non2xx === 0 && slice.invalid === 0 && slice.errors === 0 && slice.timeouts === 0,
-  );
+  return side.slices.every(answeredAll);
 }

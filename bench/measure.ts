@@ -71,14 +71,27 @@ export async function warmUp(
  * Warms up, then measures one operation on one target. Single-use pools are sized from the
  * warm-up's rate with headroom; a run that still drains its pool is repeated with a larger one.
  */
+/**
+ * How many items to mint for `seconds` of `operation` at `rate` requests a second. Single-use items
+ * get `headroom` over the rate; otherwise a few per connection (refresh chains' seeds).
+ */
+export function poolSize(
+  operation: Operation,
+  connections: number,
+  rate: number,
+  seconds: number,
+  headroom = HEADROOM,
+) {
+  return operation.consumesPerRequest ? Math.ceil(rate * seconds * headroom) + connections * 4 : connections * 3;
+}
+
 export async function measureOperation(
   target: Target,
   operation: Operation,
   options: MeasureOptions,
 ): Promise<OperationResult> {
   const { connections } = options;
-  const sizeFor = (rate: number, seconds: number) =>
-    operation.consumesPerRequest ? Math.ceil(rate * seconds * HEADROOM) + connections * 4 : connections * 3;
+  const sizeFor = (rate: number, seconds: number) => poolSize(operation, connections, rate, seconds);
 
   let rate = await warmUp(target, operation, options, (guess) => sizeFor(guess, options.warmupSeconds));
 

@@ -1,3 +1,4 @@
+import type { LoadFigures } from "./load.js";
 import type { OperationResult } from "./measure.js";
 
 /** One measured run of one operation on one server, in one round of the benchmark. */
@@ -5,15 +6,13 @@ export interface RoundResult extends OperationResult {
   round: number;
 }
 
+/** Whether a run got an answer to every request, and each answer was what the operation must answer. */
+export function answeredAll(figures: LoadFigures): boolean {
+  return figures.non2xx === 0 && figures.invalid === 0 && figures.errors === 0 && figures.timeouts === 0;
+}
+
 export function isValid(result: OperationResult): boolean {
-  return (
-    result.non2xx === 0 &&
-    result.invalid === 0 &&
-    result.errors === 0 &&
-    result.timeouts === 0 &&
-    !result.poolRanDry &&
-    result.crash === undefined
-  );
+  return answeredAll(result) && !result.poolRanDry && result.crash === undefined;
 }
 
 /** One operation on one server over every round: medians, except peak RSS, which is the highest. */

@@ -6,6 +6,7 @@
 import { drive } from "../load.js";
 import { OPERATIONS } from "../operations.js";
 import { startKeyward } from "../targets/keyward.js";
+import { postToken } from "../targets/target.js";
 
 const count = Number(process.argv[2] ?? 144_000);
 if (!Number.isInteger(count) || count <= 0) throw new Error("TOKENS is a whole number of refresh tokens");
@@ -20,14 +21,9 @@ try {
   process.stdout.write(`minted and settled ${count} refresh tokens in ${Date.now() - mintedAt} ms\n`);
   for (const [index, token] of tokens.slice(0, 5).entries()) {
     const startedAt = performance.now();
-    const response = await fetch(`${target.server.url}${target.paths.revoke}`, {
-      method: "POST",
-      headers: { authorization: target.authorization, "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ token }).toString(),
-    });
-    await response.text();
+    const { status } = await postToken(target, target.paths.revoke, token);
     const ms = (performance.now() - startedAt).toFixed(1);
-    process.stdout.write(`revocation ${index + 1}: ${response.status} in ${ms} ms\n`);
+    process.stdout.write(`revocation ${index + 1}: ${status} in ${ms} ms\n`);
   }
 } finally {
   await target.stop();

@@ -11,7 +11,7 @@
 import { parseArgs } from "node:util";
 import { runInterleaved, type Side, type SideFigures, slicesAreClean } from "../interleave.js";
 import { drive } from "../load.js";
-import { measureOperation, warmUp } from "../measure.js";
+import { measureOperation, poolSize, warmUp } from "../measure.js";
 import { OPERATIONS, type Operation } from "../operations.js";
 import { OPERATION_NAMES } from "../options.js";
 import { isValid, median } from "../summary.js";
@@ -74,8 +74,7 @@ async function sequentialRatio(op: Operation): Promise<number> {
  * cannot go on), so each slice takes a seed per connection.
  */
 async function sideFor(target: Target, op: Operation): Promise<Side> {
-  const sizeFor = (rate: number, over: number) =>
-    op.consumesPerRequest ? Math.ceil(rate * over * HEADROOM) + CONNECTIONS * 4 : CONNECTIONS * 3;
+  const sizeFor = (rate: number, over: number) => poolSize(op, CONNECTIONS, rate, over, HEADROOM);
   const rate = await warmUp(target, op, { seconds, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS }, (guess) =>
     sizeFor(guess, WARMUP_SECONDS),
   );

@@ -15,7 +15,7 @@ import { OPERATIONS } from "../operations.js";
 import { isValid, median } from "../summary.js";
 import { startKeyward } from "../targets/keyward.js";
 import { startOidcProvider } from "../targets/oidc.js";
-import type { Target } from "../targets/target.js";
+import { postToken, type Target } from "../targets/target.js";
 
 const { values } = parseArgs({
   options: { rounds: { type: "string", default: "3" }, duration: { type: "string", default: "10" } },
@@ -30,20 +30,11 @@ if (!revoke) throw new Error("the benchmark has no revocation operation");
 
 const SKIP_WRITES = pathToFileURL(resolve(import.meta.dirname, "skip-revocation-writes.js")).href;
 
-async function post(target: Target, path: string, token: string): Promise<{ status: number; body: string }> {
-  const response = await fetch(`${target.server.url}${path}`, {
-    method: "POST",
-    headers: { authorization: target.authorization, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  return { status: response.status, body: await response.text() };
-}
-
 /** Throws unless a refresh token the target revoked (with a 200) still introspects as active. */
 async function assertRevocationsWriteNothing(target: Target): Promise<void> {
   const [token = ""] = await target.mintRefreshTokens(1);
-  const revoked = await post(target, target.paths.revoke, token);
-  const after = await post(target, target.paths.introspect, token);
+  const revoked = await postToken(target, target.paths.revoke, token);
+  const after = await postToken(target, target.paths.introspect, token);
   if (revoked.status !== 200 || !after.body.includes('"active":true')) {
     throw new Error(`revocations were not skipped: revoke ${revoked.status}, then introspect ${after.body}`);
   }

@@ -22,6 +22,20 @@ export interface Target {
   stop(): Promise<void>;
 }
 
+/** POSTs `token` as a form to `path` with the target's client authentication, as the load does. */
+export async function postToken(
+  target: Target,
+  path: string,
+  token: string,
+): Promise<{ status: number; body: string }> {
+  const response = await fetch(`${target.server.url}${path}`, {
+    method: "POST",
+    headers: { authorization: target.authorization, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token }).toString(),
+  });
+  return { status: response.status, body: await response.text() };
+}
+
 /** A target that cannot run here (yet); the message says why. */
 export class TargetUnavailable extends Error {}
 
