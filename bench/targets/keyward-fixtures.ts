@@ -116,15 +116,15 @@ export class KeywardFixtures {
   }
 
   mintCodes(count: number): Promise<CodeFixture[]> {
-    return this.inBatches(count, (ctx) => this.issueCode(ctx));
+    return this.settled(this.codesInBatches(count));
   }
 
   async mintRefreshTokens(count: number): Promise<string[]> {
-    return (await this.inBatches(count, (ctx) => this.issueTokens(ctx))).map((t) => t.refreshToken.value);
+    return (await this.settled(this.exchangedCodes(count))).map((t) => t.refreshToken.value);
   }
 
   async mintAccessToken(): Promise<string> {
-    const [tokens] = await this.inBatches(1, (ctx) => this.issueTokens(ctx));
+    const [tokens] = await this.settled(this.exchangedCodes(1));
     return tokens?.accessToken.value ?? "";
   }
 
@@ -133,18 +133,38 @@ export class KeywardFixtures {
     await removePlace(this.place);
   }
 
-  private async inBatches<T>(count: number, work: (ctx: CoreContext) => Promise<T>): Promise<T[]> {
-    const made: T[] = [];
+  /** Waits for `minting`, then until what it wrote is on the disk where the server reads it. */
+  private async settled<T>(minting: Promise<T>): Promise<T> {
+    const made = await minting;
+    // The server is another process: it sees the rows only once they are committed.
+    await this.runtime.core.store.flush();
+    await this.settleOnDisk();
+    return made;
+  }
+
+  private async codesInBatches(count: number): Promise<CodeFixture[]> {
+    const made: CodeFixture[] = [];
     while (made.length < count) {
       const size = Math.min(BATCH, count - made.length);
       await this.runtime.core.store.transaction(async (tx) => {
         const ctx = { ...this.runtime.core, store: tx };
-        for (let i = 0; i < size; i++) made.push(await work(ctx));
+        for (let i = 0; i < size; i++) made.push(await this.issueCode(ctx));
       });
     }
-    // The server is another process: it sees the rows only once they are committed.
-    await this.runtime.core.store.flush();
-    await this.settleOnDisk();
+    return made;
+  }
+
+  /**
+   * Each batch of codes is exchanged as the server exchanges codes for concurrent requests: all at
+   * once, each exchange in transactions of its own, so that one turn's signatures go to the signing
+   * thread in one message. One exchange after another waited for a round trip to that thread each.
+   */
+  private async exchangedCodes(count: number): Promise<IssuedTokens[]> {
+    const made: IssuedTokens[] = [];
+    while (made.length < count) {
+      const codes = await this.codesInBatches(Math.min(BATCH, count - made.length));
+      made.push(...(await Promise.all(codes.map((code) => this.exchangeCode(code)))));
+    }
     return made;
   }
 
@@ -203,9 +223,8 @@ export class KeywardFixtures {
     return { code, verifier };
   }
 
-  private async issueTokens(ctx: CoreContext): Promise<IssuedTokens> {
-    const { code, verifier } = await this.issueCode(ctx);
-    const result = await exchange(ctx, "authorization_code", {
+  private async exchangeCode({ code, verifier }: CodeFixture): Promise<IssuedTokens> {
+    const result = await exchange(this.runtime.core, "authorization_code", {
       client: this.client,
       format: this.runtime.canvaTokens,
       code,
