@@ -1,12 +1,15 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname } from "node:path";
+import type { DiskSyncLatency } from "./disk-sync.js";
 import type { BenchOptions } from "./options.js";
 import { isValid, type RoundResult, ratios, summarize } from "./summary.js";
 
 export interface RunRecord {
   startedAt: string;
   loadAverageAtStart: number[];
+  /** What a small durable append cost before the first run and after the last. */
+  diskSync: { atStart: DiskSyncLatency; atEnd: DiskSyncLatency };
   options: BenchOptions;
   servers: { name: string; notes: string[] }[];
   skipped: { name: string; reason: string }[];
@@ -28,6 +31,7 @@ export function writeResults(path: string, run: RunRecord): void {
       totalMemoryBytes: totalmem(),
       loadAverageAtStart: run.loadAverageAtStart,
       loadAverageAtEnd: loadavg(),
+      diskSync: run.diskSync,
       node: process.version,
     },
     options: {

@@ -5,6 +5,7 @@
  * --output says).
  */
 import { loadavg } from "node:os";
+import { describeDiskSync, measureDiskSync } from "./disk-sync.js";
 import { measureOperation } from "./measure.js";
 import { OPERATIONS, type Operation } from "./operations.js";
 import { type BenchOptions, parseOptions, type ServerFamily, USAGE } from "./options.js";
@@ -101,6 +102,7 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = loadavg();
+  const diskSyncAtStart = measureDiskSync();
   const run = { results: [] as RoundResult[], skipped: [] as Skipped[], servers: new Map<string, string[]>() };
   const operations = OPERATIONS.filter((o) => !options.operations || options.operations.has(o.name));
   let specs = targetSpecs(options);
@@ -115,6 +117,7 @@ async function main(): Promise<number> {
     }
   }
   const { results, skipped } = run;
+  const diskSyncAtEnd = measureDiskSync();
   const servers = [...run.servers].map(([name, notes]) => ({ name, notes }));
 
   const report = [
@@ -126,9 +129,19 @@ async function main(): Promise<number> {
     `load average (1, 5, 15 min) at start ${loadAverageAtStart.map((l) => l.toFixed(2)).join(", ")}, at end ${loadavg()
       .map((l) => l.toFixed(2))
       .join(", ")}`,
+    describeDiskSync("at start", diskSyncAtStart),
+    describeDiskSync("at end", diskSyncAtEnd),
   ];
   process.stdout.write(`\n${report.join("\n")}\n`);
-  writeResults(options.output, { startedAt, loadAverageAtStart, options, servers, skipped, results });
+  writeResults(options.output, {
+    startedAt,
+    loadAverageAtStart,
+    diskSync: { atStart: diskSyncAtStart, atEnd: diskSyncAtEnd },
+    options,
+    servers,
+    skipped,
+    results,
+  });
   log(`wrote ${options.output}`);
   return results.every(isValid) ? 0 : 1;
 }
