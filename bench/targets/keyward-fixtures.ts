@@ -68,8 +68,8 @@ async function removePlace({ directory, schema }: Place): Promise<void> {
  * The benchmark's own connection to a keyward database, with one confidential client. Each code
  * (and so each lineage) is issued for a user of its own: revoking a refresh token revokes every
  * lineage of its user with the client, and with one user for all, the first revocation would leave
- * the rest nothing to do. Codes, tokens and users are minted through keyward's core and store, in
- * batches of one transaction each.
+ * the rest nothing to do. Codes and users are minted through keyward's core and store in batches
+ * of one transaction each; tokens by exchanging those codes through the core, a batch at a time.
  */
 export class KeywardFixtures {
   private constructor(
