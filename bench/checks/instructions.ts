@@ -1,16 +1,19 @@
 /**
- * `node dist/bench/checks/instructions.js [--requests N] [--warmup N] [--operation NAME] [--only NAME]`:
- * user-space instructions per request, counted by valgrind's callgrind, for keyward (as shipped),
+ * `node dist/bench/checks/instructions.js [--requests N] [--warmup N] [--operation NAME] [--only NAME]
+ * [--keyward-import FILE]`: user-space instructions per request, counted by valgrind's callgrind, for keyward (as shipped),
  * oidc-provider and the floor. Each server runs under callgrind with counting off; after N warm-up
  * requests (so the JIT has compiled the hot code), counting is switched on for N more, from 10
  * connections. Unlike requests per second, the counts do not drift with what else the machine is
  * doing, so they can compare two builds run hours apart. They leave out the kernel (network, disk,
  * fsync) and waiting, and a group commit gathers more requests under callgrind than at full speed.
+ * `--keyward-import` loads a module into keyward's process first (as revocation-ceiling.ts does, say
+ * `dist/bench/checks/skip-revocation-writes.js`), to count a changed server.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { drive } from "../load.js";
 import { OPERATIONS, type Operation } from "../operations.js";
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "8000" },
     operation: { type: "string", multiple: true },
     only: { type: "string", multiple: true },
+    "keyward-import": { type: "string" },
   },
 });
 const requests = Number(values.requests);
@@ -37,6 +41,8 @@ const only = choice("only", FAMILIES, values.only) ?? new Set(FAMILIES);
 if (!Number.isInteger(requests) || requests <= 0 || !Number.isInteger(warmup) || warmup < 0) {
   throw new Error("--requests and --warmup take whole numbers");
 }
+const imported = values["keyward-import"];
+const keywardImport = imported === undefined ? [] : [`--import=${pathToFileURL(resolve(imported)).href}`];
 try {
   execFileSync("valgrind", ["--version"], { stdio: "ignore" });
 } catch {
@@ -87,7 +93,7 @@ async function measure(start: (wrapper: string[]) => Promise<Target>, operation:
 }
 
 const servers: Array<[ServerFamily, string, (wrapper: string[]) => Promise<Target>]> = [
-  ["keyward", "keyward", (wrapper) => startKeyward({ name: "keyward", wrapper })],
+  ["keyward", "keyward", (wrapper) => startKeyward({ name: "keyward", wrapper, nodeArgs: keywardImport })],
   ["oidc", "oidc-provider", (wrapper) => startOidcProvider({ wrapper })],
   ["floor", "floor", (wrapper) => startFloor({ wrapper })],
 ];
