@@ -7,6 +7,6 @@
  */
 import { replaceRevocationTransactions } from "./revocation-transactions.js";
 
-replaceRevocationTransactions(<T>(_store: unknown, run: (work: () => Promise<T>) => Promise<T>) =>
+replaceRevocationTransactions(<T>(run: (work: () => Promise<T>) => Promise<T>) =>
   run(() => Promise.resolve(undefined as T)),
 );

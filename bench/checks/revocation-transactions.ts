@@ -11,13 +11,14 @@ type Work<T> = Parameters<typeof KyselyStore.prototype.transaction<T>>[0];
 const REVOKES = /\.revokeGrant(?:sOf)?\(/;
 const transaction = KyselyStore.prototype.transaction;
 
-/** Hands every revocation's transaction to `replace`; other transactions run as shipped. */
-export function replaceRevocationTransactions(
-  replace: <T>(store: KyselyStore, run: (work: Work<T>) => Promise<T>) => Promise<T>,
-): void {
+/**
+ * Hands every revocation's transaction to `replace`, with a way to run a transaction as shipped;
+ * other transactions run as shipped.
+ */
+export function replaceRevocationTransactions(replace: <T>(run: (work: Work<T>) => Promise<T>) => Promise<T>): void {
   KyselyStore.prototype.transaction = function replaced<T>(this: KyselyStore, work: Work<T>): Promise<T> {
     const run = (what: Work<T>) => transaction.call(this, what) as Promise<T>;
-    if (REVOKES.test(String(work))) return replace<T>(this, run);
+    if (REVOKES.test(String(work))) return replace<T>(run);
     return run(work);
   };
 }
