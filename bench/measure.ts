@@ -68,10 +68,6 @@ export async function warmUp(
 }
 
 /**
- * Warms up, then measures one operation on one target. Single-use pools are sized from the
- * warm-up's rate with headroom; a run that still drains its pool is repeated with a larger one.
- */
-/**
  * How many items to mint for `seconds` of `operation` at `rate` requests a second. Single-use items
  * get `headroom` over the rate; otherwise a few per connection (refresh chains' seeds).
  */
@@ -85,6 +81,10 @@ export function poolSize(
   return operation.consumesPerRequest ? Math.ceil(rate * seconds * headroom) + connections * 4 : connections * 3;
 }
 
+/**
+ * Warms up, then measures one operation on one target. Single-use pools are sized from the
+ * warm-up's rate with headroom; a run that still drains its pool is repeated with a larger one.
+ */
 export async function measureOperation(
   target: Target,
   operation: Operation,

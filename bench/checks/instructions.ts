@@ -1,9 +1,9 @@
 /**
  * `node dist/bench/checks/instructions.js [--requests N] [--warmup N] [--operation NAME] [--only NAME]
  * [--keyward-import FILE]`: user-space instructions per request, counted by valgrind's callgrind,
- * for keyward (as shipped), oidc-provider and the floor. Each server runs under callgrind with counting off; after N warm-up
- * requests (so the JIT has compiled the hot code), counting is switched on for N more, from 10
- * connections. Unlike requests per second, the counts do not drift with what else the machine is
+ * for keyward (as shipped), oidc-provider and the floor. Each server runs under callgrind with
+ * counting off; after N warm-up requests (so the JIT has compiled the hot code), counting is
+ * switched on for N more, from 10 connections. Unlike requests per second, the counts do not drift with what else the machine is
  * doing, so they can compare two builds run hours apart. They leave out the kernel (network, disk,
  * fsync) and waiting, and a group commit gathers more requests under callgrind than at full speed.
  * `--keyward-import` loads a module into keyward's process first (as revocation-ceiling.ts does, say
