@@ -54,6 +54,16 @@ const times = <T>(n: number, make: (i: number) => Promise<T>) =>
   Promise.all(Array.from({ length: n }, (_, i) => make(i)));
 const countOf = <T>(values: T[], value: T) => values.filter((v) => v === value).length;
 
+/** Two live lineages of user u with client c and one revoked before, beside live ones of another user and another client. */
+async function lineagesOfUser(store: Store) {
+  const mine = [grantRecord({ clientId: "c", userId: "u" }), grantRecord({ clientId: "c", userId: "u" })];
+  const revokedBefore = grantRecord({ clientId: "c", userId: "u" });
+  const others = [grantRecord({ clientId: "c", userId: "v" }), grantRecord({ clientId: "d", userId: "u" })];
+  for (const grant of [...mine, revokedBefore, ...others]) await store.createGrant(grant);
+  await store.revokeGrant(revokedBefore.id, NOW - 5);
+  return { mine, others };
+}
+
 const ENGINES = [
   { engine: "sqlite", open: sqliteFixture, skip: false as const },
   { engine: "postgres", open: () => postgresFixture(true), skip: PG_SKIP },
@@ -179,15 +189,51 @@ for (const { engine, open, skip } of ENGINES) {
     });
 
     it("revokes the live lineages of one user with one client", async (store) => {
-      const mine = [grantRecord({ clientId: "c", userId: "u" }), grantRecord({ clientId: "c", userId: "u" })];
-      const revokedBefore = grantRecord({ clientId: "c", userId: "u" });
-      const others = [grantRecord({ clientId: "c", userId: "v" }), grantRecord({ clientId: "d", userId: "u" })];
-      for (const grant of [...mine, revokedBefore, ...others]) await store.createGrant(grant);
-      await store.revokeGrant(revokedBefore.id, NOW - 5);
+      const { mine, others } = await lineagesOfUser(store);
       assert.equal(await store.revokeGrantsOf("c", "u", NOW), 2);
       assert.equal(await store.revokeGrantsOf("c", "u", NOW + 1), 0);
       for (const grant of mine) assert.equal(await store.revokeGrant(grant.id, NOW), false, "already revoked");
       for (const grant of others) assert.equal(await store.revokeGrant(grant.id, NOW), true, "left live");
+    });
+
+    it("withdraws a consent: the user's live lineages with the client and the consent go together", async (store) => {
+      const { mine, others } = await lineagesOfUser(store);
+      const consent = (clientId: string, userId: string) => ({ clientId, userId, scopes: ["a"], updatedAt: NOW });
+      for (const [client, user] of [
+        ["c", "u"],
+        ["c", "v"],
+        ["d", "u"],
+      ] as const) {
+        await store.saveConsent(consent(client, user));
+      }
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          assert.equal(await tx.revokeConsent("c", "u", NOW), 2);
+          throw new Error("abort");
+        }),
+        /abort/,
+      );
+      assert.deepEqual(await store.getConsent("c", "u"), consent("c", "u"), "rolled back with its transaction");
+      assert.equal(await store.revokeConsent("c", "u", NOW), 2);
+      assert.equal(await store.getConsent("c", "u"), undefined);
+      assert.equal(await store.revokeConsent("c", "u", NOW + 1), 0, "nothing left to withdraw");
+      assert.equal(await store.revokeConsent("c", "nobody", NOW), 0);
+      assert.deepEqual(await store.getConsent("c", "v"), consent("c", "v"));
+      assert.deepEqual(await store.getConsent("d", "u"), consent("d", "u"));
+      for (const grant of mine) assert.equal(await store.revokeGrant(grant.id, NOW), false, "already revoked");
+      for (const grant of others) assert.equal(await store.revokeGrant(grant.id, NOW), true, "left live");
+    });
+
+    it("withdraws consents concurrently, each lineage counted once", async (store) => {
+      const grants = Array.from({ length: 6 }, () => grantRecord({ clientId: "c", userId: "u" }));
+      for (const grant of grants) await store.createGrant(grant);
+      await store.saveConsent({ clientId: "c", userId: "u", scopes: ["a"], updatedAt: NOW });
+      const counts = await times(CONCURRENCY, () => store.revokeConsent("c", "u", NOW));
+      assert.equal(
+        counts.reduce((sum, n) => sum + n, 0),
+        grants.length,
+      );
+      assert.equal(await store.getConsent("c", "u"), undefined);
     });
 
     it("tracks outstanding codes", async (store) => {

@@ -5,11 +5,11 @@
  * unnamed, twice each. Where PostgreSQL runs on this machine (Linux), its processes' CPU is read
  * from /proc and reported per lookup.
  */
-import { readdirSync, readFileSync } from "node:fs";
 import { orderedToken } from "../../src/core/crypto.js";
 import { openStore } from "../../src/store/open.js";
 import { DEFAULT_POOL_SETTINGS } from "../../src/store/pool-settings.js";
 import { createTestSchema } from "../../test/support/postgres.js";
+import { postgresCpuSeconds } from "./postgres-cpu.js";
 import { checkGrant, checkToken } from "./records.js";
 
 const CONCURRENCY = 50;
@@ -17,26 +17,6 @@ const TOKENS = 1000;
 const url = process.argv[2];
 const lookups = Number(process.argv[3] ?? 20_000);
 if (!url) throw new Error("usage: node dist/bench/checks/pg-prepared.js POSTGRES_URL [LOOKUPS]");
-
-/** CPU seconds used so far by every process named postgres on this machine; undefined where /proc cannot tell. */
-function postgresCpuSeconds(): number | undefined {
-  try {
-    let ticks = 0;
-    for (const pid of readdirSync("/proc").filter((entry) => /^\d+$/.test(entry))) {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        if (!stat.includes("(postgres)")) continue;
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        ticks += Number(fields[11]) + Number(fields[12]);
-      } catch {
-        // The process ended between listing and reading.
-      }
-    }
-    return ticks / 100;
-  } catch {
-    return undefined;
-  }
-}
 
 async function fill(schemaUrl: string): Promise<string[]> {
   const { store } = await openStore(schemaUrl);

@@ -66,14 +66,11 @@ export async function revoke(ctx: CoreContext, client: ClientRecord, value: stri
   if (!token || token.clientId !== client.id) {
     return fail("invalid_token", "Token is neither an access or refresh token");
   }
-  await ctx.store.transaction(async (tx) => {
-    if (token.kind === "access") {
-      await tx.revokeGrant(token.grantId, ctx.now());
-      return;
-    }
-    await tx.revokeGrantsOf(token.clientId, token.userId, ctx.now());
-    await tx.deleteConsent(token.clientId, token.userId);
-  });
+  if (token.kind === "access") {
+    await ctx.store.transaction((tx) => tx.revokeGrant(token.grantId, ctx.now()));
+  } else {
+    await ctx.store.revokeConsent(token.clientId, token.userId, ctx.now());
+  }
   return ok(true);
 }
 

@@ -116,5 +116,6 @@ export function storeOver(connected: ConnectedDatabase): Store {
     clients: new ViewMemo(clientsView(connected)),
     announceClientChange: connected.clientChanges?.announce.bind(connected.clientChanges),
     transactions: connected.transactions,
+    writableCtes: connected.engine === "postgres",
   });
 }

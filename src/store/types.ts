@@ -157,6 +157,11 @@ export interface Store {
   revokeGrant(grantId: string, now: number): Promise<boolean>;
   /** Revokes every live lineage of the user with the client; returns how many were live. */
   revokeGrantsOf(clientId: string, userId: string, now: number): Promise<number>;
+  /**
+   * Withdraws the user's consent to the client: revokes every live lineage of the user with the
+   * client and deletes the consent, together or not at all. Returns how many lineages were live.
+   */
+  revokeConsent(clientId: string, userId: string, now: number): Promise<number>;
 
   createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
   hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean>;
