@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
 import { openStore } from "../src/store/open.js";
-import { DuplicateError, type Store } from "../src/store/types.js";
+import { DuplicateError, type Store, type TokenRecord } from "../src/store/types.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 import { tempDatabase } from "./support/server-process.js";
 import {
@@ -53,6 +53,25 @@ const CONCURRENCY = 50;
 const times = <T>(n: number, make: (i: number) => Promise<T>) =>
   Promise.all(Array.from({ length: n }, (_, i) => make(i)));
 const countOf = <T>(values: T[], value: T) => values.filter((v) => v === value).length;
+
+/** Exactly one caller won (`won`) and the others saw reuse; only the winner's tokens were stored. */
+async function assertOnlyWinnerStored(
+  store: Store,
+  pairs: TokenRecord[][],
+  outcomes: { status: string }[],
+  won: string,
+): Promise<void> {
+  const statuses = outcomes.map((o) => o.status);
+  assert.equal(countOf(statuses, won), 1);
+  assert.equal(countOf(statuses, "reused"), CONCURRENCY - 1);
+  for (const [i, pair] of pairs.entries()) {
+    for (const token of pair) {
+      const found = await store.findToken(token.hash);
+      if (statuses[i] === won) assert.deepEqual(found, { ...token, grantRevokedAt: null });
+      else assert.equal(found, undefined, "a replay stored nothing");
+    }
+  }
+}
 
 /** Two live lineages of user u with client c and one revoked before, beside live ones of another user and another client. */
 async function lineagesOfUser(store: Store) {
@@ -304,6 +323,70 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(countOf(statuses, "redeemed"), 1);
       assert.equal(countOf(statuses, "reused"), CONCURRENCY - 1);
       assert.equal(await store.revokeGrant(grant.id, NOW), false, "the lineage is already revoked");
+    });
+
+    it(`exchanges a code once among ${CONCURRENCY} callers: only the one that redeemed it stores its tokens`, async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const code = codeRecord(grant);
+      await store.createAuthorizationCode(code);
+      const pairs = Array.from({ length: CONCURRENCY }, () => [
+        tokenRecord(grant, { kind: "access" }),
+        tokenRecord(grant),
+      ]);
+      const stranger = [tokenRecord(grant, { kind: "access" })];
+      assert.equal((await store.exchangeAuthorizationCode(code.hash, "other-client", NOW, stranger)).status, "unknown");
+      const outcomes = await Promise.all(
+        pairs.map((pair) => store.exchangeAuthorizationCode(code.hash, grant.clientId, NOW, pair)),
+      );
+      await assertOnlyWinnerStored(store, pairs, outcomes, "redeemed");
+      assert.equal(await store.findToken(stranger[0]?.hash ?? ""), undefined);
+
+      const expired = codeRecord(grant, { expiresAt: NOW });
+      await store.createAuthorizationCode(expired);
+      const late = [tokenRecord(grant)];
+      assert.equal((await store.exchangeAuthorizationCode(expired.hash, grant.clientId, NOW, late)).status, "expired");
+      const revokedGrant = grantRecord({ revokedAt: NOW });
+      await store.createGrant(revokedGrant);
+      const orphan = codeRecord(revokedGrant);
+      await store.createAuthorizationCode(orphan);
+      const orphans = [tokenRecord(revokedGrant)];
+      const outcome = await store.exchangeAuthorizationCode(orphan.hash, revokedGrant.clientId, NOW, orphans);
+      assert.equal(outcome.status, "revoked");
+      for (const token of [...late, ...orphans]) assert.equal(await store.findToken(token.hash), undefined);
+    });
+
+    it(`rotates a refresh token once among ${CONCURRENCY} callers: only the one that consumed it stores its tokens`, async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const refresh = tokenRecord(grant);
+      const access = tokenRecord(grant, { kind: "access" });
+      await store.saveTokens([refresh, access]);
+      const pairs = Array.from({ length: CONCURRENCY }, () => [
+        tokenRecord(grant, { kind: "access" }),
+        tokenRecord(grant),
+      ]);
+      const refused = [tokenRecord(grant)];
+      assert.equal((await store.rotateRefreshToken(access.hash, grant.clientId, NOW, refused)).status, "unknown");
+      assert.equal((await store.rotateRefreshToken(refresh.hash, "other-client", NOW, refused)).status, "unknown");
+      const outcomes = await Promise.all(
+        pairs.map((pair) => store.rotateRefreshToken(refresh.hash, grant.clientId, NOW, pair)),
+      );
+      await assertOnlyWinnerStored(store, pairs, outcomes, "consumed");
+      assert.equal(await store.findToken(refused[0]?.hash ?? ""), undefined);
+      assert.equal((await store.findToken(refresh.hash))?.consumedAt, NOW);
+
+      const expired = tokenRecord(grant, { expiresAt: NOW });
+      await store.saveTokens([expired]);
+      assert.equal((await store.rotateRefreshToken(expired.hash, grant.clientId, NOW, refused)).status, "expired");
+      await store.revokeGrant(grant.id, NOW);
+      const successor = pairs[outcomes.findIndex((o) => o.status === "consumed")]?.[1];
+      assert.equal(successor?.kind, "refresh");
+      assert.equal(
+        (await store.rotateRefreshToken(successor?.hash ?? "", grant.clientId, NOW, refused)).status,
+        "revoked",
+      );
+      assert.equal(await store.findToken(refused[0]?.hash ?? ""), undefined);
     });
 
     it("saves and finds tokens together with their lineage's state", async (store) => {

@@ -2,10 +2,13 @@ import {
   type Compilable,
   type Insertable,
   type Kysely,
+  type QueryCreator,
   type QueryResult,
   type Selectable,
   sql,
   type Transaction,
+  type UpdateQueryBuilder,
+  type UpdateResult,
 } from "kysely";
 import { isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
@@ -116,7 +119,7 @@ const inLiveLineage = (grantColumn: "authorization_codes.grant_id" | "tokens.gra
   sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(grantColumn)} and grants.revoked_at is null)`;
 
 /** Marks a live, unexpired code of `client` spent; exported so a test can read its plan. */
-export const redeemCodeQuery = (db: Kysely<Database>, codeHash: string, client: string, at: number) =>
+export const redeemCodeQuery = (db: QueryCreator<Database>, codeHash: string, client: string, at: number) =>
   db
     .updateTable("authorization_codes")
     .set({ consumed_at: at })
@@ -125,6 +128,18 @@ export const redeemCodeQuery = (db: Kysely<Database>, codeHash: string, client: 
     .where("consumed_at", "is", null)
     .where("expires_at", ">", at)
     .where(inLiveLineage("authorization_codes.grant_id"));
+
+/** Marks a live, unexpired refresh token of `client` spent. */
+const consumeRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, client: string, at: number) =>
+  db
+    .updateTable("tokens")
+    .set({ consumed_at: at })
+    .where("hash", "=", tokenHash)
+    .where("client_id", "=", client)
+    .where("kind", "=", "refresh")
+    .where("consumed_at", "is", null)
+    .where("expires_at", ">", at)
+    .where(inLiveLineage("tokens.grant_id"));
 
 type TokenFields = Omit<Selectable<Database["tokens"]>, "hash">;
 
@@ -145,6 +160,34 @@ const TOKEN_FIELDS = TOKEN_COLUMNS.filter((column) => column !== "hash") as Excl
   (typeof TOKEN_COLUMNS)[number],
   "hash"
 >[];
+
+/** Tokens' column values laid end to end, in TOKEN_COLUMNS order. */
+function tokenValues(tokens: TokenRecord[]): unknown[] {
+  // A loop rather than flatMap, which V8 runs as a slow generic builtin.
+  const values: unknown[] = [];
+  for (const t of tokens) {
+    values.push(t.hash, t.kind, t.jti, t.grantId, t.clientId, t.userId, t.scopes.join(" "));
+    values.push(t.createdAt, t.expiresAt, t.consumedAt);
+  }
+  return values;
+}
+
+/**
+ * Token rows, from their column values laid end to end, as a query with one row for each row of
+ * `spent` (a CTE that has one row or none). Its values are parameters of no stated type, which
+ * PostgreSQL takes for text in a `select`: the numbers are cast.
+ */
+function tokenRowsIfSpent(values: unknown[]) {
+  const rows = [];
+  for (let start = 0; start < values.length; start += TOKEN_COLUMNS.length) {
+    const columns = TOKEN_COLUMNS.map((column, i) => {
+      const value = values[start + i];
+      return column.endsWith("_at") ? sql`cast(${value} as bigint)` : sql`${value}`;
+    });
+    rows.push(sql`select ${sql.join(columns)} from spent`);
+  }
+  return sql.join(rows, sql` union all `);
+}
 
 /** Token rows from their column values laid end to end, in TOKEN_COLUMNS order. */
 function tokenRows(values: unknown[]): Insertable<Database["tokens"]>[] {
@@ -222,6 +265,14 @@ export class KyselyStore implements Store {
   ) {
     const db = this.db as Kysely<Database>;
     return this.queries.execute(db, name, (...slots: Args) => build(db, ...slots), args, this.db.isTransaction);
+  }
+
+  /**
+   * Retries one statement that lost a deadlock or a serialization conflict when it runs on its own;
+   * inside a transaction, the transaction is what gets retried.
+   */
+  private retriedAlone<T>(statement: () => Promise<T>): Promise<T> {
+    return this.db.isTransaction ? statement() : retryOnConflict(statement);
   }
 
   async transaction<T>(work: (tx: Store) => Promise<T>): Promise<T> {
@@ -410,7 +461,7 @@ export class KyselyStore implements Store {
         return revoked;
       });
     }
-    const { rows } = await retryOnConflict(() =>
+    const { rows } = await this.retriedAlone(() =>
       this.run(
         "revokeConsent",
         (db, client: string, user: string, at: number) =>
@@ -496,6 +547,71 @@ export class KyselyStore implements Store {
   async redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome> {
     const result = await this.run("redeemAuthorizationCode", redeemCodeQuery, hash, clientId, now);
     if (spentOne(result)) return { status: "redeemed" };
+    return this.whyNotRedeemed(hash, clientId, now);
+  }
+
+  async exchangeAuthorizationCode(
+    hash: string,
+    clientId: string,
+    now: number,
+    tokens: TokenRecord[],
+  ): Promise<RedeemOutcome> {
+    if (!this.writableCtes || tokens.length === 0) {
+      return this.transaction(async (tx) => {
+        const outcome = await tx.redeemAuthorizationCode(hash, clientId, now);
+        if (outcome.status === "redeemed") await tx.saveTokens(tokens);
+        return outcome;
+      });
+    }
+    const saved = await this.saveIfSpent(
+      `exchangeAuthorizationCode${tokens.length}`,
+      redeemCodeQuery,
+      hash,
+      clientId,
+      now,
+      tokens,
+    );
+    return saved ? { status: "redeemed" } : this.whyNotRedeemed(hash, clientId, now);
+  }
+
+  /**
+   * One statement (PostgreSQL): `spend` marks a code or refresh token used, and `tokens` are
+   * stored only if it did. Whether they were.
+   */
+  private async saveIfSpent<Spent extends "authorization_codes" | "tokens">(
+    name: string,
+    spend: (
+      db: QueryCreator<Database>,
+      hash: string,
+      client: string,
+      at: number,
+    ) => UpdateQueryBuilder<Database, Spent, Spent, UpdateResult>,
+    hash: string,
+    clientId: string,
+    now: number,
+    tokens: TokenRecord[],
+  ): Promise<boolean> {
+    const { rows } = await this.retriedAlone(() =>
+      this.run(
+        name,
+        (db, spentHash: string, client: string, at: number, ...values: unknown[]) =>
+          db
+            .with("spent", (q) => spend(q, spentHash, client, at).returning("hash"))
+            .insertInto("tokens")
+            .columns(TOKEN_COLUMNS)
+            .expression(tokenRowsIfSpent(values))
+            .returning("hash"),
+        hash,
+        clientId,
+        now,
+        ...tokenValues(tokens),
+      ),
+    );
+    return rows.length > 0;
+  }
+
+  /** Why the client's code could not be redeemed. */
+  private async whyNotRedeemed(hash: string, clientId: string, now: number): Promise<RedeemOutcome> {
     const code = await this.findAuthorizationCode(hash);
     if (!code || code.clientId !== clientId) return { status: "unknown" };
     if (code.consumedAt !== null) return { status: "reused", code };
@@ -505,16 +621,10 @@ export class KyselyStore implements Store {
 
   async saveTokens(tokens: TokenRecord[]): Promise<void> {
     if (tokens.length === 0) return;
-    // A loop rather than flatMap, which V8 runs as a slow generic builtin.
-    const values: unknown[] = [];
-    for (const t of tokens) {
-      values.push(t.hash, t.kind, t.jti, t.grantId, t.clientId, t.userId, t.scopes.join(" "));
-      values.push(t.createdAt, t.expiresAt, t.consumedAt);
-    }
     await this.run(
       `saveTokens${tokens.length}`,
       (db, ...slots: unknown[]) => db.insertInto("tokens").values(tokenRows(slots)),
-      ...values,
+      ...tokenValues(tokens),
     );
   }
 
@@ -536,23 +646,37 @@ export class KyselyStore implements Store {
   }
 
   async consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome> {
-    const result = await this.run(
-      "consumeRefreshToken",
-      (db, tokenHash: string, client: string, at: number) =>
-        db
-          .updateTable("tokens")
-          .set({ consumed_at: at })
-          .where("hash", "=", tokenHash)
-          .where("client_id", "=", client)
-          .where("kind", "=", "refresh")
-          .where("consumed_at", "is", null)
-          .where("expires_at", ">", at)
-          .where(inLiveLineage("tokens.grant_id")),
+    const result = await this.run("consumeRefreshToken", consumeRefreshQuery, hash, clientId, now);
+    if (spentOne(result)) return { status: "consumed" };
+    return this.whyNotConsumed(hash, clientId);
+  }
+
+  async rotateRefreshToken(
+    hash: string,
+    clientId: string,
+    now: number,
+    tokens: TokenRecord[],
+  ): Promise<ConsumeOutcome> {
+    if (!this.writableCtes || tokens.length === 0) {
+      return this.transaction(async (tx) => {
+        const outcome = await tx.consumeRefreshToken(hash, clientId, now);
+        if (outcome.status === "consumed") await tx.saveTokens(tokens);
+        return outcome;
+      });
+    }
+    const saved = await this.saveIfSpent(
+      `rotateRefreshToken${tokens.length}`,
+      consumeRefreshQuery,
       hash,
       clientId,
       now,
+      tokens,
     );
-    if (spentOne(result)) return { status: "consumed" };
+    return saved ? { status: "consumed" } : this.whyNotConsumed(hash, clientId);
+  }
+
+  /** Why the client's refresh token could not be consumed. */
+  private async whyNotConsumed(hash: string, clientId: string): Promise<ConsumeOutcome> {
     const row = await this.findToken(hash);
     if (row?.kind !== "refresh" || row.clientId !== clientId) return { status: "unknown" };
     if (row.consumedAt !== null) return { status: "reused", token: row };

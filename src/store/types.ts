@@ -171,6 +171,8 @@ export interface Store {
    * A code issued to another client is "unknown" and stays untouched.
    */
   redeemAuthorizationCode(hash: string, clientId: string, now: number): Promise<RedeemOutcome>;
+  /** Redeems the code as `redeemAuthorizationCode` does and, only if it was redeemed, stores `tokens`: together or not at all. */
+  exchangeAuthorizationCode(hash: string, clientId: string, now: number, tokens: TokenRecord[]): Promise<RedeemOutcome>;
 
   saveTokens(tokens: TokenRecord[]): Promise<void>;
   findToken(hash: string): Promise<TokenWithGrant | undefined>;
@@ -179,6 +181,8 @@ export interface Store {
    * "consumed". A token issued to another client is "unknown" and stays untouched.
    */
   consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome>;
+  /** Consumes the token as `consumeRefreshToken` does and, only if it was consumed, stores `tokens`: together or not at all. */
+  rotateRefreshToken(hash: string, clientId: string, now: number, tokens: TokenRecord[]): Promise<ConsumeOutcome>;
 
   /** Throws DuplicateError when the key is current (retiredAt null) and another current key exists. */
   addSigningKey(key: SigningKeyRecord): Promise<void>;

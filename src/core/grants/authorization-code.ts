@@ -22,7 +22,7 @@ function bindingRefusal(code: AuthorizationCodeRecord, request: TokenRequest): R
   return undefined;
 }
 
-/** The answer to a code that cannot be spent, whether the first read or the transaction found out. */
+/** The answer to a code that cannot be spent, whether the first read or the spending found out. */
 function codeRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Result<never> {
   if (status === "reused") return fail("invalid_grant", "Authorization code has already been used");
   if (status === "expired") return fail("invalid_grant", "Authorization code has expired");
@@ -33,7 +33,7 @@ function codeRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Resu
  * RFC 6749 §4.1.3 with RFC 7636: the code is single-use and bound to its client, redirect URI,
  * PKCE challenge, scopes and user. A second use revokes everything its lineage issued.
  *
- * The code is read first and the tokens minted from it; one short transaction then spends the
+ * The code is read first and the tokens minted from it; one atomic write then spends the
  * code and stores the tokens, or stores nothing if another request spent it in between.
  */
 export const authorizationCodeGrant: GrantHandler = {
@@ -62,8 +62,8 @@ export const authorizationCodeGrant: GrantHandler = {
       rotation: false,
       now,
     });
-    const outcome = await spendAndStore(ctx, minted, code.grantId, now, "redeemed", (tx) =>
-      tx.redeemAuthorizationCode(hash, code.clientId, now),
+    const outcome = await spendAndStore(ctx, code.grantId, now, () =>
+      ctx.store.exchangeAuthorizationCode(hash, code.clientId, now, minted.records),
     );
     return outcome === "redeemed" ? ok(minted.issued) : codeRefusal(outcome);
   },

@@ -1,4 +1,4 @@
-import type { Store, TokenKind, TokenRecord } from "../../store/types.js";
+import type { TokenKind, TokenRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
 import type { MintedToken, TokenFormat } from "../token-formats.js";
 import type { IssuedTokens } from "./types.js";
@@ -16,13 +16,13 @@ export interface Issuance {
 
 export interface MintedPair {
   issued: IssuedTokens;
-  /** The keyed-hash records to store in the same transaction that spends the code or refresh token. */
+  /** The keyed-hash records to store together with spending the code or refresh token. */
   records: TokenRecord[];
 }
 
 /**
  * Mints an access and a refresh token for a lineage without touching the store. Grants mint before
- * their transaction opens, so signing never holds a database connection or SQLite's write lock.
+ * they write, so signing never holds a database connection or SQLite's write lock.
  */
 export async function mintTokens(ctx: CoreContext, format: TokenFormat, issuance: Issuance): Promise<MintedPair> {
   const { issuer } = ctx;
@@ -65,22 +65,17 @@ function tokenRecord(
 }
 
 /**
- * The one short transaction every grant ends with: `spend` marks the code or refresh token used,
- * and only if that succeeded (`spent`) are the minted tokens stored. A second use revokes the
- * lineage. Returns how spending went.
+ * How every grant ends: `spend` marks the code or refresh token used and, only if that succeeded
+ * (`spent`), stores the minted tokens, together or not at all (see `Store.exchangeAuthorizationCode`).
+ * A second use revokes the lineage. Returns how spending went.
  */
-export function spendAndStore<Status extends string>(
+export async function spendAndStore<Status extends string>(
   ctx: CoreContext,
-  minted: MintedPair,
   grantId: string,
   now: number,
-  spent: Status,
-  spend: (tx: Store) => Promise<{ status: Status | "reused" }>,
+  spend: () => Promise<{ status: Status | "reused" }>,
 ): Promise<Status | "reused"> {
-  return ctx.store.transaction(async (tx) => {
-    const { status } = await spend(tx);
-    if (status === spent) await tx.saveTokens(minted.records);
-    if (status === "reused") await tx.revokeGrant(grantId, now);
-    return status;
-  });
+  const { status } = await spend();
+  if (status === "reused") await ctx.store.revokeGrant(grantId, now);
+  return status;
 }

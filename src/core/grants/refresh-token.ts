@@ -4,7 +4,7 @@ import { isSubset, missingScopes, parseScope } from "../scopes.js";
 import { mintTokens, spendAndStore } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
-/** The answer to a refresh token that cannot be spent, whether the first read or the transaction found out. */
+/** The answer to a refresh token that cannot be spent, whether the first read or the spending found out. */
 function tokenRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Result<never> {
   if (status === "expired") return fail("invalid_grant", "Refresh token has expired");
   return fail("invalid_grant", "Invalid refresh token");
@@ -15,7 +15,7 @@ function tokenRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Res
  * a new one issued; presenting a consumed token again revokes the lineage. A requested scope may
  * only narrow the access token; the new refresh token keeps the original scope.
  *
- * As with codes, the token is read and the successors minted first; one short transaction then
+ * As with codes, the token is read and the successors minted first; one atomic write then
  * consumes it and stores them, or stores nothing if another request consumed it in between.
  */
 export const refreshTokenGrant: GrantHandler = {
@@ -49,8 +49,8 @@ export const refreshTokenGrant: GrantHandler = {
       rotation: true,
       now,
     });
-    const outcome = await spendAndStore(ctx, minted, token.grantId, now, "consumed", (tx) =>
-      tx.consumeRefreshToken(hash, token.clientId, now),
+    const outcome = await spendAndStore(ctx, token.grantId, now, () =>
+      ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records),
     );
     return outcome === "consumed" ? ok(minted.issued) : tokenRefusal(outcome);
   },
