@@ -1,11 +1,14 @@
 /**
- * `node dist/bench/checks/pg-revocation.js POSTGRES_URL [USERS]`: what withdrawing a consent costs
- * on PostgreSQL as one statement (`revokeConsent`, a data-modifying CTE) against the transaction it
- * replaced (begin, revoke the user's lineages, delete the consent, commit). In a schema of its own,
- * the check stores a lineage and a consent for each of USERS users (default 20,000), then withdraws
- * them 50 at a time through keyward's store, a quarter of the users per pass, the two ways in
- * turn. Each pass checks that every lineage was counted and every consent is gone. Where
- * PostgreSQL runs on this machine (Linux), its processes' CPU is read from /proc.
+ * `node dist/bench/checks/pg-revocation.js POSTGRES_URL [USERS]`: what revocations cost on
+ * PostgreSQL as one statement against a transaction around the same writes:
+ * - withdrawing a consent (a refresh token's revocation): `revokeConsent`, a data-modifying CTE,
+ *   against begin, revoke the user's lineages, delete the consent, commit;
+ * - revoking one lineage (an access token's revocation): `revokeGrant` on its own, against begin,
+ *   the same update, commit.
+ * In a schema of its own, the check stores a lineage and a consent for each of USERS users (default
+ * 20,000), then revokes them 50 at a time through keyward's store, an eighth of the users per pass,
+ * each way twice, in turn. Each pass checks that every lineage was revoked once (and every consent
+ * withdrawn). Where PostgreSQL runs on this machine (Linux), its processes' CPU is read from /proc.
  */
 
 import { openStore } from "../../src/store/open.js";
@@ -15,38 +18,47 @@ import { postgresCpuSeconds } from "./postgres-cpu.js";
 import { checkGrant } from "./records.js";
 
 const CONCURRENCY = 50;
+const CLIENT = "OC-check";
 const url = process.argv[2];
 const users = Number(process.argv[3] ?? 20_000);
-if (!url || !(users >= 4)) throw new Error("usage: node dist/bench/checks/pg-revocation.js POSTGRES_URL [USERS]");
+if (!url || !(users >= 8)) throw new Error("usage: node dist/bench/checks/pg-revocation.js POSTGRES_URL [USERS]");
 
-type Withdraw = (store: Store, userId: string, now: number) => Promise<number>;
+/** Revokes what user `i` was given; how many lineages that revoked. */
+type Revoke = (store: Store, i: number, now: number) => Promise<number>;
 
-const WAYS: Record<string, Withdraw> = {
-  transaction: (store, userId, now) =>
+const grantIds: string[] = [];
+const userId = (i: number) => `user-${i}`;
+const grantOf = (i: number) => grantIds[i] as string;
+
+const WAYS: Record<string, Revoke> = {
+  "consent, transaction": (store, i, now) =>
     store.transaction(async (tx) => {
-      const revoked = await tx.revokeGrantsOf("OC-check", userId, now);
-      await tx.deleteConsent("OC-check", userId);
+      const revoked = await tx.revokeGrantsOf(CLIENT, userId(i), now);
+      await tx.deleteConsent(CLIENT, userId(i));
       return revoked;
     }),
-  "one statement": (store, userId, now) => store.revokeConsent("OC-check", userId, now),
+  "consent, one statement": (store, i, now) => store.revokeConsent(CLIENT, userId(i), now),
+  "lineage, transaction": async (store, i, now) =>
+    Number(await store.transaction((tx) => tx.revokeGrant(grantOf(i), now))),
+  "lineage, one statement": async (store, i, now) => Number(await store.revokeGrant(grantOf(i), now)),
 };
-
-const userId = (i: number) => `user-${i}`;
 
 async function fill(store: Store): Promise<void> {
   const now = Date.now();
   for (let start = 0; start < users; start += 1000) {
     await store.transaction(async (tx) => {
       for (let i = start; i < Math.min(start + 1000, users); i++) {
-        await tx.createGrant({ ...checkGrant(now), userId: userId(i) });
-        await tx.saveConsent({ clientId: "OC-check", userId: userId(i), scopes: ["profile:read"], updatedAt: now });
+        const grant = { ...checkGrant(now), userId: userId(i) };
+        grantIds[i] = grant.id;
+        await tx.createGrant(grant);
+        await tx.saveConsent({ clientId: CLIENT, userId: userId(i), scopes: ["profile:read"], updatedAt: now });
       }
     });
   }
 }
 
 async function measure(store: Store, way: string, from: number, to: number): Promise<void> {
-  const withdraw = WAYS[way] as Withdraw;
+  const revoke = WAYS[way] as Revoke;
   let next = from;
   let revoked = 0;
   const postgresBefore = postgresCpuSeconds();
@@ -55,7 +67,7 @@ async function measure(store: Store, way: string, from: number, to: number): Pro
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (next < to) {
-        const count = await withdraw(store, userId(next++), Date.now());
+        const count = await revoke(store, next++, Date.now());
         revoked += count;
       }
     }),
@@ -65,15 +77,15 @@ async function measure(store: Store, way: string, from: number, to: number): Pro
   const postgresAfter = postgresCpuSeconds();
   const count = to - from;
   if (revoked !== count) throw new Error(`${way}: ${revoked} lineages revoked for ${count} users`);
-  for (const i of [from, to - 1]) {
-    if (await store.getConsent("OC-check", userId(i))) throw new Error(`${way}: ${userId(i)}'s consent is still there`);
+  if (way.startsWith("consent") && (await store.getConsent(CLIENT, userId(to - 1)))) {
+    throw new Error(`${way}: ${userId(to - 1)}'s consent is still there`);
   }
   const postgres =
     postgresBefore === undefined || postgresAfter === undefined
       ? "PostgreSQL's CPU not readable here"
       : `PostgreSQL ${(((postgresAfter - postgresBefore) * 1e6) / count).toFixed(0)} µs CPU each`;
   console.log(
-    `${way.padEnd(13)} ${(count / seconds).toFixed(0).padStart(6)} withdrawals/s, keyward ${((cpu.user + cpu.system) / count).toFixed(0)} µs CPU each, ${postgres}`,
+    `${way.padEnd(22)} ${(count / seconds).toFixed(0).padStart(6)} revocations/s, keyward ${((cpu.user + cpu.system) / count).toFixed(0)} µs CPU each, ${postgres}`,
   );
 }
 
@@ -82,9 +94,10 @@ try {
   const { store } = await openStore(schema.url);
   try {
     await fill(store);
-    const quarter = Math.floor(users / 4);
-    const passes = ["transaction", "one statement", "transaction", "one statement"];
-    for (const [i, way] of passes.entries()) await measure(store, way, i * quarter, (i + 1) * quarter);
+    const eighth = Math.floor(users / 8);
+    const ways = Object.keys(WAYS);
+    const passes = [...ways, ...ways];
+    for (const [i, way] of passes.entries()) await measure(store, way, i * eighth, (i + 1) * eighth);
   } finally {
     await store.close();
   }

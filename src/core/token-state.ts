@@ -67,7 +67,7 @@ export async function revoke(ctx: CoreContext, client: ClientRecord, value: stri
     return fail("invalid_token", "Token is neither an access or refresh token");
   }
   if (token.kind === "access") {
-    await ctx.store.transaction((tx) => tx.revokeGrant(token.grantId, ctx.now()));
+    await ctx.store.revokeGrant(token.grantId, ctx.now());
   } else {
     await ctx.store.revokeConsent(token.clientId, token.userId, ctx.now());
   }

@@ -426,12 +426,17 @@ export class KyselyStore implements Store {
   }
 
   async revokeGrant(grantId: string, now: number): Promise<boolean> {
-    const result = await this.run(
-      "revokeGrant",
-      (db, id: string, at: number) =>
-        db.updateTable("grants").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null),
-      grantId,
-      now,
+    // On SQLite a lone write would commit by itself, waiting for the write lock on the main thread;
+    // in a transaction it joins the batch. Elsewhere one statement is atomic as it is.
+    if (this.transactions && !this.db.isTransaction) return this.transaction((tx) => tx.revokeGrant(grantId, now));
+    const result = await this.retriedAlone(() =>
+      this.run(
+        "revokeGrant",
+        (db, id: string, at: number) =>
+          db.updateTable("grants").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null),
+        grantId,
+        now,
+      ),
     );
     return (result.numAffectedRows ?? 0n) > 0n;
   }
