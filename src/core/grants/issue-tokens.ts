@@ -65,9 +65,9 @@ function tokenRecord(
 }
 
 /**
- * How every grant ends: `spend` marks the code or refresh token used and, only if that succeeded
- * (`spent`), stores the minted tokens, together or not at all (see `Store.exchangeAuthorizationCode`).
- * A second use revokes the lineage. Returns how spending went.
+ * How every grant ends: `spend` marks the code or refresh token used and, only if that succeeded,
+ * stores the minted tokens, together or not at all (`Store.exchangeAuthorizationCode`,
+ * `Store.rotateRefreshToken`). A second use then revokes the lineage. Returns how spending went.
  */
 export async function spendAndStore<Status extends string>(
   ctx: CoreContext,
