@@ -9,7 +9,7 @@ import { orderedToken } from "../../src/core/crypto.js";
 import { openStore } from "../../src/store/open.js";
 import { DEFAULT_POOL_SETTINGS } from "../../src/store/pool-settings.js";
 import { createTestSchema } from "../../test/support/postgres.js";
-import { postgresCpuSeconds } from "./postgres-cpu.js";
+import { costOf } from "./postgres-cpu.js";
 import { checkGrant, checkToken } from "./records.js";
 
 const CONCURRENCY = 50;
@@ -36,26 +36,18 @@ async function measure(schemaUrl: string, preparedStatements: boolean, keys: str
   const { store } = await openStore(schemaUrl, { pool: { ...DEFAULT_POOL_SETTINGS, preparedStatements } });
   try {
     let next = 0;
-    const postgresBefore = postgresCpuSeconds();
-    const cpuBefore = process.cpuUsage();
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < lookups) {
-          if (!(await store.findToken(keys[next++ % keys.length] ?? "")))
-            throw new Error("a stored token was not found");
-        }
-      }),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = process.cpuUsage(cpuBefore);
-    const postgresAfter = postgresCpuSeconds();
-    const postgres =
-      postgresBefore === undefined || postgresAfter === undefined
-        ? "PostgreSQL's CPU not readable here"
-        : `PostgreSQL ${(((postgresAfter - postgresBefore) * 1e6) / lookups).toFixed(0)} µs CPU per lookup`;
+    const cost = await costOf(lookups, "per lookup", async () => {
+      await Promise.all(
+        Array.from({ length: CONCURRENCY }, async () => {
+          while (next < lookups) {
+            if (!(await store.findToken(keys[next++ % keys.length] ?? "")))
+              throw new Error("a stored token was not found");
+          }
+        }),
+      );
+    });
     console.log(
-      `${preparedStatements ? "named  " : "unnamed"} ${(lookups / seconds).toFixed(0).padStart(6)} lookups/s, keyward ${((cpu.user + cpu.system) / lookups).toFixed(0)} µs CPU per lookup, ${postgres}`,
+      `${preparedStatements ? "named  " : "unnamed"} ${cost.perSecond} lookups/s, ${cost.keyward}, ${cost.postgres}`,
     );
   } finally {
     await store.close();

@@ -14,7 +14,7 @@
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
 import { createTestSchema } from "../../test/support/postgres.js";
-import { postgresCpuSeconds } from "./postgres-cpu.js";
+import { costOf } from "./postgres-cpu.js";
 import { checkGrant } from "./records.js";
 
 const CONCURRENCY = 50;
@@ -61,32 +61,22 @@ async function measure(store: Store, way: string, from: number, to: number): Pro
   const revoke = WAYS[way] as Revoke;
   let next = from;
   let revoked = 0;
-  const postgresBefore = postgresCpuSeconds();
-  const cpuBefore = process.cpuUsage();
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CONCURRENCY }, async () => {
-      while (next < to) {
-        const count = await revoke(store, next++, Date.now());
-        revoked += count;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  const cpu = process.cpuUsage(cpuBefore);
-  const postgresAfter = postgresCpuSeconds();
   const count = to - from;
+  const cost = await costOf(count, "each", async () => {
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < to) {
+          const count = await revoke(store, next++, Date.now());
+          revoked += count;
+        }
+      }),
+    );
+  });
   if (revoked !== count) throw new Error(`${way}: ${revoked} lineages revoked for ${count} users`);
   if (way.startsWith("consent") && (await store.getConsent(CLIENT, userId(to - 1)))) {
     throw new Error(`${way}: ${userId(to - 1)}'s consent is still there`);
   }
-  const postgres =
-    postgresBefore === undefined || postgresAfter === undefined
-      ? "PostgreSQL's CPU not readable here"
-      : `PostgreSQL ${(((postgresAfter - postgresBefore) * 1e6) / count).toFixed(0)} µs CPU each`;
-  console.log(
-    `${way.padEnd(22)} ${(count / seconds).toFixed(0).padStart(6)} revocations/s, keyward ${((cpu.user + cpu.system) / count).toFixed(0)} µs CPU each, ${postgres}`,
-  );
+  console.log(`${way.padEnd(22)} ${cost.perSecond} revocations/s, ${cost.keyward}, ${cost.postgres}`);
 }
 
 const schema = await createTestSchema(url, "keyward_check");

@@ -561,29 +561,17 @@ export class KyselyStore implements Store {
     now: number,
     tokens: TokenRecord[],
   ): Promise<RedeemOutcome> {
-    if (!this.writableCtes || tokens.length === 0) {
-      return this.transaction(async (tx) => {
-        const outcome = await tx.redeemAuthorizationCode(hash, clientId, now);
-        if (outcome.status === "redeemed") await tx.saveTokens(tokens);
-        return outcome;
-      });
-    }
-    const saved = await this.saveIfSpent(
-      `exchangeAuthorizationCode${tokens.length}`,
-      redeemCodeQuery,
-      hash,
-      clientId,
-      now,
-      tokens,
-    );
-    return saved ? { status: "redeemed" } : this.whyNotRedeemed(hash, clientId, now);
+    return this.spendAndSave("redeemAuthorizationCode", redeemCodeQuery, hash, clientId, now, tokens, {
+      spent: { status: "redeemed" },
+      whyNot: (store) => store.whyNotRedeemed(hash, clientId, now),
+    });
   }
 
   /**
-   * One statement (PostgreSQL): `spend` marks a code or refresh token used, and `tokens` are
-   * stored only if it did. Whether they were.
+   * `spend` marks the client's code or refresh token used and, only if it did, `tokens` are stored:
+   * on PostgreSQL in one statement, elsewhere in one transaction. Otherwise `whyNot` tells why.
    */
-  private async saveIfSpent<Spent extends "authorization_codes" | "tokens">(
+  private async spendAndSave<Spent extends "authorization_codes" | "tokens", Outcome>(
     name: string,
     spend: (
       db: QueryCreator<Database>,
@@ -595,10 +583,19 @@ export class KyselyStore implements Store {
     clientId: string,
     now: number,
     tokens: TokenRecord[],
-  ): Promise<boolean> {
+    outcomes: { spent: Outcome; whyNot: (store: KyselyStore) => Promise<Outcome> },
+  ): Promise<Outcome> {
+    if (!this.writableCtes || tokens.length === 0) {
+      return this.transaction(async (tx) => {
+        const inner = tx as KyselyStore;
+        if (!spentOne(await inner.run(name, spend, hash, clientId, now))) return outcomes.whyNot(inner);
+        await inner.saveTokens(tokens);
+        return outcomes.spent;
+      });
+    }
     const { rows } = await this.retriedAlone(() =>
       this.run(
-        name,
+        `${name}AndSave${tokens.length}`,
         (db, spentHash: string, client: string, at: number, ...values: unknown[]) =>
           db
             .with("spent", (q) => spend(q, spentHash, client, at).returning("hash"))
@@ -612,7 +609,7 @@ export class KyselyStore implements Store {
         ...tokenValues(tokens),
       ),
     );
-    return rows.length > 0;
+    return rows.length > 0 ? outcomes.spent : outcomes.whyNot(this);
   }
 
   /** Why the client's code could not be redeemed. */
@@ -662,22 +659,10 @@ export class KyselyStore implements Store {
     now: number,
     tokens: TokenRecord[],
   ): Promise<ConsumeOutcome> {
-    if (!this.writableCtes || tokens.length === 0) {
-      return this.transaction(async (tx) => {
-        const outcome = await tx.consumeRefreshToken(hash, clientId, now);
-        if (outcome.status === "consumed") await tx.saveTokens(tokens);
-        return outcome;
-      });
-    }
-    const saved = await this.saveIfSpent(
-      `rotateRefreshToken${tokens.length}`,
-      consumeRefreshQuery,
-      hash,
-      clientId,
-      now,
-      tokens,
-    );
-    return saved ? { status: "consumed" } : this.whyNotConsumed(hash, clientId);
+    return this.spendAndSave("consumeRefreshToken", consumeRefreshQuery, hash, clientId, now, tokens, {
+      spent: { status: "consumed" },
+      whyNot: (store) => store.whyNotConsumed(hash, clientId),
+    });
   }
 
   /** Why the client's refresh token could not be consumed. */
