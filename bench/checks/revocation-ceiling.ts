@@ -2,8 +2,8 @@
  * `node dist/bench/checks/revocation-ceiling.js [--rounds N] [--duration S]`: how fast keyward's
  * revocations could be if their writes cost less. Each round measures the revocation load (as
  * `npm run bench` does: 50 connections, a warm-up, fresh refresh tokens) on keyward as shipped, on
- * keyward with every revocation's transaction emptied of its statements
- * (empty-revocation-transactions.ts), on keyward with every revocation's transaction skipped
+ * keyward with every revocation's write emptied of its statements
+ * (empty-revocation-writes.ts), on keyward with every revocation's write skipped
  * (skip-revocation-writes.ts), and on oidc-provider, one after another, and prints each round's
  * rates and ratios, then their medians. Before their figures count, both changed servers must show
  * they revoked nothing: a refresh token they revoked still introspects as active.
@@ -53,8 +53,8 @@ interface Server {
 const servers: Server[] = [
   { name: "keyward", start: () => startKeyward({ name: "keyward" }), skipsWrites: false, rates: [] },
   {
-    name: "empty transactions",
-    start: () => startKeyward({ name: "keyward", nodeArgs: [preload("empty-revocation-transactions.js")] }),
+    name: "empty writes",
+    start: () => startKeyward({ name: "keyward", nodeArgs: [preload("empty-revocation-writes.js")] }),
     skipsWrites: true,
     rates: [],
   },

@@ -1,8 +1,8 @@
 /**
- * Loaded into keyward's server process by revocation-ceiling.ts: every transaction that revokes a
- * grant resolves at once without running, so a revocation still authenticates the client, hashes
- * and looks up the token and answers 200, but writes nothing and waits for no disk sync.
+ * Loaded into keyward's server process by revocation-ceiling.ts: every revocation's write resolves
+ * at once without running, so a revocation still authenticates the client, hashes and looks up
+ * the token and answers 200, but writes nothing and waits for no disk sync.
  */
-import { replaceRevocationTransactions } from "./revocation-transactions.js";
+import { replaceRevocationWrites } from "./revocation-writes.js";
 
-replaceRevocationTransactions(<T>() => Promise.resolve(undefined as T));
+replaceRevocationWrites(() => Promise.resolve());

@@ -1,5 +1,6 @@
 import {
   type Compilable,
+  type CompiledQuery,
   type Insertable,
   type Kysely,
   type QueryCreator,
@@ -14,6 +15,7 @@ import { isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
 import { QueryCache } from "./query-cache.js";
 import type { Database } from "./schema.js";
+import type { WriteAlone } from "./sqlite.js";
 import {
   type AuthorizationCodeRecord,
   type ClientRecord,
@@ -141,6 +143,21 @@ const consumeRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, clie
     .where("expires_at", ">", at)
     .where(inLiveLineage("tokens.grant_id"));
 
+const revokeGrantQuery = (db: QueryCreator<Database>, id: string, at: number) =>
+  db.updateTable("grants").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null);
+
+/** Revokes every live lineage of the user with the client. */
+const revokeGrantsOfQuery = (db: QueryCreator<Database>, client: string, user: string, at: number) =>
+  db
+    .updateTable("grants")
+    .set({ revoked_at: at })
+    .where("client_id", "=", client)
+    .where("user_id", "=", user)
+    .where("revoked_at", "is", null);
+
+const deleteConsentQuery = (db: QueryCreator<Database>, client: string, user: string) =>
+  db.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user);
+
 type TokenFields = Omit<Selectable<Database["tokens"]>, "hash">;
 
 const TOKEN_COLUMNS = [
@@ -221,6 +238,8 @@ export interface KyselyStoreOptions {
    * four (begin, each write, commit). SQLite cannot; there they run as one (batched) transaction.
    */
   writableCtes?: boolean;
+  /** SQLite only: runs idempotent write groups on the write thread (see WriteAlone). */
+  writeAlone?: WriteAlone;
 }
 
 /** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
@@ -232,6 +251,7 @@ export class KyselyStore implements Store {
   private readonly transactions: TransactionRunner | undefined;
   private readonly announceClientChange: () => Promise<void>;
   private readonly writableCtes: boolean;
+  private readonly writeAlone: WriteAlone | undefined;
   private lastInner: KyselyStore | undefined;
 
   constructor(
@@ -245,6 +265,7 @@ export class KyselyStore implements Store {
     this.transactions = options.transactions;
     this.announceClientChange = options.announceClientChange ?? (async () => {});
     this.writableCtes = options.writableCtes ?? false;
+    this.writeAlone = options.writeAlone;
   }
 
   private newStoreIn(trx: Transaction<Database>): KyselyStore {
@@ -265,6 +286,23 @@ export class KyselyStore implements Store {
   ) {
     const db = this.db as Kysely<Database>;
     return this.queries.execute(db, name, (...slots: Args) => build(db, ...slots), args, this.db.isTransaction);
+  }
+
+  /** A hot query compiled with these arguments, for a statement that runs elsewhere (see WriteAlone). */
+  private compile<Row, Args extends unknown[]>(
+    name: string,
+    build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>,
+    ...args: Args
+  ) {
+    const db = this.db as Kysely<Database>;
+    return this.queries.compiled(name, (...slots: Args) => build(db, ...slots), args);
+  }
+
+  /** The rows each statement changed, written as one group on the write thread; undefined where there is none. */
+  private writtenAlone(statements: CompiledQuery[]): Promise<number[] | undefined> {
+    const { writeAlone } = this;
+    if (!writeAlone) return Promise.resolve(undefined);
+    return retryOnConflict(() => writeAlone(statements));
   }
 
   /**
@@ -402,13 +440,7 @@ export class KyselyStore implements Store {
   }
 
   async deleteConsent(clientId: string, userId: string): Promise<void> {
-    await this.run(
-      "deleteConsent",
-      (db, client: string, user: string) =>
-        db.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user),
-      clientId,
-      userId,
-    );
+    await this.run("deleteConsent", deleteConsentQuery, clientId, userId);
   }
 
   async createGrant(grant: GrantRecord): Promise<void> {
@@ -426,40 +458,31 @@ export class KyselyStore implements Store {
   }
 
   async revokeGrant(grantId: string, now: number): Promise<boolean> {
-    // On SQLite a lone write would commit by itself, waiting for the write lock on the main thread;
-    // in a transaction it joins the batch. Elsewhere one statement is atomic as it is.
-    if (this.transactions && !this.db.isTransaction) return this.transaction((tx) => tx.revokeGrant(grantId, now));
-    const result = await this.retriedAlone(() =>
-      this.run(
-        "revokeGrant",
-        (db, id: string, at: number) =>
-          db.updateTable("grants").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null),
-        grantId,
-        now,
-      ),
-    );
+    if (this.transactions && !this.db.isTransaction) {
+      // SQLite: on the write thread; failing that, in the batch rather than committing alone while
+      // waiting for the write lock on the main thread. Elsewhere one statement is atomic as it is.
+      const changes = await this.writtenAlone([this.compile("revokeGrant", revokeGrantQuery, grantId, now)]);
+      if (changes) return (changes[0] ?? 0) > 0;
+      return this.transaction((tx) => tx.revokeGrant(grantId, now));
+    }
+    const result = await this.retriedAlone(() => this.run("revokeGrant", revokeGrantQuery, grantId, now));
     return (result.numAffectedRows ?? 0n) > 0n;
   }
 
   async revokeGrantsOf(clientId: string, userId: string, now: number): Promise<number> {
-    const result = await this.run(
-      "revokeGrantsOf",
-      (db, client: string, user: string, at: number) =>
-        db
-          .updateTable("grants")
-          .set({ revoked_at: at })
-          .where("client_id", "=", client)
-          .where("user_id", "=", user)
-          .where("revoked_at", "is", null),
-      clientId,
-      userId,
-      now,
-    );
+    const result = await this.run("revokeGrantsOf", revokeGrantsOfQuery, clientId, userId, now);
     return Number(result.numAffectedRows ?? 0n);
   }
 
   async revokeConsent(clientId: string, userId: string, now: number): Promise<number> {
     if (!this.writableCtes) {
+      if (!this.db.isTransaction) {
+        const changes = await this.writtenAlone([
+          this.compile("revokeGrantsOf", revokeGrantsOfQuery, clientId, userId, now),
+          this.compile("deleteConsent", deleteConsentQuery, clientId, userId),
+        ]);
+        if (changes) return changes[0] ?? 0;
+      }
       return this.transaction(async (tx) => {
         const revoked = await tx.revokeGrantsOf(clientId, userId, now);
         await tx.deleteConsent(clientId, userId);

@@ -6,6 +6,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";
 import type { ClientChangeTimings, PostgresClientChanges } from "./postgres-client-changes.js";
 import { QueryCache, type RunNow } from "./query-cache.js";
 import type { Database } from "./schema.js";
+import type { WriteAlone } from "./sqlite.js";
 import type { Store } from "./types.js";
 import { type ReadView, ViewMemo } from "./view-memo.js";
 
@@ -37,6 +38,8 @@ export interface ConnectedDatabase {
   tableView?: (table: string) => number;
   /** SQLite only: runs a transaction without Kysely's per-transaction objects. */
   transactions?: TransactionRunner;
+  /** SQLite only: runs idempotent write groups on a thread of their own (see WriteAlone). */
+  writeAlone?: WriteAlone;
   /** PostgreSQL only: the view of the clients table, heard from the other processes (see PostgresClientChanges). */
   clientChanges?: Pick<PostgresClientChanges, "view" | "announce">;
 }
@@ -86,11 +89,11 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     return { db, engine, onConnectionError, onDurabilityLost, flush: async () => {}, close, clientChanges };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close, runNow, tableView, transactions } = openSqlite(url, {
+  const { db, flush, close, runNow, tableView, transactions, writeAlone } = openSqlite(url, {
     syncWal: options.syncWal,
     onDurabilityLost: (error) => lostListener(error),
   });
-  return { db, engine, onConnectionError, onDurabilityLost, flush, close, runNow, tableView, transactions };
+  return { db, engine, onConnectionError, onDurabilityLost, flush, close, runNow, tableView, transactions, writeAlone };
 }
 
 /** Connects and brings the schema up to date. */
@@ -116,6 +119,7 @@ export function storeOver(connected: ConnectedDatabase): Store {
     clients: new ViewMemo(clientsView(connected)),
     announceClientChange: connected.clientChanges?.announce.bind(connected.clientChanges),
     transactions: connected.transactions,
+    writeAlone: connected.writeAlone,
     writableCtes: connected.engine === "postgres",
   });
 }

@@ -38,6 +38,17 @@ export class QueryCache {
     args: Args,
     inTransaction = false,
   ): Promise<QueryResult<Row>> {
+    const compiled = this.compiled(name, build, args);
+    const now = this.runNow?.(compiled, inTransaction);
+    return now ? Promise.resolve(now as QueryResult<Row>) : db.executeQuery<Row>(compiled);
+  }
+
+  /** The query `name` with these arguments, compiled from its template. */
+  compiled<Row, Args extends unknown[]>(
+    name: string,
+    build: (...args: Args) => Compilable<Row>,
+    args: Args,
+  ): CompiledQuery<Row> {
     let template = this.templates.get(name);
     if (!template) {
       template = compileTemplate(build, args.length);
@@ -48,9 +59,7 @@ export class QueryCache {
       const slot = slots[i] as number;
       return slot === -1 ? constant : args[slot];
     });
-    const compiled: CompiledQuery<Row> = { query: query.query, queryId: query.queryId, sql: query.sql, parameters };
-    const now = this.runNow?.(compiled, inTransaction);
-    return now ? Promise.resolve(now as QueryResult<Row>) : db.executeQuery<Row>(compiled);
+    return { query: query.query, queryId: query.queryId, sql: query.sql, parameters };
   }
 }
 

@@ -286,6 +286,16 @@ export class BetterSqliteDriver implements Driver {
     }
   }
 
+  /**
+   * After another connection of this process committed a write whose caller is about to hear of
+   * it: ends the shared read, whose snapshot may predate that commit, so the caller's next read
+   * sees its own write.
+   */
+  async afterOtherCommit(): Promise<void> {
+    if (!this.reading) return;
+    await this.finishSharedRead();
+  }
+
   private async finishSharedRead(): Promise<void> {
     await this.lock.acquire();
     try {

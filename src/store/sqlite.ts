@@ -1,7 +1,16 @@
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { type Dialect, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, sql, Transaction } from "kysely";
+import {
+  type CompiledQuery,
+  type Dialect,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  sql,
+  Transaction,
+} from "kysely";
 import { isTransientConflict } from "./errors.js";
 import type { TransactionRunner } from "./kysely-store.js";
 import type { RunNow } from "./query-cache.js";
@@ -9,6 +18,7 @@ import type { Database } from "./schema.js";
 import { BetterSqliteDriver } from "./sqlite-driver.js";
 import { WalCheckpointer } from "./wal-checkpointer.js";
 import { type DurabilityLostError, WalSync } from "./wal-sync.js";
+import { isWriteThreadLost, WriteThread } from "./write-thread.js";
 
 /** How long a writer waits for another connection's write lock before it fails with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 5000;
@@ -37,7 +47,17 @@ export interface OpenedSqlite {
   tableView: (table: string) => number;
   /** Runs `work` as one transaction (see BetterSqliteDriver.transaction). */
   transactions: TransactionRunner;
+  /** See `WriteAlone`; absent for an in-memory database, which no other connection can open. */
+  writeAlone?: WriteAlone;
 }
+
+/**
+ * Runs compiled write statements as one atomic group on the write thread (see WriteThread) and
+ * answers the rows each changed; undefined when the caller must write on the serving connection
+ * instead (no thread, or it failed). Only idempotent groups may come here: a group whose batch was
+ * lost with a failing thread, committed or not, is left for the caller to run again.
+ */
+export type WriteAlone = (statements: CompiledQuery[]) => Promise<number[] | undefined>;
 
 export interface SqliteOptions {
   /** Syncs the WAL file to disk; fdatasync unless a test puts a failing disk in its place. */
@@ -60,6 +80,13 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
   const checkpointer =
     path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path), WAL_SIZE_LIMIT_BYTES);
   const driver = new BetterSqliteDriver(database, wal, BUSY_TIMEOUT_MS);
+  // Started on first use: most commands of the CLI never revoke anything.
+  let writeThread: WriteThread | undefined;
+  const startedWriteThread = () =>
+    (writeThread ??= new WriteThread(resolve(path), BUSY_TIMEOUT_MS, () => {
+      wal.noteWrite();
+      return driver.afterOtherCommit();
+    }));
   const dialect: Dialect = {
     createDriver: () => driver,
     createAdapter: () => new SqliteAdapter(),
@@ -82,17 +109,28 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
     transactions: (work) => driver.transaction(() => work(held)),
     runNow: (query, inOwnTransaction) => driver.executeNow(query, inOwnTransaction),
     tableView: (table) => driver.tableView(table),
+    writeAlone: path === ":memory:" ? undefined : (statements) => writeAlone(startedWriteThread(), statements),
     flush() {
       // Most reads wrote nothing; answering them must not cost a promise chain.
       if (!driver.hasOpenBatch && !wal.hasUnsyncedWrites) return SETTLED;
       return driver.settle().then(() => wal.flush());
     },
     async close() {
+      await writeThread?.stop();
       await db.destroy();
       await checkpointer?.stop();
       wal.close();
     },
   };
+}
+
+async function writeAlone(thread: WriteThread, statements: CompiledQuery[]): Promise<number[] | undefined> {
+  try {
+    return await thread.run(statements);
+  } catch (error) {
+    if (isWriteThreadLost(error)) return undefined;
+    throw error;
+  }
 }
 
 /** Migrations by connections of this process, one after another. */

@@ -1,0 +1,101 @@
+import { parentPort, workerData } from "node:worker_threads";
+import SQLite from "better-sqlite3";
+
+/**
+ * The thread behind `WriteThread`: its own connection to the database file, which runs groups of
+ * compiled write statements. Each message is a batch; the batch is one write transaction, each
+ * group a savepoint in it, so a failing group rolls back alone. The reply comes once the commit
+ * is in the WAL; the main thread makes it durable (see WalSync) before anything is acknowledged.
+ */
+export interface WriteThreadData {
+  path: string;
+  busyTimeoutMs: number;
+}
+
+/**
+ * A batch as the main thread sends it: JSON text, which crosses to this thread as one string copy,
+ * where a structured clone of the same arrays cost the event loop about 5 µs a revocation. A
+ * statement's text crosses once, in the first batch that runs it; after that, only its number.
+ */
+export interface WriteBatch {
+  id: number;
+  /** Statement texts new in this batch; they take the next numbers, in order. */
+  texts: string[];
+  /** Each group's statements, each as its number followed by its parameters. */
+  groups: (string | number | null)[][][];
+}
+
+/** A statement's failure, as much of it as `isTransientConflict` and a log need. */
+export interface WriteFailure {
+  code: string;
+  message: string;
+}
+
+/** For each group, the rows each of its statements changed, or why the group was rolled back. */
+export type GroupOutcome = { changes: number[] } | { failure: WriteFailure };
+
+export type WriteReply = { id: number; outcomes: GroupOutcome[] } | { id: number; failure: WriteFailure };
+
+const failureOf = (error: unknown): WriteFailure => {
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return { code: typeof code === "string" ? code : "", message: typeof message === "string" ? message : String(error) };
+};
+
+const { path, busyTimeoutMs } = workerData as WriteThreadData;
+const database = new SQLite(path);
+// This thread can wait for the write lock in SQLite's busy handler: no event loop serves requests here.
+database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+database.pragma("synchronous = NORMAL");
+// The checkpoint thread copies the WAL back; a commit here never checkpoints inline.
+database.pragma("wal_autocheckpoint = 0");
+
+const texts: string[] = [];
+const statements = new Map<string, SQLite.Statement>();
+const prepared = (sql: string) => {
+  let statement = statements.get(sql);
+  if (!statement) {
+    statement = database.prepare(sql);
+    statements.set(sql, statement);
+  }
+  return statement;
+};
+
+function runGroup(group: (string | number | null)[][]): GroupOutcome {
+  prepared("savepoint grp").run();
+  try {
+    const changes = group.map(
+      ([number, ...parameters]) => prepared(texts[number as number] as string).run(...parameters).changes,
+    );
+    prepared("release grp").run();
+    return { changes };
+  } catch (error) {
+    // An I/O error may have ended the whole transaction; the commit then fails the batch.
+    if (database.inTransaction) {
+      prepared("rollback to grp").run();
+      prepared("release grp").run();
+    }
+    return { failure: failureOf(error) };
+  }
+}
+
+function runBatch({ id, texts: newTexts, groups }: WriteBatch): WriteReply {
+  texts.push(...newTexts);
+  try {
+    prepared("begin immediate").run();
+    const outcomes = groups.map(runGroup);
+    prepared("commit").run();
+    return { id, outcomes };
+  } catch (error) {
+    if (database.inTransaction) database.exec("rollback");
+    return { id, failure: failureOf(error) };
+  }
+}
+
+parentPort?.on("message", (message: string) => {
+  if (message === "stop") {
+    database.close();
+    parentPort?.close();
+    return;
+  }
+  parentPort?.postMessage(JSON.stringify(runBatch(JSON.parse(message) as WriteBatch)));
+});

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { after, test } from "node:test";
+import SQLite from "better-sqlite3";
+import type { CompiledQuery } from "kysely";
+import { openStore } from "../src/store/open.js";
+import { isWriteThreadLost, WriteThread } from "../src/store/write-thread.js";
+import { tempDatabase } from "./support/server-process.js";
+import { clientRecord, grantRecord, NOW, tokenRecord, userRecord } from "./support/store-records.js";
+
+const paths: string[] = [];
+after(() => {
+  for (const path of paths) rmSync(dirname(path), { recursive: true, force: true });
+});
+
+function newPath(): string {
+  const path = tempDatabase();
+  paths.push(path);
+  return path;
+}
+
+/** A store with one client, one user and `lineages` lineages of that user with the client, a refresh token each. */
+async function storeWithLineages(path: string, lineages: number, syncWal?: (fd: number) => Promise<void>) {
+  const { store } = await openStore(path, syncWal ? { syncWal } : {});
+  const client = clientRecord();
+  const user = userRecord();
+  await store.createClient(client);
+  await store.createUser(user);
+  const grants = Array.from({ length: lineages }, () => grantRecord({ clientId: client.id, userId: user.id }));
+  const tokens = grants.map((grant) => tokenRecord(grant));
+  for (const grant of grants) await store.createGrant(grant);
+  await store.saveTokens(tokens);
+  await store.saveConsent({ clientId: client.id, userId: user.id, scopes: ["profile:read"], updatedAt: NOW });
+  await store.flush();
+  return { store, client, user, grants, tokens };
+}
+
+const raw = (text: string, ...parameters: unknown[]): CompiledQuery =>
+  ({ sql: text, parameters, query: { kind: "RawNode" } }) as unknown as CompiledQuery;
+
+/** Blocks this thread, event loop and all, for `ms`. */
+const blockFor = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+test("a revocation the write thread commits shows in the next read, even inside a read snapshot taken before it", async () => {
+  const { store, client, user, tokens } = await storeWithLineages(newPath(), 1);
+  const [token] = tokens;
+  assert.ok(token);
+  try {
+    const revoking = store.revokeConsent(client.id, user.id, NOW + 1);
+    // Runs just after the batch is sent: a read opens the serving connection's shared snapshot, then
+    // the event loop stands still while the thread commits, so its reply arrives with that snapshot open.
+    setImmediate(() => {
+      void store.findToken(token.hash);
+      blockFor(200);
+    });
+    assert.equal(await revoking, 1);
+    assert.equal((await store.findToken(token.hash))?.grantRevokedAt, NOW + 1);
+  } finally {
+    await store.close();
+  }
+});
+
+test("revocations on the write thread revoke every lineage, forget the consent and count what they revoked", async () => {
+  const { store, client, user, grants, tokens } = await storeWithLineages(newPath(), 3);
+  try {
+    assert.equal(await store.revokeConsent(client.id, user.id, NOW + 5), 3);
+    assert.equal(await store.revokeConsent(client.id, user.id, NOW + 6), 0);
+    for (const token of tokens) assert.equal((await store.findToken(token.hash))?.grantRevokedAt, NOW + 5);
+    assert.equal(await store.getConsent(client.id, user.id), undefined);
+    const other = grantRecord({ clientId: client.id, userId: user.id });
+    await store.createGrant(other);
+    assert.equal(await store.revokeGrant(other.id, NOW + 7), true);
+    assert.equal(await store.revokeGrant(other.id, NOW + 8), false);
+    assert.equal(await store.revokeGrant(grants[0]?.id ?? "", NOW + 9), false);
+  } finally {
+    await store.close();
+  }
+});
+
+test("a revocation on the write thread is synced to disk before flush resolves", async () => {
+  let syncs = 0;
+  const { store, client, user } = await storeWithLineages(newPath(), 1, async () => {
+    syncs++;
+  });
+  try {
+    await store.flush();
+    const before = syncs;
+    await store.revokeConsent(client.id, user.id, NOW + 1);
+    await store.flush();
+    assert.ok(syncs > before, "the thread's commit was not synced");
+  } finally {
+    await store.close();
+  }
+});
+
+test("closing the store lets the revocations already asked for commit", async () => {
+  const path = newPath();
+  const { store, client, user, grants } = await storeWithLineages(path, 4);
+  const revoking = store.revokeConsent(client.id, user.id, NOW + 1);
+  const single = store.revokeGrant(grants[0]?.id ?? "", NOW + 2);
+  await store.close();
+  assert.equal(await revoking, 4);
+  assert.equal(await single, false);
+  const database = new SQLite(path, { readonly: true });
+  try {
+    const live = database.prepare("select count(*) as n from grants where revoked_at is null").get() as { n: number };
+    assert.equal(live.n, 0);
+  } finally {
+    database.close();
+  }
+});
+
+test("each group on the write thread is atomic: a failing one rolls back alone", async () => {
+  const path = newPath();
+  const { store } = await openStore(path);
+  await store.close();
+  let commits = 0;
+  const thread = new WriteThread(path, 1000, async () => {
+    commits++;
+  });
+  try {
+    const insert = (id: string) =>
+      raw(
+        "insert into users (id, email, password_hash, display_name, team_id, created_at) values (?, ?, 'h', 'n', 't', 1)",
+        id,
+        `${id}@example.com`,
+      );
+    const [kept, failed] = await Promise.allSettled([
+      thread.run([insert("kept-1"), insert("kept-2")]),
+      thread.run([insert("lost-1"), insert("kept-1")]),
+    ]);
+    assert.deepEqual(kept.status === "fulfilled" && kept.value, [1, 1]);
+    assert.equal(failed.status, "rejected");
+    assert.match(String((failed as PromiseRejectedResult).reason.code), /^SQLITE_CONSTRAINT/);
+    assert.equal(commits, 1, "one batch, one commit");
+  } finally {
+    await thread.stop();
+  }
+  const database = new SQLite(path, { readonly: true });
+  try {
+    const ids = (database.prepare("select id from users order by id").all() as { id: string }[]).map((r) => r.id);
+    assert.deepEqual(ids, ["kept-1", "kept-2"]);
+  } finally {
+    database.close();
+  }
+});
+
+test("a write thread that fails hands its groups back as lost and takes no more", async () => {
+  // A directory that does not exist: the thread cannot open the database and fails at once.
+  const thread = new WriteThread(join(dirname(newPath()), "missing", "keyward.db"), 1000, async () => {});
+  const pending = thread.run([raw("update grants set revoked_at = 1")]);
+  assert.ok(pending);
+  await assert.rejects(pending, (error) => isWriteThreadLost(error));
+  assert.equal(thread.run([raw("update grants set revoked_at = 1")]), undefined);
+  await thread.stop();
+});
