@@ -235,7 +235,8 @@ export interface KyselyStoreOptions {
   /**
    * The engine runs writes inside `with` (PostgreSQL's data-modifying CTEs), so writes that belong
    * together can go as one statement: atomic without a transaction, in one round trip instead of
-   * four (begin, each write, commit). SQLite cannot; there they run as one (batched) transaction.
+   * four (begin, each write, commit). SQLite cannot; there they run as one transaction: a group on
+   * the write thread for revocations, the serving connection's batch for the rest.
    */
   writableCtes?: boolean;
   /** SQLite only: runs idempotent write groups on the write thread (see WriteAlone). */
