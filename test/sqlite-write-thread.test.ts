@@ -43,34 +43,49 @@ const raw = (text: string, ...parameters: unknown[]): CompiledQuery =>
 const blockFor = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
 test("a revocation the write thread commits shows in the next read, even inside a read snapshot taken before it", async () => {
-  const { store, client, user, tokens } = await storeWithLineages(newPath(), 1);
+  const { store, client, tokens } = await storeWithLineages(newPath(), 1);
   const [token] = tokens;
   assert.ok(token);
   try {
-    const revoking = store.revokeConsent(client.id, user.id, NOW + 1);
+    const revoking = store.revokeToken(token.hash, client.id, NOW + 1);
     // Runs just after the batch is sent: a read opens the serving connection's shared snapshot, then
     // the event loop stands still while the thread commits, so its reply arrives with that snapshot open.
     setImmediate(() => {
       void store.findToken(token.hash);
       blockFor(200);
     });
-    assert.equal(await revoking, 1);
+    assert.equal(await revoking, true);
     assert.equal((await store.findToken(token.hash))?.grantRevokedAt, NOW + 1);
   } finally {
     await store.close();
   }
 });
 
-test("revocations on the write thread revoke every lineage, forget the consent and count what they revoked", async () => {
+test("revocations on the write thread revoke every lineage, forget the consent and tell the client's tokens from others", async () => {
   const { store, client, user, grants, tokens } = await storeWithLineages(newPath(), 3);
+  const [token] = tokens;
+  assert.ok(token);
   try {
-    assert.equal(await store.revokeConsent(client.id, user.id, NOW + 5), 3);
-    assert.equal(await store.revokeConsent(client.id, user.id, NOW + 6), 0);
+    assert.equal(await store.revokeToken(token.hash, "another-client", NOW + 4), false);
+    assert.equal(await store.revokeToken("no-such-token", client.id, NOW + 4), false);
+    assert.equal(
+      (await store.getConsent(client.id, user.id)) !== undefined,
+      true,
+      "a stranger's revocation changed nothing",
+    );
+    assert.equal(await store.revokeToken(token.hash, client.id, NOW + 5), true);
+    assert.equal(await store.revokeToken(token.hash, client.id, NOW + 6), true, "still the client's token");
     for (const token of tokens) assert.equal((await store.findToken(token.hash))?.grantRevokedAt, NOW + 5);
     assert.equal(await store.getConsent(client.id, user.id), undefined);
     const other = grantRecord({ clientId: client.id, userId: user.id });
+    const [access, refresh] = [tokenRecord(other, { kind: "access" }), tokenRecord(other)];
     await store.createGrant(other);
-    assert.equal(await store.revokeGrant(other.id, NOW + 7), true);
+    await store.saveTokens([access, refresh]);
+    assert.equal(await store.revokeToken(access.hash, client.id, NOW + 7), true);
+    assert.equal((await store.findToken(refresh.hash))?.grantRevokedAt, NOW + 7);
+    const third = grantRecord({ clientId: client.id, userId: user.id });
+    await store.createGrant(third);
+    assert.equal(await store.revokeGrant(third.id, NOW + 7), true);
     assert.equal(await store.revokeGrant(other.id, NOW + 8), false);
     assert.equal(await store.revokeGrant(grants[0]?.id ?? "", NOW + 9), false);
   } finally {
@@ -80,13 +95,13 @@ test("revocations on the write thread revoke every lineage, forget the consent a
 
 test("a revocation on the write thread is synced to disk before flush resolves", async () => {
   let syncs = 0;
-  const { store, client, user } = await storeWithLineages(newPath(), 1, async () => {
+  const { store, client, tokens } = await storeWithLineages(newPath(), 1, async () => {
     syncs++;
   });
   try {
     await store.flush();
     const before = syncs;
-    await store.revokeConsent(client.id, user.id, NOW + 1);
+    await store.revokeToken(tokens[0]?.hash ?? "", client.id, NOW + 1);
     await store.flush();
     assert.ok(syncs > before, "the thread's commit was not synced");
   } finally {
@@ -96,11 +111,11 @@ test("a revocation on the write thread is synced to disk before flush resolves",
 
 test("closing the store lets the revocations already asked for commit", async () => {
   const path = newPath();
-  const { store, client, user, grants } = await storeWithLineages(path, 4);
-  const revoking = store.revokeConsent(client.id, user.id, NOW + 1);
+  const { store, client, grants, tokens } = await storeWithLineages(path, 4);
+  const revoking = store.revokeToken(tokens[0]?.hash ?? "", client.id, NOW + 1);
   const single = store.revokeGrant(grants[0]?.id ?? "", NOW + 2);
   await store.close();
-  assert.equal(await revoking, 4);
+  assert.equal(await revoking, true);
   assert.equal(await single, false);
   const database = new SQLite(path, { readonly: true });
   try {
@@ -111,7 +126,7 @@ test("closing the store lets the revocations already asked for commit", async ()
   }
 });
 
-test("each group on the write thread is atomic: a failing one rolls back alone", async () => {
+test("each group on the write thread is atomic: a failing one rolls back alone, and later ones see earlier ones", async () => {
   const path = newPath();
   const { store } = await openStore(path);
   await store.close();
@@ -126,11 +141,14 @@ test("each group on the write thread is atomic: a failing one rolls back alone",
         id,
         `${id}@example.com`,
       );
-    const [kept, failed] = await Promise.allSettled([
+    const byId = (id: string) => raw("select id from users where id = ?", id);
+    const [kept, failed, read] = await Promise.allSettled([
       thread.run([insert("kept-1"), insert("kept-2")]),
       thread.run([insert("lost-1"), insert("kept-1")]),
+      thread.run([byId("kept-1"), byId("lost-1")]),
     ]);
     assert.deepEqual(kept.status === "fulfilled" && kept.value, [1, 1]);
+    assert.deepEqual(read.status === "fulfilled" && read.value, [1, 0], "a query answers the rows it returned");
     assert.equal(failed.status, "rejected");
     assert.match(String((failed as PromiseRejectedResult).reason.code), /^SQLITE_CONSTRAINT/);
     assert.equal(commits, 1, "one batch, one commit");

@@ -215,8 +215,14 @@ for (const { engine, open, skip } of ENGINES) {
       for (const grant of others) assert.equal(await store.revokeGrant(grant.id, NOW), true, "left live");
     });
 
-    it("withdraws a consent: the user's live lineages with the client and the consent go together", async (store) => {
+    it("revokes by token: an access token's lineage, a refresh token's consent, a stranger's nothing", async (store) => {
       const { mine, others } = await lineagesOfUser(store);
+      const [first, second] = mine;
+      assert.ok(first && second);
+      const access = tokenRecord(first, { kind: "access" });
+      const refresh = tokenRecord(second);
+      const othersTokens = others.map((grant) => tokenRecord(grant));
+      await store.saveTokens([access, refresh, ...othersTokens]);
       const consent = (clientId: string, userId: string) => ({ clientId, userId, scopes: ["a"], updatedAt: NOW });
       for (const [client, user] of [
         ["c", "u"],
@@ -225,34 +231,50 @@ for (const { engine, open, skip } of ENGINES) {
       ] as const) {
         await store.saveConsent(consent(client, user));
       }
+      const lineageRevokedAt = async (token: TokenRecord) => (await store.findToken(token.hash))?.grantRevokedAt;
+
+      assert.equal(await store.revokeToken(access.hash, "d", NOW), false, "another client's token");
+      assert.equal(await store.revokeToken("missing", "c", NOW), false);
+      assert.equal(await lineageRevokedAt(access), null);
+
+      assert.equal(await store.revokeToken(access.hash, "c", NOW), true);
+      assert.equal(await lineageRevokedAt(access), NOW, "the access token's lineage");
+      assert.equal(await lineageRevokedAt(refresh), null, "and no other");
+      assert.deepEqual(await store.getConsent("c", "u"), consent("c", "u"), "the consent stays");
+      assert.equal(await store.revokeToken(access.hash, "c", NOW + 1), true, "again: still the client's token");
+      assert.equal(await lineageRevokedAt(access), NOW, "revoked once");
+
       await assert.rejects(
         store.transaction(async (tx) => {
-          assert.equal(await tx.revokeConsent("c", "u", NOW), 2);
+          assert.equal(await tx.revokeToken(refresh.hash, "c", NOW + 2), true);
           throw new Error("abort");
         }),
         /abort/,
       );
+      assert.equal(await lineageRevokedAt(refresh), null, "rolled back with its transaction");
       assert.deepEqual(await store.getConsent("c", "u"), consent("c", "u"), "rolled back with its transaction");
-      assert.equal(await store.revokeConsent("c", "u", NOW), 2);
-      assert.equal(await store.getConsent("c", "u"), undefined);
-      assert.equal(await store.revokeConsent("c", "u", NOW + 1), 0, "nothing left to withdraw");
-      assert.equal(await store.revokeConsent("c", "nobody", NOW), 0);
+
+      assert.equal(await store.revokeToken(refresh.hash, "c", NOW + 3), true);
+      assert.equal(await lineageRevokedAt(refresh), NOW + 3);
+      assert.equal(await store.getConsent("c", "u"), undefined, "the consent is withdrawn");
+      for (const grant of mine) assert.equal(await store.revokeGrant(grant.id, NOW), false, "already revoked");
+      for (const token of othersTokens) assert.equal(await lineageRevokedAt(token), null, "left live");
       assert.deepEqual(await store.getConsent("c", "v"), consent("c", "v"));
       assert.deepEqual(await store.getConsent("d", "u"), consent("d", "u"));
-      for (const grant of mine) assert.equal(await store.revokeGrant(grant.id, NOW), false, "already revoked");
-      for (const grant of others) assert.equal(await store.revokeGrant(grant.id, NOW), true, "left live");
     });
 
-    it("withdraws consents concurrently, each lineage counted once", async (store) => {
+    it("revokes one refresh token from many callers at once: every lineage of the user revoked, the consent gone", async (store) => {
       const grants = Array.from({ length: 6 }, () => grantRecord({ clientId: "c", userId: "u" }));
       for (const grant of grants) await store.createGrant(grant);
+      const tokens = grants.map((grant) => tokenRecord(grant));
+      await store.saveTokens(tokens);
       await store.saveConsent({ clientId: "c", userId: "u", scopes: ["a"], updatedAt: NOW });
-      const counts = await times(CONCURRENCY, () => store.revokeConsent("c", "u", NOW));
-      assert.equal(
-        counts.reduce((sum, n) => sum + n, 0),
-        grants.length,
-      );
+      const [token] = tokens;
+      assert.ok(token);
+      const results = await times(CONCURRENCY, (i) => store.revokeToken(token.hash, "c", NOW + i));
+      assert.equal(countOf(results, true), CONCURRENCY);
       assert.equal(await store.getConsent("c", "u"), undefined);
+      for (const grant of grants) assert.equal(await store.revokeGrant(grant.id, NOW), false, "already revoked");
     });
 
     it("tracks outstanding codes", async (store) => {

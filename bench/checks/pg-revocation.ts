@@ -1,21 +1,22 @@
 /**
  * `node dist/bench/checks/pg-revocation.js POSTGRES_URL [USERS]`: what revocations cost on
  * PostgreSQL as one statement against a transaction around the same writes:
- * - withdrawing a consent (a refresh token's revocation): `revokeConsent`, a data-modifying CTE,
- *   against begin, revoke the user's lineages, delete the consent, commit;
- * - revoking one lineage (an access token's revocation): `revokeGrant` on its own, against begin,
- *   the same update, commit.
- * In a schema of its own, the check stores a lineage and a consent for each of USERS users (default
- * 20,000), then revokes them 50 at a time through keyward's store, an eighth of the users per pass,
- * each way twice, in turn. Each pass checks that every lineage was revoked once (and every consent
- * withdrawn). Where PostgreSQL runs on this machine (Linux), its processes' CPU is read from /proc.
+ * - withdrawing a consent (a refresh token's revocation): `revokeToken`, one statement with
+ *   data-modifying CTEs that finds the token too, against begin, revoke the user's lineages, delete
+ *   the consent, commit (the token already found);
+ * - revoking one lineage (an access token's revocation): `revokeToken` again, against begin,
+ *   revoke the lineage, commit.
+ * In a schema of its own, the check stores a lineage, its two tokens and a consent for each of
+ * USERS users (default 20,000), then revokes them 50 at a time through keyward's store, an eighth of
+ * the users per pass, each way twice, in turn. Each pass checks that every lineage was revoked once
+ * (and every consent withdrawn). Where PostgreSQL runs on this machine (Linux), its processes' CPU is read from /proc.
  */
 
 import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
 import { createTestSchema } from "../../test/support/postgres.js";
 import { costOf } from "./postgres-cpu.js";
-import { checkGrant } from "./records.js";
+import { checkGrant, checkToken } from "./records.js";
 
 const CONCURRENCY = 50;
 const CLIENT = "OC-check";
@@ -23,12 +24,13 @@ const url = process.argv[2];
 const users = Number(process.argv[3] ?? 20_000);
 if (!url || !(users >= 8)) throw new Error("usage: node dist/bench/checks/pg-revocation.js POSTGRES_URL [USERS]");
 
-/** Revokes what user `i` was given; how many lineages that revoked. */
+/** Revokes what user `i` was given; how many lineages that revoked (or, for revokeToken, tokens found). */
 type Revoke = (store: Store, i: number, now: number) => Promise<number>;
 
 const grantIds: string[] = [];
 const userId = (i: number) => `user-${i}`;
 const grantOf = (i: number) => grantIds[i] as string;
+const tokenKey = (kind: "access" | "refresh", i: number) => `${kind}-${i}`;
 
 const WAYS: Record<string, Revoke> = {
   "consent, transaction": (store, i, now) =>
@@ -37,10 +39,12 @@ const WAYS: Record<string, Revoke> = {
       await tx.deleteConsent(CLIENT, userId(i));
       return revoked;
     }),
-  "consent, one statement": (store, i, now) => store.revokeConsent(CLIENT, userId(i), now),
+  "consent, one statement": async (store, i, now) =>
+    Number(await store.revokeToken(tokenKey("refresh", i), CLIENT, now)),
   "lineage, transaction": async (store, i, now) =>
     Number(await store.transaction((tx) => tx.revokeGrant(grantOf(i), now))),
-  "lineage, one statement": async (store, i, now) => Number(await store.revokeGrant(grantOf(i), now)),
+  "lineage, one statement": async (store, i, now) =>
+    Number(await store.revokeToken(tokenKey("access", i), CLIENT, now)),
 };
 
 async function fill(store: Store): Promise<void> {
@@ -51,6 +55,10 @@ async function fill(store: Store): Promise<void> {
         const grant = { ...checkGrant(now), userId: userId(i) };
         grantIds[i] = grant.id;
         await tx.createGrant(grant);
+        await tx.saveTokens([
+          checkToken(grant, tokenKey("access", i), "access", now),
+          checkToken(grant, tokenKey("refresh", i), "refresh", now),
+        ]);
         await tx.saveConsent({ clientId: CLIENT, userId: userId(i), scopes: ["profile:read"], updatedAt: now });
       }
     });
@@ -73,6 +81,8 @@ async function measure(store: Store, way: string, from: number, to: number): Pro
     );
   });
   if (revoked !== count) throw new Error(`${way}: ${revoked} lineages revoked for ${count} users`);
+  const last = await store.findToken(tokenKey("access", to - 1));
+  if (!last || last.grantRevokedAt === null) throw new Error(`${way}: ${userId(to - 1)}'s lineage is still live`);
   if (way.startsWith("consent") && (await store.getConsent(CLIENT, userId(to - 1)))) {
     throw new Error(`${way}: ${userId(to - 1)}'s consent is still there`);
   }

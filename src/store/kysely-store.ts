@@ -158,6 +158,52 @@ const revokeGrantsOfQuery = (db: QueryCreator<Database>, client: string, user: s
 const deleteConsentQuery = (db: QueryCreator<Database>, client: string, user: string) =>
   db.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user);
 
+/** The client's token with this hash: one row or none. */
+const tokenOfClientQuery = (db: QueryCreator<Database>, tokenHash: string, client: string) =>
+  db.selectFrom("tokens").select("kind").where("hash", "=", tokenHash).where("client_id", "=", client);
+
+/**
+ * The column of the client's token of this kind, as a scalar subquery (null when there is none):
+ * compared with `=`, where `in` would have SQLite build a list of its one row for every statement.
+ */
+const ofTokenOfKind = <Column extends "grant_id" | "user_id">(
+  db: QueryCreator<Database>,
+  column: Column,
+  tokenHash: string,
+  client: string,
+  kind: TokenRecord["kind"],
+) =>
+  db
+    .selectFrom("tokens")
+    .select(column)
+    .where("hash", "=", tokenHash)
+    .where("client_id", "=", client)
+    .where("kind", "=", kind);
+
+/** Revokes the lineage of the client's access token with this hash, if it is one and live. */
+const revokeLineageOfAccessQuery = (db: QueryCreator<Database>, tokenHash: string, client: string, at: number) =>
+  db
+    .updateTable("grants")
+    .set({ revoked_at: at })
+    .where("id", "=", ofTokenOfKind(db, "grant_id", tokenHash, client, "access"))
+    .where("revoked_at", "is", null);
+
+/** Revokes every live lineage of the user with the client whose refresh token has this hash. */
+const revokeLineagesOfRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, client: string, at: number) =>
+  db
+    .updateTable("grants")
+    .set({ revoked_at: at })
+    .where("client_id", "=", client)
+    .where("user_id", "=", ofTokenOfKind(db, "user_id", tokenHash, client, "refresh"))
+    .where("revoked_at", "is", null);
+
+/** Deletes the consent to the client of the user whose refresh token has this hash. */
+const deleteConsentOfRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, client: string) =>
+  db
+    .deleteFrom("consents")
+    .where("client_id", "=", client)
+    .where("user_id", "=", ofTokenOfKind(db, "user_id", tokenHash, client, "refresh"));
+
 type TokenFields = Omit<Selectable<Database["tokens"]>, "hash">;
 
 const TOKEN_COLUMNS = [
@@ -299,7 +345,10 @@ export class KyselyStore implements Store {
     return this.queries.compiled(name, (...slots: Args) => build(db, ...slots), args);
   }
 
-  /** The rows each statement changed, written as one group on the write thread; undefined where there is none. */
+  /**
+   * The rows each statement changed (a query: returned), run as one group on the write thread;
+   * undefined where there is none.
+   */
   private writtenAlone(statements: CompiledQuery[]): Promise<number[] | undefined> {
     const { writeAlone } = this;
     if (!writeAlone) return Promise.resolve(undefined);
@@ -475,47 +524,50 @@ export class KyselyStore implements Store {
     return Number(result.numAffectedRows ?? 0n);
   }
 
-  async revokeConsent(clientId: string, userId: string, now: number): Promise<number> {
-    if (!this.writableCtes) {
-      if (!this.db.isTransaction) {
-        const changes = await this.writtenAlone([
-          this.compile("revokeGrantsOf", revokeGrantsOfQuery, clientId, userId, now),
-          this.compile("deleteConsent", deleteConsentQuery, clientId, userId),
-        ]);
-        if (changes) return changes[0] ?? 0;
-      }
-      return this.transaction(async (tx) => {
-        const revoked = await tx.revokeGrantsOf(clientId, userId, now);
-        await tx.deleteConsent(clientId, userId);
-        return revoked;
-      });
+  async revokeToken(hash: string, clientId: string, now: number): Promise<boolean> {
+    if (this.writableCtes) {
+      // Data-modifying CTEs all see the snapshot the statement began with: the token is still there.
+      const { rows } = await this.retriedAlone(() =>
+        this.run(
+          "revokeToken",
+          (db, tokenHash: string, client: string, at: number) =>
+            db
+              .with("lineage", (q) => revokeLineageOfAccessQuery(q, tokenHash, client, at).returning("id"))
+              .with("lineages", (q) => revokeLineagesOfRefreshQuery(q, tokenHash, client, at).returning("id"))
+              .with("consent", (q) => deleteConsentOfRefreshQuery(q, tokenHash, client).returning("user_id"))
+              .selectFrom("tokens")
+              .select("kind")
+              .where("hash", "=", tokenHash)
+              .where("client_id", "=", client),
+          hash,
+          clientId,
+          now,
+        ),
+      );
+      return rows.length > 0;
     }
-    const { rows } = await this.retriedAlone(() =>
-      this.run(
-        "revokeConsent",
-        (db, client: string, user: string, at: number) =>
-          db
-            .with("revoked", (q) =>
-              q
-                .updateTable("grants")
-                .set({ revoked_at: at })
-                .where("client_id", "=", client)
-                .where("user_id", "=", user)
-                .where("revoked_at", "is", null)
-                .returning("id"),
-            )
-            .with("forgotten", (q) =>
-              q.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user).returning("user_id"),
-            )
-            .selectFrom("revoked")
-            .select((eb) => eb.fn.countAll().as("revoked")),
-        clientId,
-        userId,
-        now,
-      ),
-    );
-    // PostgreSQL counts in bigint, which pg hands over as a string.
-    return Number(rows[0]?.revoked ?? 0);
+    if (!this.db.isTransaction) {
+      // SQLite: the lookup runs with the writes on the write thread, whose pages are warm; the
+      // serving connection's would be cold after the thread's last commit.
+      const counts = await this.writtenAlone([
+        this.compile("tokenOfClient", tokenOfClientQuery, hash, clientId),
+        this.compile("revokeLineageOfAccess", revokeLineageOfAccessQuery, hash, clientId, now),
+        this.compile("revokeLineagesOfRefresh", revokeLineagesOfRefreshQuery, hash, clientId, now),
+        this.compile("deleteConsentOfRefresh", deleteConsentOfRefreshQuery, hash, clientId),
+      ]);
+      if (counts) return (counts[0] ?? 0) > 0;
+    }
+    return this.transaction(async (tx) => {
+      const inner = tx as KyselyStore;
+      const { rows } = await inner.run("tokenOfClient", tokenOfClientQuery, hash, clientId);
+      const kind = rows[0]?.kind;
+      if (kind === "access") await inner.run("revokeLineageOfAccess", revokeLineageOfAccessQuery, hash, clientId, now);
+      if (kind === "refresh") {
+        await inner.run("revokeLineagesOfRefresh", revokeLineagesOfRefreshQuery, hash, clientId, now);
+        await inner.run("deleteConsentOfRefresh", deleteConsentOfRefreshQuery, hash, clientId);
+      }
+      return kind !== undefined;
+    });
   }
 
   async createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void> {

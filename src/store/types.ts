@@ -158,10 +158,12 @@ export interface Store {
   /** Revokes every live lineage of the user with the client; returns how many were live. */
   revokeGrantsOf(clientId: string, userId: string, now: number): Promise<number>;
   /**
-   * Withdraws the user's consent to the client: revokes every live lineage of the user with the
-   * client and deletes the consent, together or not at all. Returns how many lineages were live.
+   * Revokes what the client's token with this hash stands for, together or not at all. An access
+   * token: its lineage. A refresh token: the user's consent to the client, so every live lineage of
+   * the user with the client, and the consent row itself. Returns false, having changed nothing,
+   * when the client has no token with this hash.
    */
-  revokeConsent(clientId: string, userId: string, now: number): Promise<number>;
+  revokeToken(hash: string, clientId: string, now: number): Promise<boolean>;
 
   createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
   hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean>;

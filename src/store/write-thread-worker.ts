@@ -3,7 +3,7 @@ import SQLite from "better-sqlite3";
 
 /**
  * The thread behind `WriteThread`: its own connection to the database file, which runs groups of
- * compiled write statements. Each message is a batch; the batch is one write transaction, each
+ * compiled write statements (and the queries they depend on). Each message is a batch; the batch is one write transaction, each
  * group a savepoint in it, so a failing group rolls back alone. The reply comes once the commit
  * is in the WAL; the main thread makes it durable (see WalSync) before anything is acknowledged.
  */
@@ -31,7 +31,10 @@ export interface WriteFailure {
   message: string;
 }
 
-/** For each group, the rows each of its statements changed, or why the group was rolled back. */
+/**
+ * For each group, the rows each of its statements changed (or, for a query, returned), or why the
+ * group was rolled back.
+ */
 export type GroupOutcome = { changes: number[] } | { failure: WriteFailure };
 
 export type WriteReply = { id: number; outcomes: GroupOutcome[] } | { id: number; failure: WriteFailure };
@@ -63,9 +66,10 @@ const prepared = (sql: string) => {
 function runGroup(group: (string | number | null)[][]): GroupOutcome {
   prepared("savepoint grp").run();
   try {
-    const changes = group.map(
-      ([number, ...parameters]) => prepared(texts[number as number] as string).run(...parameters).changes,
-    );
+    const changes = group.map(([number, ...parameters]) => {
+      const statement = prepared(texts[number as number] as string);
+      return statement.reader ? statement.all(...parameters).length : statement.run(...parameters).changes;
+    });
     prepared("release grp").run();
     return { changes };
   } catch (error) {

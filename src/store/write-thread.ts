@@ -56,7 +56,8 @@ export class WriteThread {
   }
 
   /**
-   * Runs `statements` as one atomic group; the rows each changed. Undefined once the thread is gone.
+   * Runs `statements` as one atomic group; the rows each changed (a query: returned). Undefined once
+   * the thread is gone.
    * Their parameters must be strings, numbers or null: they cross as JSON.
    */
   run(statements: CompiledQuery[]): Promise<number[]> | undefined {
