@@ -53,9 +53,10 @@ export interface OpenedSqlite {
 
 /**
  * Runs compiled write statements as one atomic group on the write thread (see WriteThread) and
- * answers the rows each changed (or, for a query among them, returned); undefined when the caller must write on the serving connection
- * instead (no thread, or it failed). Only idempotent groups may come here: a group whose batch was
- * lost with a failing thread, committed or not, is left for the caller to run again.
+ * answers the rows each changed (or, for a query among them, returned); undefined when the caller
+ * must write on the serving connection instead (no thread, or it failed). Only idempotent groups
+ * may come here: a group whose batch was lost with a failing thread, committed or not, is left for
+ * the caller to run again.
  */
 export type WriteAlone = (statements: CompiledQuery[]) => Promise<number[] | undefined>;
 

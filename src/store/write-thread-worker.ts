@@ -3,9 +3,10 @@ import SQLite from "better-sqlite3";
 
 /**
  * The thread behind `WriteThread`: its own connection to the database file, which runs groups of
- * compiled write statements (and the queries they depend on). Each message is a batch; the batch is one write transaction, each
- * group a savepoint in it, so a failing group rolls back alone. The reply comes once the commit
- * is in the WAL; the main thread makes it durable (see WalSync) before anything is acknowledged.
+ * compiled write statements (and the queries they depend on). Each message is a batch; the batch
+ * is one write transaction, each group a savepoint in it, so a failing group rolls back alone. The
+ * reply comes once the commit is in the WAL; the main thread makes it durable (see WalSync) before
+ * anything is acknowledged.
  */
 export interface WriteThreadData {
   path: string;
