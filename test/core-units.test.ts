@@ -129,6 +129,12 @@ describe("keys and hashing", () => {
     assert.notEqual(a, "user-1");
   });
 
+  test("a pairwise id is HMAC-SHA256 of client and user under the subject key, its first 16 bytes, base64url", () => {
+    // Integrations store these ids: how they are computed may never change.
+    const expected = createHmac("sha256", keys.subject).update("OC-a\u0000user-1").digest().subarray(0, 16);
+    assert.equal(keys.pairwiseId("OC-a", "user-1"), expected.toString("base64url"));
+  });
+
   test("remembered pairwise ids stay what a fresh key set computes, past the cache's size", () => {
     const cached = new ServerKeys(TEST_SECRET);
     const ids = Array.from({ length: 10_050 }, (_, i) => cached.pairwiseId("OC-a", `user-${i}`));
@@ -211,7 +217,11 @@ describe("keyed SHA-256", () => {
       fc.property(fc.constantFrom(...keyLengths), fc.array(text, { maxLength: 4 }), (keyLength, inputs) => {
         const key = Buffer.from(Array.from({ length: keyLength }, (_, i) => (i * 151 + keyLength) & 0xff));
         const keyed = new KeyedSha256(key);
-        for (const input of inputs) assert.equal(keyed.base64url(input), reference(key, input));
+        for (const input of inputs) {
+          assert.equal(keyed.base64url(input), reference(key, input));
+          const digest = createHmac("sha256", key).update(input).digest();
+          assert.equal(keyed.truncatedBase64url(input, 16), digest.subarray(0, 16).toString("base64url"));
+        }
       }),
       { numRuns: 300 },
     );

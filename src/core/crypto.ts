@@ -112,12 +112,26 @@ export class KeyedSha256 {
 
   base64url(input: string): string {
     if (input.length > KEYED_INPUT_CHARS) return createHmac("sha256", this.key).update(input).digest("base64url");
+    this.hashInner(input);
+    return hash("sha256", this.outer, "base64url");
+  }
+
+  /** The MAC's first `bytes` bytes, base64url: `createHmac(...).digest().subarray(0, bytes)` encoded. */
+  truncatedBase64url(input: string, bytes: number): string {
+    if (input.length > KEYED_INPUT_CHARS) {
+      return createHmac("sha256", this.key).update(input).digest().subarray(0, bytes).toString("base64url");
+    }
+    this.hashInner(input);
+    return hash("sha256", this.outer, "buffer").subarray(0, bytes).toString("base64url");
+  }
+
+  /** Puts SHA-256(key ^ ipad || input) in place after the outer pad. */
+  private hashInner(input: string): void {
     const end = SHA256_BLOCK + this.inner.write(input, SHA256_BLOCK, "utf8");
     // A "binary" (latin1) string carries the 32 digest bytes unchanged; asking for a Buffer costs far more.
     const innerDigest = hash("sha256", this.inner.subarray(0, end), "binary");
     this.inner.fill(0, SHA256_BLOCK, end);
     this.outer.write(innerDigest, SHA256_BLOCK, "latin1");
-    return hash("sha256", this.outer, "base64url");
   }
 }
 
@@ -132,6 +146,7 @@ export class ServerKeys {
   readonly tokenHash: Buffer;
   private readonly tokenHmac: KeyedSha256;
   readonly subject: Buffer;
+  private readonly subjectHmac: KeyedSha256;
   readonly csrf: Buffer;
   readonly keyEncryption: Buffer;
   private readonly secretCheckKey: Buffer;
@@ -146,6 +161,7 @@ export class ServerKeys {
     this.keyEncryption = derive("signing-key-encryption");
     this.secretCheckKey = derive("secret-check");
     this.tokenHmac = new KeyedSha256(this.tokenHash);
+    this.subjectHmac = new KeyedSha256(this.subject);
   }
 
   /**
@@ -166,7 +182,7 @@ export class ServerKeys {
     const pair = `${clientId}\u0000${userId}`;
     let id = this.pairwiseIds.get(pair);
     if (id === undefined) {
-      id = createHmac("sha256", this.subject).update(pair).digest().subarray(0, 16).toString("base64url");
+      id = this.subjectHmac.truncatedBase64url(pair, 16);
       if (this.pairwiseIds.size >= PAIRWISE_CACHE_SIZE) this.pairwiseIds.clear();
       this.pairwiseIds.set(pair, id);
     }
