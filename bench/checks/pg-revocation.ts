@@ -9,7 +9,8 @@
  * In a schema of its own, the check stores a lineage, its two tokens and a consent for each of
  * USERS users (default 20,000), then revokes them 50 at a time through keyward's store, an eighth of
  * the users per pass, each way twice, in turn. Each pass checks that every lineage was revoked once
- * (and every consent withdrawn). Where PostgreSQL runs on this machine (Linux), its processes' CPU is read from /proc.
+ * (and every consent withdrawn). Where PostgreSQL runs on this machine (Linux), its processes' CPU
+ * is read from /proc.
  */
 
 import { openStore } from "../../src/store/open.js";

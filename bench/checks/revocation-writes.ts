@@ -17,8 +17,8 @@ type Method = (this: StoreInside, ...args: unknown[]) => Promise<unknown>;
 
 /**
  * Hands every revocation's write on SQLite to `replace`, with the store's way to the write
- * thread; it answers as a revocation that found its token (or revoked its lineage) would. Writes inside a transaction,
- * and every write on a store without a write thread, run as shipped.
+ * thread; it answers as a revocation that found its token (or revoked its lineage) would. Writes
+ * inside a transaction, and every write on a store without a write thread, run as shipped.
  */
 export function replaceRevocationWrites(replace: (writeAlone: WriteAlone) => Promise<unknown>): void {
   const methods = KyselyStore.prototype as unknown as Record<"revokeToken" | "revokeGrant", Method>;

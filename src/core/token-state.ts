@@ -14,8 +14,11 @@ export function stateOf(token: TokenWithGrant, now: number): TokenState {
   return "active";
 }
 
+/** Whether a presented value could be a token at all; anything else is refused before hashing. */
+const presentable = (value: string) => value.length > 0 && value.length <= MAX_TOKEN_LENGTH;
+
 export async function findTokenByValue(ctx: CoreContext, value: string): Promise<TokenWithGrant | undefined> {
-  if (value.length === 0 || value.length > MAX_TOKEN_LENGTH) return undefined;
+  if (!presentable(value)) return undefined;
   return ctx.store.findToken(ctx.keys.hashToken(value));
 }
 
@@ -62,10 +65,7 @@ export async function introspect(
  * authorization asks again. Idempotent.
  */
 export async function revoke(ctx: CoreContext, client: ClientRecord, value: string): Promise<Result<true>> {
-  const known =
-    value.length > 0 &&
-    value.length <= MAX_TOKEN_LENGTH &&
-    (await ctx.store.revokeToken(ctx.keys.hashToken(value), client.id, ctx.now()));
+  const known = presentable(value) && (await ctx.store.revokeToken(ctx.keys.hashToken(value), client.id, ctx.now()));
   return known ? ok(true) : fail("invalid_token", "Token is neither an access or refresh token");
 }
 

@@ -531,14 +531,14 @@ export class KyselyStore implements Store {
         this.run(
           "revokeToken",
           (db, tokenHash: string, client: string, at: number) =>
-            db
-              .with("lineage", (q) => revokeLineageOfAccessQuery(q, tokenHash, client, at).returning("id"))
-              .with("lineages", (q) => revokeLineagesOfRefreshQuery(q, tokenHash, client, at).returning("id"))
-              .with("consent", (q) => deleteConsentOfRefreshQuery(q, tokenHash, client).returning("user_id"))
-              .selectFrom("tokens")
-              .select("kind")
-              .where("hash", "=", tokenHash)
-              .where("client_id", "=", client),
+            tokenOfClientQuery(
+              db
+                .with("lineage", (q) => revokeLineageOfAccessQuery(q, tokenHash, client, at).returning("id"))
+                .with("lineages", (q) => revokeLineagesOfRefreshQuery(q, tokenHash, client, at).returning("id"))
+                .with("consent", (q) => deleteConsentOfRefreshQuery(q, tokenHash, client).returning("user_id")),
+              tokenHash,
+              client,
+            ),
           hash,
           clientId,
           now,
