@@ -39,6 +39,13 @@ async function storeWithLineages(path: string, lineages: number, syncWal?: (fd: 
 const raw = (text: string, ...parameters: unknown[]): CompiledQuery =>
   ({ sql: text, parameters, query: { kind: "RawNode" } }) as unknown as CompiledQuery;
 
+const insertUser = (id: string) =>
+  raw(
+    "insert into users (id, email, password_hash, display_name, team_id, created_at) values (?, ?, 'h', 'n', 't', 1)",
+    id,
+    `${id}@example.com`,
+  );
+
 /** Blocks this thread, event loop and all, for `ms`. */
 const blockFor = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 
@@ -135,16 +142,10 @@ test("each group on the write thread is atomic: a failing one rolls back alone, 
     commits++;
   });
   try {
-    const insert = (id: string) =>
-      raw(
-        "insert into users (id, email, password_hash, display_name, team_id, created_at) values (?, ?, 'h', 'n', 't', 1)",
-        id,
-        `${id}@example.com`,
-      );
     const byId = (id: string) => raw("select id from users where id = ?", id);
     const [kept, failed, read] = await Promise.allSettled([
-      thread.run([insert("kept-1"), insert("kept-2")]),
-      thread.run([insert("lost-1"), insert("kept-1")]),
+      thread.run([insertUser("kept-1"), insertUser("kept-2")]),
+      thread.run([insertUser("lost-1"), insertUser("kept-1")]),
       thread.run([byId("kept-1"), byId("lost-1")]),
     ]);
     assert.deepEqual(kept.status === "fulfilled" && kept.value, [1, 1]);
@@ -159,6 +160,37 @@ test("each group on the write thread is atomic: a failing one rolls back alone, 
   try {
     const ids = (database.prepare("select id from users order by id").all() as { id: string }[]).map((r) => r.id);
     assert.deepEqual(ids, ["kept-1", "kept-2"]);
+  } finally {
+    database.close();
+  }
+});
+
+test("a group that begins with a query acts on its row: later statements bind its columns, and none run without one", async () => {
+  const path = newPath();
+  const { store } = await openStore(path);
+  await store.close();
+  const thread = new WriteThread(path, 1000, async () => {});
+  try {
+    await thread.run([insertUser("u-1")]);
+    const rename = (email: string) => [
+      raw("select id as target, ? as name from users where email = ?", "renamed", email),
+      raw("update users set display_name = @name where id = @target and created_at = ?", 1),
+      raw("update users set team_id = 'moved' where id = @target"),
+    ];
+    const [found, missing] = await Promise.all([
+      thread.run(rename("u-1@example.com")),
+      thread.run(rename("nobody@example.com")),
+    ]);
+    assert.deepEqual(found, [1, 1, 1]);
+    assert.deepEqual(missing, [0, 0, 0], "without a row, the statements after the query are skipped");
+  } finally {
+    await thread.stop();
+  }
+  const database = new SQLite(path, { readonly: true });
+  try {
+    assert.deepEqual(database.prepare("select display_name, team_id from users").all(), [
+      { display_name: "renamed", team_id: "moved" },
+    ]);
   } finally {
     database.close();
   }

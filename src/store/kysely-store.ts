@@ -1,6 +1,7 @@
 import {
   type Compilable,
   type CompiledQuery,
+  type Expression,
   type Insertable,
   type Kysely,
   type QueryCreator,
@@ -143,11 +144,14 @@ const consumeRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, clie
     .where("expires_at", ">", at)
     .where(inLiveLineage("tokens.grant_id"));
 
-const revokeGrantQuery = (db: QueryCreator<Database>, id: string, at: number) =>
+/** A value, or (on the write thread) a named parameter bound from the group's leading row. */
+type Operand = string | Expression<string>;
+
+const revokeGrantQuery = (db: QueryCreator<Database>, id: Operand, at: number) =>
   db.updateTable("grants").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null);
 
 /** Revokes every live lineage of the user with the client. */
-const revokeGrantsOfQuery = (db: QueryCreator<Database>, client: string, user: string, at: number) =>
+const revokeGrantsOfQuery = (db: QueryCreator<Database>, client: string, user: Operand, at: number) =>
   db
     .updateTable("grants")
     .set({ revoked_at: at })
@@ -155,7 +159,7 @@ const revokeGrantsOfQuery = (db: QueryCreator<Database>, client: string, user: s
     .where("user_id", "=", user)
     .where("revoked_at", "is", null);
 
-const deleteConsentQuery = (db: QueryCreator<Database>, client: string, user: string) =>
+const deleteConsentQuery = (db: QueryCreator<Database>, client: string, user: Operand) =>
   db.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user);
 
 /** The client's token with this hash: one row or none. */
@@ -163,8 +167,25 @@ const tokenOfClientQuery = (db: QueryCreator<Database>, tokenHash: string, clien
   db.selectFrom("tokens").select("kind").where("hash", "=", tokenHash).where("client_id", "=", client);
 
 /**
- * The column of the client's token of this kind, as a scalar subquery (null when there is none):
- * compared with `=`, where `in` would have SQLite build a list of its one row for every statement.
+ * The client's token with this hash, as what revoking it touches: the grant of an access token,
+ * the user of a refresh token (the other is null). One row or none.
+ */
+const tokenToRevokeQuery = (db: QueryCreator<Database>, tokenHash: string, client: string) =>
+  db
+    .selectFrom("tokens")
+    .select((eb) => [
+      eb.case().when("kind", "=", "access").then(eb.ref("grant_id")).end().as("access_grant"),
+      eb.case().when("kind", "=", "refresh").then(eb.ref("user_id")).end().as("refresh_user"),
+    ])
+    .where("hash", "=", tokenHash)
+    .where("client_id", "=", client);
+
+/** Names `tokenToRevokeQuery`'s columns in a statement that follows it in a write-thread group. */
+const leadingRow = (column: "access_grant" | "refresh_user") => sql.raw<string>(`@${column}`);
+
+/**
+ * The column of the client's token of this kind, as a scalar subquery (null when there is none),
+ * for the writes of PostgreSQL's one-statement revocation.
  */
 const ofTokenOfKind = <Column extends "grant_id" | "user_id">(
   db: QueryCreator<Database>,
@@ -548,25 +569,41 @@ export class KyselyStore implements Store {
     }
     if (!this.db.isTransaction) {
       // SQLite: the lookup runs with the writes on the write thread, whose pages are warm; the
-      // serving connection's would be cold after the thread's last commit.
+      // serving connection's would be cold after the thread's last commit. The writes take the
+      // grant or user from the lookup's row rather than a subquery each: one index descent
+      // instead of four, and an update without a subquery changes its rows in one pass, where
+      // one with a subquery first gathers their keys in a temporary table.
       const counts = await this.writtenAlone([
-        this.compile("tokenOfClient", tokenOfClientQuery, hash, clientId),
-        this.compile("revokeLineageOfAccess", revokeLineageOfAccessQuery, hash, clientId, now),
-        this.compile("revokeLineagesOfRefresh", revokeLineagesOfRefreshQuery, hash, clientId, now),
-        this.compile("deleteConsentOfRefresh", deleteConsentOfRefreshQuery, hash, clientId),
+        this.compile("tokenToRevoke", tokenToRevokeQuery, hash, clientId),
+        this.compile(
+          "revokeGrantOfLeadingRow",
+          (db, at: number) => revokeGrantQuery(db, leadingRow("access_grant"), at),
+          now,
+        ),
+        this.compile(
+          "revokeGrantsOfLeadingRow",
+          (db, client: string, at: number) => revokeGrantsOfQuery(db, client, leadingRow("refresh_user"), at),
+          clientId,
+          now,
+        ),
+        this.compile(
+          "deleteConsentOfLeadingRow",
+          (db, client: string) => deleteConsentQuery(db, client, leadingRow("refresh_user")),
+          clientId,
+        ),
       ]);
       if (counts) return (counts[0] ?? 0) > 0;
     }
     return this.transaction(async (tx) => {
       const inner = tx as KyselyStore;
-      const { rows } = await inner.run("tokenOfClient", tokenOfClientQuery, hash, clientId);
-      const kind = rows[0]?.kind;
-      if (kind === "access") await inner.run("revokeLineageOfAccess", revokeLineageOfAccessQuery, hash, clientId, now);
-      if (kind === "refresh") {
-        await inner.run("revokeLineagesOfRefresh", revokeLineagesOfRefreshQuery, hash, clientId, now);
-        await inner.run("deleteConsentOfRefresh", deleteConsentOfRefreshQuery, hash, clientId);
+      const { rows } = await inner.run("tokenToRevoke", tokenToRevokeQuery, hash, clientId);
+      const row = rows[0];
+      if (row?.access_grant) await inner.run("revokeGrant", revokeGrantQuery, row.access_grant, now);
+      if (row?.refresh_user) {
+        await inner.run("revokeGrantsOf", revokeGrantsOfQuery, clientId, row.refresh_user, now);
+        await inner.run("deleteConsent", deleteConsentQuery, clientId, row.refresh_user);
       }
-      return kind !== undefined;
+      return row !== undefined;
     });
   }
 

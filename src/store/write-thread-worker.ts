@@ -4,7 +4,9 @@ import SQLite from "better-sqlite3";
 /**
  * The thread behind `WriteThread`: its own connection to the database file, which runs groups of
  * compiled write statements (and the queries they depend on). Each message is a batch; the batch
- * is one write transaction, each group a savepoint in it, so a failing group rolls back alone. The
+ * is one write transaction, each group a savepoint in it, so a failing group rolls back alone.
+ * A group that begins with a query acts on the query's row: the statements after it take the row's
+ * columns as their named parameters (`@column`), and are skipped when it returned none. The
  * reply comes once the commit is in the WAL; the main thread makes it durable (see WalSync) before
  * anything is acknowledged.
  */
@@ -67,10 +69,23 @@ const prepared = (sql: string) => {
 function runGroup(group: (string | number | null)[][]): GroupOutcome {
   prepared("savepoint grp").run();
   try {
-    const changes = group.map(([number, ...parameters]) => {
+    const changes: number[] = [];
+    let leadingRow: unknown;
+    for (const [index, [number, ...parameters]] of group.entries()) {
       const statement = prepared(texts[number as number] as string);
-      return statement.reader ? statement.all(...parameters).length : statement.run(...parameters).changes;
-    });
+      if (!statement.reader) {
+        // A statement without named parameters ignores the row.
+        changes.push((leadingRow ? statement.run(...parameters, leadingRow) : statement.run(...parameters)).changes);
+        continue;
+      }
+      const rows = statement.all(...parameters);
+      changes.push(rows.length);
+      if (index > 0) continue;
+      leadingRow = rows[0];
+      // Nothing for the rest to act on (and their named parameters would have nothing to bind).
+      if (leadingRow === undefined) break;
+    }
+    while (changes.length < group.length) changes.push(0);
     prepared("release grp").run();
     return { changes };
   } catch (error) {

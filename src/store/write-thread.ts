@@ -56,8 +56,9 @@ export class WriteThread {
   }
 
   /**
-   * Runs `statements` as one atomic group; the rows each changed (a query: returned). Undefined once
-   * the thread is gone.
+   * Runs `statements` as one atomic group; the rows each changed (a query: returned; a statement
+   * skipped: 0). When the first is a query, the others bind its row's columns as named parameters
+   * and are skipped if it returned no row (see write-thread-worker.ts). Undefined once the thread is gone.
    * Their parameters must be strings, numbers or null: they cross as JSON.
    */
   run(statements: CompiledQuery[]): Promise<number[]> | undefined {
