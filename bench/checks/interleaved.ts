@@ -9,9 +9,10 @@
  * the runs one after the other.
  */
 import { parseArgs } from "node:util";
-import { runInterleaved, type Side, type SideFigures, slicesAreClean } from "../interleave.js";
+import { runInterleaved, type Side, type SideFigures } from "../interleave.js";
+import { assertCleanSide, prepareSide, SIDE_CONNECTIONS, SLICE_GAP_MS, slicingOf } from "../interleave-sides.js";
 import { drive } from "../load.js";
-import { measureOperation, poolSize, warmUp } from "../measure.js";
+import { measureOperation } from "../measure.js";
 import { OPERATIONS, type Operation } from "../operations.js";
 import { OPERATION_NAMES } from "../options.js";
 import { isValid, median } from "../summary.js";
@@ -19,11 +20,8 @@ import { startKeyward } from "../targets/keyward.js";
 import { startOidcProvider } from "../targets/oidc.js";
 import type { Target } from "../targets/target.js";
 
-const CONNECTIONS = 50;
+/** The warm-up of the runs one after the other, as `npm run bench` gives by default. */
 const WARMUP_SECONDS = 3;
-const GAP_MS = 250;
-// More than measure.ts allows: a pool that runs dry voids a whole interleaved run, not one retry.
-const HEADROOM = 2.2;
 
 const { values } = parseArgs({
   options: {
@@ -35,14 +33,10 @@ const { values } = parseArgs({
   },
 });
 const runs = Number(values.runs);
-const seconds = Number(values.seconds);
-const sliceSeconds = Number(values.slice);
-const slices = Math.round(seconds / sliceSeconds);
+const { seconds, sliceSeconds, slices } = slicingOf(values.seconds, values.slice);
 const operation = OPERATIONS.find((candidate) => candidate.name === values.operation);
 if (!operation) throw new Error(`--operation takes one of ${OPERATION_NAMES.join(", ")}`);
-if (!Number.isInteger(runs) || runs <= 0 || !(sliceSeconds > 0) || slices < 2) {
-  throw new Error("--runs takes a whole number, and --seconds must hold at least two --slice-second slices");
-}
+if (!Number.isInteger(runs) || runs <= 0) throw new Error("--runs takes a whole number");
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 const startBoth = () => Promise.all([startKeyward({ name: "keyward" }), startOidcProvider()]);
@@ -56,7 +50,7 @@ async function sequentialRatio(op: Operation): Promise<number> {
       const result = await measureOperation(target, op, {
         seconds,
         warmupSeconds: WARMUP_SECONDS,
-        connections: CONNECTIONS,
+        connections: SIDE_CONNECTIONS,
       });
       if (!isValid(result)) throw new Error(`${target.name}: failed requests or a crash, not a valid figure`);
       rates.push(result.requestsPerSecond);
@@ -68,29 +62,7 @@ async function sequentialRatio(op: Operation): Promise<number> {
   return keyward / peer;
 }
 
-/**
- * A workload for every slice of one server. Consumed items are sized from the warm-up's rate;
- * refresh chains start afresh in every slice (a chain whose last response a slice's end cut off
- * cannot go on), so each slice takes a seed per connection.
- */
-async function sideFor(target: Target, op: Operation): Promise<Side> {
-  const sizeFor = (rate: number, over: number) => poolSize(op, CONNECTIONS, rate, over, HEADROOM);
-  const rate = await warmUp(target, op, { seconds, warmupSeconds: WARMUP_SECONDS, connections: CONNECTIONS }, (guess) =>
-    sizeFor(guess, WARMUP_SECONDS),
-  );
-  const size = op.consumesPerRequest ? sizeFor(rate, seconds) : CONNECTIONS * (slices + 2);
-  log(`${target.name} ${op.name}: preparing ${size} for ${slices} slices`);
-  return { target, workload: await op.prepare(target, size) };
-}
-
-function assertValid(op: Operation, side: Side, figures: SideFigures): void {
-  const crash = side.target.server.exitReason();
-  if (crash) throw new Error(`${figures.name} crashed: ${crash}`);
-  if (!slicesAreClean(figures)) throw new Error(`${figures.name}: failed requests, not a valid figure`);
-  if (op.consumesPerRequest && side.workload.pool?.ranDryAt !== undefined) {
-    throw new Error(`${figures.name}: its pool ran dry, not a valid figure`);
-  }
-}
+const sideFor = (target: Target, op: Operation) => prepareSide(target, op, { seconds, slices, log });
 
 async function interleavedRatio(
   op: Operation,
@@ -99,10 +71,10 @@ async function interleavedRatio(
   try {
     const sides: [Side, Side] = [await sideFor(targets[0], op), await sideFor(targets[1], op)];
     log(`interleaving ${slices} slices of ${sliceSeconds} s`);
-    const figures = await runInterleaved(sides, { slices, sliceSeconds, gapMs: GAP_MS }, (target, workload, s) =>
-      drive(target, workload, s, CONNECTIONS),
+    const figures = await runInterleaved(sides, { slices, sliceSeconds, gapMs: SLICE_GAP_MS }, (target, workload, s) =>
+      drive(target, workload, s, SIDE_CONNECTIONS),
     );
-    for (const [index, side] of figures.entries()) assertValid(op, sides[index] as Side, side);
+    for (const [index, side] of figures.entries()) assertCleanSide(op, sides[index] as Side, side);
     const [keyward, peer] = figures;
     const sliceRate = (side: SideFigures, slice: number) =>
       (side.slices[slice]?.requests ?? Number.NaN) / (side.slices[slice]?.seconds ?? Number.NaN);

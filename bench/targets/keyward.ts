@@ -5,11 +5,12 @@ import { freePort, type ServerLaunch, type ServerProcess, startServerProcess } f
 import { KeywardFixtures } from "./keyward-fixtures.js";
 import { CANVA_PATHS, type Target, TargetUnavailable } from "./target.js";
 
-const CLI = resolve(import.meta.dirname, "../../src/cli/main.js");
+/** The checkout this benchmark was built from. */
+const OWN_CHECKOUT = resolve(import.meta.dirname, "../../..");
 
 /** The Node flags `npm start` passes, so the benchmark runs the server exactly as shipped. */
-function shippedNodeFlags(): string[] {
-  const manifest = JSON.parse(readFileSync(resolve(import.meta.dirname, "../../../package.json"), "utf8"));
+function shippedNodeFlags(checkout: string): string[] {
+  const manifest = JSON.parse(readFileSync(resolve(checkout, "package.json"), "utf8"));
   // `exec` makes the shell become Node, so that signals sent to npm reach the server.
   const words = String(manifest.scripts?.start ?? "")
     .split(/\s+/)
@@ -27,6 +28,11 @@ export interface KeywardVariant {
   nodeArgs?: string[];
   /** A command placed before Node (see ServerLaunch). */
   wrapper?: string[];
+  /**
+   * Another built checkout of keyward whose server (and `npm start` flags) to run instead of this
+   * one's. The fixtures are still minted by this build's store, so both must share the schema.
+   */
+  checkout?: string;
 }
 
 /** Whether the server runs a primary and `workers` processes within a few seconds of answering. */
@@ -60,9 +66,10 @@ async function startWorkers(launch: ServerLaunch, workers: number): Promise<Serv
 export async function startKeyward(variant: KeywardVariant): Promise<Target> {
   const port = await freePort();
   const fixtures = await KeywardFixtures.open(variant.postgresUrl, `http://127.0.0.1:${port}`);
-  const nodeArgs = [...shippedNodeFlags(), ...(variant.nodeArgs ?? [])];
+  const checkout = variant.checkout ?? OWN_CHECKOUT;
+  const nodeArgs = [...shippedNodeFlags(checkout), ...(variant.nodeArgs ?? [])];
   const launch: ServerLaunch = {
-    script: CLI,
+    script: resolve(checkout, "dist/src/cli/main.js"),
     nodeArgs,
     args: ["start"],
     env: fixtures.env,
