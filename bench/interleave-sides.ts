@@ -1,5 +1,4 @@
-import type { Side, SideFigures } from "./interleave.js";
-import { slicesAreClean } from "./interleave.js";
+import { type Side, type SideFigures, slicesAreClean } from "./interleave.js";
 import { poolSize, warmUp } from "./measure.js";
 import type { Operation } from "./operations.js";
 import type { Target } from "./targets/target.js";
@@ -24,7 +23,7 @@ export function slicingOf(secondsText: string | undefined, sliceText: string | u
   const seconds = Number(secondsText);
   const sliceSeconds = Number(sliceText);
   const slices = Math.round(seconds / sliceSeconds);
-  if (!(sliceSeconds > 0) || slices < 2) throw new Error("--seconds must hold at least two --slice-second slices");
+  if (!(sliceSeconds > 0) || !(slices >= 2)) throw new Error("--seconds must hold at least two --slice-second slices");
   return { seconds, sliceSeconds, slices };
 }
 

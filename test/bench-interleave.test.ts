@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { runInterleaved, type Side, sliceOrder, slicesAreClean } from "../bench/interleave.js";
+import { slicingOf } from "../bench/interleave-sides.js";
 import type { LoadFigures } from "../bench/load.js";
 import type { Target } from "../bench/targets/target.js";
 
@@ -94,4 +95,12 @@ describe("interleaved measurement", () => {
     );
     assert.equal(slicesAreClean(broken), false);
   });
+});
+
+test("slicingOf cuts the seconds into whole slices and refuses fewer than two", () => {
+  assert.deepEqual(slicingOf("12", "1"), { seconds: 12, sliceSeconds: 1, slices: 12 });
+  assert.deepEqual(slicingOf("5", "2"), { seconds: 5, sliceSeconds: 2, slices: 3 });
+  assert.throws(() => slicingOf("1", "1"), /at least two/);
+  assert.throws(() => slicingOf("10", "0"), /at least two/);
+  assert.throws(() => slicingOf("ten", "1"), /at least two/);
 });
