@@ -144,7 +144,10 @@ const consumeRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, clie
     .where("expires_at", ">", at)
     .where(inLiveLineage("tokens.grant_id"));
 
-/** A value, or (on the write thread) a named parameter bound from the group's leading row. */
+/**
+ * A value, or an expression standing for one: a named parameter bound from a write-thread group's
+ * leading row (SQLite), or a scalar subquery (PostgreSQL's one-statement revocation).
+ */
 type Operand = string | Expression<string>;
 
 const revokeGrantQuery = (db: QueryCreator<Database>, id: Operand, at: number) =>
@@ -199,31 +202,8 @@ const ofTokenOfKind = <Column extends "grant_id" | "user_id">(
     .select(column)
     .where("hash", "=", tokenHash)
     .where("client_id", "=", client)
-    .where("kind", "=", kind);
-
-/** Revokes the lineage of the client's access token with this hash, if it is one and live. */
-const revokeLineageOfAccessQuery = (db: QueryCreator<Database>, tokenHash: string, client: string, at: number) =>
-  db
-    .updateTable("grants")
-    .set({ revoked_at: at })
-    .where("id", "=", ofTokenOfKind(db, "grant_id", tokenHash, client, "access"))
-    .where("revoked_at", "is", null);
-
-/** Revokes every live lineage of the user with the client whose refresh token has this hash. */
-const revokeLineagesOfRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, client: string, at: number) =>
-  db
-    .updateTable("grants")
-    .set({ revoked_at: at })
-    .where("client_id", "=", client)
-    .where("user_id", "=", ofTokenOfKind(db, "user_id", tokenHash, client, "refresh"))
-    .where("revoked_at", "is", null);
-
-/** Deletes the consent to the client of the user whose refresh token has this hash. */
-const deleteConsentOfRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, client: string) =>
-  db
-    .deleteFrom("consents")
-    .where("client_id", "=", client)
-    .where("user_id", "=", ofTokenOfKind(db, "user_id", tokenHash, client, "refresh"));
+    .where("kind", "=", kind)
+    .$asScalar();
 
 type TokenFields = Omit<Selectable<Database["tokens"]>, "hash">;
 
@@ -554,9 +534,23 @@ export class KyselyStore implements Store {
           (db, tokenHash: string, client: string, at: number) =>
             tokenOfClientQuery(
               db
-                .with("lineage", (q) => revokeLineageOfAccessQuery(q, tokenHash, client, at).returning("id"))
-                .with("lineages", (q) => revokeLineagesOfRefreshQuery(q, tokenHash, client, at).returning("id"))
-                .with("consent", (q) => deleteConsentOfRefreshQuery(q, tokenHash, client).returning("user_id")),
+                // The lineage of an access token; every lineage of the user of a refresh token, and the consent.
+                .with("lineage", (q) =>
+                  revokeGrantQuery(q, ofTokenOfKind(q, "grant_id", tokenHash, client, "access"), at).returning("id"),
+                )
+                .with("lineages", (q) =>
+                  revokeGrantsOfQuery(
+                    q,
+                    client,
+                    ofTokenOfKind(q, "user_id", tokenHash, client, "refresh"),
+                    at,
+                  ).returning("id"),
+                )
+                .with("consent", (q) =>
+                  deleteConsentQuery(q, client, ofTokenOfKind(q, "user_id", tokenHash, client, "refresh")).returning(
+                    "user_id",
+                  ),
+                ),
               tokenHash,
               client,
             ),
