@@ -210,12 +210,19 @@ export class KeywardFixtures {
     return id;
   }
 
+  /**
+   * Each user has consented, as one who came through the authorization page has: revoking a
+   * refresh token then withdraws a consent that exists, as it would in use.
+   */
   private async issueCode(ctx: CoreContext): Promise<CodeFixture> {
     const { verifier, challenge } = pkcePair();
+    const userId = await this.mintUser(ctx);
+    const scopes = SCOPES.split(" ");
+    await ctx.store.saveConsent({ clientId: this.client.id, userId, scopes, updatedAt: ctx.now() });
     const code = await issueAuthorizationCode(ctx, {
       clientId: this.client.id,
-      userId: await this.mintUser(ctx),
-      scopes: SCOPES.split(" "),
+      userId,
+      scopes,
       redirectUri: REDIRECT_URI,
       redirectUriExplicit: true,
       codeChallenge: challenge,
