@@ -66,26 +66,33 @@ const prepared = (sql: string) => {
   return statement;
 };
 
-function runGroup(group: (string | number | null)[][]): GroupOutcome {
+/** Runs one group's statements; throws at the first that fails. */
+function runStatements(group: (string | number | null)[][]): number[] {
+  const changes: number[] = [];
+  let leadingRow: unknown;
+  for (const [index, [number, ...parameters]] of group.entries()) {
+    const statement = prepared(texts[number as number] as string);
+    if (!statement.reader) {
+      // A statement without named parameters ignores the row.
+      changes.push((leadingRow ? statement.run(...parameters, leadingRow) : statement.run(...parameters)).changes);
+      continue;
+    }
+    const rows = statement.all(...parameters);
+    changes.push(rows.length);
+    if (index > 0) continue;
+    leadingRow = rows[0];
+    // Nothing for the rest to act on (and their named parameters would have nothing to bind).
+    if (leadingRow === undefined) break;
+  }
+  while (changes.length < group.length) changes.push(0);
+  return changes;
+}
+
+/** One group in a savepoint of its own, so that its failure rolls back that group alone. */
+function runGroupAlone(group: (string | number | null)[][]): GroupOutcome {
   prepared("savepoint grp").run();
   try {
-    const changes: number[] = [];
-    let leadingRow: unknown;
-    for (const [index, [number, ...parameters]] of group.entries()) {
-      const statement = prepared(texts[number as number] as string);
-      if (!statement.reader) {
-        // A statement without named parameters ignores the row.
-        changes.push((leadingRow ? statement.run(...parameters, leadingRow) : statement.run(...parameters)).changes);
-        continue;
-      }
-      const rows = statement.all(...parameters);
-      changes.push(rows.length);
-      if (index > 0) continue;
-      leadingRow = rows[0];
-      // Nothing for the rest to act on (and their named parameters would have nothing to bind).
-      if (leadingRow === undefined) break;
-    }
-    while (changes.length < group.length) changes.push(0);
+    const changes = runStatements(group);
     prepared("release grp").run();
     return { changes };
   } catch (error) {
@@ -98,11 +105,29 @@ function runGroup(group: (string | number | null)[][]): GroupOutcome {
   }
 }
 
+/**
+ * The batch's groups without a savepoint each (two statements a group); undefined, with the
+ * transaction rolled back, when any of them failed.
+ */
+function runTogether(groups: WriteBatch["groups"]): GroupOutcome[] | undefined {
+  try {
+    return groups.map((group) => ({ changes: runStatements(group) }));
+  } catch {
+    if (database.inTransaction) database.exec("rollback");
+    return undefined;
+  }
+}
+
 function runBatch({ id, texts: newTexts, groups }: WriteBatch): WriteReply {
   texts.push(...newTexts);
   try {
     prepared("begin immediate").run();
-    const outcomes = groups.map(runGroup);
+    let outcomes = runTogether(groups);
+    if (!outcomes) {
+      // Once more, each group in its own savepoint: the failing ones roll back, the rest commit.
+      prepared("begin immediate").run();
+      outcomes = groups.map(runGroupAlone);
+    }
     prepared("commit").run();
     return { id, outcomes };
   } catch (error) {
