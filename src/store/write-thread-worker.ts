@@ -4,7 +4,8 @@ import SQLite from "better-sqlite3";
 /**
  * The thread behind `WriteThread`: its own connection to the database file, which runs groups of
  * compiled write statements (and the queries they depend on). Each message is a batch; the batch
- * is one write transaction, each group a savepoint in it, so a failing group rolls back alone.
+ * is one write transaction. Its groups run one after another; should one fail, the transaction
+ * rolls back and runs them again, each in a savepoint, so that the failing group rolls back alone.
  * A group that begins with a query acts on the query's row: the statements after it take the row's
  * columns as their named parameters (`@column`), and are skipped when it returned none. The
  * reply comes once the commit is in the WAL; the main thread makes it durable (see WalSync) before
