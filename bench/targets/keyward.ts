@@ -8,16 +8,29 @@ import { CANVA_PATHS, type Target, TargetUnavailable } from "./target.js";
 /** The checkout this benchmark was built from. */
 const OWN_CHECKOUT = resolve(import.meta.dirname, "../../..");
 
-/** The Node flags `npm start` passes, so the benchmark runs the server exactly as shipped. */
-function shippedNodeFlags(checkout: string): string[] {
+/** The environment and Node flags `npm start` gives the server, so the benchmark runs it exactly as shipped. */
+function shippedLaunch(checkout: string): { env: Record<string, string>; nodeArgs: string[] } {
   const manifest = JSON.parse(readFileSync(resolve(checkout, "package.json"), "utf8"));
   // `exec` makes the shell become Node, so that signals sent to npm reach the server.
   const words = String(manifest.scripts?.start ?? "")
     .split(/\s+/)
     .filter((word) => word !== "exec");
+  const env: Record<string, string> = {};
+  let node = 0;
+  if (words[0] === "env") {
+    for (node = 1; words[node]?.includes("=") === true; node++) {
+      const [name = "", ...value] = (words[node] ?? "").split("=");
+      env[name] = value.join("=");
+    }
+  }
   const script = words.findIndex((word) => word.endsWith("main.js"));
-  return words[0] === "node" && script > 0 ? words.slice(1, script) : [];
+  return { env, nodeArgs: words[node] === "node" && script > node ? words.slice(node + 1, script) : [] };
 }
+
+const shippedWords = (env: Record<string, string>) =>
+  Object.entries(env)
+    .map(([name, value]) => `${name}=${value} `)
+    .join("");
 
 export interface KeywardVariant {
   name: string;
@@ -67,12 +80,13 @@ export async function startKeyward(variant: KeywardVariant): Promise<Target> {
   const port = await freePort();
   const fixtures = await KeywardFixtures.open(variant.postgresUrl, `http://127.0.0.1:${port}`);
   const checkout = variant.checkout ?? OWN_CHECKOUT;
-  const nodeArgs = [...shippedNodeFlags(checkout), ...(variant.nodeArgs ?? [])];
+  const shipped = shippedLaunch(checkout);
+  const nodeArgs = [...shipped.nodeArgs, ...(variant.nodeArgs ?? [])];
   const launch: ServerLaunch = {
     script: resolve(checkout, "dist/src/cli/main.js"),
     nodeArgs,
     args: ["start"],
-    env: fixtures.env,
+    env: { ...shipped.env, ...fixtures.env },
     port,
     wrapper: variant.wrapper,
   };
@@ -93,7 +107,7 @@ export async function startKeyward(variant: KeywardVariant): Promise<Target> {
     paths: CANVA_PATHS,
     authorization: basicAuthorization(fixtures.client.id, fixtures.clientSecret),
     notes: [
-      `keyward start on ${engine}, ${processes} process${processes === 1 ? "" : "es"}, node ${nodeArgs.join(" ") || "(no flags)"}`,
+      `keyward start on ${engine}, ${processes} process${processes === 1 ? "" : "es"}, ${shippedWords(shipped.env)}node ${nodeArgs.join(" ") || "(no flags)"}`,
       "rate limits raised out of reach (the limiter still runs): shipped limits answer 429 after 1200 requests a minute",
     ],
     mintCodes: (count) => fixtures.mintCodes(count),
