@@ -392,6 +392,19 @@ describe("rate limits", () => {
     await limiter.close();
   });
 
+  test("the memory limiter answers at once, so a request need not wait a microtask turn for it", async () => {
+    const limiter = new MemoryRateLimiter(() => 10_000);
+    const first = limiter.consume("k", 1, 1000);
+    assert.ok(!(first instanceof Promise));
+    assert.equal(first.allowed, true);
+    // Every allowed request shares one decision rather than allocating its own.
+    assert.equal(limiter.consume("other", 1, 1000), first);
+    const refused = limiter.consume("k", 1, 1000);
+    assert.ok(!(refused instanceof Promise));
+    assert.equal(refused.allowed, false);
+    await limiter.close();
+  });
+
   test("the memory limiter weighs the previous window and forgets older ones", async () => {
     let now = 10_000;
     const limiter = new MemoryRateLimiter(() => now);

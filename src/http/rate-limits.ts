@@ -1,3 +1,4 @@
+import type { MaybePromise, RateDecision } from "../core/rate-limit.js";
 import type { AppDeps } from "./deps.js";
 
 /** The endpoints with their own rate-limit counters. */
@@ -8,19 +9,22 @@ function perClientLimit(deps: AppDeps, bucket: RateBucket): number {
   return bucket === "introspect" ? limits.introspectPerClient : limits.perClient;
 }
 
-async function waitFor(deps: AppDeps, key: string, limit: number): Promise<number> {
+const delayOf = (decision: RateDecision) => (decision.allowed ? 0 : decision.retryAfterMs);
+
+/** A number at once from the in-memory limiter; a promise of one from Redis. */
+function waitFor(deps: AppDeps, key: string, limit: number): MaybePromise<number> {
   if (limit <= 0) return 0;
-  const decision = await deps.rateLimiter.consume(key, limit, deps.config.rateLimits.windowMs);
-  return decision.allowed ? 0 : decision.retryAfterMs;
+  const decision = deps.rateLimiter.consume(key, limit, deps.config.rateLimits.windowMs);
+  return decision instanceof Promise ? decision.then(delayOf) : delayOf(decision);
 }
 
 /** Counted before authentication, so floods of bad credentials are limited too. Returns ms to wait, 0 if allowed. */
-export function addressWait(deps: AppDeps, bucket: RateBucket, address: string): Promise<number> {
+export function addressWait(deps: AppDeps, bucket: RateBucket, address: string): MaybePromise<number> {
   return waitFor(deps, `${bucket}:address:${address}`, deps.config.rateLimits.perAddress);
 }
 
 /** Counted once the client is known. Returns ms to wait, 0 if allowed. */
-export function clientWait(deps: AppDeps, bucket: RateBucket, clientId: string): Promise<number> {
+export function clientWait(deps: AppDeps, bucket: RateBucket, clientId: string): MaybePromise<number> {
   return waitFor(deps, `${bucket}:client:${clientId}`, perClientLimit(deps, bucket));
 }
 

@@ -1,5 +1,5 @@
 import { Redis } from "ioredis";
-import { decide, type RateDecision, type RateLimiter, windowIndex } from "../core/rate-limit.js";
+import { ALLOWED, decide, type RateDecision, type RateLimiter, windowIndex } from "../core/rate-limit.js";
 
 /**
  * Reads both window counts and, when the request fits, counts it: one atomic step, so instances
@@ -82,7 +82,7 @@ export class RedisRateLimiter implements RateLimiter {
 
   private async run(key: string, limit: number, windowMs: number, count: boolean): Promise<RateDecision> {
     // Redis unreachable: fail open rather than turn every request away; the error is logged once.
-    if (this.resting) return { allowed: true, retryAfterMs: 0 };
+    if (this.resting) return ALLOWED;
     const now = this.clock();
     const index = windowIndex(now, windowMs);
     const overlap = 1 - (now % windowMs) / windowMs;
@@ -103,7 +103,7 @@ export class RedisRateLimiter implements RateLimiter {
       return decide({ current, previous }, limit, windowMs, now);
     } catch (error) {
       this.failed(error as Error);
-      return { allowed: true, retryAfterMs: 0 };
+      return ALLOWED;
     }
   }
 

@@ -58,10 +58,13 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
 
   /** Authenticates the client between the per-address and the per-client rate limits. */
   async function admit(request: FastifyRequest, params: CanvaParams, bucket: RateBucket, label: () => string) {
-    const addressDelay = await addressWait(deps, bucket, request.ip);
+    // Awaited only when the limiter is remote: an await of a plain number still costs a microtask turn.
+    let addressDelay = addressWait(deps, bucket, request.ip);
+    if (typeof addressDelay !== "number") addressDelay = await addressDelay;
     if (addressDelay > 0) throw tooMany(addressDelay, label());
     const client = await authenticateCanvaClient(core, request, params);
-    const clientDelay = await clientWait(deps, bucket, client.id);
+    let clientDelay = clientWait(deps, bucket, client.id);
+    if (typeof clientDelay !== "number") clientDelay = await clientDelay;
     if (clientDelay > 0) throw tooMany(clientDelay, label());
     return client;
   }
