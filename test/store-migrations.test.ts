@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
+import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
 import { migrateDatabase } from "../src/store/migrate.js";
 import { connectDatabase, openStore } from "../src/store/open.js";
 import type { Database } from "../src/store/schema.js";
+import { NEW_FILE_PAGE_SIZE } from "../src/store/sqlite.js";
 import { runCliAsync } from "./support/cli-async.js";
 import { TEST_SECRET } from "./support/harness.js";
 import { adminQuery, createTestSchema, PG_SKIP } from "./support/postgres.js";
@@ -298,6 +300,51 @@ describe("Grants by user (sqlite)", () => {
         );
       } finally {
         await connected.close();
+      }
+    } finally {
+      await target.remove();
+    }
+  });
+});
+
+describe("Page size (sqlite)", () => {
+  const pageSize = async (db: Kysely<Database>) =>
+    (await sql<{ page_size: number }>`pragma page_size`.execute(db)).rows[0]?.page_size;
+
+  test("a new file gets small pages, and rows longer than a page still round-trip", async () => {
+    const target = await sqlitePlace();
+    try {
+      const { store, db } = await openStore(target.url);
+      try {
+        assert.equal(await pageSize(db), NEW_FILE_PAGE_SIZE);
+        const redirectUris = Array.from({ length: 100 }, (_, i) => `https://example.com/callback/${i}`);
+        const wide = clientRecord({ redirectUris });
+        assert.ok(JSON.stringify(redirectUris).length > 2 * NEW_FILE_PAGE_SIZE, "the row spills over its page");
+        await store.createClient(wide);
+        assert.deepEqual((await store.getClient(wide.id))?.redirectUris, redirectUris);
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await target.remove();
+    }
+  });
+
+  test("a file made with SQLite's default pages keeps them, and keyward works on it", async () => {
+    const target = await sqlitePlace();
+    try {
+      const made = new SQLite(target.url);
+      made.pragma("journal_mode = WAL");
+      made.exec("create table made_before (id integer primary key)");
+      made.close();
+      const { store, db, migrationsApplied } = await openStore(target.url);
+      try {
+        assert.deepEqual(migrationsApplied, ALL);
+        assert.equal(await pageSize(db), 4096);
+        await store.createClient(client);
+        assert.equal((await store.getClient(client.id))?.name, client.name);
+      } finally {
+        await store.close();
       }
     } finally {
       await target.remove();

@@ -30,6 +30,16 @@ const BUSY_TIMEOUT_MS = 5000;
  * benchmark's rotations); it is emptied in the same way once the load pauses.
  */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+/**
+ * The page size of a database file keyward creates (SQLite's default is 4096). A token's rows and
+ * index entries land on pages no neighbour shares (a rotation marks a token minted minutes ago as
+ * used, and its grant's index entry sits among other users'), so each commit writes a whole page
+ * for each of them, to the WAL and again when it is checkpointed. Smaller pages carry less around
+ * each changed row: refresh rotation wrote 7 KB of disk a request instead of 12, exchange 4.6
+ * instead of 5.8, at the same rate (README, "How SQLite writes become durable"). A file that
+ * already exists keeps the page size it was made with.
+ */
+export const NEW_FILE_PAGE_SIZE = 1024;
 /** How long opening a file waits for another process that is migrating it. */
 const MIGRATION_LOCK_WAIT_MS = 60_000;
 
@@ -72,6 +82,8 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
   const database = new SQLite(path);
   // Set first, so that switching the journal mode also waits for another process opening the file.
   database.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // Takes effect only while the file is still empty; once in WAL mode, a file's page size is fixed.
+  database.pragma(`page_size = ${NEW_FILE_PAGE_SIZE}`);
   database.pragma("journal_mode = WAL");
   // NORMAL: a commit is in the WAL when it returns (it survives a crash of the process); the server
   // then syncs the WAL (fdatasync) before it acknowledges anything (see WalSync), so it survives a power loss too.
