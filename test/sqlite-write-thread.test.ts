@@ -205,3 +205,17 @@ test("a write thread that fails hands its groups back as lost and takes no more"
   assert.equal(thread.run([raw("update grants set revoked_at = 1")]), undefined);
   await thread.stop();
 });
+
+test("the write thread's connection keeps the page cache it is given", async () => {
+  const path = newPath();
+  const { store } = await openStore(path);
+  await store.close();
+  const cacheOf = (kib: number) => [raw("select 1 from pragma_cache_size() where cache_size = ?", -kib)];
+  const thread = new WriteThread(path, 1000, async () => {}, 1234);
+  try {
+    assert.deepEqual(await thread.run(cacheOf(1234)), [1]);
+    assert.deepEqual(await thread.run(cacheOf(2000)), [0], "the query tells one size from another");
+  } finally {
+    await thread.stop();
+  }
+});

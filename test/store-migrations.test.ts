@@ -7,7 +7,7 @@ import { type Kysely, sql } from "kysely";
 import { migrateDatabase } from "../src/store/migrate.js";
 import { connectDatabase, openStore } from "../src/store/open.js";
 import type { Database } from "../src/store/schema.js";
-import { NEW_FILE_PAGE_SIZE } from "../src/store/sqlite.js";
+import { NEW_FILE_PAGE_SIZE, PAGE_CACHE_KIB } from "../src/store/sqlite.js";
 import { runCliAsync } from "./support/cli-async.js";
 import { TEST_SECRET } from "./support/harness.js";
 import { adminQuery, createTestSchema, PG_SKIP } from "./support/postgres.js";
@@ -305,6 +305,21 @@ describe("Grants by user (sqlite)", () => {
       await target.remove();
     }
   });
+});
+
+test("the serving connection keeps a page cache of PAGE_CACHE_KIB (sqlite)", async () => {
+  const target = await sqlitePlace();
+  try {
+    const { store, db } = await openStore(target.url);
+    try {
+      const { rows } = await sql<{ cache_size: number }>`pragma cache_size`.execute(db);
+      assert.equal(rows[0]?.cache_size, -PAGE_CACHE_KIB);
+    } finally {
+      await store.close();
+    }
+  } finally {
+    await target.remove();
+  }
 });
 
 describe("Page size (sqlite)", () => {

@@ -40,6 +40,16 @@ export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
  * already exists keeps the page size it was made with.
  */
 export const NEW_FILE_PAGE_SIZE = 1024;
+/**
+ * The page cache, in KiB, of each connection that serves requests (the serving connection and the
+ * write thread's); better-sqlite3 builds SQLite with 16 MiB. What the requests touch again soon
+ * (the b-trees' upper levels, the newest tokens) fits in this; the rest comes from the operating
+ * system's file cache. The larger cache cost 9-16 MiB more peak RSS under the benchmark, and it
+ * made some commits slow: when SQLite rebalances a b-tree it swaps sibling pages' numbers through
+ * a spare number far past the file's end, and the next commit then walks the cache's whole hash
+ * table, which grows with the cache (README, "Performance").
+ */
+export const PAGE_CACHE_KIB = 4096;
 /** How long opening a file waits for another process that is migrating it. */
 const MIGRATION_LOCK_WAIT_MS = 60_000;
 
@@ -89,6 +99,7 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
   // then syncs the WAL (fdatasync) before it acknowledges anything (see WalSync), so it survives a power loss too.
   database.pragma("synchronous = NORMAL");
   database.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
+  database.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
   const wal = new WalSync(path === ":memory:" ? "" : `${resolve(path)}-wal`, options.syncWal, options.onDurabilityLost);
   const checkpointer =
     path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path), WAL_SIZE_LIMIT_BYTES);
@@ -96,10 +107,15 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
   // Started on first use: most commands of the CLI never revoke anything.
   let writeThread: WriteThread | undefined;
   const startedWriteThread = () =>
-    (writeThread ??= new WriteThread(resolve(path), BUSY_TIMEOUT_MS, () => {
-      wal.noteWrite();
-      return driver.afterOtherCommit();
-    }));
+    (writeThread ??= new WriteThread(
+      resolve(path),
+      BUSY_TIMEOUT_MS,
+      () => {
+        wal.noteWrite();
+        return driver.afterOtherCommit();
+      },
+      PAGE_CACHE_KIB,
+    ));
   const dialect: Dialect = {
     createDriver: () => driver,
     createAdapter: () => new SqliteAdapter(),

@@ -14,6 +14,7 @@ import SQLite from "better-sqlite3";
 export interface WriteThreadData {
   path: string;
   busyTimeoutMs: number;
+  pageCacheKib?: number;
 }
 
 /**
@@ -48,11 +49,12 @@ const failureOf = (error: unknown): WriteFailure => {
   return { code: typeof code === "string" ? code : "", message: typeof message === "string" ? message : String(error) };
 };
 
-const { path, busyTimeoutMs } = workerData as WriteThreadData;
+const { path, busyTimeoutMs, pageCacheKib } = workerData as WriteThreadData;
 const database = new SQLite(path);
 // This thread can wait for the write lock in SQLite's busy handler: no event loop serves requests here.
 database.pragma(`busy_timeout = ${busyTimeoutMs}`);
 database.pragma("synchronous = NORMAL");
+if (pageCacheKib !== undefined) database.pragma(`cache_size = -${pageCacheKib}`);
 // The checkpoint thread copies the WAL back; a commit here never checkpoints inline.
 database.pragma("wal_autocheckpoint = 0");
 

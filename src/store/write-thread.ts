@@ -43,8 +43,10 @@ export class WriteThread {
     path: string,
     busyTimeoutMs: number,
     private readonly onCommitted: () => Promise<void>,
+    /** The thread's page cache; SQLite's build default when absent. */
+    pageCacheKib?: number,
   ) {
-    const workerData: WriteThreadData = { path, busyTimeoutMs };
+    const workerData: WriteThreadData = { path, busyTimeoutMs, pageCacheKib };
     this.worker = new Worker(new URL("./write-thread-worker.js", import.meta.url), {
       workerData,
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 },
