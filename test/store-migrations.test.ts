@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import SQLite from "better-sqlite3";
 import { type Kysely, sql } from "kysely";
 import { migrateDatabase } from "../src/store/migrate.js";
-import { connectDatabase, openStore } from "../src/store/open.js";
+import { connectDatabase, type OpenedStore, openStore } from "../src/store/open.js";
 import type { Database } from "../src/store/schema.js";
 import { NEW_FILE_PAGE_SIZE, PAGE_CACHE_KIB } from "../src/store/sqlite.js";
 import { runCliAsync } from "./support/cli-async.js";
@@ -41,6 +41,21 @@ interface Place {
 async function sqlitePlace(): Promise<Place> {
   const url = tempDatabase();
   return { url, remove: async () => rmSync(dirname(url), { recursive: true, force: true }) };
+}
+
+/** Opens a store on a new SQLite file, runs `work` on it, then closes it and removes the file. */
+async function onNewSqliteStore(work: (opened: OpenedStore) => Promise<void>): Promise<void> {
+  const target = await sqlitePlace();
+  try {
+    const opened = await openStore(target.url);
+    try {
+      await work(opened);
+    } finally {
+      await opened.store.close();
+    }
+  } finally {
+    await target.remove();
+  }
 }
 
 async function postgresPlace(): Promise<Place> {
@@ -307,43 +322,25 @@ describe("Grants by user (sqlite)", () => {
   });
 });
 
-test("the serving connection keeps a page cache of PAGE_CACHE_KIB (sqlite)", async () => {
-  const target = await sqlitePlace();
-  try {
-    const { store, db } = await openStore(target.url);
-    try {
-      const { rows } = await sql<{ cache_size: number }>`pragma cache_size`.execute(db);
-      assert.equal(rows[0]?.cache_size, -PAGE_CACHE_KIB);
-    } finally {
-      await store.close();
-    }
-  } finally {
-    await target.remove();
-  }
-});
+test("the serving connection keeps a page cache of PAGE_CACHE_KIB (sqlite)", () =>
+  onNewSqliteStore(async ({ db }) => {
+    const { rows } = await sql<{ cache_size: number }>`pragma cache_size`.execute(db);
+    assert.equal(rows[0]?.cache_size, -PAGE_CACHE_KIB);
+  }));
 
 describe("Page size (sqlite)", () => {
   const pageSize = async (db: Kysely<Database>) =>
     (await sql<{ page_size: number }>`pragma page_size`.execute(db)).rows[0]?.page_size;
 
-  test("a new file gets small pages, and rows longer than a page still round-trip", async () => {
-    const target = await sqlitePlace();
-    try {
-      const { store, db } = await openStore(target.url);
-      try {
-        assert.equal(await pageSize(db), NEW_FILE_PAGE_SIZE);
-        const redirectUris = Array.from({ length: 100 }, (_, i) => `https://example.com/callback/${i}`);
-        const wide = clientRecord({ redirectUris });
-        assert.ok(JSON.stringify(redirectUris).length > 2 * NEW_FILE_PAGE_SIZE, "the row spills over its page");
-        await store.createClient(wide);
-        assert.deepEqual((await store.getClient(wide.id))?.redirectUris, redirectUris);
-      } finally {
-        await store.close();
-      }
-    } finally {
-      await target.remove();
-    }
-  });
+  test("a new file gets small pages, and rows longer than a page still round-trip", () =>
+    onNewSqliteStore(async ({ store, db }) => {
+      assert.equal(await pageSize(db), NEW_FILE_PAGE_SIZE);
+      const redirectUris = Array.from({ length: 100 }, (_, i) => `https://example.com/callback/${i}`);
+      const wide = clientRecord({ redirectUris });
+      assert.ok(JSON.stringify(redirectUris).length > 2 * NEW_FILE_PAGE_SIZE, "the row spills over its page");
+      await store.createClient(wide);
+      assert.deepEqual((await store.getClient(wide.id))?.redirectUris, redirectUris);
+    }));
 
   test("a file made with SQLite's default pages keeps them, and keyward works on it", async () => {
     const target = await sqlitePlace();
