@@ -28,7 +28,7 @@ async function openRateLimiter(config: Config): Promise<RateLimiter> {
   if (!config.redisUrl) return new MemoryRateLimiter();
   const { RedisRateLimiter } = await import("./store/redis-rate-limiter.js");
   const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
-    process.emitWarning(`rate limits are not enforced while Redis is unreachable: ${error.message}`),
+    process.emitWarning(`rate limits are counted by this process alone while Redis is unreachable: ${error.message}`),
   );
   await limiter.connected(REDIS_CONNECT_WAIT_MS);
   return limiter;

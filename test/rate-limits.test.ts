@@ -4,7 +4,8 @@ import { describe, test } from "node:test";
 import { RedisRateLimiter } from "../src/store/redis-rate-limiter.js";
 import { authorize, codeFrom, sessionCookie } from "./support/cal-flow.js";
 import { createHarness, FORM, form, type Harness } from "./support/harness.js";
-import { runCli, startServerProcess, tempDatabase } from "./support/server-process.js";
+import { freePort, runCli, startServerProcess, tempDatabase } from "./support/server-process.js";
+import { TcpProxy } from "./support/tcp-proxy.js";
 
 const REDIS_URL = process.env.KEYWARD_TEST_REDIS_URL;
 
@@ -170,19 +171,36 @@ describe("rate limits in the Cal.com dialect", () => {
 });
 
 describe("rate limits with Redis unreachable", () => {
-  test("fail open, without each request waiting on Redis", async () => {
+  test("count in this process, without each request waiting on Redis", async () => {
     const limiter = new RedisRateLimiter("redis://127.0.0.1:1", "keyward-test:", () => {});
     try {
       await limiter.connected(200);
       const started = performance.now();
-      for (let i = 0; i < 20; i++) {
-        assert.deepEqual(await limiter.consume("k", 1, 60_000), { allowed: true, retryAfterMs: 0 });
-      }
+      for (let i = 0; i < 3; i++)
+        assert.equal((await limiter.consume("k", 3, 60_000)).allowed, true, `request ${i + 1}`);
+      const refused = await limiter.consume("k", 3, 60_000);
+      assert.equal(refused.allowed, false);
+      assert.ok(refused.retryAfterMs > 0);
+      assert.equal((await limiter.check("k", 3, 60_000)).allowed, false);
+      assert.equal((await limiter.consume("other", 3, 60_000)).allowed, true, "another key has its own budget");
       await limiter.release("k", 60_000);
+      assert.equal((await limiter.consume("k", 3, 60_000)).allowed, true, "a released count is taken back");
       // A queued command waited out its 500 ms timeout: 20 of them took over 10 s.
       assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`);
     } finally {
       await limiter.close();
+    }
+  });
+
+  test("sign-in failures still lock an account", async () => {
+    const h = await createHarness({ REDIS_URL: "redis://127.0.0.1:1", KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT: "2" });
+    try {
+      const throttle = h.runtime.signInThrottle;
+      assert.equal(await throttle.attempt("victim@example.com", "10.2.2.1"), 0);
+      assert.equal(await throttle.attempt("victim@example.com", "10.2.2.2"), 0);
+      assert.ok((await throttle.attempt("victim@example.com", "10.2.2.3")) > 0);
+    } finally {
+      await h.close();
     }
   });
 });
@@ -264,6 +282,49 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+  test("while Redis is cut off an instance counts alone, and shares again once it is back", async () => {
+    const target = new URL(REDIS_URL ?? "");
+    const proxy = new TcpProxy(target.hostname, Number(target.port || 6379), await freePort());
+    await proxy.open();
+    const prefix = `keyward-test:${randomBytes(6).toString("hex")}:`;
+    const hour = 3_600_000;
+    // One window for the whole test, however long it takes; advanced past Redis's rest after the cut.
+    let now = Math.floor(Date.now() / hour) * hour + 1000;
+    const warnings: Error[] = [];
+    const cutOff = new RedisRateLimiter(
+      `redis://127.0.0.1:${proxy.port}`,
+      prefix,
+      (e) => warnings.push(e),
+      () => now,
+    );
+    const other = new RedisRateLimiter(
+      REDIS_URL ?? "",
+      prefix,
+      () => {},
+      () => now,
+    );
+    try {
+      await Promise.all([cutOff.connected(2000), other.connected(2000)]);
+      assert.equal((await cutOff.consume("k", 3, hour)).allowed, true);
+      assert.equal((await other.consume("k", 3, hour)).allowed, true);
+
+      await proxy.cut();
+      for (let i = 0; i < 3; i++) assert.equal((await cutOff.consume("k", 3, hour)).allowed, true, `alone ${i + 1}`);
+      assert.equal((await cutOff.consume("k", 3, hour)).allowed, false, "the limit holds for the instance alone");
+      assert.ok(warnings.length >= 1, "the outage was reported");
+      assert.equal((await other.consume("k", 3, hour)).allowed, true, "Redis counted two, not the cut-off ones");
+      assert.equal((await other.consume("k", 3, hour)).allowed, false);
+
+      await proxy.open();
+      now += 6000;
+      await cutOff.connected(5000);
+      assert.equal((await other.consume("fresh", 1, hour)).allowed, true);
+      assert.equal((await cutOff.consume("fresh", 1, hour)).allowed, false, "back on the shared count");
+    } finally {
+      await Promise.all([cutOff.close(), other.close()]);
+      await proxy.cut();
     }
   });
 });

@@ -1,5 +1,12 @@
 import { Redis } from "ioredis";
-import { ALLOWED, decide, type RateDecision, type RateLimiter, windowIndex } from "../core/rate-limit.js";
+import {
+  decide,
+  type MaybePromise,
+  MemoryRateLimiter,
+  type RateDecision,
+  type RateLimiter,
+  windowIndex,
+} from "../core/rate-limit.js";
 
 /**
  * Reads both window counts and, when the request fits, counts it: one atomic step, so instances
@@ -15,7 +22,7 @@ end
 return {current, previous}
 `;
 
-/** How long Redis is left alone after a command failed; limits are not enforced meanwhile. */
+/** How long Redis is left alone after a command failed; this process counts by itself meanwhile. */
 const REST_AFTER_FAILURE_MS = 5000;
 
 /** Takes back one count of the current window, never below zero. */
@@ -24,9 +31,15 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[
 return 0
 `;
 
-/** Rate limits shared by every instance through one Redis (`REDIS_URL`). */
+/**
+ * Rate limits shared by every instance through one Redis (`REDIS_URL`). While Redis cannot be
+ * reached, each process counts alone, in memory: a limit then holds per instance rather than for
+ * all of them together, which is looser but never open (a password guesser who can take Redis down
+ * still meets the sign-in limits). Counts made meanwhile are not carried over when Redis returns.
+ */
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Redis;
+  private readonly fallback: MemoryRateLimiter;
   private warned = false;
 
   constructor(
@@ -38,6 +51,7 @@ export class RedisRateLimiter implements RateLimiter {
     // Commands fail at once while disconnected (no offline queue), and wait at most commandTimeout
     // on a Redis that accepts them but does not answer; after either, Redis rests (see `resting`).
     this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500, enableOfflineQueue: false });
+    this.fallback = new MemoryRateLimiter(clock);
     this.redis.on("error", (error: Error) => this.warnOnce(error));
     this.redis.defineCommand("keywardConsume", { numberOfKeys: 2, lua: CONSUME });
     this.redis.defineCommand("keywardRelease", { numberOfKeys: 1, lua: RELEASE });
@@ -81,8 +95,8 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   private async run(key: string, limit: number, windowMs: number, count: boolean): Promise<RateDecision> {
-    // Redis unreachable: fail open rather than turn every request away; the error is logged once.
-    if (this.resting) return ALLOWED;
+    // Redis unreachable: count here rather than turn every request away; the error is logged once.
+    if (this.resting) return this.counted(key, limit, windowMs, count);
     const now = this.clock();
     const index = windowIndex(now, windowMs);
     const overlap = 1 - (now % windowMs) / windowMs;
@@ -103,8 +117,13 @@ export class RedisRateLimiter implements RateLimiter {
       return decide({ current, previous }, limit, windowMs, now);
     } catch (error) {
       this.failed(error as Error);
-      return ALLOWED;
+      return this.counted(key, limit, windowMs, count);
     }
+  }
+
+  /** The decision of the in-memory limiter, for while Redis is unreachable. */
+  private counted(key: string, limit: number, windowMs: number, count: boolean): MaybePromise<RateDecision> {
+    return count ? this.fallback.consume(key, limit, windowMs) : this.fallback.check(key, limit, windowMs);
   }
 
   consume(key: string, limit: number, windowMs: number): Promise<RateDecision> {
@@ -116,7 +135,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async release(key: string, windowMs: number): Promise<void> {
-    if (this.resting) return;
+    if (this.resting) return this.fallback.release(key, windowMs);
     const index = windowIndex(this.clock(), windowMs);
     try {
       await (this.redis as unknown as { keywardRelease(key: string): Promise<number> }).keywardRelease(
@@ -128,6 +147,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   async close(): Promise<void> {
+    await this.fallback.close();
     this.redis.disconnect();
   }
 }
