@@ -36,7 +36,7 @@ export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
  * used, and its grant's index entry sits among other users'), so each commit writes a whole page
  * for each of them, to the WAL and again when it is checkpointed. Smaller pages carry less around
  * each changed row: refresh rotation wrote 7 KB of disk a request instead of 12, exchange 4.6
- * instead of 5.8, at the same rate (README, "How SQLite writes become durable"). A file that
+ * instead of 5.8, at the same rate (docs/internals.md, "1 KiB pages"). A file that
  * already exists keeps the page size it was made with.
  */
 export const NEW_FILE_PAGE_SIZE = 1024;
@@ -47,7 +47,7 @@ export const NEW_FILE_PAGE_SIZE = 1024;
  * system's file cache. The larger cache cost 9-16 MiB more peak RSS under the benchmark, and it
  * made some commits slow: when SQLite rebalances a b-tree it swaps sibling pages' numbers through
  * a spare number far past the file's end, and the next commit then walks the cache's whole hash
- * table, which grows with the cache (README, "Performance").
+ * table, which grows with the cache (docs/performance.md, "Memory").
  */
 export const PAGE_CACHE_KIB = 4096;
 /** How long opening a file waits for another process that is migrating it. */
