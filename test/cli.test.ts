@@ -20,6 +20,16 @@ function json2(environment: Record<string, string>, args: string[]) {
 
 const json = (args: string[]) => json2(env, args);
 
+function secretHashOf(clientId: string): string {
+  const db = new SQLite(env.DATABASE_URL ?? "", { readonly: true });
+  try {
+    return (db.prepare("select secret_hash from clients where id = ?").get(clientId) as { secret_hash: string })
+      .secret_hash;
+  } finally {
+    db.close();
+  }
+}
+
 describe("keyward clients", () => {
   test("create prints the id and the secret once, as one JSON object", () => {
     const created = json([
@@ -57,6 +67,46 @@ describe("keyward clients", () => {
     assert.match(gone.stderr, /no client with id/);
   });
 
+  test("update replaces what it names and keeps the rest, the secret included", () => {
+    const created = json([
+      "clients",
+      "create",
+      "--name",
+      "Before",
+      "--redirect-uri",
+      "https://before.example/cb",
+      "--scope",
+      "profile:read",
+    ]);
+    const secretBefore = secretHashOf(created.client_id);
+    const renamed = json(["clients", "update", created.client_id, "--name", "After"]);
+    assert.equal(renamed.name, "After");
+    assert.deepEqual(renamed.redirect_uris, ["https://before.example/cb"]);
+    assert.equal(renamed.client_secret, undefined);
+
+    const moved = json([
+      "clients",
+      "update",
+      created.client_id,
+      "--redirect-uri",
+      "https://after.example/cb",
+      "--redirect-uri",
+      "https://after.example/cb2",
+      "--scope",
+      "profile:read design:meta:read",
+    ]);
+    assert.deepEqual(moved.redirect_uris, ["https://after.example/cb", "https://after.example/cb2"]);
+    assert.equal(moved.scope, "profile:read design:meta:read");
+    assert.equal(moved.name, "After");
+    assert.deepEqual(json(["clients", "show", created.client_id]), moved);
+
+    assert.equal(secretHashOf(created.client_id), secretBefore, "the secret stays");
+
+    const missing = runCli(["clients", "update", "OC-missing", "--name", "X"], env);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no client with id OC-missing/);
+  });
+
   test("the secret file is created beside the database with mode 0600", () => {
     const file = join(dirname(env.DATABASE_URL ?? ""), "keyward.secret");
     assert.ok(existsSync(file));
@@ -91,6 +141,15 @@ describe("keyward clients", () => {
     ["unknown command", ["frobnicate"], /unknown command/],
     ["unknown subcommand", ["clients", "explode"], /unknown clients command/],
     ["show without id", ["clients", "show"], /needs a client id/],
+    ["update without id", ["clients", "update"], /needs a client id/],
+    ["update without changes", ["clients", "update", "OC-x"], /needs --name, --redirect-uri or --scope/],
+    ["update to an unknown scope", ["clients", "update", "OC-x", "--scope", "root"], /unknown scope: root/],
+    [
+      "update to an http redirect off localhost",
+      ["clients", "update", "OC-x", "--redirect-uri", "http://a.example/cb"],
+      /not allowed/,
+    ],
+    ["update to an empty name", ["clients", "update", "OC-x", "--name", " "], /--name/],
     ["short password", ["users", "create", "--email", "a@b.example", "--password", "short"], /at least 8/],
     ["bad email", ["users", "create", "--email", "nope", "--password", "long enough"], /not an email/],
   ];

@@ -58,6 +58,15 @@ describe("PostgreSQL: clients remembered between requests", { skip: PG_SKIP }, (
     );
     await until(() => remembered(reader, client.id), Boolean, 2000, "remembered again after the rotation");
 
+    await writer.updateClient(client.id, { redirectUris: ["https://moved.example/cb"] }, Date.now());
+    await until(
+      () => reader.getClient(client.id),
+      (read) => read?.redirectUris[0] === "https://moved.example/cb",
+      2000,
+      "update",
+    );
+    await until(() => remembered(reader, client.id), Boolean, 2000, "remembered again after the update");
+
     assert.equal(await writer.deleteClient(client.id), true);
     await until(
       () => reader.getClient(client.id),

@@ -116,6 +116,20 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.setClientSecretHash(first.id, "new-hash", NOW + 5), true);
       assert.equal(await store.setClientSecretHash("missing", "x", NOW), false);
       assert.deepEqual(await store.getClient(first.id), { ...first, secretHash: "new-hash", updatedAt: NOW + 5 });
+      assert.equal(await store.updateClient(first.id, { name: "Renamed" }, NOW + 6), true);
+      assert.equal(
+        await store.updateClient(first.id, { redirectUris: ["https://b.example/cb"], scopes: ["asset:read"] }, NOW + 7),
+        true,
+      );
+      assert.equal(await store.updateClient("missing", { name: "x" }, NOW), false);
+      assert.deepEqual(await store.getClient(first.id), {
+        ...first,
+        name: "Renamed",
+        secretHash: "new-hash",
+        redirectUris: ["https://b.example/cb"],
+        scopes: ["asset:read"],
+        updatedAt: NOW + 7,
+      });
 
       const grant = grantRecord({ clientId: first.id });
       const token = tokenRecord(grant);

@@ -2,7 +2,7 @@ import { generateClientId, generateClientSecret } from "../core/clients.js";
 import { isRegistrableRedirectUri } from "../core/redirect-uri.js";
 import { isKnownScope, parseScope } from "../core/scopes.js";
 import type { Runtime } from "../runtime.js";
-import type { ClientRecord } from "../store/types.js";
+import type { ClientChanges, ClientRecord } from "../store/types.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";
 
@@ -14,29 +14,62 @@ export interface CreateClientOptions {
   scope?: string;
 }
 
-export function validateNewClient(options: CreateClientOptions): {
-  name: string;
-  redirectUris: string[];
-  scopes: string[];
-} {
-  const name = options.name?.trim();
-  if (!name) throw new UsageError("--name is required");
-  if (options.redirectUris.length === 0) throw new UsageError("at least one --redirect-uri is required");
-  if (options.redirectUris.length > MAX_REDIRECT_URIS) {
+function validName(name: string | undefined): string {
+  const trimmed = name?.trim();
+  if (!trimmed) throw new UsageError("--name is required");
+  return trimmed;
+}
+
+function validRedirectUris(uris: string[]): string[] {
+  if (uris.length === 0) throw new UsageError("at least one --redirect-uri is required");
+  if (uris.length > MAX_REDIRECT_URIS) {
     throw new UsageError(`at most ${MAX_REDIRECT_URIS} --redirect-uri values are allowed`);
   }
-  for (const uri of options.redirectUris) {
+  for (const uri of uris) {
     if (!isRegistrableRedirectUri(uri)) {
       throw new UsageError(
         `--redirect-uri ${uri} is not allowed: use an absolute https URL (or http on localhost/127.0.0.1) without a fragment or credentials`,
       );
     }
   }
-  const scopes = parseScope(options.scope);
+  return [...new Set(uris)];
+}
+
+function validScopes(scope: string | undefined): string[] {
+  const scopes = parseScope(scope);
   if (scopes.length === 0) throw new UsageError('--scope is required, e.g. --scope "design:meta:read profile:read"');
   const unknown = scopes.filter((s) => !isKnownScope(s));
   if (unknown.length > 0) throw new UsageError(`unknown scope: ${unknown.join(" ")}`);
-  return { name, redirectUris: [...new Set(options.redirectUris)], scopes };
+  return scopes;
+}
+
+export function validateNewClient(options: CreateClientOptions): {
+  name: string;
+  redirectUris: string[];
+  scopes: string[];
+} {
+  return {
+    name: validName(options.name),
+    redirectUris: validRedirectUris(options.redirectUris),
+    scopes: validScopes(options.scope),
+  };
+}
+
+/** What `clients update` was asked to change, each part checked as `create` checks it. */
+export function validateClientChanges(options: {
+  name?: string;
+  redirectUris?: string[];
+  scope?: string;
+}): ClientChanges {
+  const changes: ClientChanges = {
+    ...(options.name !== undefined && { name: validName(options.name) }),
+    ...(options.redirectUris !== undefined && { redirectUris: validRedirectUris(options.redirectUris) }),
+    ...(options.scope !== undefined && { scopes: validScopes(options.scope) }),
+  };
+  if (Object.keys(changes).length === 0) {
+    throw new UsageError("clients update needs --name, --redirect-uri or --scope");
+  }
+  return changes;
 }
 
 export async function createClient(
@@ -110,6 +143,19 @@ export async function runClientsCommand(
       process.stdout.write(`deleted ${needId()} and every token issued to it\n`);
       return 0;
     }
+    case "update": {
+      const id = needId();
+      const changes = validateClientChanges({
+        name: values.name,
+        redirectUris: values["redirect-uri"],
+        scope: values.scope,
+      });
+      if (!(await store.updateClient(id, changes, runtime.core.now()))) return notFound(id);
+      const client = await store.getClient(id);
+      if (!client) return notFound(id);
+      print(json, describe(client));
+      return 0;
+    }
     case "rotate-secret": {
       const secret = generateClientSecret();
       const changed = await store.setClientSecretHash(
@@ -124,7 +170,7 @@ export async function runClientsCommand(
     }
     default:
       throw new UsageError(
-        `unknown clients command: ${sub ?? "(none)"}; expected create, list, show, delete or rotate-secret`,
+        `unknown clients command: ${sub ?? "(none)"}; expected create, list, show, update, delete or rotate-secret`,
       );
   }
 }

@@ -50,7 +50,7 @@ async function serve(config: Config): Promise<number> {
 
 /** How many words a command takes, its own name included; a word more is a mistake, not something to ignore. */
 function wordsTaken(command: string, sub: string | undefined): number {
-  if (command === "clients") return sub === "show" || sub === "delete" || sub === "rotate-secret" ? 3 : 2;
+  if (command === "clients") return ["show", "update", "delete", "rotate-secret"].includes(sub ?? "") ? 3 : 2;
   if (command === "users" || command === "keys") return 2;
   return 1;
 }

@@ -11,6 +11,9 @@ Commands:
   clients create --name NAME --redirect-uri URL [--redirect-uri URL ...] --scope "SCOPES" [--json]
   clients list [--json]
   clients show ID [--json]
+  clients update ID [--name NAME] [--redirect-uri URL ...] [--scope "SCOPES"] [--json]
+                                          replace the name, the whole list of redirect URIs or the scopes;
+                                          tokens refreshed from then on carry only scopes still allowed
   clients delete ID
   clients rotate-secret ID [--json]
   users create --email EMAIL --password PASSWORD [--display-name NAME] [--json]

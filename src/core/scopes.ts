@@ -49,3 +49,14 @@ export function missingScopes(requested: readonly string[], allowed: readonly st
   const pool = new Set(allowed);
   return requested.filter((s) => !pool.has(s));
 }
+
+/** A code or refresh token whose every scope the client has lost since: the user must authorize again. */
+export const NO_SCOPE_LEFT = "None of the granted scopes is still allowed for this client";
+
+/**
+ * The scopes of a grant that its client still holds: an operator may have taken some away since
+ * the user consented (`keyward clients update`). Scope lists are short, so `includes` beats a Set.
+ */
+export function stillAllowed(granted: readonly string[], clientScopes: readonly string[]): readonly string[] {
+  return granted.every((s) => clientScopes.includes(s)) ? granted : granted.filter((s) => clientScopes.includes(s));
+}

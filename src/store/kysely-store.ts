@@ -19,6 +19,7 @@ import type { Database } from "./schema.js";
 import type { WriteAlone } from "./sqlite.js";
 import {
   type AuthorizationCodeRecord,
+  type ClientChanges,
   type ClientRecord,
   type ConsentRecord,
   type ConsumeOutcome,
@@ -423,6 +424,21 @@ export class KyselyStore implements Store {
     const result = await this.db
       .updateTable("clients")
       .set({ secret_hash: secretHash, updated_at: now })
+      .where("id", "=", id)
+      .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) await this.announceClientChange();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async updateClient(id: string, changes: ClientChanges, now: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable("clients")
+      .set({
+        updated_at: now,
+        ...(changes.name !== undefined && { name: changes.name }),
+        ...(changes.redirectUris !== undefined && { redirect_uris: JSON.stringify(changes.redirectUris) }),
+        ...(changes.scopes !== undefined && { scopes: changes.scopes.join(" ") }),
+      })
       .where("id", "=", id)
       .executeTakeFirst();
     if (result.numUpdatedRows > 0n) await this.announceClientChange();

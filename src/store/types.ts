@@ -14,6 +14,9 @@ export interface ClientRecord {
   readonly updatedAt: number;
 }
 
+/** What `clients update` may change; the id, the secret and the creation time stay. */
+export type ClientChanges = Partial<Pick<ClientRecord, "name" | "redirectUris" | "scopes">>;
+
 export interface UserRecord {
   id: string;
   email: string;
@@ -132,6 +135,8 @@ export interface Store {
   /** Deletes the client and everything issued to it. */
   deleteClient(id: string): Promise<boolean>;
   setClientSecretHash(id: string, secretHash: string, now: number): Promise<boolean>;
+  /** Changes what `changes` names; false when there is no such client. */
+  updateClient(id: string, changes: ClientChanges, now: number): Promise<boolean>;
 
   /** Throws DuplicateError when the email is taken. */
   createUser(user: UserRecord): Promise<void>;

@@ -2,6 +2,7 @@ import type { AuthorizationCodeRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
 import { fail, ok, type Result } from "../errors.js";
 import { verifierMatches } from "../pkce.js";
+import { NO_SCOPE_LEFT, stillAllowed } from "../scopes.js";
 import { mintTokens, spendAndStore } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
@@ -52,13 +53,15 @@ export const authorizationCodeGrant: GrantHandler = {
     if (code.expiresAt <= now) return codeRefusal("expired");
     const refusal = bindingRefusal(code, request);
     if (refusal) return refusal;
+    const scopes = stillAllowed(code.scopes, request.client.scopes);
+    if (scopes.length === 0) return fail("invalid_grant", NO_SCOPE_LEFT);
 
     const minted = await mintTokens(ctx, request.format, {
       clientId: code.clientId,
       userId: code.userId,
       grantId: code.grantId,
-      accessScopes: code.scopes,
-      refreshScopes: code.scopes,
+      accessScopes: scopes,
+      refreshScopes: scopes,
       rotation: false,
       now,
     });

@@ -1,6 +1,6 @@
 import type { CoreContext } from "../context.js";
 import { fail, ok, type Result } from "../errors.js";
-import { isSubset, missingScopes, parseScope } from "../scopes.js";
+import { isSubset, missingScopes, NO_SCOPE_LEFT, parseScope, stillAllowed } from "../scopes.js";
 import { mintTokens, spendAndStore } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
@@ -13,7 +13,8 @@ function tokenRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Res
 /**
  * RFC 6749 §6 with rotation on every use (RFC 9700 §4.14.2): the presented token is consumed and
  * a new one issued; presenting a consumed token again revokes the lineage. A requested scope may
- * only narrow the access token; the new refresh token keeps the original scope.
+ * only narrow the access token; the new refresh token keeps the original scope, less any scope the
+ * client has lost since (see `stillAllowed`).
  *
  * As with codes, the token is read and the successors minted first; one atomic write then
  * consumes it and stores them, or stores nothing if another request consumed it in between.
@@ -33,11 +34,17 @@ export const refreshTokenGrant: GrantHandler = {
     }
     if (token.grantRevokedAt !== null) return tokenRefusal("revoked");
     if (token.expiresAt <= now) return tokenRefusal("expired");
+    const granted = stillAllowed(token.scopes, request.client.scopes);
+    if (granted.length === 0) return fail("invalid_grant", NO_SCOPE_LEFT);
     const requested = request.scope === undefined ? undefined : parseScope(request.scope);
-    const accessScopes = requested && requested.length > 0 ? requested : token.scopes;
+    const accessScopes = requested && requested.length > 0 ? requested : granted;
     if (!isSubset(accessScopes, token.scopes)) {
       const extra = missingScopes(accessScopes, token.scopes).join(" ");
       return fail("invalid_scope", `Scope exceeds what was granted: ${extra}`);
+    }
+    if (!isSubset(accessScopes, granted)) {
+      const extra = missingScopes(accessScopes, granted).join(" ");
+      return fail("invalid_scope", `Scopes not allowed for this client: ${extra}`);
     }
 
     const minted = await mintTokens(ctx, request.format, {
@@ -45,7 +52,7 @@ export const refreshTokenGrant: GrantHandler = {
       userId: token.userId,
       grantId: token.grantId,
       accessScopes,
-      refreshScopes: token.scopes,
+      refreshScopes: granted,
       rotation: true,
       now,
     });
