@@ -152,6 +152,13 @@ describe("keyward clients", () => {
     ["update to an empty name", ["clients", "update", "OC-x", "--name", " "], /--name/],
     ["short password", ["users", "create", "--email", "a@b.example", "--password", "short"], /at least 8/],
     ["bad email", ["users", "create", "--email", "nope", "--password", "long enough"], /not an email/],
+    [
+      "set-password too short",
+      ["users", "set-password", "--email", "a@b.example", "--password", "short"],
+      /at least 8/,
+    ],
+    ["delete without email", ["users", "delete"], /--email is required/],
+    ["unknown users command", ["users", "explode"], /expected create, set-password or delete/],
   ];
   for (const [name, args, message] of bad) {
     test(`bad arguments exit 2 with one line: ${name}`, () => {
@@ -187,6 +194,27 @@ describe("keyward users", () => {
     const again = runCli(["users", "create", "--email", "ada@example.com", "--password", "long enough"], env);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already exists/);
+  });
+
+  test("set-password and delete find the user by email, and say so when there is none", () => {
+    json(["users", "create", "--email", "grace@example.com", "--password", "long enough"]);
+    const changed = runCli(
+      ["users", "set-password", "--email", "Grace@Example.com", "--password", "longer still"],
+      env,
+    );
+    assert.equal(changed.status, 0, changed.stderr);
+    assert.match(changed.stdout, /changed the password of grace@example.com and ended their sign-in sessions/);
+    const deleted = runCli(["users", "delete", "--email", "grace@example.com"], env);
+    assert.equal(deleted.status, 0, deleted.stderr);
+    assert.match(deleted.stdout, /deleted grace@example.com/);
+    for (const args of [
+      ["users", "delete", "--email", "grace@example.com"],
+      ["users", "set-password", "--email", "grace@example.com", "--password", "long enough"],
+    ]) {
+      const missing = runCli(args, env);
+      assert.equal(missing.status, 1, args.join(" "));
+      assert.match(missing.stderr, /no user with email grace@example.com/);
+    }
   });
 });
 

@@ -18,9 +18,7 @@ async function token(client: TestClient, body: Record<string, string>) {
 }
 
 async function exchange(client: TestClient, scope: string) {
-  const user = await h.createUser();
-  const { code, verifier } = await h.issueCode(client, user, { scope });
-  return token(client, { grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI });
+  return h.exchangeCode(client, await h.createUser(), { scope });
 }
 
 const update = (client: TestClient, changes: Parameters<Harness["runtime"]["core"]["store"]["updateClient"]>[1]) =>

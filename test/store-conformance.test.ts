@@ -147,6 +147,55 @@ for (const { engine, open, skip } of ENGINES) {
       assert.deepEqual(await store.getClient(second.id), second);
     });
 
+    it("deletes a user with everything held on their behalf, and nobody else's", async (store) => {
+      const client = clientRecord();
+      await store.createClient(client);
+      const [gone, kept] = [userRecord(), userRecord()];
+      const held = [];
+      for (const user of [gone, kept]) {
+        await store.createUser(user);
+        const grant = grantRecord({ clientId: client.id, userId: user.id });
+        const token = tokenRecord(grant);
+        const code = codeRecord(grant);
+        const session = sessionRecord({ userId: user.id });
+        await store.createGrant(grant);
+        await store.createAuthorizationCode(code);
+        await store.saveTokens([token]);
+        await store.saveConsent({ clientId: client.id, userId: user.id, scopes: ["profile:read"], updatedAt: NOW });
+        await store.createSession(session);
+        held.push({ user, token, code, session });
+      }
+      assert.equal(await store.deleteUser(gone.id), true);
+      assert.equal(await store.deleteUser(gone.id), false);
+      const [before, after] = held;
+      assert.ok(before && after);
+      assert.equal(await store.getUserById(gone.id), undefined);
+      assert.equal(await store.findToken(before.token.hash), undefined);
+      assert.equal((await store.redeemAuthorizationCode(before.code.hash, client.id, NOW)).status, "unknown");
+      assert.equal(await store.getConsent(client.id, gone.id), undefined);
+      assert.equal(await store.findSession(before.session.hash, NOW), undefined);
+
+      assert.deepEqual(await store.getUserById(kept.id), kept);
+      assert.equal((await store.findToken(after.token.hash))?.userId, kept.id);
+      assert.ok(await store.getConsent(client.id, kept.id));
+      assert.ok(await store.findSession(after.session.hash, NOW));
+    });
+
+    it("sets a new password and ends that user's sessions only", async (store) => {
+      const [user, other] = [userRecord(), userRecord()];
+      await store.createUser(user);
+      await store.createUser(other);
+      const session = sessionRecord({ userId: user.id });
+      const otherSession = sessionRecord({ userId: other.id });
+      await store.createSession(session);
+      await store.createSession(otherSession);
+      assert.equal(await store.setUserPassword(user.id, "scrypt$new"), true);
+      assert.equal(await store.setUserPassword("missing", "scrypt$x"), false);
+      assert.equal((await store.getUserById(user.id))?.passwordHash, "scrypt$new");
+      assert.equal(await store.findSession(session.hash, NOW), undefined);
+      assert.ok(await store.findSession(otherSession.hash, NOW));
+    });
+
     it("finds no client and no user by an id or email holding a NUL character", async (store) => {
       const client = clientRecord({ createdAt: NOW });
       await store.createClient(client);

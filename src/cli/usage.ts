@@ -17,6 +17,9 @@ Commands:
   clients delete ID
   clients rotate-secret ID [--json]
   users create --email EMAIL --password PASSWORD [--display-name NAME] [--json]
+  users set-password --email EMAIL --password PASSWORD
+                                          a new password; the user's sign-in sessions end
+  users delete --email EMAIL              the user, their sessions, consents and every token issued for them
   keys rotate [--json]                    make a new signing key current; old keys stay published
   help                                    show this text
 

@@ -1,4 +1,4 @@
-import { createUser, isPlausibleEmail } from "../core/users.js";
+import { changePassword, createUser, isPlausibleEmail, normalizeEmail } from "../core/users.js";
 import type { Runtime } from "../runtime.js";
 import { DuplicateError } from "../store/types.js";
 import { print } from "./output.js";
@@ -6,20 +6,45 @@ import { UsageError } from "./usage.js";
 
 export const MIN_PASSWORD_LENGTH = 8;
 
-export async function runUsersCommand(
-  runtime: Runtime,
-  sub: string | undefined,
-  values: { email?: string; password?: string; "display-name"?: string; json?: boolean },
-): Promise<number> {
-  if (sub !== "create") throw new UsageError(`unknown users command: ${sub ?? "(none)"}; expected create`);
+interface UserOptions {
+  email?: string;
+  password?: string;
+  "display-name"?: string;
+  json?: boolean;
+}
+
+function validEmail(values: UserOptions): string {
   const email = values.email?.trim();
   if (!email) throw new UsageError("--email is required");
   if (!isPlausibleEmail(email)) throw new UsageError(`--email ${email} is not an email address`);
+  return email;
+}
+
+function validPassword(values: UserOptions): string {
   const password = values.password;
   if (!password) throw new UsageError("--password is required");
   if (password.length < MIN_PASSWORD_LENGTH) {
     throw new UsageError(`--password must be at least ${MIN_PASSWORD_LENGTH} characters`);
   }
+  return password;
+}
+
+export async function runUsersCommand(runtime: Runtime, sub: string | undefined, values: UserOptions): Promise<number> {
+  switch (sub) {
+    case "create":
+      return create(runtime, values);
+    case "set-password":
+      return setPassword(runtime, values);
+    case "delete":
+      return remove(runtime, values);
+    default:
+      throw new UsageError(`unknown users command: ${sub ?? "(none)"}; expected create, set-password or delete`);
+  }
+}
+
+async function create(runtime: Runtime, values: UserOptions): Promise<number> {
+  const email = validEmail(values);
+  const password = validPassword(values);
   try {
     const user = await createUser(runtime.core, { email, password, displayName: values["display-name"] });
     print(values.json === true, { user_id: user.id, email: user.email, display_name: user.displayName });
@@ -31,4 +56,26 @@ export async function runUsersCommand(
     }
     throw error;
   }
+}
+
+async function setPassword(runtime: Runtime, values: UserOptions): Promise<number> {
+  const email = normalizeEmail(validEmail(values));
+  const password = validPassword(values);
+  const user = await runtime.core.store.getUserByEmail(email);
+  if (!user || !(await changePassword(runtime.core, user.id, password))) return noUser(email);
+  process.stdout.write(`changed the password of ${email} and ended their sign-in sessions\n`);
+  return 0;
+}
+
+async function remove(runtime: Runtime, values: UserOptions): Promise<number> {
+  const email = normalizeEmail(validEmail(values));
+  const user = await runtime.core.store.getUserByEmail(email);
+  if (!user || !(await runtime.core.store.deleteUser(user.id))) return noUser(email);
+  process.stdout.write(`deleted ${email} with their sessions, consents and every token issued on their behalf\n`);
+  return 0;
+}
+
+function noUser(email: string): number {
+  process.stderr.write(`keyward: no user with email ${email}\n`);
+  return 1;
 }

@@ -35,6 +35,11 @@ export async function createUser(ctx: CoreContext, input: NewUser): Promise<User
   return user;
 }
 
+/** Sets a new password and ends the user's sign-in sessions; false when there is no such user. */
+export async function changePassword(ctx: CoreContext, userId: string, password: string): Promise<boolean> {
+  return ctx.store.setUserPassword(userId, await hashPassword(password));
+}
+
 /** Checks a password; an unknown email costs the same scrypt work as a known one. */
 export async function checkCredentials(
   ctx: CoreContext,

@@ -475,6 +475,41 @@ export class KyselyStore implements Store {
     return row && toUser(row);
   }
 
+  async setUserPassword(id: string, passwordHash: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).db;
+      const result = await db
+        .updateTable("users")
+        .set({ password_hash: passwordHash })
+        .where("id", "=", id)
+        .executeTakeFirst();
+      await db.deleteFrom("sessions").where("user_id", "=", id).execute();
+      return result.numUpdatedRows > 0n;
+    });
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).db;
+      // Grants and consents are keyed by client, then user: naming every client lets both engines
+      // use those keys instead of reading the whole table. Every grant has its client (deleteClient
+      // removes a client's grants with it).
+      const clientIds = db.selectFrom("clients").select("id");
+      const grantIds = db
+        .selectFrom("grants")
+        .select("id")
+        .where("client_id", "in", clientIds)
+        .where("user_id", "=", id);
+      await db.deleteFrom("tokens").where("grant_id", "in", grantIds).execute();
+      await db.deleteFrom("authorization_codes").where("user_id", "=", id).execute();
+      await db.deleteFrom("grants").where("client_id", "in", clientIds).where("user_id", "=", id).execute();
+      await db.deleteFrom("consents").where("client_id", "in", clientIds).where("user_id", "=", id).execute();
+      await db.deleteFrom("sessions").where("user_id", "=", id).execute();
+      const result = await db.deleteFrom("users").where("id", "=", id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
+  }
+
   async getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined> {
     const row = await this.db
       .selectFrom("consents")

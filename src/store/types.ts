@@ -142,6 +142,13 @@ export interface Store {
   createUser(user: UserRecord): Promise<void>;
   getUserByEmail(email: string): Promise<UserRecord | undefined>;
   getUserById(id: string): Promise<UserRecord | undefined>;
+  /** Replaces the password hash and ends every sign-in session of the user; false when there is no such user. */
+  setUserPassword(id: string, passwordHash: string): Promise<boolean>;
+  /**
+   * Deletes the user and everything held on their behalf: sessions, consents, codes, lineages and
+   * their tokens. False when there is no such user.
+   */
+  deleteUser(id: string): Promise<boolean>;
 
   getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined>;
   /**

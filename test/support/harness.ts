@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { createClient } from "../../src/cli/clients.js";
 import { loadConfig } from "../../src/config.js";
 import { issueAuthorizationCode, recordConsent } from "../../src/core/authorization.js";
@@ -36,6 +36,8 @@ export interface Harness {
     user: TestUser,
     options?: { scope?: string; redirectUri?: string; explicitRedirect?: boolean; withPkce?: boolean },
   ): Promise<{ code: string; verifier: string; challenge: string }>;
+  /** Issues a code as `issueCode` does and redeems it at Canva's token endpoint; returns the response. */
+  exchangeCode(client: TestClient, user: TestUser, options?: { scope?: string }): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
@@ -60,7 +62,7 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
   await runtime.keyRing.load(Date.now());
   const app = buildApp(runtime, { logger: false });
   await app.ready();
-  return {
+  const harness: Harness = {
     app,
     runtime,
     advanceClock(ms) {
@@ -98,11 +100,21 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
       });
       return { code, verifier, challenge };
     },
+    async exchangeCode(client, user, options = {}) {
+      const { code, verifier } = await harness.issueCode(client, user, options);
+      return app.inject({
+        method: "POST",
+        url: "/rest/v1/oauth/token",
+        headers: { ...FORM, authorization: client.basic },
+        payload: form({ grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI }),
+      });
+    },
     async close() {
       await app.close();
       await runtime.close();
     },
   };
+  return harness;
 }
 
 export function form(values: Record<string, string>): string {

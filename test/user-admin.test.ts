@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { runUsersCommand } from "../src/cli/users.js";
+import { findSession, startSession } from "../src/core/sessions.js";
+import { checkCredentials } from "../src/core/users.js";
+import { createHarness, FORM, form, type Harness, type TestClient, type TestUser } from "./support/harness.js";
+
+let h: Harness;
+let client: TestClient;
+before(async () => {
+  h = await createHarness();
+  client = await h.createClient();
+});
+after(() => h.close());
+
+async function tokensFor(user: TestUser): Promise<{ access_token: string; refresh_token: string }> {
+  const res = await h.exchangeCode(client, user);
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json();
+}
+
+const profile = (accessToken: string) =>
+  h.app.inject({ url: "/rest/v1/users/me/profile", headers: { authorization: `Bearer ${accessToken}` } });
+
+const refresh = (refreshToken: string) =>
+  h.app.inject({
+    method: "POST",
+    url: "/rest/v1/oauth/token",
+    headers: { ...FORM, authorization: client.basic },
+    payload: form({ grant_type: "refresh_token", refresh_token: refreshToken }),
+  });
+
+/** Runs a `keyward users` command against the harness's database, its output kept out of the test log. */
+async function users(sub: string, values: { email?: string; password?: string }): Promise<number> {
+  const write = process.stdout.write;
+  process.stdout.write = () => true;
+  try {
+    return await runUsersCommand(h.runtime, sub, values);
+  } finally {
+    process.stdout.write = write;
+  }
+}
+
+test("users delete: the user's tokens, sessions and consents go; another user's stay", async () => {
+  const [gone, kept] = [await h.createUser(), await h.createUser()];
+  const goneTokens = await tokensFor(gone);
+  const keptTokens = await tokensFor(kept);
+  const session = await startSession(h.runtime.core, gone.userId, 3_600_000);
+  assert.ok(await findSession(h.runtime.core, session));
+
+  assert.equal(await users("delete", { email: gone.email.toUpperCase() }), 0);
+
+  assert.equal((await profile(goneTokens.access_token)).statusCode, 401);
+  assert.equal((await refresh(goneTokens.refresh_token)).json().error, "invalid_grant");
+  assert.equal(await h.runtime.core.store.getConsent(client.clientId, gone.userId), undefined);
+  assert.equal(await findSession(h.runtime.core, session), undefined);
+  assert.equal(await checkCredentials(h.runtime.core, gone.email, gone.password), undefined);
+
+  assert.equal((await profile(keptTokens.access_token)).statusCode, 200);
+  assert.equal((await refresh(keptTokens.refresh_token)).statusCode, 200);
+  assert.equal(await users("delete", { email: gone.email }), 1, "a second delete finds no one");
+});
+
+test("users set-password: the new password signs in, the old does not, sessions end, tokens stay", async () => {
+  const user = await h.createUser();
+  const tokens = await tokensFor(user);
+  const session = await startSession(h.runtime.core, user.userId, 3_600_000);
+  assert.ok(await findSession(h.runtime.core, session));
+
+  assert.equal(await users("set-password", { email: user.email, password: "a brand new passphrase" }), 0);
+
+  assert.equal(await checkCredentials(h.runtime.core, user.email, user.password), undefined);
+  assert.equal((await checkCredentials(h.runtime.core, user.email, "a brand new passphrase"))?.id, user.userId);
+  assert.equal(await findSession(h.runtime.core, session), undefined);
+  assert.equal((await profile(tokens.access_token)).statusCode, 200, "integrations keep what the user granted");
+  assert.equal(await users("set-password", { email: "nobody@example.com", password: "long enough" }), 1);
+});
