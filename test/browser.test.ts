@@ -256,4 +256,12 @@ describe("authorization pages in headless Chromium", { skip, timeout: 60_000 }, 
       await fresh.close();
     }
   });
+  test("the home page lists the connected integration, and Disconnect makes the next authorization ask again", async () => {
+    await page.goto(`${server.url}/`);
+    assert.match((await page.textContent("main")) ?? "", new RegExp(`${CLIENT_NAME}, since`));
+    await Promise.all([page.waitForURL(`${server.url}/`), page.click('form[action="/connections/disconnect"] button')]);
+    assert.match((await page.textContent("main")) ?? "", /No integration can act on your behalf/);
+    await page.goto(authorizationUrl(SCOPES, "state-five"));
+    await page.waitForSelector('button[value="allow"]');
+  });
 });

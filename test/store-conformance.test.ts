@@ -181,6 +181,24 @@ for (const { engine, open, skip } of ENGINES) {
       assert.ok(await store.findSession(after.session.hash, NOW));
     });
 
+    it("lists a user's consents to clients that exist, most recent first", async (store) => {
+      const [older, newer, deleted] = [clientRecord(), clientRecord(), clientRecord()];
+      for (const client of [older, newer, deleted]) await store.createClient(client);
+      const [user, other] = [userRecord(), userRecord()];
+      const consent = (clientId: string, userId: string, updatedAt: number) =>
+        store.saveConsent({ clientId, userId, scopes: ["profile:read", "design:meta:read"], updatedAt });
+      await consent(older.id, user.id, NOW);
+      await consent(newer.id, user.id, NOW + 10);
+      await consent(deleted.id, user.id, NOW + 20);
+      await consent(older.id, other.id, NOW + 30);
+      await store.deleteClient(deleted.id);
+      assert.deepEqual(await store.listConsents(user.id), [
+        { clientId: newer.id, userId: user.id, scopes: ["profile:read", "design:meta:read"], updatedAt: NOW + 10 },
+        { clientId: older.id, userId: user.id, scopes: ["profile:read", "design:meta:read"], updatedAt: NOW },
+      ]);
+      assert.deepEqual(await store.listConsents("nobody"), []);
+    });
+
     it("sets a new password and ends that user's sessions only", async (store) => {
       const [user, other] = [userRecord(), userRecord()];
       await store.createUser(user);

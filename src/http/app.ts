@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import { registerAccountPage } from "./account-page.js";
 import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
@@ -138,6 +139,7 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
 
   registerWellKnown(app, deps);
   registerSignInPage(app, deps);
+  registerAccountPage(app, deps);
   registerAuthorizePage(app, deps);
 
   for (const prefix of ["/rest", "/auth"]) {

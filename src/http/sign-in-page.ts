@@ -1,10 +1,9 @@
 import type { FastifyInstance } from "fastify";
-import { csrfBinding, csrfToken, csrfValid, signedInUser, signIn, signOut } from "./browser.js";
+import { csrfBinding, csrfToken, csrfValid, signIn, signOut } from "./browser.js";
 import type { AppDeps } from "./deps.js";
 import { postedForm } from "./form-body.js";
-import { escapeHtml, sendHtml } from "./html.js";
+import { sendHtml } from "./html.js";
 import { formExpiredPage } from "./pages/error.js";
-import { page } from "./pages/layout.js";
 import { signInPage } from "./pages/sign-in.js";
 
 /** A path of printable ASCII: browsers drop tabs and newlines from URLs, and a header carries no control characters. */
@@ -61,24 +60,5 @@ export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
     }
     await signOut(deps, request, reply);
     return reply.status(303).header("location", "/").send();
-  });
-
-  app.get("/", async (request, reply) => {
-    const signedIn = await signedInUser(deps, request);
-    if (!signedIn) {
-      return sendHtml(reply, 200, page("keyward", `<h1>keyward</h1><p><a href="/login">Sign in</a></p>`));
-    }
-    const binding = csrfBinding(deps, request, reply);
-    const token = csrfToken(deps, binding, "sign_out");
-    return sendHtml(
-      reply,
-      200,
-      page(
-        "keyward",
-        `<h1>keyward</h1><p>Signed in as ${escapeHtml(signedIn.user.email)}.</p>
-<form method="post" action="/logout"><input type="hidden" name="csrf_token" value="${escapeHtml(token)}">
-<button type="submit">Sign out</button></form>`,
-      ),
-    );
   });
 }

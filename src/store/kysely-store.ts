@@ -541,6 +541,24 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async listConsents(userId: string): Promise<ConsentRecord[]> {
+    const rows = await this.db
+      .selectFrom("consents")
+      .selectAll()
+      // Keyed by client, then user: naming every client reads the user's entries, not the table.
+      .where("client_id", "in", this.db.selectFrom("clients").select("id"))
+      .where("user_id", "=", userId)
+      .orderBy("updated_at", "desc")
+      .orderBy("client_id")
+      .execute();
+    return rows.map((row) => ({
+      clientId: row.client_id,
+      userId,
+      scopes: splitScopes(row.scopes),
+      updatedAt: row.updated_at,
+    }));
+  }
+
   async deleteConsent(clientId: string, userId: string): Promise<void> {
     await this.run("deleteConsent", deleteConsentQuery, clientId, userId);
   }

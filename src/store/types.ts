@@ -157,6 +157,8 @@ export interface Store {
    */
   saveConsent(consent: ConsentRecord): Promise<void>;
   deleteConsent(clientId: string, userId: string): Promise<void>;
+  /** The user's consents to clients that exist, most recently given first. */
+  listConsents(userId: string): Promise<ConsentRecord[]>;
   /**
    * Inside a transaction: makes sure the user's consent row to the client exists (with no scopes
    * when new) and holds it until the transaction ends, so that a concurrent holder waits and then

@@ -1,0 +1,38 @@
+import type { CoreContext } from "./context.js";
+
+/** An integration the user has let act on their behalf, as the account page lists it. */
+export interface Connection {
+  clientId: string;
+  clientName: string;
+  scopes: readonly string[];
+  /** When the user last consented. */
+  since: number;
+}
+
+export async function listConnections(ctx: CoreContext, userId: string): Promise<Connection[]> {
+  const connections: Connection[] = [];
+  for (const consent of await ctx.store.listConsents(userId)) {
+    const client = await ctx.store.getClient(consent.clientId);
+    if (!client || consent.scopes.length === 0) continue;
+    connections.push({
+      clientId: client.id,
+      clientName: client.name,
+      scopes: consent.scopes,
+      since: consent.updatedAt,
+    });
+  }
+  return connections;
+}
+
+/**
+ * Withdraws the user's consent to the client and revokes every lineage between them, as revoking
+ * one of its refresh tokens does: the integration's tokens stop working, and its next
+ * authorization request asks the user again.
+ */
+export async function disconnect(ctx: CoreContext, userId: string, clientId: string): Promise<void> {
+  const now = ctx.now();
+  await ctx.store.transaction(async (tx) => {
+    await tx.revokeGrantsOf(clientId, userId, now);
+    await tx.deleteConsent(clientId, userId);
+  });
+}

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { createHarness, FORM, form, type Harness, type TestClient, type TestUser } from "./support/harness.js";
+import { authorizeUrl, InjectBrowser } from "./support/inject-browser.js";
+
+let h: Harness;
+before(async () => {
+  h = await createHarness();
+});
+after(() => h.close());
+
+/** The page's disconnect form for `clientId`: its CSRF token. */
+function disconnectToken(html: string, clientId: string): string {
+  const forms = html.split('<form method="post" action="/connections/disconnect">').slice(1);
+  const mine = forms.find((f) => f.includes(`name="client_id" value="${clientId}"`));
+  return /name="csrf_token" value="([^"]+)"/.exec(mine ?? "")?.[1] ?? "";
+}
+
+async function connect(client: TestClient, user: TestUser) {
+  const res = await h.exchangeCode(client, user, { scope: "profile:read" });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json() as { access_token: string; refresh_token: string };
+}
+
+const profile = (accessToken: string) =>
+  h.app.inject({ url: "/rest/v1/users/me/profile", headers: { authorization: `Bearer ${accessToken}` } });
+
+const refresh = (client: TestClient, refreshToken: string) =>
+  h.app.inject({
+    method: "POST",
+    url: "/rest/v1/oauth/token",
+    headers: { ...FORM, authorization: client.basic },
+    payload: form({ grant_type: "refresh_token", refresh_token: refreshToken }),
+  });
+
+test("the home page lists the user's integrations, and one disconnected stops working at once", async () => {
+  const [kept, dropped] = [
+    await h.createClient({ name: "Kept <Designs>" }),
+    await h.createClient({ name: "Dropped & Co" }),
+  ];
+  const user = await h.createUser();
+  const keptTokens = await connect(kept, user);
+  const droppedTokens = await connect(dropped, user);
+  const browser = new InjectBrowser(h);
+  await browser.signIn("/login", user);
+
+  const home = await browser.get("/");
+  assert.equal(home.statusCode, 200);
+  assert.match(home.body, /Kept &lt;Designs&gt;/);
+  assert.match(home.body, /Dropped &amp; Co/);
+  assert.match(home.body, /View your display name/);
+
+  const res = await browser.post("/connections/disconnect", {
+    csrf_token: disconnectToken(home.body, dropped.clientId),
+    client_id: dropped.clientId,
+  });
+  assert.equal(res.statusCode, 303);
+  assert.equal(res.headers.location, "/");
+
+  assert.equal((await profile(droppedTokens.access_token)).statusCode, 401);
+  assert.equal((await refresh(dropped, droppedTokens.refresh_token)).json().error, "invalid_grant");
+  assert.equal(await h.runtime.core.store.getConsent(dropped.clientId, user.userId), undefined);
+  assert.equal((await profile(keptTokens.access_token)).statusCode, 200);
+  assert.equal((await refresh(kept, keptTokens.refresh_token)).statusCode, 200);
+
+  const after = await browser.get("/");
+  assert.doesNotMatch(after.body, /Dropped &amp; Co/);
+  assert.match(after.body, /Kept &lt;Designs&gt;/);
+  // The integration must ask again: the authorization page shows consent instead of redirecting.
+  const again = await browser.get(authorizeUrl(dropped.clientId, { scope: "profile:read" }));
+  assert.equal(again.statusCode, 200);
+  assert.match(again.body, /wants to access your account/);
+});
+
+test("a disconnect without this browser's CSRF token is refused and changes nothing", async () => {
+  const client = await h.createClient();
+  const user = await h.createUser();
+  const tokens = await connect(client, user);
+  const browser = new InjectBrowser(h);
+  await browser.signIn("/login", user);
+  const home = await browser.get("/");
+  const token = disconnectToken(home.body, client.clientId);
+  assert.ok(token);
+
+  const missing = await browser.post("/connections/disconnect", { client_id: client.clientId });
+  assert.equal(missing.statusCode, 403);
+  const elsewhere = new InjectBrowser(h);
+  await elsewhere.signIn("/login", user);
+  const lifted = await elsewhere.post("/connections/disconnect", { csrf_token: token, client_id: client.clientId });
+  assert.equal(lifted.statusCode, 403, "a token from another browser is worthless");
+  assert.equal((await profile(tokens.access_token)).statusCode, 200);
+});
+
+test("signed out, a disconnect goes to the sign-in page; with no integration named, an error page", async () => {
+  const user = await h.createUser();
+  const browser = new InjectBrowser(h);
+  await browser.signIn("/login", user);
+  const home = await browser.get("/");
+  assert.match(home.body, /No integration can act on your behalf/);
+  const token = /action="\/logout"><input type="hidden" name="csrf_token" value="([^"]+)"/.exec(home.body)?.[1] ?? "";
+  const csrf = /name="csrf_token" value="([^"]+)"/.exec((await browser.get("/")).body)?.[1] ?? "";
+  assert.equal(csrf, token, "with no integration, the only form is sign-out's");
+
+  const client = await h.createClient();
+  await connect(client, user);
+  const disconnectCsrf = disconnectToken((await browser.get("/")).body, client.clientId);
+  const nothing = await browser.post("/connections/disconnect", { csrf_token: disconnectCsrf });
+  assert.equal(nothing.statusCode, 400);
+
+  await browser.post("/logout", { csrf_token: token });
+  const signedOut = await browser.post("/connections/disconnect", {
+    csrf_token: disconnectCsrf,
+    client_id: client.clientId,
+  });
+  assert.equal(signedOut.statusCode, 303);
+  assert.equal(signedOut.headers.location, "/login?return_to=%2F");
+});
