@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createHarness, FORM, form, type Harness, type TestClient, type TestUser } from "./support/harness.js";
+import { createHarness, type Harness, type TestClient, type TestUser } from "./support/harness.js";
 import { authorizeUrl, InjectBrowser } from "./support/inject-browser.js";
 
 let h: Harness;
@@ -21,17 +21,6 @@ async function connect(client: TestClient, user: TestUser) {
   assert.equal(res.statusCode, 200, res.body);
   return res.json() as { access_token: string; refresh_token: string };
 }
-
-const profile = (accessToken: string) =>
-  h.app.inject({ url: "/rest/v1/users/me/profile", headers: { authorization: `Bearer ${accessToken}` } });
-
-const refresh = (client: TestClient, refreshToken: string) =>
-  h.app.inject({
-    method: "POST",
-    url: "/rest/v1/oauth/token",
-    headers: { ...FORM, authorization: client.basic },
-    payload: form({ grant_type: "refresh_token", refresh_token: refreshToken }),
-  });
 
 test("the home page lists the user's integrations, and one disconnected stops working at once", async () => {
   const [kept, dropped] = [
@@ -57,11 +46,11 @@ test("the home page lists the user's integrations, and one disconnected stops wo
   assert.equal(res.statusCode, 303);
   assert.equal(res.headers.location, "/");
 
-  assert.equal((await profile(droppedTokens.access_token)).statusCode, 401);
-  assert.equal((await refresh(dropped, droppedTokens.refresh_token)).json().error, "invalid_grant");
+  assert.equal((await h.profile(droppedTokens.access_token)).statusCode, 401);
+  assert.equal((await h.refresh(dropped, droppedTokens.refresh_token)).json().error, "invalid_grant");
   assert.equal(await h.runtime.core.store.getConsent(dropped.clientId, user.userId), undefined);
-  assert.equal((await profile(keptTokens.access_token)).statusCode, 200);
-  assert.equal((await refresh(kept, keptTokens.refresh_token)).statusCode, 200);
+  assert.equal((await h.profile(keptTokens.access_token)).statusCode, 200);
+  assert.equal((await h.refresh(kept, keptTokens.refresh_token)).statusCode, 200);
 
   const after = await browser.get("/");
   assert.doesNotMatch(after.body, /Dropped &amp; Co/);
@@ -88,7 +77,7 @@ test("a disconnect without this browser's CSRF token is refused and changes noth
   await elsewhere.signIn("/login", user);
   const lifted = await elsewhere.post("/connections/disconnect", { csrf_token: token, client_id: client.clientId });
   assert.equal(lifted.statusCode, 403, "a token from another browser is worthless");
-  assert.equal((await profile(tokens.access_token)).statusCode, 200);
+  assert.equal((await h.profile(tokens.access_token)).statusCode, 200);
 });
 
 test("signed out, a disconnect goes to the sign-in page; with no integration named, an error page", async () => {

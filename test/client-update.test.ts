@@ -8,15 +8,6 @@ before(async () => {
 });
 after(() => h.close());
 
-async function token(client: TestClient, body: Record<string, string>) {
-  return h.app.inject({
-    method: "POST",
-    url: "/rest/v1/oauth/token",
-    headers: { ...FORM, authorization: client.basic },
-    payload: form(body),
-  });
-}
-
 async function exchange(client: TestClient, scope: string) {
   return h.exchangeCode(client, await h.createUser(), { scope });
 }
@@ -31,22 +22,18 @@ describe("a client whose scopes were narrowed", () => {
     assert.equal(issued.json().scope, "profile:read design:meta:read");
     assert.equal(await update(client, { scopes: ["profile:read", "asset:read"] }), true);
 
-    const asked = await token(client, {
-      grant_type: "refresh_token",
-      refresh_token: issued.json().refresh_token,
-      scope: "design:meta:read",
-    });
+    const asked = await h.refresh(client, issued.json().refresh_token, "design:meta:read");
     assert.equal(asked.statusCode, 400);
     assert.equal(asked.json().error, "invalid_scope");
     assert.equal(asked.json().error_description, "Scopes not allowed for this client: design:meta:read");
 
-    const refreshed = await token(client, { grant_type: "refresh_token", refresh_token: issued.json().refresh_token });
+    const refreshed = await h.refresh(client, issued.json().refresh_token);
     assert.equal(refreshed.statusCode, 200, refreshed.body);
     assert.equal(refreshed.json().scope, "profile:read");
 
     // Given back to the client, the scope does not come back to a lineage that lost it.
     await update(client, { scopes: ["profile:read", "design:meta:read"] });
-    const again = await token(client, { grant_type: "refresh_token", refresh_token: refreshed.json().refresh_token });
+    const again = await h.refresh(client, refreshed.json().refresh_token);
     assert.equal(again.statusCode, 200, again.body);
     assert.equal(again.json().scope, "profile:read");
   });
@@ -56,11 +43,11 @@ describe("a client whose scopes were narrowed", () => {
     const user = await h.createUser();
     const { code, verifier } = await h.issueCode(client, user, { scope: "profile:read design:meta:read" });
     await update(client, { scopes: ["design:meta:read"] });
-    const res = await token(client, {
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      redirect_uri: REDIRECT_URI,
+    const res = await h.app.inject({
+      method: "POST",
+      url: "/rest/v1/oauth/token",
+      headers: { ...FORM, authorization: client.basic },
+      payload: form({ grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI }),
     });
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.json().scope, "design:meta:read");
@@ -70,7 +57,7 @@ describe("a client whose scopes were narrowed", () => {
     const client = await h.createClient({ scope: "profile:read asset:read" });
     const issued = await exchange(client, "profile:read");
     await update(client, { scopes: ["asset:read"] });
-    const canva = await token(client, { grant_type: "refresh_token", refresh_token: issued.json().refresh_token });
+    const canva = await h.refresh(client, issued.json().refresh_token);
     assert.equal(canva.statusCode, 400);
     assert.equal(canva.json().error, "invalid_grant");
     assert.equal(canva.json().error_description, "None of the granted scopes is still allowed for this client");

@@ -3,7 +3,7 @@ import { after, before, test } from "node:test";
 import { runUsersCommand } from "../src/cli/users.js";
 import { findSession, startSession } from "../src/core/sessions.js";
 import { checkCredentials } from "../src/core/users.js";
-import { createHarness, FORM, form, type Harness, type TestClient, type TestUser } from "./support/harness.js";
+import { createHarness, type Harness, type TestClient, type TestUser } from "./support/harness.js";
 
 let h: Harness;
 let client: TestClient;
@@ -18,17 +18,6 @@ async function tokensFor(user: TestUser): Promise<{ access_token: string; refres
   assert.equal(res.statusCode, 200, res.body);
   return res.json();
 }
-
-const profile = (accessToken: string) =>
-  h.app.inject({ url: "/rest/v1/users/me/profile", headers: { authorization: `Bearer ${accessToken}` } });
-
-const refresh = (refreshToken: string) =>
-  h.app.inject({
-    method: "POST",
-    url: "/rest/v1/oauth/token",
-    headers: { ...FORM, authorization: client.basic },
-    payload: form({ grant_type: "refresh_token", refresh_token: refreshToken }),
-  });
 
 /** Runs a `keyward users` command against the harness's database, its output kept out of the test log. */
 async function users(sub: string, values: { email?: string; password?: string }): Promise<number> {
@@ -50,14 +39,14 @@ test("users delete: the user's tokens, sessions and consents go; another user's 
 
   assert.equal(await users("delete", { email: gone.email.toUpperCase() }), 0);
 
-  assert.equal((await profile(goneTokens.access_token)).statusCode, 401);
-  assert.equal((await refresh(goneTokens.refresh_token)).json().error, "invalid_grant");
+  assert.equal((await h.profile(goneTokens.access_token)).statusCode, 401);
+  assert.equal((await h.refresh(client, goneTokens.refresh_token)).json().error, "invalid_grant");
   assert.equal(await h.runtime.core.store.getConsent(client.clientId, gone.userId), undefined);
   assert.equal(await findSession(h.runtime.core, session), undefined);
   assert.equal(await checkCredentials(h.runtime.core, gone.email, gone.password), undefined);
 
-  assert.equal((await profile(keptTokens.access_token)).statusCode, 200);
-  assert.equal((await refresh(keptTokens.refresh_token)).statusCode, 200);
+  assert.equal((await h.profile(keptTokens.access_token)).statusCode, 200);
+  assert.equal((await h.refresh(client, keptTokens.refresh_token)).statusCode, 200);
   assert.equal(await users("delete", { email: gone.email }), 1, "a second delete finds no one");
 });
 
@@ -72,6 +61,6 @@ test("users set-password: the new password signs in, the old does not, sessions 
   assert.equal(await checkCredentials(h.runtime.core, user.email, user.password), undefined);
   assert.equal((await checkCredentials(h.runtime.core, user.email, "a brand new passphrase"))?.id, user.userId);
   assert.equal(await findSession(h.runtime.core, session), undefined);
-  assert.equal((await profile(tokens.access_token)).statusCode, 200, "integrations keep what the user granted");
+  assert.equal((await h.profile(tokens.access_token)).statusCode, 200, "integrations keep what the user granted");
   assert.equal(await users("set-password", { email: "nobody@example.com", password: "long enough" }), 1);
 });

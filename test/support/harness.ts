@@ -38,6 +38,10 @@ export interface Harness {
   ): Promise<{ code: string; verifier: string; challenge: string }>;
   /** Issues a code as `issueCode` does and redeems it at Canva's token endpoint; returns the response. */
   exchangeCode(client: TestClient, user: TestUser, options?: { scope?: string }): Promise<LightMyRequestResponse>;
+  /** Spends a refresh token at Canva's token endpoint; returns the response. */
+  refresh(client: TestClient, refreshToken: string, scope?: string): Promise<LightMyRequestResponse>;
+  /** Calls the profile endpoint with an access token; returns the response. */
+  profile(accessToken: string): Promise<LightMyRequestResponse>;
   close(): Promise<void>;
 }
 
@@ -108,6 +112,17 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
         headers: { ...FORM, authorization: client.basic },
         payload: form({ grant_type: "authorization_code", code, code_verifier: verifier, redirect_uri: REDIRECT_URI }),
       });
+    },
+    refresh(client, refreshToken, scope) {
+      return app.inject({
+        method: "POST",
+        url: "/rest/v1/oauth/token",
+        headers: { ...FORM, authorization: client.basic },
+        payload: form({ grant_type: "refresh_token", refresh_token: refreshToken, ...(scope && { scope }) }),
+      });
+    },
+    profile(accessToken) {
+      return app.inject({ url: "/rest/v1/users/me/profile", headers: { authorization: `Bearer ${accessToken}` } });
     },
     async close() {
       await app.close();
