@@ -2,11 +2,10 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createClient } from "../src/cli/clients.js";
 import { loadConfig } from "../src/config.js";
-import { issueAuthorizationCode, recordConsent } from "../src/core/authorization.js";
 import { createUser } from "../src/core/users.js";
 import { startServer } from "../src/server.js";
 import { DurabilityLostError, syncToDisk } from "../src/store/wal-sync.js";
-import { pkcePair, REDIRECT_URI, TEST_SECRET } from "./support/harness.js";
+import { consentAndIssue, pkcePair, REDIRECT_URI, TEST_SECRET } from "./support/harness.js";
 import { tempDatabase } from "./support/server-process.js";
 
 /** A disk whose syncs succeed until `failing` is set, then fail as a dying disk does (EIO). */
@@ -52,9 +51,8 @@ test("a failed disk sync: the request is not acknowledged, and the server stops 
       scope: "profile:read",
     });
     const user = await createUser(runtime.core, { email: "disk@example.com", password: "correct horse battery" });
-    await recordConsent(runtime.core, client.id, user.id, ["profile:read"]);
     const { verifier, challenge } = pkcePair();
-    const code = await issueAuthorizationCode(runtime.core, {
+    const code = await consentAndIssue(runtime.core, {
       clientId: client.id,
       userId: user.id,
       scopes: ["profile:read"],

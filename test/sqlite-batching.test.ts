@@ -11,6 +11,7 @@ import { WAL_SIZE_LIMIT_BYTES } from "../src/store/sqlite.js";
 import type { ClientRecord, Store } from "../src/store/types.js";
 import { WalCheckpointer } from "../src/store/wal-checkpointer.js";
 import { tempDatabase } from "./support/server-process.js";
+import { signal } from "./support/signal.js";
 
 const paths: string[] = [];
 after(() => {
@@ -170,24 +171,17 @@ test("a query runs at once when the connection is free and waits its turn while 
   const byId = db.selectFrom("clients").select("id").where("id", "=", "x").compile();
   assert.deepEqual(runNow(byId, false)?.rows, [{ id: "x" }]);
 
-  let finish = () => {};
-  const held = new Promise<void>((resolve) => {
-    finish = resolve;
-  });
-  let entered = () => {};
-  const inside = new Promise<void>((resolve) => {
-    entered = resolve;
-  });
+  const [inside, held] = [signal(), signal()];
   const transaction = store.transaction(async (tx) => {
     await tx.createClient(client("y"));
-    entered();
-    await held;
+    inside.fire();
+    await held.fired;
   });
-  await inside;
+  await inside.fired;
   assert.equal(runNow(byId, false), undefined, "the transaction holds the connection");
   // Through the store, the read waits for the transaction and then sees what it committed.
   const seen = store.getClient("y");
-  finish();
+  held.fire();
   await transaction;
   assert.equal((await seen)?.id, "y");
   assert.deepEqual(runNow(byId, false)?.rows, [{ id: "x" }]);

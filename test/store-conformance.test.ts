@@ -6,6 +6,7 @@ import { openStore } from "../src/store/open.js";
 import { DuplicateError, type Store, type TokenRecord } from "../src/store/types.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 import { tempDatabase } from "./support/server-process.js";
+import { signal } from "./support/signal.js";
 import {
   clientRecord,
   codeRecord,
@@ -179,6 +180,48 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal((await store.findToken(after.token.hash))?.userId, kept.id);
       assert.ok(await store.getConsent(client.id, kept.id));
       assert.ok(await store.findSession(after.session.hash, NOW));
+    });
+
+    it("holds a user who exists, and reports one who does not", async (store) => {
+      const user = userRecord();
+      await store.createUser(user);
+      assert.equal(await store.transaction((tx) => tx.holdUser(user.id)), true);
+      assert.equal(await store.transaction((tx) => tx.holdUser("missing")), false);
+      assert.deepEqual(await store.getUserById(user.id), user, "holding changes nothing");
+    });
+
+    it("deleting a user waits for a transaction holding them, then removes what it wrote", async (store) => {
+      const client = clientRecord();
+      const user = userRecord();
+      await store.createClient(client);
+      await store.createUser(user);
+      const grant = grantRecord({ clientId: client.id, userId: user.id });
+      const code = codeRecord(grant);
+      const [holding, released] = [signal(), signal()];
+      const issuing = store.transaction(async (tx) => {
+        assert.equal(await tx.holdUser(user.id), true);
+        holding.fire();
+        await released.fired;
+        await tx.saveConsent({ clientId: client.id, userId: user.id, scopes: ["profile:read"], updatedAt: NOW });
+        await tx.createGrant(grant);
+        await tx.createAuthorizationCode(code);
+      });
+      await holding.fired;
+      let deletedYet = false;
+      const deleting = store.deleteUser(user.id).then((deleted) => {
+        deletedYet = true;
+        return deleted;
+      });
+      // Long enough for the deletion to reach the held row; it must still be waiting there.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.equal(deletedYet, false, "the deletion waits for the holder");
+      released.fire();
+      await issuing;
+      assert.equal(await deleting, true);
+      assert.equal(await store.getConsent(client.id, user.id), undefined);
+      assert.equal((await store.redeemAuthorizationCode(code.hash, client.id, NOW)).status, "unknown");
+      assert.equal(await store.revokeGrant(grant.id, NOW), false, "the lineage is gone");
+      assert.equal(await store.transaction((tx) => tx.holdUser(user.id)), false);
     });
 
     it("lists a user's consents to clients that exist, most recent first", async (store) => {
@@ -592,17 +635,14 @@ for (const { engine, open, skip } of ENGINES) {
         await store.createGrant(first);
         await store.createGrant(second);
         let arrived = 0;
-        let release: () => void = () => {};
-        const bothLocked = new Promise<void>((resolve) => {
-          release = resolve;
-        });
+        const bothLocked = signal();
         let attempts = 0;
         const crossUpdate = (a: string, b: string) =>
           store.transaction(async (tx) => {
             attempts++;
             await tx.revokeGrant(a, NOW);
-            if (++arrived === 2) release();
-            await bothLocked;
+            if (++arrived === 2) bothLocked.fire();
+            await bothLocked.fired;
             await tx.revokeGrant(b, NOW);
           });
         await Promise.all([crossUpdate(first.id, second.id), crossUpdate(second.id, first.id)]);

@@ -227,6 +227,7 @@ export class KeywardFixtures {
       redirectUriExplicit: true,
       codeChallenge: challenge,
     });
+    if (code === undefined) throw new Error(`benchmark user ${userId} vanished`);
     return { code, verifier };
   }
 

@@ -103,19 +103,23 @@ export async function hasConsent(
 
 /**
  * Records consent, adding to whatever the user already consented to for this client. The row is
- * held before it is read, so two approvals at once (two tabs, two instances) both count.
+ * held before it is read, so two approvals at once (two tabs, two instances) both count. False,
+ * with nothing written, when the user no longer exists (deleted while they were approving).
  */
 export async function recordConsent(
   ctx: CoreContext,
   clientId: string,
   userId: string,
   scopes: readonly string[],
-): Promise<void> {
-  await ctx.store.transaction(async (tx) => {
+): Promise<boolean> {
+  return ctx.store.transaction(async (tx) => {
+    // The user before the consent, in the order deleting a user takes them, so neither waits on the other in turn.
+    if (!(await tx.holdUser(userId))) return false;
     await tx.holdConsent(clientId, userId, ctx.now());
     const previous = await tx.getConsent(clientId, userId);
     const merged = [...new Set([...(previous?.scopes ?? []), ...scopes])];
     await tx.saveConsent({ clientId, userId, scopes: merged, updatedAt: ctx.now() });
+    return true;
   });
 }
 
@@ -138,12 +142,18 @@ export function newGrantId(now: number): string {
   return orderedToken(now, 12);
 }
 
-/** Starts a lineage and issues its single-use authorization code. Returns the code. */
-export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue): Promise<string> {
+/**
+ * Starts a lineage and issues its single-use authorization code. Returns the code, or undefined,
+ * with nothing written, when the user no longer exists.
+ */
+export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue): Promise<string | undefined> {
   const now = ctx.now();
   const code = orderedToken(now);
   const grantId = newGrantId(now);
-  await ctx.store.transaction(async (tx) => {
+  const issued = await ctx.store.transaction(async (tx) => {
+    // Holding the user means a deletion either waits for this lineage and removes it, or has
+    // already happened and nothing is written: no code outlives its user.
+    if (!(await tx.holdUser(issue.userId))) return false;
     await tx.createGrant({
       id: grantId,
       clientId: issue.clientId,
@@ -165,30 +175,43 @@ export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue)
       expiresAt: now + ctx.codeTtlMs,
       consumedAt: null,
     });
+    return true;
   });
-  return code;
+  return issued ? code : undefined;
 }
+
+export type SoleCodeOutcome =
+  | { kind: "issued"; code: string }
+  /** The user already holds an unspent code for this client; nothing was written. */
+  | { kind: "outstanding" }
+  /** The user no longer exists; nothing was written. */
+  | { kind: "user-gone" };
 
 /** Thrown inside the transaction of `consentAndIssueSoleCode`, so that the consent rolls back with it. */
 class CodeOutstanding extends Error {}
 
 /**
  * Cal.com's rule: a user holds at most one unspent code per client. Records consent and issues the
- * code in one transaction, unless a code is outstanding; then nothing is written and the result is
- * undefined. Two concurrent calls for the same user and client issue one code between them.
+ * code in one transaction, unless a code is outstanding; then nothing is written. Two concurrent
+ * calls for the same user and client issue one code between them.
  */
-export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue): Promise<string | undefined> {
+export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue): Promise<SoleCodeOutcome> {
   try {
-    return await ctx.store.transaction(async (tx) => {
+    return await ctx.store.transaction(async (tx): Promise<SoleCodeOutcome> => {
       const inTransaction = { ...ctx, store: tx };
       // Consent first: holding its row makes a concurrent call for the same user and client wait here
       // until this one commits (see Store.holdConsent), so that its check below sees the code issued here.
-      await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes);
+      if (!(await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes))) {
+        return { kind: "user-gone" };
+      }
       if (await tx.hasOutstandingCode(issue.clientId, issue.userId, ctx.now())) throw new CodeOutstanding();
-      return issueAuthorizationCode(inTransaction, issue);
+      const code = await issueAuthorizationCode(inTransaction, issue);
+      // The user's row is held since recordConsent, so they cannot have gone in between.
+      if (code === undefined) throw new Error("user vanished while held");
+      return { kind: "issued", code };
     });
   } catch (error) {
-    if (error instanceof CodeOutstanding) return undefined;
+    if (error instanceof CodeOutstanding) return { kind: "outstanding" };
     throw error;
   }
 }

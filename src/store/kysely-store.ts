@@ -494,6 +494,9 @@ export class KyselyStore implements Store {
       // Grants and consents are keyed by client, then user: naming every client lets both engines
       // use those keys instead of reading the whole table. Every grant has its client (deleteClient
       // removes a client's grants with it).
+      // The user's row goes first: a transaction holding it (holdUser) makes this wait until it
+      // commits, so the statements below see what it wrote; one that comes later finds no user.
+      const user = await db.deleteFrom("users").where("id", "=", id).executeTakeFirst();
       const clientIds = db.selectFrom("clients").select("id");
       const grantIds = db
         .selectFrom("grants")
@@ -505,9 +508,19 @@ export class KyselyStore implements Store {
       await db.deleteFrom("grants").where("client_id", "in", clientIds).where("user_id", "=", id).execute();
       await db.deleteFrom("consents").where("client_id", "in", clientIds).where("user_id", "=", id).execute();
       await db.deleteFrom("sessions").where("user_id", "=", id).execute();
-      const result = await db.deleteFrom("users").where("id", "=", id).executeTakeFirst();
-      return result.numDeletedRows > 0n;
+      return user.numDeletedRows > 0n;
     });
+  }
+
+  async holdUser(id: string): Promise<boolean> {
+    // As in holdConsent, an update takes the row's lock on PostgreSQL and SQLite's write lock
+    // already holds the whole database; created_at is in no index, so the new row version is cheap.
+    const result = await this.db
+      .updateTable("users")
+      .set((eb) => ({ created_at: eb.ref("users.created_at") }))
+      .where("id", "=", id)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined> {

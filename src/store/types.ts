@@ -149,6 +149,12 @@ export interface Store {
    * their tokens. False when there is no such user.
    */
   deleteUser(id: string): Promise<boolean>;
+  /**
+   * Inside a transaction: holds the user's row until the transaction ends, so that deleting the
+   * user waits for this transaction and then removes what it wrote. False when the user does not
+   * exist, or was deleted while this waited; the caller then writes nothing on their behalf.
+   */
+  holdUser(id: string): Promise<boolean>;
 
   getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined>;
   /**

@@ -2,7 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import type { FastifyInstance, LightMyRequestResponse } from "fastify";
 import { createClient } from "../../src/cli/clients.js";
 import { loadConfig } from "../../src/config.js";
-import { issueAuthorizationCode, recordConsent } from "../../src/core/authorization.js";
+import { type CodeIssue, issueAuthorizationCode, recordConsent } from "../../src/core/authorization.js";
+import type { CoreContext } from "../../src/core/context.js";
 import { createUser } from "../../src/core/users.js";
 import { buildApp } from "../../src/http/app.js";
 import { openRuntime, type Runtime } from "../../src/runtime.js";
@@ -53,6 +54,14 @@ export function pkcePair(): { verifier: string; challenge: string } {
 let userCounter = 0;
 
 /** An in-process keyward on an in-memory SQLite database, driven with `app.inject`. */
+/** As the consent page does when the user presses Allow: records consent, then issues the code. */
+export async function consentAndIssue(core: CoreContext, issue: CodeIssue): Promise<string> {
+  const consented = await recordConsent(core, issue.clientId, issue.userId, issue.scopes);
+  const code = consented ? await issueAuthorizationCode(core, issue) : undefined;
+  if (code === undefined) throw new Error(`no user ${issue.userId} to issue a code for`);
+  return code;
+}
+
 export async function createHarness(env: Record<string, string> = {}): Promise<Harness> {
   const config = loadConfig({
     DATABASE_URL: ":memory:",
@@ -93,8 +102,7 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
     async issueCode(client, user, options = {}) {
       const { verifier, challenge } = pkcePair();
       const scopes = (options.scope ?? SCOPES).split(" ");
-      await recordConsent(runtime.core, client.clientId, user.userId, scopes);
-      const code = await issueAuthorizationCode(runtime.core, {
+      const code = await consentAndIssue(runtime.core, {
         clientId: client.clientId,
         userId: user.userId,
         scopes,

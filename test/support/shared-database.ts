@@ -1,9 +1,8 @@
 import { createClient } from "../../src/cli/clients.js";
 import { loadConfig } from "../../src/config.js";
-import { issueAuthorizationCode, recordConsent } from "../../src/core/authorization.js";
 import { createUser } from "../../src/core/users.js";
 import { openRuntime, type Runtime } from "../../src/runtime.js";
-import { pkcePair, REDIRECT_URI, SCOPES, TEST_SECRET, type TestClient } from "./harness.js";
+import { consentAndIssue, pkcePair, REDIRECT_URI, SCOPES, TEST_SECRET, type TestClient } from "./harness.js";
 
 export const SHARED_ISSUER = "http://keyward.test";
 
@@ -46,8 +45,7 @@ export async function openSeeder(databaseUrl: string): Promise<Seeder> {
     userId: user.id,
     async issueCode() {
       const { verifier, challenge } = pkcePair();
-      await recordConsent(runtime.core, client.id, user.id, scopes);
-      const code = await issueAuthorizationCode(runtime.core, {
+      const code = await consentAndIssue(runtime.core, {
         clientId: client.id,
         userId: user.id,
         scopes,

@@ -27,7 +27,7 @@ export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void 
     if (!matchesWithGlobs(redirectUri, client.redirectUris)) throw badRequest("Invalid 'redirect_uri' value.");
     const userId = signedIn.user.id;
     await throttleClient(deps, reply, "cal-authorize", `${client.id}:${userId}`);
-    const code = await consentAndIssueSoleCode(core, {
+    const outcome = await consentAndIssueSoleCode(core, {
       clientId: client.id,
       userId,
       scopes: client.scopes,
@@ -35,13 +35,14 @@ export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void 
       redirectUriExplicit: false,
       codeChallenge: null,
     });
-    if (code === undefined) {
+    if (outcome.kind === "user-gone") throw unauthorized("You must be signed in to authorize a client");
+    if (outcome.kind === "outstanding") {
       const ownerId = core.keys.pairwiseId(client.id, userId);
       throw badRequest(`User with id=${ownerId} has already authorized client with id=${client.id}.`);
     }
     return reply
       .status(302)
-      .header("location", withQuery(redirectUri, { code }))
+      .header("location", withQuery(redirectUri, { code: outcome.code }))
       .header("referrer-policy", "no-referrer")
       .send();
   });

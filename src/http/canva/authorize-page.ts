@@ -77,7 +77,14 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     return { request: check.request, query };
   }
 
-  async function approve(reply: FastifyReply, status: number, req: ValidAuthorizationRequest, userId: string) {
+  /** Issues the code, or, when the user was deleted meanwhile, asks to sign in again. */
+  async function approve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    status: number,
+    req: ValidAuthorizationRequest,
+    userId: string,
+  ) {
     const code = await issueAuthorizationCode(core, {
       clientId: req.client.id,
       userId,
@@ -86,6 +93,7 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
       redirectUriExplicit: req.redirectUriExplicit,
       codeChallenge: req.codeChallenge,
     });
+    if (code === undefined) return showSignIn(request, reply, req);
     return redirectWith(reply, status, req.redirectUri, { code, state: req.state });
   }
 
@@ -139,7 +147,7 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     const signedIn = await signedInUser(deps, request);
     if (!signedIn) return showSignIn(request, reply, valid.request);
     if (await hasConsent(core, valid.request.client.id, signedIn.user.id, valid.request.scopes)) {
-      return approve(reply, 302, valid.request, signedIn.user.id);
+      return approve(request, reply, 302, valid.request, signedIn.user.id);
     }
     return showConsent(request, reply, valid.request, signedIn, valid.query);
   });
@@ -163,8 +171,10 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     if (!csrfValid(deps, request, form, consentPurpose(signedIn, valid.query))) return expired();
     const decision = firstValue(form, "decision");
     if (decision === "allow") {
-      await recordConsent(core, valid.request.client.id, signedIn.user.id, valid.request.scopes);
-      return approve(reply, 303, valid.request, signedIn.user.id);
+      if (!(await recordConsent(core, valid.request.client.id, signedIn.user.id, valid.request.scopes))) {
+        return showSignIn(request, reply, valid.request);
+      }
+      return approve(request, reply, 303, valid.request, signedIn.user.id);
     }
     if (decision === "deny") {
       return redirectWith(reply, 303, valid.request.redirectUri, {

@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import pg from "pg";
+import {
+  type CodeIssue,
+  consentAndIssueSoleCode,
+  issueAuthorizationCode,
+  recordConsent,
+} from "../src/core/authorization.js";
+import { createHarness, type Harness, pkcePair, REDIRECT_URI } from "./support/harness.js";
+import { createTestSchema, PG_SKIP } from "./support/postgres.js";
+
+/** What the consent page would issue for `userId`, had they not been deleted while approving. */
+async function issueFor(h: Harness): Promise<CodeIssue> {
+  const client = await h.createClient();
+  const user = await h.createUser();
+  return {
+    clientId: client.clientId,
+    userId: user.userId,
+    scopes: ["profile:read"],
+    redirectUri: REDIRECT_URI,
+    redirectUriExplicit: true,
+    codeChallenge: pkcePair().challenge,
+  };
+}
+
+async function assertNothingHeldFor(h: Harness, issue: CodeIssue): Promise<void> {
+  const { store } = h.runtime.core;
+  assert.equal(await store.getConsent(issue.clientId, issue.userId), undefined, "no consent");
+  assert.equal(await store.revokeGrantsOf(issue.clientId, issue.userId, Date.now()), 0, "no lineage");
+  assert.equal(await store.hasOutstandingCode(issue.clientId, issue.userId, Date.now()), false, "no code");
+}
+
+test("an approval that reaches the store after its user was deleted writes nothing", async () => {
+  const h = await createHarness();
+  try {
+    const issue = await issueFor(h);
+    const { core } = h.runtime;
+    assert.equal(await core.store.deleteUser(issue.userId), true);
+
+    assert.equal(await recordConsent(core, issue.clientId, issue.userId, issue.scopes), false);
+    assert.equal(await issueAuthorizationCode(core, issue), undefined);
+    assert.deepEqual(await consentAndIssueSoleCode(core, { ...issue, codeChallenge: null }), { kind: "user-gone" });
+    await assertNothingHeldFor(h, issue);
+  } finally {
+    await h.close();
+  }
+});
+
+test("on PostgreSQL, an approval waiting on its user's deletion writes nothing once it commits", {
+  skip: PG_SKIP,
+}, async () => {
+  const schema = await createTestSchema();
+  const h = await createHarness({ DATABASE_URL: schema.url });
+  const deleter = new pg.Client({ connectionString: schema.url });
+  try {
+    const issue = await issueFor(h);
+    const { core } = h.runtime;
+    await deleter.connect();
+    await deleter.query("begin");
+    await deleter.query("delete from users where id = $1", [issue.userId]);
+
+    const consenting = recordConsent(core, issue.clientId, issue.userId, issue.scopes);
+    const issuing = issueAuthorizationCode(core, issue);
+    await waitForLockWaiters(deleter, 2);
+    await deleter.query("commit");
+
+    assert.equal(await consenting, false);
+    assert.equal(await issuing, undefined);
+    await assertNothingHeldFor(h, issue);
+  } finally {
+    await deleter.end();
+    await h.close();
+    await schema.drop();
+  }
+});
+
+/** Waits until `count` sessions wait, directly or not, on `client`'s locks: the approvals have reached the user's row. */
+async function waitForLockWaiters(client: pg.Client, count: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    // Inside a transaction, PostgreSQL keeps the first view of pg_stat_activity unless told to let it go.
+    await client.query("select pg_stat_clear_snapshot()");
+    const { rows } = await client.query<{ waiting: number }>(
+      // A second waiter queues behind the first for the row, so it waits on the deleter through it.
+      `with recursive waiter(pid) as (
+         select pid from pg_stat_activity where pg_backend_pid() = any(pg_blocking_pids(pid))
+         union select a.pid from pg_stat_activity a join waiter on waiter.pid = any(pg_blocking_pids(a.pid))
+       ) select count(*)::int as waiting from waiter`,
+    );
+    if ((rows[0]?.waiting ?? 0) >= count) return;
+    if (Date.now() > deadline) throw new Error(`fewer than ${count} approvals waited on the user's row`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
