@@ -3,6 +3,7 @@ import { inspect, parseArgs } from "node:util";
 import { type Config, ConfigError, loadConfig } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
+import { runBackupCommand } from "./backup.js";
 import { runClientsCommand } from "./clients.js";
 import { runCluster } from "./cluster.js";
 import { runKeysCommand } from "./keys.js";
@@ -51,7 +52,7 @@ async function serve(config: Config): Promise<number> {
 /** How many words a command takes, its own name included; a word more is a mistake, not something to ignore. */
 function wordsTaken(command: string, sub: string | undefined): number {
   if (command === "clients") return ["show", "update", "delete", "rotate-secret"].includes(sub ?? "") ? 3 : 2;
-  if (command === "users" || command === "keys") return 2;
+  if (command === "users" || command === "keys" || command === "backup") return 2;
   return 1;
 }
 
@@ -78,6 +79,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     return workers > 1 && cluster.isPrimary ? runCluster(config, workers) : serve(config);
   }
+  // Before the runtime: a backup reads the file as it is, without migrating it or checking its secret.
+  if (command === "backup") return runBackupCommand(config, sub, values.json === true);
   if (!["migrate", "prune", "clients", "users", "keys"].includes(command)) {
     throw new UsageError(`unknown command: ${command}`);
   }

@@ -107,7 +107,7 @@ function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyReco
 }
 
 /** The secret check's one row. */
-const SECRET_CHECK_ID = "server";
+export const SECRET_CHECK_ID = "server";
 
 /**
  * Whether text could be stored at all: PostgreSQL refuses a NUL character in any text value, so no
