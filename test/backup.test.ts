@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import SQLite from "better-sqlite3";
@@ -45,6 +45,7 @@ test("backup copies a database a server keeps writing, and a server on the copy 
   assert.equal(printed.backup, target);
   assert.equal(printed.integrity, "ok");
   assert.ok(printed.bytes > 0);
+  assert.equal(statSync(target).mode & 0o777, 0o600, "readable by its owner only");
   assert.ok(during > 0, "the server went on writing while the backup ran");
   const copy = new SQLite(target, { readonly: true });
   try {

@@ -29,7 +29,8 @@ function syncPath(path: string): void {
  * VACUUM INTO reads one snapshot in one read transaction: in WAL mode it neither waits for the
  * servers' writes nor holds them up, and the copy holds every commit made before it began. The
  * copy is one self-contained file (rollback journal, same page size), checked and synced before
- * this returns.
+ * this returns. It is readable by its owner only, as the secret is: users' emails and password
+ * hashes travel with it.
  */
 export function backupSqlite(source: string, target: string): BackupResult {
   const path = resolve(target);
@@ -42,7 +43,13 @@ export function backupSqlite(source: string, target: string): BackupResult {
   }
   try {
     database.pragma("busy_timeout = 5000");
-    database.prepare("vacuum into ?").run(path);
+    // Created owner-only from the start (VACUUM INTO runs synchronously, so nothing else sees this umask).
+    const umask = process.umask(0o077);
+    try {
+      database.prepare("vacuum into ?").run(path);
+    } finally {
+      process.umask(umask);
+    }
   } catch (error) {
     const message = (error as Error).message;
     // A file that appeared meanwhile is someone else's; anything else written there is a partial copy.
