@@ -15,9 +15,19 @@ export type OAuthErrorCode =
   | "server_error"
   | "temporarily_unavailable";
 
+/** Something an operator should hear of, carried beside the error the client is told. */
+export interface SecurityEvent {
+  /** A code or refresh token was presented after it had been spent, and its lineage was revoked for it. */
+  readonly kind: "authorization_code_reused" | "refresh_token_reused";
+  readonly clientId: string;
+  readonly userId: string;
+}
+
 export interface OAuthError {
   readonly code: OAuthErrorCode;
   readonly description: string;
+  /** Never sent to the client: the HTTP layer logs it. */
+  readonly event?: SecurityEvent;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: OAuthError };
@@ -26,6 +36,6 @@ export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function fail<T = never>(code: OAuthErrorCode, description: string): Result<T> {
-  return { ok: false, error: { code, description } };
+export function fail<T = never>(code: OAuthErrorCode, description: string, event?: SecurityEvent): Result<T> {
+  return { ok: false, error: event ? { code, description, event } : { code, description } };
 }

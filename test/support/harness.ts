@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import type { FastifyInstance, LightMyRequestResponse } from "fastify";
+import type { FastifyInstance, FastifyServerOptions, LightMyRequestResponse } from "fastify";
 import { createClient } from "../../src/cli/clients.js";
 import { loadConfig } from "../../src/config.js";
 import { type CodeIssue, issueAuthorizationCode, recordConsent } from "../../src/core/authorization.js";
@@ -62,7 +62,11 @@ export async function consentAndIssue(core: CoreContext, issue: CodeIssue): Prom
   return code;
 }
 
-export async function createHarness(env: Record<string, string> = {}): Promise<Harness> {
+/** `logger` is Fastify's logger option; the default logs nothing. */
+export async function createHarness(
+  env: Record<string, string> = {},
+  logger: FastifyServerOptions["logger"] = false,
+): Promise<Harness> {
   const config = loadConfig({
     DATABASE_URL: ":memory:",
     KEYWARD_SECRET: TEST_SECRET,
@@ -73,7 +77,7 @@ export async function createHarness(env: Record<string, string> = {}): Promise<H
   let offset = 0;
   const runtime: Runtime = { ...opened, core: { ...opened.core, now: () => Date.now() + offset } };
   await runtime.keyRing.load(Date.now());
-  const app = buildApp(runtime, { logger: false });
+  const app = buildApp(runtime, { logger });
   await app.ready();
   const harness: Harness = {
     app,

@@ -1,9 +1,9 @@
 import type { AuthorizationCodeRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
-import { fail, ok, type Result } from "../errors.js";
+import { fail, ok, type Result, type SecurityEvent } from "../errors.js";
 import { verifierMatches } from "../pkce.js";
 import { NO_SCOPE_LEFT, stillAllowed } from "../scopes.js";
-import { mintTokens, spendAndStore } from "./issue-tokens.js";
+import { mintTokens, revokeReusedLineage, spendAndStore } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
 /** Checks what the token request must repeat from the authorization request. */
@@ -24,8 +24,8 @@ function bindingRefusal(code: AuthorizationCodeRecord, request: TokenRequest): R
 }
 
 /** The answer to a code that cannot be spent, whether the first read or the spending found out. */
-function codeRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Result<never> {
-  if (status === "reused") return fail("invalid_grant", "Authorization code has already been used");
+function codeRefusal(status: "reused" | "expired" | "revoked" | "unknown", event?: SecurityEvent): Result<never> {
+  if (status === "reused") return fail("invalid_grant", "Authorization code has already been used", event);
   if (status === "expired") return fail("invalid_grant", "Authorization code has expired");
   return fail("invalid_grant", "Invalid authorization code");
 }
@@ -47,8 +47,7 @@ export const authorizationCodeGrant: GrantHandler = {
     const code = await ctx.store.findAuthorizationCode(hash);
     if (!code || code.clientId !== request.client.id) return codeRefusal("unknown");
     if (code.consumedAt !== null) {
-      await ctx.store.revokeGrant(code.grantId, now);
-      return codeRefusal("reused");
+      return codeRefusal("reused", await revokeReusedLineage(ctx, "authorization_code_reused", code, now));
     }
     if (code.expiresAt <= now) return codeRefusal("expired");
     const refusal = bindingRefusal(code, request);
@@ -65,9 +64,9 @@ export const authorizationCodeGrant: GrantHandler = {
       rotation: false,
       now,
     });
-    const outcome = await spendAndStore(ctx, code.grantId, now, () =>
+    const outcome = await spendAndStore(ctx, "authorization_code_reused", code, now, () =>
       ctx.store.exchangeAuthorizationCode(hash, code.clientId, now, minted.records),
     );
-    return outcome === "redeemed" ? ok(minted.issued) : codeRefusal(outcome);
+    return outcome.status === "redeemed" ? ok(minted.issued) : codeRefusal(outcome.status, outcome.event);
   },
 };

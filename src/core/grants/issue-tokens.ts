@@ -1,5 +1,6 @@
 import type { TokenKind, TokenRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
+import type { SecurityEvent } from "../errors.js";
 import type { MintedToken, TokenFormat } from "../token-formats.js";
 import type { IssuedTokens } from "./types.js";
 
@@ -64,6 +65,27 @@ function tokenRecord(
   };
 }
 
+/** The lineage a code or refresh token belongs to, and whose it is. */
+export interface Spent {
+  grantId: string;
+  clientId: string;
+  userId: string;
+}
+
+/**
+ * A second use of a code or refresh token revokes its lineage. Reported only by the request that
+ * revoked it, so replaying a dead token does not flood the log.
+ */
+export async function revokeReusedLineage(
+  ctx: CoreContext,
+  kind: SecurityEvent["kind"],
+  spent: Spent,
+  now: number,
+): Promise<SecurityEvent | undefined> {
+  const revoked = await ctx.store.revokeGrant(spent.grantId, now);
+  return revoked ? { kind, clientId: spent.clientId, userId: spent.userId } : undefined;
+}
+
 /**
  * How every grant ends: `spend` marks the code or refresh token used and, only if that succeeded,
  * stores the minted tokens, together or not at all (`Store.exchangeAuthorizationCode`,
@@ -71,11 +93,12 @@ function tokenRecord(
  */
 export async function spendAndStore<Status extends string>(
   ctx: CoreContext,
-  grantId: string,
+  kind: SecurityEvent["kind"],
+  spent: Spent,
   now: number,
   spend: () => Promise<{ status: Status | "reused" }>,
-): Promise<Status | "reused"> {
+): Promise<{ status: Status | "reused"; event?: SecurityEvent }> {
   const { status } = await spend();
-  if (status === "reused") await ctx.store.revokeGrant(grantId, now);
-  return status;
+  if (status !== "reused") return { status };
+  return { status, event: await revokeReusedLineage(ctx, kind, spent, now) };
 }

@@ -1,13 +1,13 @@
 import type { CoreContext } from "../context.js";
-import { fail, ok, type Result } from "../errors.js";
+import { fail, ok, type Result, type SecurityEvent } from "../errors.js";
 import { isSubset, missingScopes, NO_SCOPE_LEFT, parseScope, stillAllowed } from "../scopes.js";
-import { mintTokens, spendAndStore } from "./issue-tokens.js";
+import { mintTokens, revokeReusedLineage, spendAndStore } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
 /** The answer to a refresh token that cannot be spent, whether the first read or the spending found out. */
-function tokenRefusal(status: "reused" | "expired" | "revoked" | "unknown"): Result<never> {
+function tokenRefusal(status: "reused" | "expired" | "revoked" | "unknown", event?: SecurityEvent): Result<never> {
   if (status === "expired") return fail("invalid_grant", "Refresh token has expired");
-  return fail("invalid_grant", "Invalid refresh token");
+  return fail("invalid_grant", "Invalid refresh token", event);
 }
 
 /**
@@ -29,8 +29,7 @@ export const refreshTokenGrant: GrantHandler = {
     const token = await ctx.store.findToken(hash);
     if (token?.kind !== "refresh" || token.clientId !== request.client.id) return tokenRefusal("unknown");
     if (token.consumedAt !== null) {
-      await ctx.store.revokeGrant(token.grantId, now);
-      return tokenRefusal("reused");
+      return tokenRefusal("reused", await revokeReusedLineage(ctx, "refresh_token_reused", token, now));
     }
     if (token.grantRevokedAt !== null) return tokenRefusal("revoked");
     if (token.expiresAt <= now) return tokenRefusal("expired");
@@ -56,9 +55,9 @@ export const refreshTokenGrant: GrantHandler = {
       rotation: true,
       now,
     });
-    const outcome = await spendAndStore(ctx, token.grantId, now, () =>
+    const outcome = await spendAndStore(ctx, "refresh_token_reused", token, now, () =>
       ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records),
     );
-    return outcome === "consumed" ? ok(minted.issued) : tokenRefusal(outcome);
+    return outcome.status === "consumed" ? ok(minted.issued) : tokenRefusal(outcome.status, outcome.event);
   },
 };

@@ -3,6 +3,7 @@ import { authenticateClient } from "../../core/clients.js";
 import type { OAuthError } from "../../core/errors.js";
 import { exchange } from "../../core/token-endpoint.js";
 import type { AppDeps } from "../deps.js";
+import { logSecurityEvent } from "../security-events.js";
 import { badRequest, fromCoreError } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
 import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
@@ -39,7 +40,10 @@ export function registerCalExchange(app: FastifyInstance, deps: AppDeps): void {
         format: deps.calTokens,
         code,
       });
-      if (!result.ok) throw exchangeError(result.error);
+      if (!result.ok) {
+        logSecurityEvent(request.log, result.error);
+        throw exchangeError(result.error);
+      }
       return keysResponse(result.value);
     },
   );

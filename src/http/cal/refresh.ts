@@ -3,6 +3,7 @@ import { authenticateClient } from "../../core/clients.js";
 import { exchange } from "../../core/token-endpoint.js";
 import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
+import { logSecurityEvent } from "../security-events.js";
 import { fromCoreError, unauthorized } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
 import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
@@ -32,7 +33,10 @@ export function registerCalRefresh(app: FastifyInstance, deps: AppDeps): void {
       await throttleClient(deps, reply, "cal-refresh", client.id);
       const { refreshToken } = readJsonStrings(request, ["refreshToken"]);
       const result = await exchange(deps.core, "refresh_token", { client, format: deps.calTokens, refreshToken });
-      if (!result.ok) throw fromCoreError(result.error);
+      if (!result.ok) {
+        logSecurityEvent(request.log, result.error);
+        throw fromCoreError(result.error);
+      }
       return keysResponse(result.value);
     },
   );

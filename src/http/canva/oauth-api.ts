@@ -5,6 +5,7 @@ import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
 import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
+import { logSecurityEvent } from "../security-events.js";
 import { authenticateCanvaClient } from "./client-auth.js";
 import { CanvaError, fromCoreError, internalError } from "./errors.js";
 import { CanvaParams } from "./params.js";
@@ -86,7 +87,10 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
       refreshToken: grantType === "refresh_token" ? params.required("refresh_token") : undefined,
       scope: params.optional("scope"),
     });
-    if (!result.ok) throw fromCoreError(result.error);
+    if (!result.ok) {
+      logSecurityEvent(request.log, result.error);
+      throw fromCoreError(result.error);
+    }
     const { accessToken, refreshToken, scopes } = result.value;
     return {
       access_token: accessToken.value,
