@@ -39,6 +39,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT | 5                   | failed sign-ins per account per sign-in window before attempts must wait |
  * | KEYWARD_SIGNIN_FAILURES_PER_ADDRESS | 20                  | failed sign-ins per source address per sign-in window |
  * | KEYWARD_SIGNIN_WINDOW          | 900                      | sign-in failure window |
+ * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ characters; turns on the admin API (`/admin/v1`), which takes it as a bearer token |
  *
  * A rate of 0 turns that limit off. Durations are whole seconds: lifetimes and windows at most ten
  * years, the key reload, prune interval and PostgreSQL timeouts at most about 24 days (Node's timer limit).
@@ -73,6 +74,8 @@ export interface Config {
   redisUrl: string | undefined;
   redisPrefix: string;
   rateLimits: RateLimits;
+  /** Unset: the admin API is not served at all. */
+  adminToken: string | undefined;
 }
 
 export interface RateLimits {
@@ -204,6 +207,12 @@ function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "
   return { secret: readFileSync(file, "utf8").trim(), secretSource: "generated" };
 }
 
+function adminToken(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  if (value.length < 32) throw new ConfigError("KEYWARD_ADMIN_TOKEN must be at least 32 characters long");
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = env.PORT ? Number(env.PORT) : 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError("PORT must be a port number");
@@ -242,6 +251,7 @@ export function loadConfig(env: Env = process.env): Config {
     pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0, MAX_TIMER_SECONDS) * 1000,
     pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1),
     workers: atLeast(env, "KEYWARD_WORKERS", 1, 1),
+    adminToken: adminToken(env.KEYWARD_ADMIN_TOKEN),
     trustProxy: parseTrustProxy(env.KEYWARD_TRUST_PROXY),
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.KEYWARD_REDIS_PREFIX || "keyward:rl:",

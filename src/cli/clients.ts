@@ -1,12 +1,16 @@
-import { generateClientId, generateClientSecret } from "../core/clients.js";
-import { isRegistrableRedirectUri } from "../core/redirect-uri.js";
-import { isKnownScope, parseScope } from "../core/scopes.js";
+import {
+  type Checked,
+  type ClientFieldProblem,
+  checkClientChanges,
+  checkNewClient,
+  MAX_REDIRECT_URIS,
+  registerClient,
+  rotateClientSecret,
+} from "../core/client-registry.js";
 import type { Runtime } from "../runtime.js";
-import type { ClientChanges, ClientRecord } from "../store/types.js";
+import type { ClientRecord } from "../store/types.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";
-
-export const MAX_REDIRECT_URIS = 10;
 
 export interface CreateClientOptions {
   name?: string;
@@ -14,82 +18,28 @@ export interface CreateClientOptions {
   scope?: string;
 }
 
-function validName(name: string | undefined): string {
-  const trimmed = name?.trim();
-  if (!trimmed) throw new UsageError("--name is required");
-  return trimmed;
-}
-
-function validRedirectUris(uris: string[]): string[] {
-  if (uris.length === 0) throw new UsageError("at least one --redirect-uri is required");
-  if (uris.length > MAX_REDIRECT_URIS) {
-    throw new UsageError(`at most ${MAX_REDIRECT_URIS} --redirect-uri values are allowed`);
+/** A registration problem, worded with the command's own flags. */
+function usageMessage(p: ClientFieldProblem): string {
+  if (p.field === "name") return "--name is required";
+  if (p.field === "redirect_uris") {
+    if (p.problem === "missing") return "at least one --redirect-uri is required";
+    if (p.problem === "too_many") return `at most ${MAX_REDIRECT_URIS} --redirect-uri values are allowed`;
+    return `--redirect-uri ${p.value} is not allowed: use an absolute https URL (or http on localhost/127.0.0.1) without a fragment or credentials`;
   }
-  for (const uri of uris) {
-    if (!isRegistrableRedirectUri(uri)) {
-      throw new UsageError(
-        `--redirect-uri ${uri} is not allowed: use an absolute https URL (or http on localhost/127.0.0.1) without a fragment or credentials`,
-      );
-    }
-  }
-  return [...new Set(uris)];
+  if (p.problem === "missing") return '--scope is required, e.g. --scope "design:meta:read profile:read"';
+  return `unknown scope: ${p.value}`;
 }
 
-function validScopes(scope: string | undefined): string[] {
-  const scopes = parseScope(scope);
-  if (scopes.length === 0) throw new UsageError('--scope is required, e.g. --scope "design:meta:read profile:read"');
-  const unknown = scopes.filter((s) => !isKnownScope(s));
-  if (unknown.length > 0) throw new UsageError(`unknown scope: ${unknown.join(" ")}`);
-  return scopes;
-}
-
-export function validateNewClient(options: CreateClientOptions): {
-  name: string;
-  redirectUris: string[];
-  scopes: string[];
-} {
-  return {
-    name: validName(options.name),
-    redirectUris: validRedirectUris(options.redirectUris),
-    scopes: validScopes(options.scope),
-  };
-}
-
-/** What `clients update` was asked to change, each part checked as `create` checks it. */
-export function validateClientChanges(options: {
-  name?: string;
-  redirectUris?: string[];
-  scope?: string;
-}): ClientChanges {
-  const changes: ClientChanges = {
-    ...(options.name !== undefined && { name: validName(options.name) }),
-    ...(options.redirectUris !== undefined && { redirectUris: validRedirectUris(options.redirectUris) }),
-    ...(options.scope !== undefined && { scopes: validScopes(options.scope) }),
-  };
-  if (Object.keys(changes).length === 0) {
-    throw new UsageError("clients update needs --name, --redirect-uri or --scope");
-  }
-  return changes;
+function orUsageError<T>(checked: Checked<T>): T {
+  if (!checked.ok) throw new UsageError(usageMessage(checked.problem));
+  return checked.value;
 }
 
 export async function createClient(
   runtime: Runtime,
   options: CreateClientOptions,
 ): Promise<{ client: ClientRecord; secret: string }> {
-  const valid = validateNewClient(options);
-  const secret = generateClientSecret();
-  const now = runtime.core.now();
-  const client: ClientRecord = {
-    id: generateClientId(),
-    name: valid.name,
-    secretHash: runtime.core.keys.hashToken(secret),
-    redirectUris: valid.redirectUris,
-    scopes: valid.scopes,
-    createdAt: now,
-    updatedAt: now,
-  };
-  await runtime.core.store.createClient(client);
-  return { client, secret };
+  return registerClient(runtime.core, orUsageError(checkNewClient(options)));
 }
 
 function describe(client: ClientRecord) {
@@ -145,11 +95,12 @@ export async function runClientsCommand(
     }
     case "update": {
       const id = needId();
-      const changes = validateClientChanges({
-        name: values.name,
-        redirectUris: values["redirect-uri"],
-        scope: values.scope,
-      });
+      const changes = orUsageError(
+        checkClientChanges({ name: values.name, redirectUris: values["redirect-uri"], scope: values.scope }),
+      );
+      if (Object.keys(changes).length === 0) {
+        throw new UsageError("clients update needs --name, --redirect-uri or --scope");
+      }
       if (!(await store.updateClient(id, changes, runtime.core.now()))) return notFound(id);
       const client = await store.getClient(id);
       if (!client) return notFound(id);
@@ -157,13 +108,8 @@ export async function runClientsCommand(
       return 0;
     }
     case "rotate-secret": {
-      const secret = generateClientSecret();
-      const changed = await store.setClientSecretHash(
-        needId(),
-        runtime.core.keys.hashToken(secret),
-        runtime.core.now(),
-      );
-      if (!changed) return notFound(needId());
+      const secret = await rotateClientSecret(runtime.core, needId());
+      if (secret === undefined) return notFound(needId());
       print(json, { client_id: needId(), client_secret: secret });
       if (!json) process.stdout.write("\nThe old secret no longer works. The new one is shown only this once.\n");
       return 0;

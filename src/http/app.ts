@@ -7,6 +7,7 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { registerAccountPage } from "./account-page.js";
+import { ADMIN_PREFIX, registerAdminApi } from "./admin/admin-api.js";
 import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
@@ -162,5 +163,7 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
   for (const prefix of ["/v2", "/api/v2"]) {
     app.register(async (scope) => registerCalOAuthFlow(scope, deps), { prefix });
   }
+  const { adminToken } = deps.config;
+  if (adminToken) app.register(async (scope) => registerAdminApi(scope, deps, adminToken), { prefix: ADMIN_PREFIX });
   return app;
 }

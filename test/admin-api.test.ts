@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { LightMyRequestResponse } from "fastify";
+import { ConfigError, loadConfig } from "../src/config.js";
+import { createHarness, type Harness, REDIRECT_URI, SCOPES, type TestClient } from "./support/harness.js";
+
+const ADMIN_TOKEN = "admin-token-admin-token-0123456789-abcdef";
+const JSON_TYPE = { "content-type": "application/json" };
+
+let h: Harness;
+const lines: Record<string, unknown>[] = [];
+
+before(async () => {
+  const stream = { write: (line: string) => lines.push(JSON.parse(line)) };
+  h = await createHarness({ KEYWARD_ADMIN_TOKEN: ADMIN_TOKEN }, { level: "info", stream });
+});
+after(() => h.close());
+
+function admin(
+  method: "GET" | "POST" | "PATCH" | "DELETE",
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` },
+): Promise<LightMyRequestResponse> {
+  return h.app.inject({
+    method,
+    url: `/admin/v1${path}`,
+    headers: body === undefined ? headers : { ...JSON_TYPE, ...headers },
+    payload: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+function assertError(res: LightMyRequestResponse, status: number, error: string, description?: RegExp) {
+  assert.equal(res.statusCode, status, res.body);
+  assert.equal(res.json().error, error);
+  if (description) assert.match(res.json().error_description, description);
+  assert.equal(res.headers["cache-control"], "no-store");
+}
+
+const asTestClient = (id: string, secret: string): TestClient => ({
+  clientId: id,
+  clientSecret: secret,
+  basic: `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`,
+});
+
+async function register(name = "Portal integration") {
+  const res = await admin("POST", "/clients", { client_name: name, redirect_uris: [REDIRECT_URI], scope: SCOPES });
+  assert.equal(res.statusCode, 201, res.body);
+  return res;
+}
+
+describe("admin API", () => {
+  test("answers only the admin token, as a bearer token, and says so", async () => {
+    const none = await admin("GET", "/clients", undefined, {});
+    assertError(none, 401, "invalid_token");
+    assert.equal(none.headers["www-authenticate"], 'Bearer realm="keyward admin"');
+    const wrong = await admin("GET", "/clients", undefined, { authorization: `Bearer ${ADMIN_TOKEN}x` });
+    assertError(wrong, 401, "invalid_token");
+    assert.match(String(wrong.headers["www-authenticate"]), /error="invalid_token"/);
+    const basic = await admin("GET", "/clients", undefined, { authorization: `Basic ${ADMIN_TOKEN}` });
+    assertError(basic, 401, "invalid_token");
+    assertError(await admin("GET", "/nothing-here", undefined, {}), 401, "invalid_token");
+    assertError(await admin("GET", "/nothing-here"), 404, "not_found");
+  });
+
+  test("a registered integration gets its secret once and completes an authorization", async () => {
+    const res = await register();
+    const created = res.json();
+    assert.match(created.client_id, /^OC-/);
+    assert.match(created.client_secret, /^cnvca/);
+    assert.equal(created.client_secret_expires_at, 0);
+    assert.equal(res.headers.location, `/admin/v1/clients/${created.client_id}`);
+    assert.deepEqual(created.redirect_uris, [REDIRECT_URI]);
+    assert.equal(created.scope, SCOPES);
+
+    const shown = (await admin("GET", `/clients/${created.client_id}`)).json();
+    assert.equal(shown.client_name, "Portal integration");
+    assert.equal(shown.client_secret, undefined, "the secret is never shown again");
+    const listed = (await admin("GET", "/clients")).json().clients;
+    assert.ok(listed.some((c: { client_id: string }) => c.client_id === created.client_id));
+
+    const tokens = await h.exchangeCode(asTestClient(created.client_id, created.client_secret), await h.createUser());
+    assert.equal(tokens.statusCode, 200, tokens.body);
+
+    const logged = lines.find((line) => line.client_id === created.client_id);
+    assert.equal(logged?.msg, "client registered through the admin API");
+    assert.ok(!JSON.stringify(lines).includes(created.client_secret), "the secret is not logged");
+  });
+
+  test("refuses bad registrations field by field, in RFC 7591's terms", async () => {
+    const base = { client_name: "X", redirect_uris: [REDIRECT_URI], scope: "profile:read" };
+    const cases: [unknown, number, string, RegExp][] = [
+      [{ ...base, client_name: " " }, 400, "invalid_client_metadata", /client_name is required/],
+      [{ ...base, client_name: 7 }, 400, "invalid_client_metadata", /client_name must be a string/],
+      [{ ...base, redirect_uris: [] }, 400, "invalid_redirect_uri", /at least one/],
+      [{ ...base, redirect_uris: "https://a.example/cb" }, 400, "invalid_redirect_uri", /array of strings/],
+      [{ ...base, redirect_uris: ["http://evil.example/cb"] }, 400, "invalid_redirect_uri", /is not allowed/],
+      [
+        { ...base, redirect_uris: Array.from({ length: 11 }, (_, i) => `https://a.example/${i}`) },
+        400,
+        "invalid_redirect_uri",
+        /at most 10/,
+      ],
+      [{ ...base, scope: "" }, 400, "invalid_client_metadata", /scope is required/],
+      [{ ...base, scope: "root" }, 400, "invalid_client_metadata", /unknown scope: root/],
+      [[base], 400, "invalid_request", /JSON object/],
+      ["{not json", 400, "invalid_request", /not valid JSON/],
+    ];
+    for (const [body, status, error, description] of cases) {
+      assertError(await admin("POST", "/clients", body), status, error, description);
+    }
+    const form = await h.app.inject({
+      method: "POST",
+      url: "/admin/v1/clients",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-www-form-urlencoded" },
+      payload: "client_name=X",
+    });
+    assertError(form, 415, "invalid_request");
+    const before = (await admin("GET", "/clients")).json().clients.length;
+    await admin("POST", "/clients", { ...base, scope: "root" });
+    assert.equal((await admin("GET", "/clients")).json().clients.length, before, "nothing was registered");
+  });
+
+  test("changes, re-keys and deletes an integration, with the effects the CLI has", async () => {
+    const created = (await register("Before")).json();
+    const client = asTestClient(created.client_id, created.client_secret);
+    const tokens = (await h.exchangeCode(client, await h.createUser())).json();
+
+    const changed = await admin("PATCH", `/clients/${client.clientId}`, {
+      client_name: "After",
+      redirect_uris: [REDIRECT_URI, "https://client.example/other"],
+    });
+    assert.equal(changed.statusCode, 200, changed.body);
+    assert.equal(changed.json().client_name, "After");
+    assert.deepEqual(changed.json().redirect_uris, [REDIRECT_URI, "https://client.example/other"]);
+    assert.equal(changed.json().scope, SCOPES, "what was not given stays");
+    assertError(
+      await admin("PATCH", `/clients/${client.clientId}`, {}),
+      400,
+      "invalid_client_metadata",
+      /Nothing to change/,
+    );
+    assertError(await admin("PATCH", "/clients/OC-missing", { client_name: "x" }), 404, "not_found");
+
+    const rotated = await admin("POST", `/clients/${client.clientId}/secret`);
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    const renewed = asTestClient(client.clientId, rotated.json().client_secret);
+    assert.equal((await h.refresh(client, tokens.refresh_token)).statusCode, 401, "the old secret stops working");
+    const refreshed = await h.refresh(renewed, tokens.refresh_token);
+    assert.equal(refreshed.statusCode, 200, refreshed.body);
+    assertError(await admin("POST", "/clients/OC-missing/secret"), 404, "not_found");
+
+    const deleted = await admin("DELETE", `/clients/${client.clientId}`);
+    assert.equal(deleted.statusCode, 204);
+    assert.equal((await h.profile(refreshed.json().access_token)).statusCode, 401, "its tokens die with it");
+    assertError(await admin("GET", `/clients/${client.clientId}`), 404, "not_found");
+    assertError(await admin("DELETE", `/clients/${client.clientId}`), 404, "not_found");
+  });
+});
+
+test("without KEYWARD_ADMIN_TOKEN there is no admin API at all", async () => {
+  const plain = await createHarness();
+  try {
+    const res = await plain.app.inject({
+      url: "/admin/v1/clients",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(res.statusCode, 404);
+  } finally {
+    await plain.close();
+  }
+  assert.throws(() => loadConfig({ DATABASE_URL: ":memory:", KEYWARD_ADMIN_TOKEN: "short" }), ConfigError);
+});
