@@ -199,8 +199,8 @@ export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue
   try {
     return await ctx.store.transaction(async (tx): Promise<SoleCodeOutcome> => {
       const inTransaction = { ...ctx, store: tx };
-      // Consent first: holding its row makes a concurrent call for the same user and client wait here
-      // until this one commits (see Store.holdConsent), so that its check below sees the code issued here.
+      // Consent first: it holds the user's row and the consent's, so a concurrent call for the same user
+      // and client waits there until this one commits, and its check below then sees the code issued here.
       if (!(await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes))) {
         return { kind: "user-gone" };
       }
