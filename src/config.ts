@@ -39,7 +39,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT | 5                   | failed sign-ins per account per sign-in window before attempts must wait |
  * | KEYWARD_SIGNIN_FAILURES_PER_ADDRESS | 20                  | failed sign-ins per source address per sign-in window |
  * | KEYWARD_SIGNIN_WINDOW          | 900                      | sign-in failure window |
- * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ characters; turns on the admin API (`/admin/v1`), which takes it as a bearer token |
+ * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ characters; turns on the admin API (`/admin/v1`: clients and users), which takes it as a bearer token |
  *
  * A rate of 0 turns that limit off. Durations are whole seconds: lifetimes and windows at most ten
  * years, the key reload, prune interval and PostgreSQL timeouts at most about 24 days (Node's timer limit).

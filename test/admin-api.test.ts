@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import type { LightMyRequestResponse } from "fastify";
 import { ConfigError, loadConfig } from "../src/config.js";
+import { signInThroughLoginPage } from "./support/cal-flow.js";
 import { createHarness, type Harness, REDIRECT_URI, SCOPES, type TestClient } from "./support/harness.js";
 
 const ADMIN_TOKEN = "admin-token-admin-token-0123456789-abcdef";
@@ -17,7 +18,7 @@ before(async () => {
 after(() => h.close());
 
 function admin(
-  method: "GET" | "POST" | "PATCH" | "DELETE",
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE",
   path: string,
   body?: unknown,
   headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` },
@@ -155,6 +156,71 @@ describe("admin API", () => {
     assert.equal((await h.profile(refreshed.json().access_token)).statusCode, 401, "its tokens die with it");
     assertError(await admin("GET", `/clients/${client.clientId}`), 404, "not_found");
     assertError(await admin("DELETE", `/clients/${client.clientId}`), 404, "not_found");
+  });
+});
+
+describe("admin API: users", () => {
+  const password = "a long enough passphrase";
+
+  test("creates a user who can then sign in, found by id or by email, once per email", async () => {
+    const res = await admin("POST", "/users", { email: "Portal.User@Example.com", password, display_name: "Pat" });
+    assert.equal(res.statusCode, 201, res.body);
+    const created = res.json();
+    assert.equal(created.email, "portal.user@example.com");
+    assert.equal(created.display_name, "Pat");
+    assert.equal(res.headers.location, `/admin/v1/users/${created.user_id}`);
+    assert.deepEqual((await admin("GET", `/users/${created.user_id}`)).json(), created);
+    assert.deepEqual((await admin("GET", "/users?email=PORTAL.USER@example.com")).json(), { users: [created] });
+    assert.deepEqual((await admin("GET", "/users?email=nobody@example.com")).json(), { users: [] });
+    assertError(await admin("GET", "/users"), 400, "invalid_request");
+    assertError(await admin("GET", "/users/nobody"), 404, "not_found");
+
+    const again = await admin("POST", "/users", { email: "portal.user@example.com", password });
+    assertError(again, 409, "user_exists");
+    await signInThroughLoginPage(h, { userId: created.user_id, email: created.email, password });
+    assert.ok(!JSON.stringify(lines).includes(password), "no password is logged");
+  });
+
+  test("refuses a missing or bad email and a short password", async () => {
+    assertError(await admin("POST", "/users", { password }), 400, "invalid_request", /email is required/);
+    assertError(await admin("POST", "/users", { email: "nope", password }), 400, "invalid_request", /not an email/);
+    assertError(
+      await admin("POST", "/users", { email: "a@example.com" }),
+      400,
+      "invalid_request",
+      /password is required/,
+    );
+    const short = await admin("POST", "/users", { email: "a@example.com", password: "short" });
+    assertError(short, 400, "invalid_request", /at least 8/);
+    assertError(
+      await admin("POST", "/users", { email: 5, password }),
+      400,
+      "invalid_request",
+      /email must be a string/,
+    );
+    assert.deepEqual((await admin("GET", "/users?email=a@example.com")).json(), { users: [] });
+  });
+
+  test("a new password ends the user's sessions; deleting the user ends their tokens", async () => {
+    const user = await h.createUser();
+    const client = await h.createClient();
+    const tokens = (await h.exchangeCode(client, user)).json();
+    const cookie = await signInThroughLoginPage(h, user);
+    const signedIn = () => h.app.inject({ url: "/", headers: { cookie } });
+    assert.match((await signedIn()).body, /Sign out/);
+
+    const changed = await admin("PUT", `/users/${user.userId}/password`, { password: "another long passphrase" });
+    assert.equal(changed.statusCode, 204, changed.body);
+    assert.doesNotMatch((await signedIn()).body, /Sign out/, "the session ended");
+    await signInThroughLoginPage(h, { ...user, password: "another long passphrase" });
+    assertError(await admin("PUT", `/users/${user.userId}/password`, { password: "short" }), 400, "invalid_request");
+    assertError(await admin("PUT", "/users/nobody/password", { password: "long enough again" }), 404, "not_found");
+    assert.equal((await h.profile(tokens.access_token)).statusCode, 200, "integrations keep what was granted");
+
+    assert.equal((await admin("DELETE", `/users/${user.userId}`)).statusCode, 204);
+    assert.equal((await h.profile(tokens.access_token)).statusCode, 401);
+    assert.equal((await h.refresh(client, tokens.refresh_token)).json().error, "invalid_grant");
+    assertError(await admin("DELETE", `/users/${user.userId}`), 404, "not_found");
   });
 });
 

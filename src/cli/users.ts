@@ -1,10 +1,17 @@
-import { changePassword, createUser, isPlausibleEmail, normalizeEmail } from "../core/users.js";
+import {
+  type CheckedUserField,
+  changePassword,
+  checkEmail,
+  checkPassword,
+  createUser,
+  MIN_PASSWORD_LENGTH,
+  normalizeEmail,
+  type UserFieldProblem,
+} from "../core/users.js";
 import type { Runtime } from "../runtime.js";
 import { DuplicateError } from "../store/types.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";
-
-export const MIN_PASSWORD_LENGTH = 8;
 
 interface UserOptions {
   email?: string;
@@ -13,21 +20,20 @@ interface UserOptions {
   json?: boolean;
 }
 
-function validEmail(values: UserOptions): string {
-  const email = values.email?.trim();
-  if (!email) throw new UsageError("--email is required");
-  if (!isPlausibleEmail(email)) throw new UsageError(`--email ${email} is not an email address`);
-  return email;
+function usageMessage(p: UserFieldProblem): string {
+  if (p.field === "email")
+    return p.problem === "missing" ? "--email is required" : `--email ${p.value} is not an email address`;
+  if (p.problem === "missing") return "--password is required";
+  return `--password must be at least ${MIN_PASSWORD_LENGTH} characters`;
 }
 
-function validPassword(values: UserOptions): string {
-  const password = values.password;
-  if (!password) throw new UsageError("--password is required");
-  if (password.length < MIN_PASSWORD_LENGTH) {
-    throw new UsageError(`--password must be at least ${MIN_PASSWORD_LENGTH} characters`);
-  }
-  return password;
+function orUsageError(checked: CheckedUserField): string {
+  if (!checked.ok) throw new UsageError(usageMessage(checked.problem));
+  return checked.value;
 }
+
+const validEmail = (values: UserOptions) => orUsageError(checkEmail(values.email));
+const validPassword = (values: UserOptions) => orUsageError(checkPassword(values.password));
 
 export async function runUsersCommand(runtime: Runtime, sub: string | undefined, values: UserOptions): Promise<number> {
   switch (sub) {

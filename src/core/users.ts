@@ -14,6 +14,30 @@ export function isPlausibleEmail(email: string): boolean {
   return /^[^\s@]+@[^\s@]+$/.test(email) && email.length <= MAX_EMAIL_LENGTH;
 }
 
+export const MIN_PASSWORD_LENGTH = 8;
+
+/** What is wrong with an email or password given for an account; each front end words it its own way. */
+export type UserFieldProblem =
+  | { field: "email"; problem: "missing" }
+  | { field: "email"; problem: "invalid"; value: string }
+  | { field: "password"; problem: "missing" | "too_short" };
+
+export type CheckedUserField = { ok: true; value: string } | { ok: false; problem: UserFieldProblem };
+
+/** The email as given, trimmed, or what is wrong with it. */
+export function checkEmail(email: string | undefined): CheckedUserField {
+  const trimmed = email?.trim();
+  if (!trimmed) return { ok: false, problem: { field: "email", problem: "missing" } };
+  if (!isPlausibleEmail(trimmed)) return { ok: false, problem: { field: "email", problem: "invalid", value: trimmed } };
+  return { ok: true, value: trimmed };
+}
+
+export function checkPassword(password: string | undefined): CheckedUserField {
+  if (!password) return { ok: false, problem: { field: "password", problem: "missing" } };
+  if (password.length < MIN_PASSWORD_LENGTH) return { ok: false, problem: { field: "password", problem: "too_short" } };
+  return { ok: true, value: password };
+}
+
 export interface NewUser {
   email: string;
   password: string;

@@ -1,27 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
-import { checkClientChanges, checkNewClient, registerClient, rotateClientSecret } from "../../core/client-registry.js";
 import { constantTimeEqual } from "../../core/crypto.js";
-import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
-import { readClientFields } from "./body.js";
-import { AdminError, adminErrorHandler, metadataError, notFound } from "./errors.js";
+import { registerAdminClients } from "./clients.js";
+import { AdminError, adminErrorHandler } from "./errors.js";
+import { registerAdminUsers } from "./users.js";
 
 export const ADMIN_PREFIX = "/admin/v1";
-
-const seconds = (ms: number) => Math.floor(ms / 1000);
-
-/** An integration as the admin API shows it: RFC 7591's names; never the secret, which keyward does not have. */
-function describe(client: ClientRecord) {
-  return {
-    client_id: client.id,
-    client_name: client.name,
-    redirect_uris: client.redirectUris,
-    scope: client.scopes.join(" "),
-    client_id_issued_at: seconds(client.createdAt),
-    updated_at: seconds(client.updatedAt),
-  };
-}
 
 /** The bearer token of a request, or undefined without one. */
 function bearerToken(request: FastifyRequest): string | undefined {
@@ -30,9 +15,10 @@ function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
- * The admin API: integrations registered, read, changed, deleted and given new secrets over HTTP,
- * as `keyward clients` does, for a developer portal to call. Served only when KEYWARD_ADMIN_TOKEN
- * is set, and only to requests bearing it (RFC 6750). Each change is logged with its client id.
+ * The admin API: integrations and users managed over HTTP, as `keyward clients` and `keyward users`
+ * manage them, for a developer portal or the platform's own account system to call. Served only
+ * when KEYWARD_ADMIN_TOKEN is set, and only to requests bearing it (RFC 6750). Each change is
+ * logged with the id of what it changed.
  */
 export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminToken: string): void {
   const { core } = deps;
@@ -53,55 +39,6 @@ export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminTok
     });
   });
 
-  scope.post("/clients", async (request, reply) => {
-    const checked = checkNewClient(readClientFields(request));
-    if (!checked.ok) throw metadataError(checked.problem);
-    const { client, secret } = await registerClient(core, checked.value);
-    request.log.info({ client_id: client.id }, "client registered through the admin API");
-    return reply
-      .status(201)
-      .header("location", `${ADMIN_PREFIX}/clients/${client.id}`)
-      .send({ ...describe(client), client_secret: secret, client_secret_expires_at: 0 });
-  });
-
-  scope.get("/clients", async () => ({ clients: (await core.store.listClients()).map(describe) }));
-
-  scope.get<{ Params: { id: string } }>("/clients/:id", async (request) => {
-    const client = await core.store.getClient(request.params.id);
-    if (!client) throw notFound(request.params.id);
-    return describe(client);
-  });
-
-  scope.patch<{ Params: { id: string } }>("/clients/:id", async (request) => {
-    const { id } = request.params;
-    const checked = checkClientChanges(readClientFields(request));
-    if (!checked.ok) throw metadataError(checked.problem);
-    if (Object.keys(checked.value).length === 0) {
-      throw new AdminError(
-        400,
-        "invalid_client_metadata",
-        "Nothing to change: give client_name, redirect_uris or scope",
-      );
-    }
-    if (!(await core.store.updateClient(id, checked.value, core.now()))) throw notFound(id);
-    const client = await core.store.getClient(id);
-    if (!client) throw notFound(id);
-    request.log.info({ client_id: id, changed: Object.keys(checked.value) }, "client changed through the admin API");
-    return describe(client);
-  });
-
-  scope.delete<{ Params: { id: string } }>("/clients/:id", async (request, reply) => {
-    const { id } = request.params;
-    if (!(await core.store.deleteClient(id))) throw notFound(id);
-    request.log.info({ client_id: id }, "client deleted through the admin API, with every token issued to it");
-    return reply.status(204).send();
-  });
-
-  scope.post<{ Params: { id: string } }>("/clients/:id/secret", async (request) => {
-    const { id } = request.params;
-    const secret = await rotateClientSecret(core, id);
-    if (secret === undefined) throw notFound(id);
-    request.log.info({ client_id: id }, "client secret replaced through the admin API");
-    return { client_id: id, client_secret: secret, client_secret_expires_at: 0 };
-  });
+  registerAdminClients(scope, deps, ADMIN_PREFIX);
+  registerAdminUsers(scope, deps, ADMIN_PREFIX);
 }

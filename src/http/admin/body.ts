@@ -2,10 +2,11 @@ import type { FastifyRequest } from "fastify";
 import type { ClientFields } from "../../core/client-registry.js";
 import { AdminError } from "./errors.js";
 
-const invalid = (description: string) => new AdminError(400, "invalid_client_metadata", description);
-
-/** RFC 7591's names for the fields keyward keeps; other members are ignored, as §2 asks. */
-export function readClientFields(request: FastifyRequest): ClientFields {
+/**
+ * The request's JSON object body, read through `member`. Any other media type is refused. Members
+ * keyward does not know are ignored, as RFC 7591 §2 asks.
+ */
+function jsonObject(request: FastifyRequest): (name: string) => unknown {
   if (request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
     throw new AdminError(415, "invalid_request", "Send a JSON object (application/json)");
   }
@@ -13,19 +14,43 @@ export function readClientFields(request: FastifyRequest): ClientFields {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new AdminError(400, "invalid_request", "The body must be a JSON object");
   }
-  const member = (name: string): unknown =>
-    Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined;
-  const name = member("client_name");
+  return (name) => (Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined);
+}
+
+function optionalString(member: (name: string) => unknown, name: string, error: string): string | undefined {
+  const value = member(name);
+  if (value !== undefined && typeof value !== "string") throw new AdminError(400, error, `${name} must be a string`);
+  return value;
+}
+
+/** RFC 7591's names for the fields keyward keeps. */
+export function readClientFields(request: FastifyRequest): ClientFields {
+  const member = jsonObject(request);
   const redirectUris = member("redirect_uris");
-  const scope = member("scope");
-  if (name !== undefined && typeof name !== "string") throw invalid("client_name must be a string");
-  if (scope !== undefined && typeof scope !== "string")
-    throw invalid("scope must be a string of space-separated scopes");
   if (
     redirectUris !== undefined &&
     !(Array.isArray(redirectUris) && redirectUris.every((u) => typeof u === "string"))
   ) {
     throw new AdminError(400, "invalid_redirect_uri", "redirect_uris must be an array of strings");
   }
-  return { name, redirectUris, scope };
+  return {
+    name: optionalString(member, "client_name", "invalid_client_metadata"),
+    redirectUris,
+    scope: optionalString(member, "scope", "invalid_client_metadata"),
+  };
+}
+
+export interface UserFields {
+  email?: string;
+  password?: string;
+  displayName?: string;
+}
+
+export function readUserFields(request: FastifyRequest): UserFields {
+  const member = jsonObject(request);
+  return {
+    email: optionalString(member, "email", "invalid_request"),
+    password: optionalString(member, "password", "invalid_request"),
+    displayName: optionalString(member, "display_name", "invalid_request"),
+  };
 }

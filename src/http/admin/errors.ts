@@ -15,7 +15,8 @@ export class AdminError extends Error {
   }
 }
 
-export const notFound = (id: string) => new AdminError(404, "not_found", `No client with id ${id}`);
+export const notFound = (what: "client" | "user", id: string) =>
+  new AdminError(404, "not_found", `No ${what} with id ${id}`);
 
 /** A registration problem in RFC 7591 §3.2.2's terms, naming the JSON field. */
 export function metadataError(p: ClientFieldProblem): AdminError {

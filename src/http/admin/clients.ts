@@ -1,0 +1,76 @@
+import type { FastifyInstance } from "fastify";
+import { checkClientChanges, checkNewClient, registerClient, rotateClientSecret } from "../../core/client-registry.js";
+import type { ClientRecord } from "../../store/types.js";
+import type { AppDeps } from "../deps.js";
+import { readClientFields } from "./body.js";
+import { AdminError, metadataError, notFound } from "./errors.js";
+
+export const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/** An integration as the admin API shows it: RFC 7591's names; never the secret, which keyward does not have. */
+function describe(client: ClientRecord) {
+  return {
+    client_id: client.id,
+    client_name: client.name,
+    redirect_uris: client.redirectUris,
+    scope: client.scopes.join(" "),
+    client_id_issued_at: seconds(client.createdAt),
+    updated_at: seconds(client.updatedAt),
+  };
+}
+
+/** `/clients`: what `keyward clients` does, over HTTP. */
+export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, prefix: string): void {
+  const { core } = deps;
+  scope.post("/clients", async (request, reply) => {
+    const checked = checkNewClient(readClientFields(request));
+    if (!checked.ok) throw metadataError(checked.problem);
+    const { client, secret } = await registerClient(core, checked.value);
+    request.log.info({ client_id: client.id }, "client registered through the admin API");
+    return reply
+      .status(201)
+      .header("location", `${prefix}/clients/${client.id}`)
+      .send({ ...describe(client), client_secret: secret, client_secret_expires_at: 0 });
+  });
+
+  scope.get("/clients", async () => ({ clients: (await core.store.listClients()).map(describe) }));
+
+  scope.get<{ Params: { id: string } }>("/clients/:id", async (request) => {
+    const client = await core.store.getClient(request.params.id);
+    if (!client) throw notFound("client", request.params.id);
+    return describe(client);
+  });
+
+  scope.patch<{ Params: { id: string } }>("/clients/:id", async (request) => {
+    const { id } = request.params;
+    const checked = checkClientChanges(readClientFields(request));
+    if (!checked.ok) throw metadataError(checked.problem);
+    if (Object.keys(checked.value).length === 0) {
+      throw new AdminError(
+        400,
+        "invalid_client_metadata",
+        "Nothing to change: give client_name, redirect_uris or scope",
+      );
+    }
+    if (!(await core.store.updateClient(id, checked.value, core.now()))) throw notFound("client", id);
+    const client = await core.store.getClient(id);
+    if (!client) throw notFound("client", id);
+    request.log.info({ client_id: id, changed: Object.keys(checked.value) }, "client changed through the admin API");
+    return describe(client);
+  });
+
+  scope.delete<{ Params: { id: string } }>("/clients/:id", async (request, reply) => {
+    const { id } = request.params;
+    if (!(await core.store.deleteClient(id))) throw notFound("client", id);
+    request.log.info({ client_id: id }, "client deleted through the admin API, with every token issued to it");
+    return reply.status(204).send();
+  });
+
+  scope.post<{ Params: { id: string } }>("/clients/:id/secret", async (request) => {
+    const { id } = request.params;
+    const secret = await rotateClientSecret(core, id);
+    if (secret === undefined) throw notFound("client", id);
+    request.log.info({ client_id: id }, "client secret replaced through the admin API");
+    return { client_id: id, client_secret: secret, client_secret_expires_at: 0 };
+  });
+}
