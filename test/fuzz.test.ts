@@ -15,8 +15,19 @@ let cookie: string;
 let validAccessToken: string;
 let validRefreshToken: string;
 
+const ADMIN_TOKEN = "fuzz-admin-token-fuzz-admin-token-0123456789";
+/** Integrations and users the admin cases may change or delete; the others' stay intact. */
+let spareClientId: string;
+let spareUserId: string;
+
 before(async () => {
-  h = await createHarness({ KEYWARD_RATE_PER_ADDRESS: "0", KEYWARD_RATE_PER_CLIENT: "0" });
+  h = await createHarness({
+    KEYWARD_RATE_PER_ADDRESS: "0",
+    KEYWARD_RATE_PER_CLIENT: "0",
+    KEYWARD_ADMIN_TOKEN: ADMIN_TOKEN,
+  });
+  spareClientId = (await h.createClient()).clientId;
+  spareUserId = (await h.createUser()).userId;
   client = await h.createClient({ redirectUris: ["https://client.example/callback", "https://*.client.example/*"] });
   user = await h.createUser();
   cookie = await sessionCookie(h, user);
@@ -131,8 +142,8 @@ const calPath = fc
   .map(encodeURIComponent);
 
 interface Case {
-  dialect: "canva" | "cal" | "page";
-  method: "GET" | "POST";
+  dialect: "canva" | "cal" | "page" | "admin";
+  method: "GET" | "POST" | "PATCH" | "PUT" | "DELETE";
   url: string;
   headers: Record<string, string>;
   payload?: string;
@@ -222,6 +233,55 @@ const pageCase = fc
     }),
   );
 
+const adminBody = fc.oneof(
+  fc.json({ maxDepth: 3 }),
+  fc
+    .record(
+      {
+        client_name: fc.oneof(nastyValue, fc.integer()),
+        redirect_uris: fc.oneof(fc.array(nastyValue, { maxLength: 12 }), nastyValue),
+        scope: nastyValue,
+        email: fc.oneof(nastyValue, fc.constant("fuzz@example.com")),
+        password: nastyValue,
+        display_name: nastyValue,
+      },
+      { requiredKeys: [] },
+    )
+    .map((o) => JSON.stringify(o)),
+  fc.string({ maxLength: 200 }),
+);
+
+const adminCase = fc
+  .record({
+    method: fc.constantFrom("GET" as const, "POST" as const, "PATCH" as const, "PUT" as const, "DELETE" as const),
+    path: fc.oneof(
+      fc.constantFrom("/clients", "/users", "/users?email=fuzz@example.com", "/users?email=a&email=b", "/nothing"),
+      fc
+        .tuple(
+          fc.constantFrom("/clients/", "/users/"),
+          fc.oneof(
+            fc.constant(null).map(() => spareClientId),
+            fc.constant(null).map(() => spareUserId),
+            fc.string({ maxLength: 40 }).map(encodeURIComponent),
+          ),
+          fc.constantFrom("", "/secret", "/password"),
+        )
+        .map((parts) => parts.join("")),
+    ),
+    body: fc.option(adminBody, { nil: undefined }),
+    type: contentType,
+    authorization: fc.oneof(fc.constant(`Bearer ${ADMIN_TOKEN}`), headerValue),
+  })
+  .map(
+    (c): Case => ({
+      dialect: "admin",
+      method: c.method,
+      url: `/admin/v1${c.path}`,
+      headers: { ...(c.type ? { "content-type": c.type } : {}), authorization: c.authorization },
+      payload: c.body,
+    }),
+  );
+
 function assertShape(c: Case, res: LightMyRequestResponse): void {
   assert.ok(res.statusCode < 500, `${c.method} ${c.url} answered ${res.statusCode}: ${res.body.slice(0, 300)}`);
   if (res.statusCode < 400) return;
@@ -231,6 +291,11 @@ function assertShape(c: Case, res: LightMyRequestResponse): void {
     return;
   }
   const body = res.json();
+  if (c.dialect === "admin") {
+    assert.equal(typeof body.error, "string", res.body);
+    assert.equal(typeof body.error_description, "string", res.body);
+    return;
+  }
   if (c.dialect === "canva") {
     assert.equal(typeof body.code, "string", res.body);
     assert.equal(typeof body.message, "string", res.body);
@@ -243,10 +308,10 @@ function assertShape(c: Case, res: LightMyRequestResponse): void {
   }
 }
 
-test(`${RUNS} malformed, oversized, duplicated, mis-encoded and mistyped requests: no 5xx, every error in its dialect's shape`, async () => {
+test(`${RUNS} malformed, oversized, duplicated, mis-encoded and mistyped requests: no 5xx, every error in its dialect's (or the admin API's) shape`, async () => {
   let cases = 0;
   await fc.assert(
-    fc.asyncProperty(fc.oneof(canvaCase, canvaCase, resourceCase, calCase, calCase, pageCase), async (c) => {
+    fc.asyncProperty(fc.oneof(canvaCase, canvaCase, resourceCase, calCase, calCase, pageCase, adminCase), async (c) => {
       cases++;
       const res = await h.app.inject({ method: c.method, url: c.url, headers: c.headers, payload: c.payload });
       assertShape(c, res);

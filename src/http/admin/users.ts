@@ -79,7 +79,10 @@ export function registerAdminUsers(scope: FastifyInstance, deps: AppDeps, prefix
   scope.put<{ Params: { id: string } }>("/users/:id/password", async (request, reply) => {
     const { id } = request.params;
     const password = valid(checkPassword(readUserFields(request).password));
-    if (!(await changePassword(core, id, password))) throw notFound("user", id);
+    // Looked up first, so an unknown id costs no password hash.
+    if (!(await core.store.getUserById(id)) || !(await changePassword(core, id, password))) {
+      throw notFound("user", id);
+    }
     request.log.info({ user_id: id }, "password replaced through the admin API; the user's sessions ended");
     return reply.status(204).send();
   });
