@@ -224,6 +224,35 @@ describe("admin API: users", () => {
   });
 });
 
+describe("admin API: a user's connections", () => {
+  test("lists the integrations a user let in, and withdraws one with its tokens, the other untouched", async () => {
+    const user = await h.createUser();
+    const [first, second] = [await h.createClient({ name: "First" }), await h.createClient({ name: "Second" })];
+    const firstTokens = (await h.exchangeCode(first, user, { scope: "profile:read" })).json();
+    const secondTokens = (await h.exchangeCode(second, user)).json();
+
+    const listed = await admin("GET", `/users/${user.userId}/connections`);
+    assert.equal(listed.statusCode, 200, listed.body);
+    const byId = new Map(listed.json().connections.map((c: { client_id: string }) => [c.client_id, c]));
+    const { connected_at, ...rest } = byId.get(first.clientId) as { connected_at: number };
+    assert.deepEqual(rest, { client_id: first.clientId, client_name: "First", scope: "profile:read" });
+    assert.ok(Math.abs(connected_at - Date.now() / 1000) < 60, "connected_at is in seconds, and recent");
+    assert.equal((byId.get(second.clientId) as { client_name: string }).client_name, "Second");
+
+    assert.equal((await admin("DELETE", `/users/${user.userId}/connections/${first.clientId}`)).statusCode, 204);
+    assert.equal((await h.refresh(first, firstTokens.refresh_token)).json().error, "invalid_grant");
+    assert.equal((await h.refresh(second, secondTokens.refresh_token)).statusCode, 200, "the other integration stays");
+    const after = (await admin("GET", `/users/${user.userId}/connections`)).json().connections;
+    assert.deepEqual(
+      after.map((c: { client_id: string }) => c.client_id),
+      [second.clientId],
+    );
+    const again = await admin("DELETE", `/users/${user.userId}/connections/${first.clientId}`);
+    assertError(again, 404, "not_found", /no connection/);
+    assertError(await admin("GET", "/users/nobody/connections"), 404, "not_found");
+  });
+});
+
 test("without KEYWARD_ADMIN_TOKEN there is no admin API at all", async () => {
   const plain = await createHarness();
   try {

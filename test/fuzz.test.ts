@@ -264,7 +264,7 @@ const adminCase = fc
             fc.constant(null).map(() => spareUserId),
             fc.string({ maxLength: 40 }).map(encodeURIComponent),
           ),
-          fc.constantFrom("", "/secret", "/password"),
+          fc.constantFrom("", "/secret", "/password", "/connections", "/connections/x"),
         )
         .map((parts) => parts.join("")),
     ),

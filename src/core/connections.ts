@@ -27,12 +27,14 @@ export async function listConnections(ctx: CoreContext, userId: string): Promise
 /**
  * Withdraws the user's consent to the client and revokes every lineage between them, as revoking
  * one of its refresh tokens does: the integration's tokens stop working, and its next
- * authorization request asks the user again.
+ * authorization request asks the user again. False when there was nothing to withdraw.
  */
-export async function disconnect(ctx: CoreContext, userId: string, clientId: string): Promise<void> {
+export async function disconnect(ctx: CoreContext, userId: string, clientId: string): Promise<boolean> {
   const now = ctx.now();
-  await ctx.store.transaction(async (tx) => {
-    await tx.revokeGrantsOf(clientId, userId, now);
+  return ctx.store.transaction(async (tx) => {
+    const revoked = await tx.revokeGrantsOf(clientId, userId, now);
+    const consented = (await tx.getConsent(clientId, userId)) !== undefined;
     await tx.deleteConsent(clientId, userId);
+    return revoked > 0 || consented;
   });
 }

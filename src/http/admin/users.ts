@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { disconnect, listConnections } from "../../core/connections.js";
 import {
   type CheckedUserField,
   changePassword,
@@ -86,6 +87,32 @@ export function registerAdminUsers(scope: FastifyInstance, deps: AppDeps, prefix
     request.log.info({ user_id: id }, "password replaced through the admin API; the user's sessions ended");
     return reply.status(204).send();
   });
+
+  scope.get<{ Params: { id: string } }>("/users/:id/connections", async (request) => {
+    const { id } = request.params;
+    if (!(await core.store.getUserById(id))) throw notFound("user", id);
+    const connections = await listConnections(core, id);
+    return {
+      connections: connections.map((c) => ({
+        client_id: c.clientId,
+        client_name: c.clientName,
+        scope: c.scopes.join(" "),
+        connected_at: seconds(c.since),
+      })),
+    };
+  });
+
+  scope.delete<{ Params: { id: string; clientId: string } }>(
+    "/users/:id/connections/:clientId",
+    async (request, reply) => {
+      const { id, clientId } = request.params;
+      if (!(await disconnect(core, id, clientId))) {
+        throw new AdminError(404, "not_found", `User ${id} has no connection with client ${clientId}`);
+      }
+      request.log.info({ user_id: id, client_id: clientId }, "connection withdrawn through the admin API");
+      return reply.status(204).send();
+    },
+  );
 
   scope.delete<{ Params: { id: string } }>("/users/:id", async (request, reply) => {
     const { id } = request.params;
