@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import type { ClientFieldProblem } from "../../core/client-registry.js";
-import { MAX_REDIRECT_URIS } from "../../core/client-registry.js";
+import { type ClientFieldProblem, MAX_REDIRECT_URIS } from "../../core/client-registry.js";
 import { classifyFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 
 /** The admin API's errors: RFC 7591's `error` and `error_description`, with an HTTP status. */
@@ -56,6 +55,7 @@ export function adminErrorHandler(error: FastifyError, request: FastifyRequest, 
     case "body-too-large":
       return send(reply, 413, "invalid_request", "Request body too large");
     case "wrong-media-type":
+    case "too-many-parameters":
       return send(reply, 415, "invalid_request", "Send a JSON object (application/json)");
     default:
       return send(reply, 400, "invalid_request", "The body is not valid JSON");
