@@ -158,7 +158,7 @@ describe("keyward clients", () => {
       /at least 8/,
     ],
     ["delete without email", ["users", "delete"], /--email is required/],
-    ["unknown users command", ["users", "explode"], /expected create, set-password or delete/],
+    ["unknown users command", ["users", "explode"], /expected create, show, set-password or delete/],
   ];
   for (const [name, args, message] of bad) {
     test(`bad arguments exit 2 with one line: ${name}`, () => {

@@ -19,16 +19,26 @@ async function tokensFor(user: TestUser): Promise<{ access_token: string; refres
   return res.json();
 }
 
-/** Runs a `keyward users` command against the harness's database, its output kept out of the test log. */
-async function users(sub: string, values: { email?: string; password?: string }): Promise<number> {
+/** Runs a `keyward users` command against the harness's database; what it prints is kept, out of the test log. */
+async function usersPrinting(
+  sub: string,
+  values: { email?: string; password?: string; json?: boolean },
+): Promise<{ status: number; printed: string }> {
   const write = process.stdout.write;
-  process.stdout.write = () => true;
+  let printed = "";
+  process.stdout.write = (chunk: string | Uint8Array) => {
+    printed += String(chunk);
+    return true;
+  };
   try {
-    return await runUsersCommand(h.runtime, sub, values);
+    return { status: await runUsersCommand(h.runtime, sub, values), printed };
   } finally {
     process.stdout.write = write;
   }
 }
+
+const users = async (sub: string, values: { email?: string; password?: string }) =>
+  (await usersPrinting(sub, values)).status;
 
 test("users delete: the user's tokens, sessions and consents go; another user's stay", async () => {
   const [gone, kept] = [await h.createUser(), await h.createUser()];
@@ -63,4 +73,20 @@ test("users set-password: the new password signs in, the old does not, sessions 
   assert.equal(await findSession(h.runtime.core, session), undefined);
   assert.equal((await h.profile(tokens.access_token)).statusCode, 200, "integrations keep what the user granted");
   assert.equal(await users("set-password", { email: "nobody@example.com", password: "long enough" }), 1);
+});
+
+test("users show: the user and the integrations they connected, with what each may do", async () => {
+  const user = await h.createUser();
+  await tokensFor(user);
+  const shown = await usersPrinting("show", { email: user.email, json: true });
+  assert.equal(shown.status, 0);
+  const printed = JSON.parse(shown.printed);
+  assert.equal(printed.user_id, user.userId);
+  assert.equal(printed.email, user.email);
+  assert.equal(printed.connections.length, 1);
+  assert.match(printed.connections[0], new RegExp(`^${client.clientId} \\(Test Integration\\): .*profile:read`));
+
+  const lonely = await h.createUser();
+  assert.match((await usersPrinting("show", { email: lonely.email })).printed, /connections\s+\(none\)/);
+  assert.equal(await users("show", { email: "nobody@example.com" }), 1);
 });

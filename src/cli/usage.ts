@@ -17,6 +17,7 @@ Commands:
   clients delete ID
   clients rotate-secret ID [--json]
   users create --email EMAIL --password PASSWORD [--display-name NAME] [--json]
+  users show --email EMAIL [--json]       the user and the integrations they have connected
   users set-password --email EMAIL --password PASSWORD
                                           a new password; the user's sign-in sessions end
   users delete --email EMAIL              the user, their sessions, consents and every token issued for them

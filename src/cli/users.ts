@@ -1,3 +1,4 @@
+import { listConnections } from "../core/connections.js";
 import {
   type CheckedUserField,
   changePassword,
@@ -43,8 +44,10 @@ export async function runUsersCommand(runtime: Runtime, sub: string | undefined,
       return setPassword(runtime, values);
     case "delete":
       return remove(runtime, values);
+    case "show":
+      return show(runtime, values);
     default:
-      throw new UsageError(`unknown users command: ${sub ?? "(none)"}; expected create, set-password or delete`);
+      throw new UsageError(`unknown users command: ${sub ?? "(none)"}; expected create, show, set-password or delete`);
   }
 }
 
@@ -62,6 +65,24 @@ async function create(runtime: Runtime, values: UserOptions): Promise<number> {
     }
     throw error;
   }
+}
+
+/** The user and the integrations they let in, for whoever answers their questions. */
+async function show(runtime: Runtime, values: UserOptions): Promise<number> {
+  const email = normalizeEmail(validEmail(values));
+  const user = await runtime.core.store.getUserByEmail(email);
+  if (!user) return noUser(email);
+  const connections = (await listConnections(runtime.core, user.id)).map(
+    (c) => `${c.clientId} (${c.clientName}): ${c.scopes.join(" ")}`,
+  );
+  print(values.json === true, {
+    user_id: user.id,
+    email: user.email,
+    display_name: user.displayName,
+    created_at: new Date(user.createdAt).toISOString(),
+    connections: values.json === true ? connections : connections.join("; ") || "(none)",
+  });
+  return 0;
 }
 
 async function setPassword(runtime: Runtime, values: UserOptions): Promise<number> {
