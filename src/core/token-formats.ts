@@ -1,6 +1,7 @@
 import { orderedToken, randomToken } from "./crypto.js";
 import { type Es256Signer, HeaderEncoder, signOnThreadPool, signWithEncodedHeader } from "./jws.js";
 import { type KeyRing, SIGNING_ALG } from "./signing-keys.js";
+import { seconds } from "./time.js";
 
 export interface IssueContext {
   issuer: string;
@@ -30,8 +31,6 @@ export interface TokenFormat {
   mintAccess(ctx: IssueContext): Promise<MintedToken>;
   mintRefresh(ctx: IssueContext): Promise<MintedToken>;
 }
-
-const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /** Canva Connect: RFC 9068 JWT access tokens with Canva's claims, opaque refresh tokens. */
 export class CanvaTokenFormat implements TokenFormat {

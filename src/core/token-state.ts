@@ -1,6 +1,7 @@
 import type { ClientRecord, TokenWithGrant } from "../store/types.js";
 import type { CoreContext } from "./context.js";
 import { fail, ok, type Result } from "./errors.js";
+import { seconds } from "./time.js";
 
 /** The longest token a client may present anywhere; longer input is refused before hashing. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -34,8 +35,6 @@ export interface IntrospectionResponse {
   jti?: string;
   sub?: string;
 }
-
-const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /** RFC 7662: only a live token issued to the asking client is active; anything else is just inactive. */
 export async function introspect(

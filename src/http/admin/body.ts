@@ -1,5 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { ClientFields } from "../../core/client-registry.js";
+import { isJsonMediaType } from "../media-type.js";
 import { AdminError } from "./errors.js";
 
 /**
@@ -7,7 +8,7 @@ import { AdminError } from "./errors.js";
  * keyward does not know are ignored, as RFC 7591 §2 asks.
  */
 function jsonObject(request: FastifyRequest): (name: string) => unknown {
-  if (request.headers["content-type"]?.split(";")[0]?.trim().toLowerCase() !== "application/json") {
+  if (!isJsonMediaType(request.headers["content-type"])) {
     throw new AdminError(415, "invalid_request", "Send a JSON object (application/json)");
   }
   const body: unknown = request.body;

@@ -1,11 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import { checkClientChanges, checkNewClient, registerClient, rotateClientSecret } from "../../core/client-registry.js";
+import { seconds } from "../../core/time.js";
 import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
 import { readClientFields } from "./body.js";
 import { AdminError, metadataError, notFound } from "./errors.js";
-
-export const seconds = (ms: number) => Math.floor(ms / 1000);
 
 /** An integration as the admin API shows it: RFC 7591's names; never the secret, which keyward does not have. */
 function describe(client: ClientRecord) {

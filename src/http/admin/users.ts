@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { disconnect, listConnections } from "../../core/connections.js";
+import { seconds } from "../../core/time.js";
 import {
   type CheckedUserField,
   changePassword,
@@ -13,7 +14,6 @@ import {
 import { DuplicateError, type UserRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
 import { readUserFields } from "./body.js";
-import { seconds } from "./clients.js";
 import { AdminError, notFound } from "./errors.js";
 
 /** A user as the admin API shows it; never the password hash. */

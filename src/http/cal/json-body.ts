@@ -1,9 +1,6 @@
 import type { FastifyRequest } from "fastify";
+import { isJsonMediaType } from "../media-type.js";
 import { CalError, unsupportedMediaType, type ValidationFailure } from "./errors.js";
-
-function isJsonMediaType(contentType: string | undefined): boolean {
-  return contentType?.split(";")[0]?.trim().toLowerCase() === "application/json";
-}
 
 /**
  * The named string fields of a JSON object body, each required and non-empty. Any other media
