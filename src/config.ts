@@ -40,6 +40,8 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_SIGNIN_FAILURES_PER_ADDRESS | 20                  | failed sign-ins per source address per sign-in window |
  * | KEYWARD_SIGNIN_WINDOW          | 900                      | sign-in failure window |
  * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ characters; turns on the admin API (`/admin/v1`: clients and users), which takes it as a bearer token |
+ * | KEYWARD_ADMIN_PORT             | (none: on PORT)          | serves the admin API on a listener of its own, and not on PORT; needs KEYWARD_ADMIN_TOKEN |
+ * | KEYWARD_ADMIN_HOST             | 127.0.0.1                | address of the admin listener |
  *
  * A rate of 0 turns that limit off. Durations are whole seconds: lifetimes and windows at most ten
  * years, the key reload, prune interval and PostgreSQL timeouts at most about 24 days (Node's timer limit).
@@ -76,6 +78,8 @@ export interface Config {
   rateLimits: RateLimits;
   /** Unset: the admin API is not served at all. */
   adminToken: string | undefined;
+  /** Where the admin API listens, apart from the public listener; unset: on the public one. */
+  adminListener: { port: number; host: string } | undefined;
 }
 
 export interface RateLimits {
@@ -213,11 +217,31 @@ function adminToken(value: string | undefined): string | undefined {
   return value;
 }
 
+function portNumber(env: Env, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  const port = Number(raw);
+  if (!/^\d+$/.test(raw) || port > 65535) throw new ConfigError(`${name} must be a port number`);
+  return port;
+}
+
+function adminListener(env: Env, token: string | undefined, port: number): Config["adminListener"] {
+  const adminPort = portNumber(env, "KEYWARD_ADMIN_PORT");
+  if (adminPort === undefined) {
+    if (env.KEYWARD_ADMIN_HOST) throw new ConfigError("KEYWARD_ADMIN_HOST needs KEYWARD_ADMIN_PORT");
+    return undefined;
+  }
+  if (!token) throw new ConfigError("KEYWARD_ADMIN_PORT needs KEYWARD_ADMIN_TOKEN (without it there is no admin API)");
+  // Port 0 asks for any free port, so two zeros are two ports.
+  if (adminPort !== 0 && adminPort === port) throw new ConfigError("KEYWARD_ADMIN_PORT must differ from PORT");
+  return { port: adminPort, host: env.KEYWARD_ADMIN_HOST || "127.0.0.1" };
+}
+
 export function loadConfig(env: Env = process.env): Config {
-  const port = env.PORT ? Number(env.PORT) : 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError("PORT must be a port number");
+  const port = portNumber(env, "PORT") ?? 8080;
   const databaseUrl = env.DATABASE_URL || "./data/keyward.db";
   const issuer = parseIssuer(env.KEYWARD_ISSUER || `http://localhost:${port}`);
+  const token = adminToken(env.KEYWARD_ADMIN_TOKEN);
   return {
     port,
     host: env.HOST || "127.0.0.1",
@@ -251,7 +275,8 @@ export function loadConfig(env: Env = process.env): Config {
     pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0, MAX_TIMER_SECONDS) * 1000,
     pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1),
     workers: atLeast(env, "KEYWARD_WORKERS", 1, 1),
-    adminToken: adminToken(env.KEYWARD_ADMIN_TOKEN),
+    adminToken: token,
+    adminListener: adminListener(env, token, port),
     trustProxy: parseTrustProxy(env.KEYWARD_TRUST_PROXY),
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.KEYWARD_REDIS_PREFIX || "keyward:rl:",

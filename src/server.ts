@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
-import { buildApp } from "./http/app.js";
+import { buildAdminApp, buildApp } from "./http/app.js";
 import { startPruneTimer } from "./prune-timer.js";
 import { openRuntime, type Runtime } from "./runtime.js";
 import type { StoreOptions } from "./store/open.js";
@@ -9,6 +9,8 @@ export interface RunningServer {
   app: FastifyInstance;
   runtime: Runtime;
   url: string;
+  /** The admin listener (KEYWARD_ADMIN_PORT), when there is one. */
+  admin: { app: FastifyInstance; url: string } | undefined;
   /**
    * Settles when the server stopped itself, after a disk sync of its SQLite WAL failed: it then
    * answers nothing more and closes; the process should exit non-zero so that its supervisor
@@ -18,7 +20,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Starts keyward: schema, signing key, HTTP listener, the key reload and the prune timers. */
+/** The listener's address as a URL a client on this machine can use. */
+const reachable = (address: string) => address.replace("://localhost", "://127.0.0.1");
+
+/** Starts keyward: schema, signing key, HTTP listeners, the key reload and the prune timers. */
 export async function startServer(
   config: Config,
   storeOptions: Omit<StoreOptions, "pool"> = {},
@@ -46,17 +51,34 @@ export async function startServer(
     host: config.host,
     listenTextResolver: (url) => `keyward listening on ${url} (issuer ${config.issuer}, ${runtime.opened.engine})`,
   });
-  const url = address.replace("://localhost", "://127.0.0.1");
+  const url = reachable(address);
+  let admin: RunningServer["admin"];
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(reload);
-      await app.close();
+      await Promise.all([app.close(), admin?.app.close()]);
       await pruner.stop();
       await runtime.close();
     })();
     return stopping;
   };
+  if (config.adminToken && config.adminListener) {
+    const adminApp = buildAdminApp(runtime, config.adminToken, {
+      loggerInstance: app.log.child({ listener: "admin" }),
+    });
+    try {
+      const adminAddress = await adminApp.listen({
+        ...config.adminListener,
+        listenTextResolver: (adminUrl) => `keyward admin API listening on ${adminUrl}`,
+      });
+      admin = { app: adminApp, url: reachable(adminAddress) };
+    } catch (error) {
+      await adminApp.close();
+      await stop();
+      throw error;
+    }
+  }
   const stoppedOnFailure = new Promise<Error>((resolve) => {
     runtime.opened.onDurabilityLost((error) => {
       app.log.fatal({ err: error }, "the database's writes could not be synced to disk; stopping");
@@ -67,5 +89,5 @@ export async function startServer(
       });
     });
   });
-  return { app, runtime, url, stoppedOnFailure, stop };
+  return { app, runtime, url, admin, stoppedOnFailure, stop };
 }

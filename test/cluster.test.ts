@@ -112,14 +112,23 @@ function concurrencyTests(target: () => { cluster: Cluster; seeder: Seeder }) {
   });
 }
 
+const ADMIN_TOKEN = "cluster-admin-token-0123456789-abcdefgh";
+
 describe("keyward start --workers over SQLite", () => {
   let database: string;
   let cluster: Cluster;
   let seeder: Seeder;
+  let adminUrl: string;
 
   before(async () => {
     database = tempDatabase();
-    cluster = await startCluster(["--workers", String(WORKERS)], deploymentEnv(database));
+    const adminPort = await freePort();
+    adminUrl = `http://127.0.0.1:${adminPort}`;
+    cluster = await startCluster(["--workers", String(WORKERS)], {
+      ...deploymentEnv(database),
+      KEYWARD_ADMIN_TOKEN: ADMIN_TOKEN,
+      KEYWARD_ADMIN_PORT: String(adminPort),
+    });
     seeder = await openSeeder(database);
   });
 
@@ -131,6 +140,15 @@ describe("keyward start --workers over SQLite", () => {
 
   test("runs the workers as children of one primary", () => {
     assert.equal(cluster.workerPids().length, WORKERS);
+  });
+
+  test("the workers share the admin listener, and only it serves the admin API", async () => {
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, connection: "close" };
+    for (let i = 0; i < 2 * WORKERS; i++) {
+      const res = await fetch(`${adminUrl}/admin/v1/clients/${seeder.client.clientId}`, { headers });
+      assert.equal(res.status, 200, await res.text());
+    }
+    assert.equal((await fetch(`${cluster.url}/admin/v1/clients`, { headers })).status, 404);
   });
 
   concurrencyTests(() => ({ cluster, seeder }));

@@ -22,6 +22,9 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
   }
   const live = new Set<Worker>();
   const listening = new Set<Worker>();
+  // A worker is up once each of its listeners is: the public one, and the admin one if configured.
+  const listenersEach = config.adminListener ? 2 : 1;
+  const listeners = new Map<Worker, number>();
   let stopping = false;
   let started = false;
   let exitCode = 0;
@@ -37,6 +40,9 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
       if (live.size === 0) resolve(exitCode);
     };
     cluster.on("listening", (worker) => {
+      const heard = (listeners.get(worker) ?? 0) + 1;
+      listeners.set(worker, heard);
+      if (heard < listenersEach) return;
       listening.add(worker);
       if (started || listening.size < workers) return;
       started = true;
@@ -45,6 +51,7 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
     cluster.on("exit", (worker, code, signal) => {
       live.delete(worker);
       listening.delete(worker);
+      listeners.delete(worker);
       if (stopping) {
         if (live.size === 0) resolve(exitCode);
       } else if (!started) {

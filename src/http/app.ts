@@ -7,14 +7,15 @@ import Fastify, {
   LogController,
 } from "fastify";
 import { registerAccountPage } from "./account-page.js";
-import { ADMIN_PREFIX, registerAdminApi } from "./admin/admin-api.js";
+import { ADMIN_PREFIX, answerAdminNotFound, registerAdminApi } from "./admin/admin-api.js";
+import { adminErrorHandler } from "./admin/errors.js";
 import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerClientError } from "./client-errors.js";
 import type { AppDeps } from "./deps.js";
-import { answerUnroutable, storageFailureAnswer } from "./faces.js";
+import { adminOnly, answerUnroutable, type FaceOf, faceOf, storageFailureAnswer } from "./faces.js";
 import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
@@ -62,20 +63,24 @@ function sendOn(done: SendDone, payload: unknown, request: FastifyRequest, reply
   }
 }
 
-export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): FastifyInstance {
+/**
+ * What every listener shares: limits, the form parser, and replies held back until what their
+ * request wrote is durable. `faceOf` tells which shape an error answered outside a route takes.
+ */
+function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): FastifyInstance {
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: () => randomUUID(),
     childLoggerFactory: lazyRequestLogger,
     trustProxy: trustProxyOption(deps.config.trustProxy),
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: answerClientError(faceOf),
     // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
     http: { maxHeaderSize: MAX_HEADER_BYTES },
     // A parameter (a client id in a Cal.com path) is as long as the request line lets it be; an
     // id no client has is then refused as unknown, in the dialect's words, like any other.
     routerOptions: { maxParamLength: MAX_HEADER_BYTES },
-    frameworkErrors: answerUnroutable,
+    frameworkErrors: answerUnroutable(faceOf),
     ...options,
   });
 
@@ -108,10 +113,19 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
       () => sendInTurn(request, reply, done, payload),
       (error: unknown) => {
         request.log.error({ err: error }, "writes could not be made durable");
-        sendInTurn(request, reply, done, storageFailureAnswer(request, reply));
+        sendInTurn(request, reply, done, storageFailureAnswer(faceOf(request.url), request, reply));
       },
     );
   });
+  return app;
+}
+
+/**
+ * The public listener: the pages and both dialects, and the admin API too when KEYWARD_ADMIN_TOKEN
+ * is set without KEYWARD_ADMIN_PORT.
+ */
+export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): FastifyInstance {
+  const app = baseApp(deps, faceOf, options);
 
   // Pages and everything outside a dialect's scope answer errors as an HTML page.
   app.setErrorHandler((error, request, reply) => {
@@ -163,7 +177,18 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
   for (const prefix of ["/v2", "/api/v2"]) {
     app.register(async (scope) => registerCalOAuthFlow(scope, deps), { prefix });
   }
-  const { adminToken } = deps.config;
-  if (adminToken) app.register(async (scope) => registerAdminApi(scope, deps, adminToken), { prefix: ADMIN_PREFIX });
+  const { adminToken, adminListener } = deps.config;
+  if (adminToken && !adminListener) {
+    app.register(async (scope) => registerAdminApi(scope, deps, adminToken), { prefix: ADMIN_PREFIX });
+  }
+  return app;
+}
+
+/** The admin listener (KEYWARD_ADMIN_PORT): the admin API alone, every answer in its JSON shape. */
+export function buildAdminApp(deps: AppDeps, adminToken: string, options: FastifyServerOptions = {}): FastifyInstance {
+  const app = baseApp(deps, adminOnly, options);
+  app.setErrorHandler(adminErrorHandler);
+  app.setNotFoundHandler(answerAdminNotFound);
+  app.register(async (scope) => registerAdminApi(scope, deps, adminToken), { prefix: ADMIN_PREFIX });
   return app;
 }

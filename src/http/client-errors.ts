@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
+import { adminErrorBody } from "./admin/errors.js";
 import { CalError } from "./cal/errors.js";
-import { type Face, faceOf } from "./faces.js";
+import type { Face, FaceOf } from "./faces.js";
 import { errorPage } from "./pages/error.js";
 
 /**
@@ -10,23 +11,24 @@ import { errorPage } from "./pages/error.js";
  * request lines) still get an answer in the dialect of the path they asked for, when the
  * request line got that far.
  */
-export function answerClientError(error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void {
-  if (error.code === "ECONNRESET" || socket.destroyed) return;
-  const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
-  const message =
-    status === 431 ? "Request headers too large" : status === 408 ? "Request timed out" : "Malformed HTTP request";
-  // The request line's method and path are enough to tell the face: a long path may not fit whole.
-  const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 2048).toString("latin1") : "";
-  const path = /^[A-Z]+ (\/\S*)/.exec(raw)?.[1] ?? "";
-  // Without a path, the APIs' shape: browsers do not send malformed request lines.
-  const { type, body } = answerIn(path === "" ? "canva" : faceOf(path), status, message, path);
-  if (socket.writable) {
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy();
-}
+export const answerClientError =
+  (faceOf: FaceOf) =>
+  (error: Error & { code?: string; rawPacket?: unknown }, socket: Socket): void => {
+    if (error.code === "ECONNRESET" || socket.destroyed) return;
+    const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    const message =
+      status === 431 ? "Request headers too large" : status === 408 ? "Request timed out" : "Malformed HTTP request";
+    // The request line's method and path are enough to tell the face: a long path may not fit whole.
+    const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 2048).toString("latin1") : "";
+    const path = /^[A-Z]+ (\/\S*)/.exec(raw)?.[1] ?? "";
+    const { type, body } = answerIn(faceOf(path), status, message, path);
+    if (socket.writable) {
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy();
+  };
 
 function answerIn(face: Face, status: number, message: string, path: string): { type: string; body: string } {
   switch (face) {
@@ -37,6 +39,8 @@ function answerIn(face: Face, status: number, message: string, path: string): { 
         type: JSON_TYPE,
         body: JSON.stringify({ code: "bad_request", message, error: "invalid_request", error_description: message }),
       };
+    case "admin":
+      return { type: JSON_TYPE, body: JSON.stringify(adminErrorBody("invalid_request", message)) };
     case "pages":
       return { type: "text/html; charset=utf-8", body: errorPage("Invalid request", `${message}.`) };
   }

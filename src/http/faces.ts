@@ -1,36 +1,50 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { adminErrorBody } from "./admin/errors.js";
 import { CalError } from "./cal/errors.js";
 import { internalError } from "./canva/errors.js";
 import { sendHtml, withHtmlHeaders } from "./html.js";
 import { errorPage } from "./pages/error.js";
 
 /** The part of keyward a path belongs to, each answering errors in its own shape. */
-export type Face = "canva" | "cal" | "pages";
+export type Face = "canva" | "cal" | "admin" | "pages";
+
+/** How a listener tells the face of a path it was asked for. */
+export type FaceOf = (path: string) => Face;
 
 const CAL_PATH = /^\/(api\/)?v2\//;
 const CANVA_PATH = /^\/(rest|auth)\//;
+const ADMIN_PATH = /^\/admin\/v1(\/|\?|$)/;
 
 /** For answers given outside the routes' own error handlers, which already know their face. */
-export function faceOf(path: string): Face {
+export const faceOf: FaceOf = (path) => {
+  // No path: a request line too broken to read. Browsers send none, so the APIs' shape.
+  if (path === "") return "canva";
   if (CAL_PATH.test(path)) return "cal";
   if (CANVA_PATH.test(path)) return "canva";
+  if (ADMIN_PATH.test(path)) return "admin";
   return "pages";
-}
+};
+
+/** The admin listener (KEYWARD_ADMIN_PORT) serves nothing but the admin API. */
+export const adminOnly: FaceOf = () => "admin";
 
 /**
  * Turns a reply into its face's bare 500 when what the server wrote could not be made durable.
  * Nothing may be acknowledged then, so a redirect or a new session cookie must not go out either.
  * Returns the body to send in place of the reply's own.
  */
-export function storageFailureAnswer(request: FastifyRequest, reply: FastifyReply): string {
+export function storageFailureAnswer(face: Face, request: FastifyRequest, reply: FastifyReply): string {
   reply.removeHeader("location").removeHeader("set-cookie");
-  switch (faceOf(request.url)) {
+  switch (face) {
     case "cal":
       reply.status(500).header("content-type", "application/json; charset=utf-8");
       return JSON.stringify(new CalError(500, "Internal server error").envelope(request.url));
     case "canva":
       reply.status(500).header("content-type", "application/json; charset=utf-8");
       return JSON.stringify(internalError().body());
+    case "admin":
+      reply.status(500).header("content-type", "application/json; charset=utf-8");
+      return JSON.stringify(adminErrorBody("server_error", "The request could not be completed"));
     case "pages":
       withHtmlHeaders(reply, 500);
       return errorPage("Something went wrong", "The request could not be completed.");
@@ -42,18 +56,21 @@ export function storageFailureAnswer(request: FastifyRequest, reply: FastifyRepl
  * decode, or a parameter longer than the router takes. Each face answers in its own shape, with
  * the request id every other answer carries.
  */
-export function answerUnroutable(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  const status = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? 414 : 400;
-  const message = status === 414 ? "The URL is too long" : "The URL is not validly encoded";
-  reply.header("x-request-id", request.id).header("cache-control", "no-store");
-  switch (faceOf(request.url)) {
-    case "cal":
-      return reply.status(status).send(new CalError(status, message).envelope(request.url));
-    case "canva":
-      return reply
-        .status(status)
-        .send({ code: "bad_request", message, error: "invalid_request", error_description: message });
-    case "pages":
-      return sendHtml(reply, status, errorPage("Invalid request", `${message}.`));
-  }
-}
+export const answerUnroutable =
+  (faceOf: FaceOf) => (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? 414 : 400;
+    const message = status === 414 ? "The URL is too long" : "The URL is not validly encoded";
+    reply.header("x-request-id", request.id).header("cache-control", "no-store");
+    switch (faceOf(request.url)) {
+      case "cal":
+        return reply.status(status).send(new CalError(status, message).envelope(request.url));
+      case "canva":
+        return reply
+          .status(status)
+          .send({ code: "bad_request", message, error: "invalid_request", error_description: message });
+      case "admin":
+        return reply.status(status).send(adminErrorBody("invalid_request", message));
+      case "pages":
+        return sendHtml(reply, status, errorPage("Invalid request", `${message}.`));
+    }
+  };

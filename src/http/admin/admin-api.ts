@@ -1,12 +1,16 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { constantTimeEqual } from "../../core/crypto.js";
 import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
 import { registerAdminClients } from "./clients.js";
-import { AdminError, adminErrorHandler } from "./errors.js";
+import { AdminError, adminErrorBody, adminErrorHandler } from "./errors.js";
 import { registerAdminUsers } from "./users.js";
 
 export const ADMIN_PREFIX = "/admin/v1";
+
+export function answerAdminNotFound(_request: FastifyRequest, reply: FastifyReply) {
+  return reply.status(404).send(adminErrorBody("not_found", "Not found"));
+}
 
 /** The bearer token of a request, or undefined without one. */
 function bearerToken(request: FastifyRequest): string | undefined {
@@ -25,9 +29,7 @@ export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminTok
   const expected = core.keys.hashToken(adminToken);
   scope.addHook("onSend", forbidCaching);
   scope.setErrorHandler(adminErrorHandler);
-  scope.setNotFoundHandler((_request, reply) =>
-    reply.status(404).send({ error: "not_found", error_description: "Not found" }),
-  );
+  scope.setNotFoundHandler(answerAdminNotFound);
   scope.addHook("onRequest", async (request) => {
     const presented = bearerToken(request);
     // Hashed first, so the comparison's time says nothing of the token's length or content.

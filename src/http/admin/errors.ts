@@ -33,8 +33,13 @@ export function metadataError(p: ClientFieldProblem): AdminError {
   return new AdminError(400, "invalid_client_metadata", `unknown scope: ${p.value}`);
 }
 
+/** The body of every admin API error, also for answers given outside its routes (see faces.ts). */
+export function adminErrorBody(error: string, description: string): { error: string; error_description: string } {
+  return { error, error_description: description };
+}
+
 function send(reply: FastifyReply, status: number, error: string, description: string) {
-  return reply.status(status).send({ error, error_description: description });
+  return reply.status(status).send(adminErrorBody(error, description));
 }
 
 export function adminErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
