@@ -450,30 +450,56 @@ describe("rate limits", () => {
     const now = 0;
     const limiter = new MemoryRateLimiter(() => now);
     const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 5, windowMs: 60_000 });
-    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("a@x", `10.0.0.${i}`), 0);
-    assert.ok((await throttle.attempt("a@x", "10.0.0.9")) > 0);
-    assert.equal(await throttle.attempt("b@x", "10.0.0.9"), 0);
-    for (let i = 0; i < 5; i++) assert.equal(await throttle.attempt(`user${i}@x`, "10.0.1.1"), 0);
-    assert.ok((await throttle.attempt("fresh@x", "10.0.1.1")) > 0);
-    assert.equal(await throttle.attempt("fresh@x", "10.0.1.2"), 0);
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("a@x", `10.0.0.${i}`), undefined);
+    assert.ok(await throttle.attempt("a@x", "10.0.0.9"));
+    assert.equal(await throttle.attempt("b@x", "10.0.0.9"), undefined);
+    for (let i = 0; i < 5; i++) assert.equal(await throttle.attempt(`user${i}@x`, "10.0.1.1"), undefined);
+    assert.ok(await throttle.attempt("fresh@x", "10.0.1.1"));
+    assert.equal(await throttle.attempt("fresh@x", "10.0.1.2"), undefined);
     await limiter.close();
   });
 
   test("an attempt its address is refused counts against no account", async () => {
     const limiter = new MemoryRateLimiter(() => 0);
     const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 2, windowMs: 60_000 });
-    assert.equal(await throttle.attempt("x@x", "10.0.0.1"), 0);
-    assert.equal(await throttle.attempt("y@x", "10.0.0.1"), 0);
-    for (let i = 0; i < 5; i++) assert.ok((await throttle.attempt("victim@x", "10.0.0.1")) > 0);
-    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("victim@x", `10.0.1.${i}`), 0);
+    assert.equal(await throttle.attempt("x@x", "10.0.0.1"), undefined);
+    assert.equal(await throttle.attempt("y@x", "10.0.0.1"), undefined);
+    for (let i = 0; i < 5; i++) assert.ok(await throttle.attempt("victim@x", "10.0.0.1"));
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("victim@x", `10.0.1.${i}`), undefined);
     await limiter.close();
   });
 
   test("an email longer than any account's counts against its address alone", async () => {
     const limiter = new MemoryRateLimiter(() => 0);
     const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 20, windowMs: 60_000 });
-    assert.equal(await throttle.attempt(`${"a".repeat(300)}@x`, "10.0.0.1"), 0);
+    assert.equal(await throttle.attempt(`${"a".repeat(300)}@x`, "10.0.0.1"), undefined);
     assert.equal(limiter.size, 1);
+    await limiter.close();
+  });
+
+  test("a refusal says which limit refused it, and only the first in a window is to be reported", async () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter(() => now);
+    const throttle = new SignInThrottle(limiter, { failuresPerAccount: 2, failuresPerAddress: 3, windowMs: 60_000 });
+    assert.equal(await throttle.attempt("a@x", "10.0.0.1"), undefined);
+    assert.equal(await throttle.attempt("a@x", "10.0.0.2"), undefined);
+    assert.deepEqual(await throttle.attempt("a@x", "10.0.0.3"), {
+      retryAfterMs: 60_001,
+      limited: "account",
+      firstInWindow: true,
+    });
+    assert.equal((await throttle.attempt("a@x", "10.0.0.4"))?.firstInWindow, false);
+    assert.equal((await throttle.attempt("a@x", "10.0.0.5"))?.firstInWindow, false);
+    assert.equal(await throttle.attempt("b@x", "10.0.0.1"), undefined);
+    assert.equal(await throttle.attempt("c@x", "10.0.0.1"), undefined);
+    const byAddress = await throttle.attempt("d@x", "10.0.0.1");
+    assert.equal(byAddress?.limited, "address");
+    assert.equal(byAddress?.firstInWindow, true, "each limit has its own first refusal");
+    // Two windows on, with the guessing going on, the refusals are news again.
+    now += 120_000;
+    assert.equal(await throttle.attempt("a@x", "10.0.0.6"), undefined);
+    assert.equal(await throttle.attempt("a@x", "10.0.0.7"), undefined);
+    assert.equal((await throttle.attempt("a@x", "10.0.0.8"))?.firstInWindow, true);
     await limiter.close();
   });
 
@@ -481,12 +507,12 @@ describe("rate limits", () => {
     const limiter = new MemoryRateLimiter(() => 0);
     const throttle = new SignInThrottle(limiter, { failuresPerAccount: 2, failuresPerAddress: 2, windowMs: 60_000 });
     for (let i = 0; i < 10; i++) {
-      assert.equal(await throttle.attempt("a@x", "10.0.0.1"), 0);
+      assert.equal(await throttle.attempt("a@x", "10.0.0.1"), undefined);
       await throttle.succeeded("a@x", "10.0.0.1");
     }
-    assert.equal(await throttle.attempt("a@x", "10.0.0.1"), 0);
-    assert.equal(await throttle.attempt("a@x", "10.0.0.1"), 0);
-    assert.ok((await throttle.attempt("a@x", "10.0.0.1")) > 0);
+    assert.equal(await throttle.attempt("a@x", "10.0.0.1"), undefined);
+    assert.equal(await throttle.attempt("a@x", "10.0.0.1"), undefined);
+    assert.ok(await throttle.attempt("a@x", "10.0.0.1"));
     await limiter.close();
   });
 });

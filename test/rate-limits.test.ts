@@ -196,9 +196,9 @@ describe("rate limits with Redis unreachable", () => {
     const h = await createHarness({ REDIS_URL: "redis://127.0.0.1:1", KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT: "2" });
     try {
       const throttle = h.runtime.signInThrottle;
-      assert.equal(await throttle.attempt("victim@example.com", "10.2.2.1"), 0);
-      assert.equal(await throttle.attempt("victim@example.com", "10.2.2.2"), 0);
-      assert.ok((await throttle.attempt("victim@example.com", "10.2.2.3")) > 0);
+      assert.equal(await throttle.attempt("victim@example.com", "10.2.2.1"), undefined);
+      assert.equal(await throttle.attempt("victim@example.com", "10.2.2.2"), undefined);
+      assert.ok(await throttle.attempt("victim@example.com", "10.2.2.3"));
     } finally {
       await h.close();
     }
@@ -269,16 +269,18 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     try {
       const throttleA = first.runtime.signInThrottle;
       const throttleB = second.runtime.signInThrottle;
-      assert.equal(await throttleA.attempt("victim@example.com", "10.1.1.1"), 0);
-      assert.equal(await throttleA.attempt("victim@example.com", "10.1.1.2"), 0);
-      assert.ok((await throttleB.attempt("victim@example.com", "10.1.1.3")) > 0);
-      assert.equal(await throttleB.attempt("someone-else@example.com", "10.1.1.3"), 0);
+      assert.equal(await throttleA.attempt("victim@example.com", "10.1.1.1"), undefined);
+      assert.equal(await throttleA.attempt("victim@example.com", "10.1.1.2"), undefined);
+      assert.equal((await throttleB.attempt("victim@example.com", "10.1.1.3"))?.firstInWindow, true);
+      // The first refusal is shared too, so only one instance reports it.
+      assert.equal((await throttleA.attempt("victim@example.com", "10.1.1.3"))?.firstInWindow, false);
+      assert.equal(await throttleB.attempt("someone-else@example.com", "10.1.1.3"), undefined);
       // A success on one instance takes its attempt back for both.
-      assert.equal(await throttleA.attempt("owner@example.com", "10.1.1.4"), 0);
-      assert.equal(await throttleA.attempt("owner@example.com", "10.1.1.4"), 0);
+      assert.equal(await throttleA.attempt("owner@example.com", "10.1.1.4"), undefined);
+      assert.equal(await throttleA.attempt("owner@example.com", "10.1.1.4"), undefined);
       await throttleB.succeeded("owner@example.com", "10.1.1.4");
-      assert.equal(await throttleB.attempt("owner@example.com", "10.1.1.5"), 0);
-      assert.ok((await throttleA.attempt("owner@example.com", "10.1.1.6")) > 0);
+      assert.equal(await throttleB.attempt("owner@example.com", "10.1.1.5"), undefined);
+      assert.ok(await throttleA.attempt("owner@example.com", "10.1.1.6"));
     } finally {
       await first.close();
       await second.close();

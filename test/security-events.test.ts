@@ -81,3 +81,54 @@ test("Cal.com's exchange and refresh log reuse the same way", async () => {
   assert.equal((await refresh(h, client, fresh.refreshToken)).statusCode, 400);
   assertOneWarning("refresh_token_reused", client.clientId, user.userId, [fresh.refreshToken, keys.refreshToken]);
 });
+
+/** A sign-in through the real /login form from `address`; resolves with the status. */
+async function signInFrom(address: string, email: string, password: string): Promise<number> {
+  const page = await h.app.inject({ method: "GET", url: "/login", remoteAddress: address });
+  const csrfCookie = /keyward_csrf=([^;]+)/.exec(String(page.headers["set-cookie"]))?.[1];
+  const csrfToken = /name="csrf_token" value="([^"]+)"/.exec(page.body)?.[1];
+  assert.ok(csrfCookie && csrfToken);
+  const res = await h.app.inject({
+    method: "POST",
+    url: "/login",
+    remoteAddress: address,
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: `keyward_csrf=${csrfCookie}` },
+    payload: new URLSearchParams({ csrf_token: csrfToken, email, password }).toString(),
+  });
+  return res.statusCode;
+}
+
+test("an account's sign-ins refused for failures are logged once, by user id, never by email", async () => {
+  const user = await h.createUser({ email: "guessed@example.com" });
+  for (let i = 0; i < 5; i++) assert.equal(await signInFrom(`10.1.0.${i}`, user.email, `wrong-${i}`), 401);
+  assert.equal(warnings().length, 0, "failures short of the limit are not news");
+  for (let i = 0; i < 4; i++) assert.equal(await signInFrom(`10.1.1.${i}`, user.email, user.password), 429);
+  const [warning, ...more] = warnings();
+  assert.equal(more.length, 0, JSON.stringify(lines));
+  assert.equal(warning?.event, "sign_in_throttled");
+  assert.equal(warning?.limited, "account");
+  assert.equal(warning?.user_id, user.userId);
+  assert.equal(warning?.address, "10.1.1.0");
+  assert.ok(Number(warning?.retry_after) >= 1);
+  assert.ok(!JSON.stringify(lines).includes("guessed@"), "the email is not logged");
+
+  lines = [];
+  for (let i = 0; i < 5; i++) assert.equal(await signInFrom(`10.1.2.${i}`, "nobody@example.com", "whatever1"), 401);
+  for (let i = 0; i < 3; i++) assert.equal(await signInFrom(`10.1.3.${i}`, "nobody@example.com", "whatever1"), 429);
+  const [unknown, ...others] = warnings();
+  assert.equal(others.length, 0, JSON.stringify(lines));
+  assert.equal(unknown?.account_exists, false);
+  assert.equal(unknown?.user_id, undefined);
+  assert.ok(!JSON.stringify(lines).includes("nobody@"), "nor an email no account has");
+});
+
+test("an address refused for guessing across accounts is logged once", async () => {
+  for (let i = 0; i < 20; i++) assert.equal(await signInFrom("10.2.0.1", `spray-${i}@example.com`, "password1"), 401);
+  for (let i = 0; i < 3; i++) assert.equal(await signInFrom("10.2.0.1", `spray-x${i}@example.com`, "password1"), 429);
+  const [warning, ...more] = warnings();
+  assert.equal(more.length, 0, JSON.stringify(lines));
+  assert.equal(warning?.event, "sign_in_throttled");
+  assert.equal(warning?.limited, "address");
+  assert.equal(warning?.address, "10.2.0.1");
+  assert.equal(warning?.user_id, undefined);
+});

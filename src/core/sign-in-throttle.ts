@@ -9,10 +9,24 @@ export interface SignInPolicy {
   windowMs: number;
 }
 
+/** What refused a sign-in attempt, and for how long. */
+export interface SignInRefusal {
+  retryAfterMs: number;
+  /** The limit used up: the account's, or the source address's. */
+  limited: "account" | "address";
+  /**
+   * The first refusal for that account or address in about a sign-in window: worth reporting.
+   * Later ones are not, or a guesser could fill the log.
+   */
+  firstInWindow: boolean;
+}
+
+type Counter = { key: string; limit: number; kind: SignInRefusal["limited"] };
+
 /**
  * Slows down password guessing: once an account, or an address, has used up its failures for the
  * window, further attempts wait until enough of them have aged out. Counts live in the rate
- * limiter, so with Redis every instance sees the same failures.
+ * limiter, so with Redis every instance sees the same failures (and the same first refusal).
  */
 export class SignInThrottle {
   constructor(
@@ -21,43 +35,51 @@ export class SignInThrottle {
   ) {}
 
   /** The counters an attempt uses. An email longer than any account's counts against its address alone. */
-  private keys(account: string, address: string): [string, number][] {
-    const keys: [string, number][] = [];
+  private counters(account: string, address: string): Counter[] {
+    const counters: Counter[] = [];
     if (this.policy.failuresPerAccount > 0 && account.length <= MAX_EMAIL_LENGTH) {
-      keys.push([`signin:account:${account}`, this.policy.failuresPerAccount]);
+      counters.push({ key: `signin:account:${account}`, limit: this.policy.failuresPerAccount, kind: "account" });
     }
-    if (this.policy.failuresPerAddress > 0) keys.push([`signin:address:${address}`, this.policy.failuresPerAddress]);
-    return keys;
+    if (this.policy.failuresPerAddress > 0) {
+      counters.push({ key: `signin:address:${address}`, limit: this.policy.failuresPerAddress, kind: "address" });
+    }
+    return counters;
   }
 
   /**
-   * Counts a sign-in attempt as a failure before its password is checked, and refuses it (the
-   * milliseconds to wait) once the account or the address has used up its failures. Counting
+   * Counts a sign-in attempt as a failure before its password is checked, and refuses it once the
+   * account or the address has used up its failures; undefined lets it go ahead. Counting
    * first is what holds the limit against guesses sent in parallel: a check made before any of
    * them had failed would let them all through. A refused attempt counts against nothing, so an
    * address that is already refused cannot use up another account's failures.
    */
-  async attempt(account: string, address: string): Promise<number> {
-    const keys = this.keys(account, address);
-    for (const [key, limit] of keys) {
-      const decision = await this.limiter.check(key, limit, this.policy.windowMs);
-      if (!decision.allowed) return decision.retryAfterMs;
+  async attempt(account: string, address: string): Promise<SignInRefusal | undefined> {
+    const counters = this.counters(account, address);
+    for (const counter of counters) {
+      const decision = await this.limiter.check(counter.key, counter.limit, this.policy.windowMs);
+      if (!decision.allowed) return this.refuse(counter, decision.retryAfterMs);
     }
     const counted: string[] = [];
-    for (const [key, limit] of keys) {
-      const decision = await this.limiter.consume(key, limit, this.policy.windowMs);
+    for (const counter of counters) {
+      const decision = await this.limiter.consume(counter.key, counter.limit, this.policy.windowMs);
       if (!decision.allowed) {
         // A parallel attempt took the last failure between the check and here.
         for (const taken of counted) await this.limiter.release(taken, this.policy.windowMs);
-        return decision.retryAfterMs;
+        return this.refuse(counter, decision.retryAfterMs);
       }
-      counted.push(key);
+      counted.push(counter.key);
     }
-    return 0;
+    return undefined;
+  }
+
+  /** The refusals of a counter are themselves counted, one allowed per window, to tell the first. */
+  private async refuse(counter: Counter, retryAfterMs: number): Promise<SignInRefusal> {
+    const first = await this.limiter.consume(`signin-refused:${counter.key}`, 1, this.policy.windowMs);
+    return { retryAfterMs, limited: counter.kind, firstInWindow: first.allowed };
   }
 
   /** The attempt succeeded: it no longer counts as a failure. */
   async succeeded(account: string, address: string): Promise<void> {
-    for (const [key] of this.keys(account, address)) await this.limiter.release(key, this.policy.windowMs);
+    for (const { key } of this.counters(account, address)) await this.limiter.release(key, this.policy.windowMs);
   }
 }

@@ -6,6 +6,7 @@ import type { UserRecord } from "../store/types.js";
 import { CSRF_COOKIE, clearCookie, readCookie, SESSION_COOKIE, setCookie } from "./cookies.js";
 import type { AppDeps } from "./deps.js";
 import { type FormBody, firstValue } from "./form-body.js";
+import { logSignInRefusal } from "./security-events.js";
 
 /** What pages and the Cal.com dialect need to know about the browser behind a request. */
 export function cookieOptions(deps: AppDeps) {
@@ -62,10 +63,12 @@ export async function signIn(
 ): Promise<SignInOutcome> {
   const email = normalizeEmail(firstValue(form, "email") ?? "");
   const password = firstValue(form, "password") ?? "";
-  const wait = await deps.signInThrottle.attempt(email, request.ip);
-  if (wait > 0) {
-    reply.header("retry-after", String(Math.ceil(wait / 1000)));
-    const message = `Too many failed sign-in attempts. Try again in ${Math.ceil(wait / 1000)} seconds.`;
+  const refusal = await deps.signInThrottle.attempt(email, request.ip);
+  if (refusal) {
+    if (refusal.firstInWindow) await logSignInRefusal(deps.core.store, request, email, refusal);
+    const wait = Math.ceil(refusal.retryAfterMs / 1000);
+    reply.header("retry-after", String(wait));
+    const message = `Too many failed sign-in attempts. Try again in ${wait} seconds.`;
     return { ok: false, status: 429, message, email };
   }
   const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;

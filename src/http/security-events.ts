@@ -1,5 +1,7 @@
-import type { FastifyBaseLogger } from "fastify";
+import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { OAuthError, SecurityEvent } from "../core/errors.js";
+import type { SignInRefusal } from "../core/sign-in-throttle.js";
+import type { Store } from "../store/types.js";
 
 const MESSAGES: Record<SecurityEvent["kind"], string> = {
   authorization_code_reused: "authorization code used twice: its lineage is revoked",
@@ -15,4 +17,37 @@ export function logSecurityEvent(log: FastifyBaseLogger, error: OAuthError): voi
   const { event } = error;
   if (!event) return;
   log.warn({ event: event.kind, client_id: event.clientId, user_id: event.userId }, MESSAGES[event.kind]);
+}
+
+/**
+ * Logs, at warn, that sign-ins are being refused for too many failures: someone is guessing a
+ * password, or an account's owner has forgotten it. Only the first refusal of a window is logged
+ * (see SignInRefusal), so a guesser cannot fill the log. The account is named by keyward's user
+ * id, and only when it exists: the email typed is the guesser's choice and is not logged.
+ */
+export async function logSignInRefusal(
+  store: Pick<Store, "getUserByEmail">,
+  request: FastifyRequest,
+  email: string,
+  refusal: SignInRefusal,
+): Promise<void> {
+  const retryAfter = Math.ceil(refusal.retryAfterMs / 1000);
+  if (refusal.limited === "address") {
+    request.log.warn(
+      { event: "sign_in_throttled", limited: "address", address: request.ip, retry_after: retryAfter },
+      "sign-ins from this address refused: too many failed attempts",
+    );
+    return;
+  }
+  const user = email ? await store.getUserByEmail(email) : undefined;
+  request.log.warn(
+    {
+      event: "sign_in_throttled",
+      limited: "account",
+      ...(user ? { user_id: user.id } : { account_exists: false }),
+      address: request.ip,
+      retry_after: retryAfter,
+    },
+    "sign-ins to this account refused: too many failed attempts",
+  );
 }
