@@ -8,6 +8,7 @@ import { KeyRing } from "./core/signing-keys.js";
 import { SigningThread } from "./core/signing-thread.js";
 import { CalTokenFormat, CanvaTokenFormat } from "./core/token-formats.js";
 import type { AppDeps } from "./http/deps.js";
+import { Metrics } from "./http/metrics.js";
 import { type OpenedStore, openStore, type StoreOptions } from "./store/open.js";
 
 export interface Runtime extends AppDeps {
@@ -78,6 +79,7 @@ export async function openRuntime(config: Config, storeOptions: Omit<StoreOption
       windowMs: limits.signInWindowMs,
     }),
     rateLimiter,
+    metrics: new Metrics(),
     opened,
     async close() {
       await signing.close();

@@ -1,6 +1,8 @@
+import cluster from "node:cluster";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "./config.js";
 import { buildAdminApp, buildApp } from "./http/app.js";
+import { answerCollections } from "./http/metrics-cluster.js";
 import { startPruneTimer } from "./prune-timer.js";
 import { openRuntime, type Runtime } from "./runtime.js";
 import type { StoreOptions } from "./store/open.js";
@@ -31,6 +33,7 @@ export async function startServer(
   const runtime = await openRuntime(config, storeOptions);
   await runtime.keyRing.load(Date.now());
   const app = buildApp(runtime, { logger: { level: config.logLevel } });
+  if (cluster.isWorker) answerCollections(runtime.metrics);
   const reload = setInterval(() => {
     runtime.keyRing.load(Date.now()).catch((error) => app.log.warn({ err: error }, "signing key reload failed"));
   }, config.keyReloadMs);

@@ -4,6 +4,7 @@ import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createTestSchema, PG_SKIP, type TestSchema } from "./support/postgres.js";
+import { sample } from "./support/prometheus.js";
 import { CLI, freePort, tempDatabase } from "./support/server-process.js";
 import {
   deploymentEnv,
@@ -149,6 +150,27 @@ describe("keyward start --workers over SQLite", () => {
       assert.equal(res.status, 200, await res.text());
     }
     assert.equal((await fetch(`${cluster.url}/admin/v1/clients`, { headers })).status, 404);
+  });
+
+  test("a scrape of any worker counts what every worker answered", async () => {
+    const headers = { authorization: `Bearer ${ADMIN_TOKEN}`, connection: "close" };
+    const scrape = async () => {
+      const res = await fetch(`${adminUrl}/admin/v1/metrics`, { headers });
+      assert.equal(res.status, 200);
+      return res.text();
+    };
+    const healthz = { route: "/healthz", method: "GET", status: "200" };
+    const before = sample(await scrape(), "keyward_http_requests_total", healthz) ?? 0;
+    const requests = 40;
+    // New connections, so that the cluster's round robin hands them to both workers.
+    for (let i = 0; i < requests; i++) {
+      assert.equal((await fetch(`${cluster.url}/healthz`, { headers: { connection: "close" } })).status, 200);
+    }
+    for (let i = 0; i < 2 * WORKERS; i++) {
+      const body = await scrape();
+      assert.equal(sample(body, "keyward_processes"), WORKERS);
+      assert.equal(sample(body, "keyward_http_requests_total", healthz), before + requests);
+    }
   });
 
   concurrencyTests(() => ({ cluster, seeder }));

@@ -1,6 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
 import { pino } from "pino";
 import type { Config } from "../config.js";
+import { serveCollections } from "../http/metrics-cluster.js";
 import { openRuntime } from "../runtime.js";
 
 /** Pause before replacing a worker that died, so a crash loop cannot spin. */
@@ -62,6 +63,7 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
         setTimeout(fork, REPLACE_DELAY_MS);
       }
     });
+    serveCollections(() => listening);
     process.once("SIGTERM", () => stop(0));
     process.once("SIGINT", () => stop(0));
     for (let i = 0; i < workers; i++) fork();

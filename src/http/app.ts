@@ -102,6 +102,7 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
   const sendInTurn = (request: FastifyRequest, reply: FastifyReply, done: SendDone, payload: unknown) =>
     replies.add(() => {
       if (closing) reply.header("connection", "close");
+      deps.metrics.observe(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
       sendOn(done, payload, request, reply);
     });
   app.addHook("onSend", (request, reply, payload, done) => {

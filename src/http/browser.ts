@@ -65,7 +65,7 @@ export async function signIn(
   const password = firstValue(form, "password") ?? "";
   const refusal = await deps.signInThrottle.attempt(email, request.ip);
   if (refusal) {
-    if (refusal.firstInWindow) await logSignInRefusal(deps.core.store, request, email, refusal);
+    if (refusal.firstInWindow) await logSignInRefusal(deps, request, email, refusal);
     const wait = Math.ceil(refusal.retryAfterMs / 1000);
     reply.header("retry-after", String(wait));
     const message = `Too many failed sign-in attempts. Try again in ${wait} seconds.`;

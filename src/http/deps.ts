@@ -4,6 +4,7 @@ import type { RateLimiter } from "../core/rate-limit.js";
 import type { SignInThrottle } from "../core/sign-in-throttle.js";
 import type { KeyRing } from "../core/signing-keys.js";
 import type { TokenFormat } from "../core/token-formats.js";
+import type { Metrics } from "./metrics.js";
 
 /** Everything the HTTP layer is built from; assembled once in src/server.ts. */
 export interface AppDeps {
@@ -14,4 +15,5 @@ export interface AppDeps {
   calTokens: TokenFormat;
   signInThrottle: SignInThrottle;
   rateLimiter: RateLimiter;
+  metrics: Metrics;
 }

@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import type { OAuthError, SecurityEvent } from "../core/errors.js";
 import type { SignInRefusal } from "../core/sign-in-throttle.js";
-import type { Store } from "../store/types.js";
+import type { AppDeps } from "./deps.js";
+import type { Metrics } from "./metrics.js";
 
 const MESSAGES: Record<SecurityEvent["kind"], string> = {
   authorization_code_reused: "authorization code used twice: its lineage is revoked",
@@ -13,9 +14,10 @@ const MESSAGES: Record<SecurityEvent["kind"], string> = {
  * again means a stolen token or a client that retried, and the integration has just lost access.
  * The user is named by keyward's own id; no token value is logged.
  */
-export function logSecurityEvent(log: FastifyBaseLogger, error: OAuthError): void {
+export function logSecurityEvent(log: FastifyBaseLogger, metrics: Metrics, error: OAuthError): void {
   const { event } = error;
   if (!event) return;
+  metrics.securityEvent(event.kind);
   log.warn({ event: event.kind, client_id: event.clientId, user_id: event.userId }, MESSAGES[event.kind]);
 }
 
@@ -26,11 +28,12 @@ export function logSecurityEvent(log: FastifyBaseLogger, error: OAuthError): voi
  * id, and only when it exists: the email typed is the guesser's choice and is not logged.
  */
 export async function logSignInRefusal(
-  store: Pick<Store, "getUserByEmail">,
+  { core, metrics }: Pick<AppDeps, "core" | "metrics">,
   request: FastifyRequest,
   email: string,
   refusal: SignInRefusal,
 ): Promise<void> {
+  metrics.securityEvent("sign_in_throttled");
   const retryAfter = Math.ceil(refusal.retryAfterMs / 1000);
   if (refusal.limited === "address") {
     request.log.warn(
@@ -39,7 +42,7 @@ export async function logSignInRefusal(
     );
     return;
   }
-  const user = email ? await store.getUserByEmail(email) : undefined;
+  const user = email ? await core.store.getUserByEmail(email) : undefined;
   request.log.warn(
     {
       event: "sign_in_throttled",

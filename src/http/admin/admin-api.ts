@@ -4,6 +4,7 @@ import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
 import { registerAdminClients } from "./clients.js";
 import { AdminError, adminErrorBody, adminErrorHandler } from "./errors.js";
+import { registerAdminMetrics } from "./metrics.js";
 import { registerAdminUsers } from "./users.js";
 
 export const ADMIN_PREFIX = "/admin/v1";
@@ -43,4 +44,5 @@ export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminTok
 
   registerAdminClients(scope, deps, ADMIN_PREFIX);
   registerAdminUsers(scope, deps, ADMIN_PREFIX);
+  registerAdminMetrics(scope, deps);
 }

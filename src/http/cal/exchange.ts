@@ -41,9 +41,10 @@ export function registerCalExchange(app: FastifyInstance, deps: AppDeps): void {
         code,
       });
       if (!result.ok) {
-        logSecurityEvent(request.log, result.error);
+        logSecurityEvent(request.log, deps.metrics, result.error);
         throw exchangeError(result.error);
       }
+      deps.metrics.tokenIssued("cal", "authorization_code");
       return keysResponse(result.value);
     },
   );

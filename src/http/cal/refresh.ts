@@ -34,9 +34,10 @@ export function registerCalRefresh(app: FastifyInstance, deps: AppDeps): void {
       const { refreshToken } = readJsonStrings(request, ["refreshToken"]);
       const result = await exchange(deps.core, "refresh_token", { client, format: deps.calTokens, refreshToken });
       if (!result.ok) {
-        logSecurityEvent(request.log, result.error);
+        logSecurityEvent(request.log, deps.metrics, result.error);
         throw fromCoreError(result.error);
       }
+      deps.metrics.tokenIssued("cal", "refresh_token");
       return keysResponse(result.value);
     },
   );

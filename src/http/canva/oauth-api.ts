@@ -88,9 +88,10 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
       scope: params.optional("scope"),
     });
     if (!result.ok) {
-      logSecurityEvent(request.log, result.error);
+      logSecurityEvent(request.log, deps.metrics, result.error);
       throw fromCoreError(result.error);
     }
+    deps.metrics.tokenIssued("canva", grantType);
     const { accessToken, refreshToken, scopes } = result.value;
     return {
       access_token: accessToken.value,
