@@ -83,6 +83,9 @@ describe("PostgreSQL outage", { skip: PG_SKIP }, () => {
     }
     const health = await fetch(`${server.url}/healthz`);
     assert.equal(health.status, 200);
+    const readiness = await fetch(`${server.url}/readyz`);
+    assert.equal(readiness.status, 503, "not ready while the database is away");
+    assert.deepEqual(await readiness.json(), { status: "unavailable" });
     assert.equal(server.child.exitCode, null, "the process stays up");
     await proxy.open();
     const back = Date.now();
@@ -92,6 +95,7 @@ describe("PostgreSQL outage", { skip: PG_SKIP }, () => {
     });
     t.diagnostic(`service resumed ${Date.now() - back} ms after the database came back`);
     assert.equal(resumed.body.active, true, "a token issued before the outage is still active");
+    assert.equal((await fetch(`${server.url}/readyz`)).status, 200, "ready again");
     const refreshed = await refresh(server.url, seeder.client, refreshToken);
     assert.equal(refreshed.status, 200, "the refresh token was not consumed by the failed attempts");
     assert.equal(server.child.exitCode, null);

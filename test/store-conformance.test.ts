@@ -182,6 +182,10 @@ for (const { engine, open, skip } of ENGINES) {
       assert.ok(await store.findSession(after.session.hash, NOW));
     });
 
+    it("answers a readiness ping", async (store) => {
+      await store.ping();
+    });
+
     it("holds a user who exists, and reports one who does not", async (store) => {
       const user = userRecord();
       await store.createUser(user);

@@ -3,8 +3,10 @@ import { SCOPE_CATALOG } from "../core/scopes.js";
 import { SUPPORTED_GRANT_TYPES } from "../core/token-endpoint.js";
 import { AUTHORIZE_PATH } from "./canva/authorize-page.js";
 import type { AppDeps } from "./deps.js";
+import { UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
+import { isUnavailable } from "./unavailable.js";
 
-/** RFC 8414 server metadata, the JWKS (RFC 7517) and a health check. */
+/** RFC 8414 server metadata, the JWKS (RFC 7517), and the liveness and readiness checks. */
 export function registerWellKnown(app: FastifyInstance, deps: AppDeps): void {
   const issuer = deps.config.issuer;
   const authMethods = ["client_secret_basic", "client_secret_post"];
@@ -36,5 +38,18 @@ export function registerWellKnown(app: FastifyInstance, deps: AppDeps): void {
     return deps.keyRing.jwks();
   });
 
+  // Liveness: the process answers. Restarting it cannot mend a database that is away.
   app.get("/healthz", async () => ({ status: "ok" }));
+
+  // Readiness: the database answers too, so a load balancer can send traffic elsewhere meanwhile.
+  app.get("/readyz", async (request, reply) => {
+    try {
+      await deps.core.store.ping();
+      return { status: "ok" };
+    } catch (error) {
+      if (!isUnavailable(error)) request.log.error({ err: error }, "readiness check failed");
+      reply.status(503).header("retry-after", UNAVAILABLE_RETRY_AFTER).header("cache-control", "no-store");
+      return { status: "unavailable" };
+    }
+  });
 }

@@ -952,6 +952,11 @@ export class KyselyStore implements Store {
     return pruneExpired(this.db, now, batchSize);
   }
 
+  async ping(): Promise<void> {
+    // A table of the schema, not just `select 1`: a database that lost it is not ready either.
+    await this.db.selectFrom("signing_keys").select("kid").limit(1).execute();
+  }
+
   flush(): Promise<void> {
     return this.onFlush();
   }

@@ -236,5 +236,11 @@ export interface Store {
    */
   flush(): Promise<void>;
 
+  /**
+   * Reads from the database once, for readiness checks: resolves if it answers, and rejects as
+   * any read would (a connection error while PostgreSQL cannot be reached) if it does not.
+   */
+  ping(): Promise<void>;
+
   close(): Promise<void>;
 }
