@@ -159,6 +159,48 @@ describe("admin API", () => {
   });
 });
 
+describe("admin API: secret rotation with an overlap", () => {
+  test("keeps the replaced secret working for the time asked, then refuses it", async () => {
+    const created = (await register("Rotating")).json();
+    const old = asTestClient(created.client_id, created.client_secret);
+    let refreshToken = (await h.exchangeCode(old, await h.createUser())).json().refresh_token as string;
+    const refreshWith = async (client: TestClient) => {
+      const res = await h.refresh(client, refreshToken);
+      if (res.statusCode === 200) refreshToken = res.json().refresh_token;
+      return res.statusCode;
+    };
+
+    const rotated = await admin("POST", `/clients/${old.clientId}/secret`, { previous_secret_valid_for: 3600 });
+    assert.equal(rotated.statusCode, 200, rotated.body);
+    const expiresAt = rotated.json().previous_secret_expires_at;
+    const now = Math.floor(h.runtime.core.now() / 1000);
+    assert.ok(expiresAt >= now + 3599 && expiresAt <= now + 3600, String(expiresAt));
+    assert.equal((await admin("GET", `/clients/${old.clientId}`)).json().previous_secret_expires_at, expiresAt);
+    const renewed = asTestClient(old.clientId, rotated.json().client_secret);
+    assert.equal(await refreshWith(old), 200, "the old secret still works");
+    assert.equal(await refreshWith(renewed), 200, "and so does the new one");
+
+    h.advanceClock(3_601_000);
+    try {
+      assert.equal(await refreshWith(old), 401, "the old secret stops when its time is up");
+      assert.equal(await refreshWith(renewed), 200);
+      assert.equal((await admin("GET", `/clients/${old.clientId}`)).json().previous_secret_expires_at, undefined);
+    } finally {
+      h.advanceClock(-3_601_000);
+    }
+
+    for (const wrong of [0, 2_592_001, 1.5, "60", null]) {
+      assertError(
+        await admin("POST", `/clients/${old.clientId}/secret`, { previous_secret_valid_for: wrong }),
+        400,
+        "invalid_request",
+        /previous_secret_valid_for must be a whole number of seconds from 1 to 2592000/,
+      );
+    }
+    assert.equal(await refreshWith(renewed), 200, "a refused rotation changes nothing");
+  });
+});
+
 describe("admin API: users", () => {
   const password = "a long enough passphrase";
 

@@ -59,6 +59,21 @@ describe("keyward clients", () => {
     const rotated = json(["clients", "rotate-secret", created.client_id]);
     assert.notEqual(rotated.client_secret, created.client_secret);
     assert.match(rotated.client_secret, /^cnvca/);
+    assert.equal(rotated.previous_secret_expires_at, undefined);
+
+    const started = Date.now();
+    const overlapping = json(["clients", "rotate-secret", created.client_id, "--previous-valid-for", "3600"]);
+    const until = Date.parse(overlapping.previous_secret_expires_at);
+    assert.ok(until >= started + 3_600_000 && until <= Date.now() + 3_600_000, overlapping.previous_secret_expires_at);
+    assert.equal(
+      json(["clients", "show", created.client_id]).previous_secret_expires_at,
+      overlapping.previous_secret_expires_at,
+    );
+    for (const wrong of ["0", "2592001", "1.5", "soon", "-5"]) {
+      const refused = runCli(["clients", "rotate-secret", created.client_id, `--previous-valid-for=${wrong}`], env);
+      assert.equal(refused.status, 2, wrong);
+      assert.match(refused.stderr, /--previous-valid-for must be a whole number of seconds from 1 to 2592000/);
+    }
 
     const deleted = runCli(["clients", "delete", created.client_id], env);
     assert.equal(deleted.status, 0, deleted.stderr);

@@ -182,6 +182,22 @@ for (const { engine, open, skip } of ENGINES) {
       assert.ok(await store.findSession(after.session.hash, NOW));
     });
 
+    it("keeps a replaced client secret beside the new one when asked, and only the last", async (store) => {
+      const client = clientRecord({ createdAt: NOW });
+      await store.createClient(client);
+      assert.equal(await store.setClientSecretHash(client.id, "second", NOW + 1, NOW + 1000), true);
+      assert.deepEqual(await store.getClient(client.id), {
+        ...client,
+        secretHash: "second",
+        previousSecret: { hash: client.secretHash, expiresAt: NOW + 1000 },
+        updatedAt: NOW + 1,
+      });
+      assert.equal(await store.setClientSecretHash(client.id, "third", NOW + 2, NOW + 2000), true);
+      assert.deepEqual((await store.getClient(client.id))?.previousSecret, { hash: "second", expiresAt: NOW + 2000 });
+      assert.equal(await store.setClientSecretHash(client.id, "fourth", NOW + 3), true);
+      assert.deepEqual(await store.getClient(client.id), { ...client, secretHash: "fourth", updatedAt: NOW + 3 });
+    });
+
     it("answers a readiness ping", async (store) => {
       await store.ping();
     });

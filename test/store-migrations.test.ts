@@ -31,6 +31,7 @@ const ALL = [
   "0005_secret_check",
   "0006_grants_by_user_without_revoked_at",
   "0007_codes_by_user_then_client",
+  "0008_previous_client_secret",
 ];
 
 interface Place {

@@ -3,6 +3,8 @@ import {
   type ClientFieldProblem,
   checkClientChanges,
   checkNewClient,
+  isPreviousSecretLifetime,
+  MAX_PREVIOUS_SECRET_SECONDS,
   MAX_REDIRECT_URIS,
   registerClient,
   rotateClientSecret,
@@ -42,13 +44,16 @@ export async function createClient(
   return registerClient(runtime.core, orUsageError(checkNewClient(options)));
 }
 
-function describe(client: ClientRecord) {
+function describe(client: ClientRecord, now: number) {
+  const previous = client.previousSecret;
   return {
     client_id: client.id,
     name: client.name,
     redirect_uris: client.redirectUris,
     scope: client.scopes.join(" "),
     created_at: new Date(client.createdAt).toISOString(),
+    ...(previous &&
+      previous.expiresAt > now && { previous_secret_expires_at: new Date(previous.expiresAt).toISOString() }),
   };
 }
 
@@ -56,7 +61,13 @@ export async function runClientsCommand(
   runtime: Runtime,
   sub: string | undefined,
   positionals: string[],
-  values: { name?: string; "redirect-uri"?: string[]; scope?: string; json?: boolean },
+  values: {
+    name?: string;
+    "redirect-uri"?: string[];
+    scope?: string;
+    json?: boolean;
+    "previous-valid-for"?: string;
+  },
 ): Promise<number> {
   const json = values.json === true;
   const store = runtime.core.store;
@@ -72,20 +83,20 @@ export async function runClientsCommand(
         redirectUris: values["redirect-uri"] ?? [],
         scope: values.scope,
       });
-      print(json, { ...describe(client), client_secret: secret });
+      print(json, { ...describe(client, runtime.core.now()), client_secret: secret });
       if (!json) process.stdout.write("\nThe client secret is shown only this once: store it now.\n");
       return 0;
     }
     case "list": {
       const clients = await store.listClients();
-      if (json) process.stdout.write(`${JSON.stringify(clients.map(describe))}\n`);
+      if (json) process.stdout.write(`${JSON.stringify(clients.map((c) => describe(c, runtime.core.now())))}\n`);
       else for (const c of clients) process.stdout.write(`${c.id}  ${c.name}  ${c.scopes.join(" ")}\n`);
       return 0;
     }
     case "show": {
       const client = await store.getClient(needId());
       if (!client) return notFound(needId());
-      print(json, describe(client));
+      print(json, describe(client, runtime.core.now()));
       return 0;
     }
     case "delete": {
@@ -104,14 +115,19 @@ export async function runClientsCommand(
       if (!(await store.updateClient(id, changes, runtime.core.now()))) return notFound(id);
       const client = await store.getClient(id);
       if (!client) return notFound(id);
-      print(json, describe(client));
+      print(json, describe(client, runtime.core.now()));
       return 0;
     }
     case "rotate-secret": {
-      const secret = await rotateClientSecret(runtime.core, needId());
-      if (secret === undefined) return notFound(needId());
-      print(json, { client_id: needId(), client_secret: secret });
-      if (!json) process.stdout.write("\nThe old secret no longer works. The new one is shown only this once.\n");
+      const rotated = await rotateClientSecret(runtime.core, needId(), previousLifetime(values["previous-valid-for"]));
+      if (rotated === undefined) return notFound(needId());
+      const { secret, previousExpiresAt } = rotated;
+      const until = previousExpiresAt === undefined ? undefined : new Date(previousExpiresAt).toISOString();
+      print(json, { client_id: needId(), client_secret: secret, ...(until && { previous_secret_expires_at: until }) });
+      if (!json) {
+        const old = until ? `The old secret keeps working until ${until}.` : "The old secret no longer works.";
+        process.stdout.write(`\n${old} The new one is shown only this once.\n`);
+      }
       return 0;
     }
     default:
@@ -119,6 +135,17 @@ export async function runClientsCommand(
         `unknown clients command: ${sub ?? "(none)"}; expected create, list, show, update, delete or rotate-secret`,
       );
   }
+}
+
+function previousLifetime(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const lifetime = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!isPreviousSecretLifetime(lifetime)) {
+    throw new UsageError(
+      `--previous-valid-for must be a whole number of seconds from 1 to ${MAX_PREVIOUS_SECRET_SECONDS}`,
+    );
+  }
+  return lifetime;
 }
 
 function notFound(id: string): number {

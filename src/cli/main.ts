@@ -20,6 +20,7 @@ const OPTIONS = {
   "display-name": { type: "string" },
   json: { type: "boolean" },
   workers: { type: "string" },
+  "previous-valid-for": { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 

@@ -15,7 +15,9 @@ Commands:
                                           replace the name, the whole list of redirect URIs or the scopes;
                                           tokens refreshed from then on carry only scopes still allowed
   clients delete ID
-  clients rotate-secret ID [--json]
+  clients rotate-secret ID [--previous-valid-for SECONDS] [--json]
+                                          a new secret; the old one stops at once, or after SECONDS
+                                          (up to 30 days), so the integration can deploy the new one first
   users create --email EMAIL --password PASSWORD [--display-name NAME] [--json]
   users show --email EMAIL [--json]       the user and the integrations they have connected
   users set-password --email EMAIL --password PASSWORD

@@ -97,8 +97,34 @@ export async function registerClient(
   return { client, secret };
 }
 
-/** Replaces an integration's secret at once (the old one stops working); undefined when there is no such client. */
-export async function rotateClientSecret(ctx: CoreContext, id: string): Promise<string | undefined> {
+/** The longest a replaced secret may keep working beside its successor: 30 days. */
+export const MAX_PREVIOUS_SECRET_SECONDS = 30 * 86400;
+
+export interface RotatedSecret {
+  secret: string;
+  /** Until when the replaced secret still works; absent when it stopped at once. */
+  previousExpiresAt?: number;
+}
+
+/**
+ * Replaces an integration's secret. The replaced one stops working at once, or, given
+ * `keepPreviousSeconds` (1 to MAX_PREVIOUS_SECRET_SECONDS, checked by the caller), that much later,
+ * so that the integration can deploy the new one without a gap. Undefined when there is no such client.
+ */
+export async function rotateClientSecret(
+  ctx: CoreContext,
+  id: string,
+  keepPreviousSeconds?: number,
+): Promise<RotatedSecret | undefined> {
   const secret = generateClientSecret();
-  return (await ctx.store.setClientSecretHash(id, ctx.keys.hashToken(secret), ctx.now())) ? secret : undefined;
+  const now = ctx.now();
+  const previousExpiresAt = keepPreviousSeconds === undefined ? undefined : now + keepPreviousSeconds * 1000;
+  const rotated = await ctx.store.setClientSecretHash(id, ctx.keys.hashToken(secret), now, previousExpiresAt);
+  if (!rotated) return undefined;
+  return previousExpiresAt === undefined ? { secret } : { secret, previousExpiresAt };
+}
+
+/** Whether `value` may be how long a replaced secret keeps working, in seconds. */
+export function isPreviousSecretLifetime(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PREVIOUS_SECRET_SECONDS;
 }

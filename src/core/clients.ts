@@ -20,8 +20,9 @@ export interface ClientCredentials {
 }
 
 /**
- * Authenticates a confidential client. An unknown id costs the same hash and comparison as a
- * wrong secret, so response timing does not reveal which client ids exist.
+ * Authenticates a confidential client, by its secret or, until it expires, the secret a rotation
+ * replaced. An unknown id costs the same hash and comparison as a wrong secret, so response timing
+ * does not reveal which client ids exist.
  */
 export async function authenticateClient(
   ctx: CoreContext,
@@ -30,7 +31,13 @@ export async function authenticateClient(
   const client = await ctx.store.getClient(credentials.clientId);
   const presented = ctx.keys.hashToken(credentials.clientSecret);
   const expected = client?.secretHash ?? ctx.keys.hashToken(`unknown-client:${credentials.clientId}`);
-  if (!constantTimeEqual(presented, expected) || !client) {
+  let matches = constantTimeEqual(presented, expected);
+  const previous = client?.previousSecret;
+  // Both comparisons run, so timing does not tell which secret was presented.
+  if (previous !== undefined && previous.expiresAt > ctx.now()) {
+    matches = constantTimeEqual(presented, previous.hash) || matches;
+  }
+  if (!matches || !client) {
     return fail("invalid_client", `Client secret is invalid for ${credentials.clientId}`);
   }
   return ok(client);

@@ -39,7 +39,7 @@ import { ViewMemo } from "./view-memo.js";
 const splitScopes = (value: string): string[] => (value === "" ? [] : value.split(" "));
 
 function toClient(row: Selectable<Database["clients"]>): ClientRecord {
-  return {
+  const client: ClientRecord = {
     id: row.id,
     name: row.name,
     secretHash: row.secret_hash,
@@ -48,6 +48,8 @@ function toClient(row: Selectable<Database["clients"]>): ClientRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
+  const { previous_secret_hash: hash, previous_secret_expires_at: expiresAt } = row;
+  return hash === null || expiresAt === null ? client : { ...client, previousSecret: { hash, expiresAt } };
 }
 
 function toUser(row: Selectable<Database["users"]>): UserRecord {
@@ -420,10 +422,21 @@ export class KyselyStore implements Store {
     return deleted;
   }
 
-  async setClientSecretHash(id: string, secretHash: string, now: number): Promise<boolean> {
+  async setClientSecretHash(
+    id: string,
+    secretHash: string,
+    now: number,
+    previousValidUntil?: number,
+  ): Promise<boolean> {
     const result = await this.db
       .updateTable("clients")
-      .set({ secret_hash: secretHash, updated_at: now })
+      .set((eb) => ({
+        secret_hash: secretHash,
+        updated_at: now,
+        // The right-hand side reads the row as it was: the secret being replaced.
+        previous_secret_hash: previousValidUntil === undefined ? null : eb.ref("clients.secret_hash"),
+        previous_secret_expires_at: previousValidUntil ?? null,
+      }))
       .where("id", "=", id)
       .executeTakeFirst();
     if (result.numUpdatedRows > 0n) await this.announceClientChange();

@@ -174,6 +174,14 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  "0008_previous_client_secret": {
+    async up(db: Kysely<unknown>) {
+      // A rotation may keep the replaced secret working for a while, so that an integration can
+      // deploy its new secret without a moment in which neither works.
+      await db.schema.alterTable("clients").addColumn("previous_secret_hash", "text").execute();
+      await db.schema.alterTable("clients").addColumn("previous_secret_expires_at", "bigint").execute();
+    },
+  },
 };
 
 /**

@@ -4,6 +4,8 @@ export interface Database {
     id: string;
     name: string;
     secret_hash: string;
+    previous_secret_hash: string | null;
+    previous_secret_expires_at: number | null;
     redirect_uris: string;
     scopes: string;
     created_at: number;

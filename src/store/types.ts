@@ -8,10 +8,18 @@ export interface ClientRecord {
   readonly id: string;
   readonly name: string;
   readonly secretHash: string;
+  /** Present while a secret replaced by a rotation still works beside the new one. */
+  readonly previousSecret?: PreviousClientSecret;
   readonly redirectUris: readonly string[];
   readonly scopes: readonly string[];
   readonly createdAt: number;
   readonly updatedAt: number;
+}
+
+export interface PreviousClientSecret {
+  readonly hash: string;
+  /** After this the previous secret no longer authenticates. */
+  readonly expiresAt: number;
 }
 
 /** What `clients update` may change; the id, the secret and the creation time stay. */
@@ -134,7 +142,11 @@ export interface Store {
   listClients(): Promise<ClientRecord[]>;
   /** Deletes the client and everything issued to it. */
   deleteClient(id: string): Promise<boolean>;
-  setClientSecretHash(id: string, secretHash: string, now: number): Promise<boolean>;
+  /**
+   * Replaces the client's secret. With `previousValidUntil`, the secret replaced keeps working
+   * until then (the one kept before it, if any, stops); without it, it stops at once.
+   */
+  setClientSecretHash(id: string, secretHash: string, now: number, previousValidUntil?: number): Promise<boolean>;
   /** Changes what `changes` names; false when there is no such client. */
   updateClient(id: string, changes: ClientChanges, now: number): Promise<boolean>;
 

@@ -1,5 +1,9 @@
 import type { FastifyRequest } from "fastify";
-import type { ClientFields } from "../../core/client-registry.js";
+import {
+  type ClientFields,
+  isPreviousSecretLifetime,
+  MAX_PREVIOUS_SECRET_SECONDS,
+} from "../../core/client-registry.js";
 import { isJsonMediaType } from "../media-type.js";
 import { AdminError } from "./errors.js";
 
@@ -54,4 +58,22 @@ export function readUserFields(request: FastifyRequest): UserFields {
     password: optionalString(member, "password", "invalid_request"),
     displayName: optionalString(member, "display_name", "invalid_request"),
   };
+}
+
+/**
+ * A secret rotation's one option: how long the replaced secret keeps working, in seconds. The
+ * body may be left out altogether; then it stops at once.
+ */
+export function readRotation(request: FastifyRequest): number | undefined {
+  if (request.body === undefined && request.headers["content-type"] === undefined) return undefined;
+  const lifetime = jsonObject(request)("previous_secret_valid_for");
+  if (lifetime === undefined) return undefined;
+  if (!isPreviousSecretLifetime(lifetime)) {
+    throw new AdminError(
+      400,
+      "invalid_request",
+      `previous_secret_valid_for must be a whole number of seconds from 1 to ${MAX_PREVIOUS_SECRET_SECONDS}`,
+    );
+  }
+  return lifetime;
 }

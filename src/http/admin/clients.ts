@@ -3,11 +3,12 @@ import { checkClientChanges, checkNewClient, registerClient, rotateClientSecret 
 import { seconds } from "../../core/time.js";
 import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
-import { readClientFields } from "./body.js";
+import { readClientFields, readRotation } from "./body.js";
 import { AdminError, metadataError, notFound } from "./errors.js";
 
 /** An integration as the admin API shows it: RFC 7591's names; never the secret, which keyward does not have. */
-function describe(client: ClientRecord) {
+function describe(client: ClientRecord, now: number) {
+  const previous = client.previousSecret;
   return {
     client_id: client.id,
     client_name: client.name,
@@ -15,6 +16,7 @@ function describe(client: ClientRecord) {
     scope: client.scopes.join(" "),
     client_id_issued_at: seconds(client.createdAt),
     updated_at: seconds(client.updatedAt),
+    ...(previous && previous.expiresAt > now && { previous_secret_expires_at: seconds(previous.expiresAt) }),
   };
 }
 
@@ -29,15 +31,17 @@ export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, pref
     return reply
       .status(201)
       .header("location", `${prefix}/clients/${client.id}`)
-      .send({ ...describe(client), client_secret: secret, client_secret_expires_at: 0 });
+      .send({ ...describe(client, core.now()), client_secret: secret, client_secret_expires_at: 0 });
   });
 
-  scope.get("/clients", async () => ({ clients: (await core.store.listClients()).map(describe) }));
+  scope.get("/clients", async () => ({
+    clients: (await core.store.listClients()).map((client) => describe(client, core.now())),
+  }));
 
   scope.get<{ Params: { id: string } }>("/clients/:id", async (request) => {
     const client = await core.store.getClient(request.params.id);
     if (!client) throw notFound("client", request.params.id);
-    return describe(client);
+    return describe(client, core.now());
   });
 
   scope.patch<{ Params: { id: string } }>("/clients/:id", async (request) => {
@@ -55,7 +59,7 @@ export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, pref
     const client = await core.store.getClient(id);
     if (!client) throw notFound("client", id);
     request.log.info({ client_id: id, changed: Object.keys(checked.value) }, "client changed through the admin API");
-    return describe(client);
+    return describe(client, core.now());
   });
 
   scope.delete<{ Params: { id: string } }>("/clients/:id", async (request, reply) => {
@@ -67,9 +71,18 @@ export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, pref
 
   scope.post<{ Params: { id: string } }>("/clients/:id/secret", async (request) => {
     const { id } = request.params;
-    const secret = await rotateClientSecret(core, id);
-    if (secret === undefined) throw notFound("client", id);
-    request.log.info({ client_id: id }, "client secret replaced through the admin API");
-    return { client_id: id, client_secret: secret, client_secret_expires_at: 0 };
+    const rotated = await rotateClientSecret(core, id, readRotation(request));
+    if (rotated === undefined) throw notFound("client", id);
+    const { secret, previousExpiresAt } = rotated;
+    request.log.info(
+      { client_id: id, previous_secret_expires_at: previousExpiresAt && seconds(previousExpiresAt) },
+      "client secret replaced through the admin API",
+    );
+    return {
+      client_id: id,
+      client_secret: secret,
+      client_secret_expires_at: 0,
+      ...(previousExpiresAt !== undefined && { previous_secret_expires_at: seconds(previousExpiresAt) }),
+    };
   });
 }
