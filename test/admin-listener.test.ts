@@ -92,6 +92,9 @@ test("the admin listener serves the admin API alone, and the public listener no 
     const publicly = await fetch(`${server.url}/admin/v1/clients`, { headers: BEARER });
     assert.equal(publicly.status, 404);
     assert.match(String(publicly.headers.get("content-type")), /text\/html/);
+    const publicUnroutable = await fetch(`${server.url}/admin/v1/clients/%zz`, { headers: BEARER });
+    assert.equal(publicUnroutable.status, 400);
+    assert.match(String(publicUnroutable.headers.get("content-type")), /text\/html/, "a page, as for any other path");
     const metadata = await fetch(`${server.url}/.well-known/oauth-authorization-server`);
     assert.equal(metadata.status, 200);
 

@@ -15,7 +15,7 @@ import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerClientError } from "./client-errors.js";
 import type { AppDeps } from "./deps.js";
-import { adminOnly, answerUnroutable, type FaceOf, faceOf, storageFailureAnswer } from "./faces.js";
+import { adminOnly, answerUnroutable, type FaceOf, publicFaces, storageFailureAnswer } from "./faces.js";
 import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
@@ -126,7 +126,10 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
  * is set without KEYWARD_ADMIN_PORT.
  */
 export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): FastifyInstance {
-  const app = baseApp(deps, faceOf, options);
+  const { adminToken, adminListener } = deps.config;
+  // The admin API is served here only when it has no listener of its own.
+  const adminHere = adminListener === undefined ? adminToken : undefined;
+  const app = baseApp(deps, publicFaces(adminHere !== undefined), options);
 
   // Pages and everything outside a dialect's scope answer errors as an HTML page.
   app.setErrorHandler((error, request, reply) => {
@@ -178,9 +181,8 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
   for (const prefix of ["/v2", "/api/v2"]) {
     app.register(async (scope) => registerCalOAuthFlow(scope, deps), { prefix });
   }
-  const { adminToken, adminListener } = deps.config;
-  if (adminToken && !adminListener) {
-    app.register(async (scope) => registerAdminApi(scope, deps, adminToken), { prefix: ADMIN_PREFIX });
+  if (adminHere !== undefined) {
+    app.register(async (scope) => registerAdminApi(scope, deps, adminHere), { prefix: ADMIN_PREFIX });
   }
   return app;
 }

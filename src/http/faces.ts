@@ -28,6 +28,15 @@ export const faceOf: FaceOf = (path) => {
 /** The admin listener (KEYWARD_ADMIN_PORT) serves nothing but the admin API. */
 export const adminOnly: FaceOf = () => "admin";
 
+/** The public listener's faces: `/admin` is the admin API's only where that is served on it; a page otherwise. */
+export const publicFaces = (servesAdmin: boolean): FaceOf =>
+  servesAdmin
+    ? faceOf
+    : (path) => {
+        const face = faceOf(path);
+        return face === "admin" ? "pages" : face;
+      };
+
 /**
  * Turns a reply into its face's bare 500 when what the server wrote could not be made durable.
  * Nothing may be acknowledged then, so a redirect or a new session cookie must not go out either.
