@@ -61,6 +61,7 @@ describe("admin API", () => {
     const basic = await admin("GET", "/clients", undefined, { authorization: `Basic ${ADMIN_TOKEN}` });
     assertError(basic, 401, "invalid_token");
     assertError(await admin("GET", "/nothing-here", undefined, {}), 401, "invalid_token");
+    assertError(await admin("GET", "/clients/%zz"), 400, "invalid_request", /not validly encoded/);
     assertError(await admin("GET", "/nothing-here"), 404, "not_found");
   });
 
@@ -204,6 +205,42 @@ describe("admin API: secret rotation with an overlap", () => {
 describe("admin API: users", () => {
   const password = "a long enough passphrase";
 
+  test("lists every user a page at a time", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await admin("POST", "/users", { email: `paged-${i}@example.com`, password });
+      created.push(res.json().user_id);
+    }
+    const seen: string[] = [];
+    let after: string | null = null;
+    do {
+      const res = await admin("GET", `/users?limit=2${after === null ? "" : `&after=${encodeURIComponent(after)}`}`);
+      assert.equal(res.statusCode, 200, res.body);
+      const page = res.json();
+      assert.ok(page.users.length <= 2);
+      for (const user of page.users) {
+        assert.equal(user.password_hash, undefined);
+        seen.push(user.user_id);
+      }
+      after = page.next_after;
+    } while (after !== null);
+    for (const id of created) assert.equal(seen.filter((s) => s === id).length, 1, "every user, once");
+    const all = (await admin("GET", "/users?limit=1000")).json();
+    assert.equal(all.next_after, null);
+    assert.deepEqual(
+      all.users.map((u: { user_id: string }) => u.user_id),
+      seen,
+      "pages in the order of one listing",
+    );
+    const defaults = (await admin("GET", "/users")).json();
+    assert.ok(defaults.users.length >= 5 && defaults.users.length <= 100);
+
+    for (const query of ["limit=0", "limit=1001", "limit=ten", "limit=1&limit=2", "after=", "colour=blue"]) {
+      assertError(await admin("GET", `/users?${query}`), 400, "invalid_request");
+    }
+    assertError(await admin("GET", "/users?email=paged-0@example.com&limit=1"), 400, "invalid_request");
+  });
+
   test("creates a user who can then sign in, found by id or by email, once per email", async () => {
     const res = await admin("POST", "/users", { email: "Portal.User@Example.com", password, display_name: "Pat" });
     assert.equal(res.statusCode, 201, res.body);
@@ -214,7 +251,7 @@ describe("admin API: users", () => {
     assert.deepEqual((await admin("GET", `/users/${created.user_id}`)).json(), created);
     assert.deepEqual((await admin("GET", "/users?email=PORTAL.USER@example.com")).json(), { users: [created] });
     assert.deepEqual((await admin("GET", "/users?email=nobody@example.com")).json(), { users: [] });
-    assertError(await admin("GET", "/users"), 400, "invalid_request");
+    assertError(await admin("GET", "/users?email=a@example.com&email=b@example.com"), 400, "invalid_request");
     assertError(await admin("GET", "/users/nobody"), 404, "not_found");
 
     const again = await admin("POST", "/users", { email: "portal.user@example.com", password });
@@ -258,6 +295,14 @@ describe("admin API: users", () => {
     assertError(await admin("PUT", `/users/${user.userId}/password`, { password: "short" }), 400, "invalid_request");
     assertError(await admin("PUT", "/users/nobody/password", { password: "long enough again" }), 404, "not_found");
     assert.equal((await h.profile(tokens.access_token)).statusCode, 200, "integrations keep what was granted");
+
+    const again = await signInThroughLoginPage(h, { ...user, password: "another long passphrase" });
+    const signedInAgain = () => h.app.inject({ url: "/", headers: { cookie: again } });
+    assert.match((await signedInAgain()).body, /Sign out/);
+    assert.equal((await admin("DELETE", `/users/${user.userId}/sessions`)).statusCode, 204);
+    assert.doesNotMatch((await signedInAgain()).body, /Sign out/, "signed out everywhere");
+    assert.equal((await h.profile(tokens.access_token)).statusCode, 200, "the integrations' tokens stay");
+    assertError(await admin("DELETE", "/users/nobody/sessions"), 404, "not_found");
 
     assert.equal((await admin("DELETE", `/users/${user.userId}`)).statusCode, 204);
     assert.equal((await h.profile(tokens.access_token)).statusCode, 401);

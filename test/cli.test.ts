@@ -173,7 +173,7 @@ describe("keyward clients", () => {
       /at least 8/,
     ],
     ["delete without email", ["users", "delete"], /--email is required/],
-    ["unknown users command", ["users", "explode"], /expected create, show, set-password or delete/],
+    ["unknown users command", ["users", "explode"], /expected create, list, show, sign-out, set-password or delete/],
   ];
   for (const [name, args, message] of bad) {
     test(`bad arguments exit 2 with one line: ${name}`, () => {
@@ -209,6 +209,28 @@ describe("keyward users", () => {
     const again = runCli(["users", "create", "--email", "ada@example.com", "--password", "long enough"], env);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already exists/);
+  });
+
+  test("list prints every user, as lines or as one JSON array", () => {
+    const created = json(["users", "create", "--email", "listed@example.com", "--password", "long enough"]);
+    const listed = json(["users", "list"]) as { user_id: string; email: string; password_hash?: string }[];
+    const entry = listed.find((u) => u.user_id === created.user_id);
+    assert.equal(entry?.email, "listed@example.com");
+    assert.equal(entry?.password_hash, undefined);
+    const lines = runCli(["users", "list"], env);
+    assert.equal(lines.status, 0, lines.stderr);
+    assert.match(lines.stdout, new RegExp(`^${created.user_id}  listed@example.com  listed$`, "m"));
+    assert.equal(lines.stdout.trim().split("\n").length, listed.length);
+  });
+
+  test("sign-out ends the user's sessions, and says so when there is no such user", () => {
+    json(["users", "create", "--email", "leaving@example.com", "--password", "long enough"]);
+    const signedOut = json(["users", "sign-out", "--email", "Leaving@Example.com"]);
+    assert.equal(signedOut.email, "leaving@example.com");
+    assert.equal(signedOut.sessions_ended, 0);
+    const nobody = runCli(["users", "sign-out", "--email", "nobody@example.com"], env);
+    assert.equal(nobody.status, 1);
+    assert.match(nobody.stderr, /no user with email nobody@example.com/);
   });
 
   test("set-password and delete find the user by email, and say so when there is none", () => {

@@ -198,6 +198,43 @@ for (const { engine, open, skip } of ENGINES) {
       assert.deepEqual(await store.getClient(client.id), { ...client, secretHash: "fourth", updatedAt: NOW + 3 });
     });
 
+    it("lists users a page at a time in id order", async (store) => {
+      const created = Array.from({ length: 5 }, () => userRecord());
+      for (const user of created) await store.createUser(user);
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (;;) {
+        const page = await store.listUsers(after, 2);
+        assert.ok(page.length <= 2);
+        seen.push(...page.map((u) => u.id));
+        if (page.length < 2) break;
+        after = page.at(-1)?.id;
+      }
+      const ours = seen.filter((id) => created.some((u) => u.id === id));
+      assert.equal(ours.length, 5, "each user once");
+      assert.equal(new Set(seen).size, seen.length, "no user twice");
+      // The order is the database's collation of ids (PostgreSQL's may not be bytewise); pages follow it.
+      assert.equal(seen.length, (await store.listUsers(undefined, 1000)).length, "the pages cover every user");
+      const one = created[0] as (typeof created)[0];
+      assert.deepEqual(
+        (await store.listUsers(undefined, 1000)).find((u) => u.id === one.id),
+        one,
+        "whole records",
+      );
+    });
+
+    it("ends every sign-in session of one user, and no one else's", async (store) => {
+      const mine = sessionRecord({ userId: "signing-out" });
+      const alsoMine = sessionRecord({ userId: "signing-out" });
+      const theirs = sessionRecord({ userId: "staying" });
+      for (const session of [mine, alsoMine, theirs]) await store.createSession(session);
+      assert.equal(await store.deleteUserSessions("signing-out"), 2);
+      assert.equal(await store.findSession(mine.hash, NOW), undefined);
+      assert.equal(await store.findSession(alsoMine.hash, NOW), undefined);
+      assert.deepEqual(await store.findSession(theirs.hash, NOW), theirs);
+      assert.equal(await store.deleteUserSessions("signing-out"), 0);
+    });
+
     it("answers a readiness ping", async (store) => {
       await store.ping();
     });

@@ -32,6 +32,7 @@ const ALL = [
   "0006_grants_by_user_without_revoked_at",
   "0007_codes_by_user_then_client",
   "0008_previous_client_secret",
+  "0009_sessions_by_user",
 ];
 
 interface Place {

@@ -19,7 +19,9 @@ Commands:
                                           a new secret; the old one stops at once, or after SECONDS
                                           (up to 30 days), so the integration can deploy the new one first
   users create --email EMAIL --password PASSWORD [--display-name NAME] [--json]
+  users list [--json]                     every user: id, email and display name
   users show --email EMAIL [--json]       the user and the integrations they have connected
+  users sign-out --email EMAIL [--json]   end the user's sign-in sessions; what they granted integrations stays
   users set-password --email EMAIL --password PASSWORD
                                           a new password; the user's sign-in sessions end
   users delete --email EMAIL              the user, their sessions, consents and every token issued for them

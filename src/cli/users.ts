@@ -46,8 +46,14 @@ export async function runUsersCommand(runtime: Runtime, sub: string | undefined,
       return remove(runtime, values);
     case "show":
       return show(runtime, values);
+    case "list":
+      return list(runtime, values.json === true);
+    case "sign-out":
+      return signOut(runtime, values);
     default:
-      throw new UsageError(`unknown users command: ${sub ?? "(none)"}; expected create, show, set-password or delete`);
+      throw new UsageError(
+        `unknown users command: ${sub ?? "(none)"}; expected create, list, show, sign-out, set-password or delete`,
+      );
   }
 }
 
@@ -65,6 +71,37 @@ async function create(runtime: Runtime, values: UserOptions): Promise<number> {
     }
     throw error;
   }
+}
+
+/** Every user, a page of the store at a time so that a large table is not read at once; one line (or JSON object) each. */
+async function list(runtime: Runtime, json: boolean): Promise<number> {
+  const PAGE = 1000;
+  let after: string | undefined;
+  let first = true;
+  if (json) process.stdout.write("[");
+  for (;;) {
+    const users = await runtime.core.store.listUsers(after, PAGE);
+    for (const user of users) {
+      const described = { user_id: user.id, email: user.email, display_name: user.displayName };
+      if (json) process.stdout.write(`${first ? "" : ","}${JSON.stringify(described)}`);
+      else process.stdout.write(`${user.id}  ${user.email}  ${user.displayName}\n`);
+      first = false;
+    }
+    if (users.length < PAGE) break;
+    after = users.at(-1)?.id;
+  }
+  if (json) process.stdout.write("]\n");
+  return 0;
+}
+
+/** Ends the user's sign-in sessions everywhere; what they granted integrations stays. */
+async function signOut(runtime: Runtime, values: UserOptions): Promise<number> {
+  const email = normalizeEmail(validEmail(values));
+  const user = await runtime.core.store.getUserByEmail(email);
+  if (!user) return noUser(email);
+  const ended = await runtime.core.store.deleteUserSessions(user.id);
+  print(values.json === true, { user_id: user.id, email, sessions_ended: ended });
+  return 0;
 }
 
 /** The user and the integrations they let in, for whoever answers their questions. */

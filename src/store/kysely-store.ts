@@ -488,6 +488,17 @@ export class KyselyStore implements Store {
     return row && toUser(row);
   }
 
+  async listUsers(after: string | undefined, limit: number): Promise<UserRecord[]> {
+    let query = this.db.selectFrom("users").selectAll().orderBy("id").limit(limit);
+    if (after !== undefined) query = query.where("id", ">", after);
+    return (await query.execute()).map(toUser);
+  }
+
+  async deleteUserSessions(userId: string): Promise<number> {
+    const result = await this.db.deleteFrom("sessions").where("user_id", "=", userId).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async setUserPassword(id: string, passwordHash: string): Promise<boolean> {
     return this.transaction(async (tx) => {
       const db = (tx as KyselyStore).db;

@@ -182,6 +182,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("clients").addColumn("previous_secret_expires_at", "bigint").execute();
     },
   },
+  "0009_sessions_by_user": {
+    async up(db: Kysely<unknown>) {
+      // Ending a user's sessions (a new password, a sign-out everywhere, the user's deletion) finds
+      // them by user; without this index each of those read every session of every user.
+      await db.schema.createIndex("sessions_user").on("sessions").column("user_id").execute();
+    },
+  },
 };
 
 /**

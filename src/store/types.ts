@@ -154,6 +154,8 @@ export interface Store {
   createUser(user: UserRecord): Promise<void>;
   getUserByEmail(email: string): Promise<UserRecord | undefined>;
   getUserById(id: string): Promise<UserRecord | undefined>;
+  /** Up to `limit` users in id order, from the first id after `after` (from the start without it): pages of all users. */
+  listUsers(after: string | undefined, limit: number): Promise<UserRecord[]>;
   /** Replaces the password hash and ends every sign-in session of the user; false when there is no such user. */
   setUserPassword(id: string, passwordHash: string): Promise<boolean>;
   /**
@@ -233,6 +235,8 @@ export interface Store {
   createSession(session: SessionRecord): Promise<void>;
   findSession(hash: string, now: number): Promise<SessionRecord | undefined>;
   deleteSession(hash: string): Promise<void>;
+  /** Ends every sign-in session of the user; how many there were. */
+  deleteUserSessions(userId: string): Promise<number>;
 
   /**
    * Deletes expired codes, tokens and sessions and lineages with nothing left in them, in

@@ -41,9 +41,29 @@ function valid(checked: CheckedUserField): string {
   return checked.value;
 }
 
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+/** `?limit=` and `?after=` of a listing; anything else is refused, so a misspelt parameter is not silently ignored. */
+function readPage(query: Record<string, string | string[] | undefined>): { after?: string; limit: number } {
+  const { after, limit, ...other } = query;
+  const unknown = Object.keys(other)[0];
+  if (unknown !== undefined) throw new AdminError(400, "invalid_request", `Unknown parameter ${unknown}`);
+  if (after !== undefined && (typeof after !== "string" || after === "" || after.includes("\u0000"))) {
+    throw new AdminError(400, "invalid_request", "after must be one user id, the next_after of the page before");
+  }
+  if (limit === undefined) return { after, limit: DEFAULT_PAGE_SIZE };
+  const size = typeof limit === "string" && /^\d+$/.test(limit) ? Number(limit) : 0;
+  if (size < 1 || size > MAX_PAGE_SIZE) {
+    throw new AdminError(400, "invalid_request", `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return { after, limit: size };
+}
+
 /**
  * `/users`: what `keyward users` does, over HTTP, so that a platform can give its people keyward
- * accounts as they sign up, and take them away. Users are found by id, or by email with `?email=`.
+ * accounts as they sign up, and take them away. Users are found by id, or by email with `?email=`,
+ * or listed a page at a time in id order (`?limit=`, then `?after=` the page's `next_after`).
  */
 export function registerAdminUsers(scope: FastifyInstance, deps: AppDeps, prefix: string): void {
   const { core } = deps;
@@ -64,9 +84,19 @@ export function registerAdminUsers(scope: FastifyInstance, deps: AppDeps, prefix
     }
   });
 
-  scope.get<{ Querystring: { email?: string | string[] } }>("/users", async (request) => {
-    const { email } = request.query;
-    if (typeof email !== "string") throw new AdminError(400, "invalid_request", "Find users by one email: ?email=");
+  scope.get<{ Querystring: Record<string, string | string[] | undefined> }>("/users", async (request) => {
+    const { email, ...paging } = request.query;
+    if (email === undefined) {
+      const { after, limit } = readPage(paging);
+      // One more than asked for tells whether another page follows.
+      const users = await core.store.listUsers(after, limit + 1);
+      const page = users.slice(0, limit);
+      const more = users.length > limit ? page.at(-1)?.id : undefined;
+      return { users: page.map(describe), next_after: more ?? null };
+    }
+    if (typeof email !== "string" || Object.keys(paging).length > 0) {
+      throw new AdminError(400, "invalid_request", "?email= finds one user by one email, without other parameters");
+    }
     const user = await core.store.getUserByEmail(normalizeEmail(email));
     return { users: user ? [describe(user)] : [] };
   });
@@ -75,6 +105,14 @@ export function registerAdminUsers(scope: FastifyInstance, deps: AppDeps, prefix
     const user = await core.store.getUserById(request.params.id);
     if (!user) throw notFound("user", request.params.id);
     return describe(user);
+  });
+
+  scope.delete<{ Params: { id: string } }>("/users/:id/sessions", async (request, reply) => {
+    const { id } = request.params;
+    if (!(await core.store.getUserById(id))) throw notFound("user", id);
+    const ended = await core.store.deleteUserSessions(id);
+    request.log.info({ user_id: id, sessions: ended }, "sign-in sessions ended through the admin API");
+    return reply.status(204).send();
   });
 
   scope.put<{ Params: { id: string } }>("/users/:id/password", async (request, reply) => {
