@@ -9,6 +9,7 @@ import {
   registerClient,
   rotateClientSecret,
 } from "../core/client-registry.js";
+import { livePreviousSecret } from "../core/clients.js";
 import type { Runtime } from "../runtime.js";
 import type { ClientRecord } from "../store/types.js";
 import { print } from "./output.js";
@@ -45,15 +46,14 @@ export async function createClient(
 }
 
 function describe(client: ClientRecord, now: number) {
-  const previous = client.previousSecret;
+  const previous = livePreviousSecret(client, now);
   return {
     client_id: client.id,
     name: client.name,
     redirect_uris: client.redirectUris,
     scope: client.scopes.join(" "),
     created_at: new Date(client.createdAt).toISOString(),
-    ...(previous &&
-      previous.expiresAt > now && { previous_secret_expires_at: new Date(previous.expiresAt).toISOString() }),
+    ...(previous && { previous_secret_expires_at: new Date(previous.expiresAt).toISOString() }),
   };
 }
 

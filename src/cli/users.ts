@@ -10,7 +10,7 @@ import {
   type UserFieldProblem,
 } from "../core/users.js";
 import type { Runtime } from "../runtime.js";
-import { DuplicateError } from "../store/types.js";
+import { DuplicateError, type UserRecord } from "../store/types.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";
 
@@ -34,7 +34,14 @@ function orUsageError(checked: CheckedUserField): string {
 }
 
 const validEmail = (values: UserOptions) => orUsageError(checkEmail(values.email));
+
 const validPassword = (values: UserOptions) => orUsageError(checkPassword(values.password));
+
+/** The user `--email` names, normalized as stored; `user` is undefined when there is none. */
+async function userNamed(runtime: Runtime, values: UserOptions): Promise<{ email: string; user?: UserRecord }> {
+  const email = normalizeEmail(validEmail(values));
+  return { email, user: await runtime.core.store.getUserByEmail(email) };
+}
 
 export async function runUsersCommand(runtime: Runtime, sub: string | undefined, values: UserOptions): Promise<number> {
   switch (sub) {
@@ -96,8 +103,7 @@ async function list(runtime: Runtime, json: boolean): Promise<number> {
 
 /** Ends the user's sign-in sessions everywhere; what they granted integrations stays. */
 async function signOut(runtime: Runtime, values: UserOptions): Promise<number> {
-  const email = normalizeEmail(validEmail(values));
-  const user = await runtime.core.store.getUserByEmail(email);
+  const { email, user } = await userNamed(runtime, values);
   if (!user) return noUser(email);
   const ended = await runtime.core.store.deleteUserSessions(user.id);
   print(values.json === true, { user_id: user.id, email, sessions_ended: ended });
@@ -106,8 +112,7 @@ async function signOut(runtime: Runtime, values: UserOptions): Promise<number> {
 
 /** The user and the integrations they let in, for whoever answers their questions. */
 async function show(runtime: Runtime, values: UserOptions): Promise<number> {
-  const email = normalizeEmail(validEmail(values));
-  const user = await runtime.core.store.getUserByEmail(email);
+  const { email, user } = await userNamed(runtime, values);
   if (!user) return noUser(email);
   const connections = (await listConnections(runtime.core, user.id)).map(
     (c) => `${c.clientId} (${c.clientName}): ${c.scopes.join(" ")}`,
@@ -123,17 +128,15 @@ async function show(runtime: Runtime, values: UserOptions): Promise<number> {
 }
 
 async function setPassword(runtime: Runtime, values: UserOptions): Promise<number> {
-  const email = normalizeEmail(validEmail(values));
+  const { email, user } = await userNamed(runtime, values);
   const password = validPassword(values);
-  const user = await runtime.core.store.getUserByEmail(email);
   if (!user || !(await changePassword(runtime.core, user.id, password))) return noUser(email);
   process.stdout.write(`changed the password of ${email} and ended their sign-in sessions\n`);
   return 0;
 }
 
 async function remove(runtime: Runtime, values: UserOptions): Promise<number> {
-  const email = normalizeEmail(validEmail(values));
-  const user = await runtime.core.store.getUserByEmail(email);
+  const { email, user } = await userNamed(runtime, values);
   if (!user || !(await runtime.core.store.deleteUser(user.id))) return noUser(email);
   process.stdout.write(`deleted ${email} with their sessions, consents and every token issued on their behalf\n`);
   return 0;

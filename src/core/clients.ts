@@ -1,4 +1,4 @@
-import type { ClientRecord } from "../store/types.js";
+import type { ClientRecord, PreviousClientSecret } from "../store/types.js";
 import type { CoreContext } from "./context.js";
 import { constantTimeEqual, randomToken } from "./crypto.js";
 import { fail, ok, type Result } from "./errors.js";
@@ -12,6 +12,12 @@ export function generateClientId(): string {
 
 export function generateClientSecret(): string {
   return `${CLIENT_SECRET_PREFIX}${randomToken(32)}`;
+}
+
+/** The secret a rotation replaced, while it still authenticates at `now`. */
+export function livePreviousSecret(client: ClientRecord | undefined, now: number): PreviousClientSecret | undefined {
+  const previous = client?.previousSecret;
+  return previous !== undefined && previous.expiresAt > now ? previous : undefined;
 }
 
 export interface ClientCredentials {
@@ -32,11 +38,9 @@ export async function authenticateClient(
   const presented = ctx.keys.hashToken(credentials.clientSecret);
   const expected = client?.secretHash ?? ctx.keys.hashToken(`unknown-client:${credentials.clientId}`);
   let matches = constantTimeEqual(presented, expected);
-  const previous = client?.previousSecret;
+  const previous = livePreviousSecret(client, ctx.now());
   // Both comparisons run, so timing does not tell which secret was presented.
-  if (previous !== undefined && previous.expiresAt > ctx.now()) {
-    matches = constantTimeEqual(presented, previous.hash) || matches;
-  }
+  if (previous !== undefined) matches = constantTimeEqual(presented, previous.hash) || matches;
   if (!matches || !client) {
     return fail("invalid_client", `Client secret is invalid for ${credentials.clientId}`);
   }

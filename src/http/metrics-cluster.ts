@@ -24,34 +24,51 @@ const isMessage = (value: unknown): value is Message =>
 
 export class MetricsUnavailable extends Error {}
 
-let asked = 0;
-const waiting = new Map<number, (snapshot: MetricsSnapshot) => void>();
+/** Snapshots asked for by id; one not heard of within the time given settles as undefined. */
+class AwaitedSnapshots {
+  private next = 0;
+  private readonly waiting = new Map<number, (snapshot: MetricsSnapshot | undefined) => void>();
+
+  /** Calls `send` with a fresh id; resolves with the snapshot answered to it, or undefined after `timeoutMs`. */
+  ask(send: (id: number) => void, timeoutMs: number): Promise<MetricsSnapshot | undefined> {
+    const id = this.next++;
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (snapshot: MetricsSnapshot | undefined) => {
+        clearTimeout(timer);
+        this.waiting.delete(id);
+        resolve(snapshot);
+      };
+      timer = setTimeout(settle, timeoutMs, undefined);
+      this.waiting.set(id, settle);
+      send(id);
+    });
+  }
+
+  settle(id: number, snapshot: MetricsSnapshot | undefined): void {
+    this.waiting.get(id)?.(snapshot);
+  }
+}
+
+const fromPrimary = new AwaitedSnapshots();
 
 /** In a worker: sends this process's figures to the primary when it collects them. */
 export function answerCollections(metrics: Metrics): void {
   process.on("message", (message: unknown) => {
     if (!isMessage(message)) return;
     if (message.type === COLLECT) process.send?.({ type: SNAPSHOT, id: message.id, snapshot: metrics.snapshot() });
-    if (message.type === ANSWER && message.snapshot) waiting.get(message.id)?.(message.snapshot);
+    if (message.type === ANSWER && message.snapshot) fromPrimary.settle(message.id, message.snapshot);
   });
 }
 
 /** The figures of every process serving: this one's alone, unless it is one of a cluster's workers. */
-export function collectMetrics(metrics: Metrics): Promise<MetricsSnapshot> {
-  if (!cluster.isWorker || !process.send) return Promise.resolve(metrics.snapshot());
-  const id = asked++;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      waiting.delete(id);
-      reject(new MetricsUnavailable("the primary process did not send the cluster's figures in time"));
-    }, COLLECT_TIMEOUT_MS * 2);
-    waiting.set(id, (snapshot) => {
-      clearTimeout(timer);
-      waiting.delete(id);
-      resolve(snapshot);
-    });
-    process.send?.({ type: ASK, id });
-  });
+export async function collectMetrics(metrics: Metrics): Promise<MetricsSnapshot> {
+  if (!cluster.isWorker || !process.send) return metrics.snapshot();
+  const snapshot = await fromPrimary.ask((id) => process.send?.({ type: ASK, id }), COLLECT_TIMEOUT_MS * 2);
+  if (snapshot === undefined) {
+    throw new MetricsUnavailable("the primary process did not send the cluster's figures in time");
+  }
+  return snapshot;
 }
 
 /**
@@ -59,32 +76,22 @@ export function collectMetrics(metrics: Metrics): Promise<MetricsSnapshot> {
  * that does not answer within COLLECT_TIMEOUT_MS is left out (`keyward_processes` says how many answered).
  */
 export function serveCollections(workers: () => Iterable<Worker>): void {
-  let collected = 0;
-  const pending = new Map<number, (snapshot: MetricsSnapshot | undefined) => void>();
+  const fromWorkers = new AwaitedSnapshots();
   cluster.on("message", (asker, message: unknown) => {
     if (!isMessage(message)) return;
-    if (message.type === SNAPSHOT && message.snapshot) pending.get(message.id)?.(message.snapshot);
+    if (message.type === SNAPSHOT && message.snapshot) fromWorkers.settle(message.id, message.snapshot);
     if (message.type !== ASK) return;
     const answers = [...workers()]
       .filter((worker) => worker.isConnected())
-      .map(
-        (worker) =>
-          new Promise<MetricsSnapshot | undefined>((resolve) => {
-            const id = collected++;
-            const timer = setTimeout(() => {
-              pending.delete(id);
-              resolve(undefined);
-            }, COLLECT_TIMEOUT_MS);
-            pending.set(id, (snapshot) => {
-              clearTimeout(timer);
-              pending.delete(id);
-              resolve(snapshot);
-            });
+      .map((worker) =>
+        fromWorkers.ask(
+          (id) =>
             // A worker that died since it was listed is left out, as one that does not answer.
             worker.send({ type: COLLECT, id }, (error: Error | null) => {
-              if (error) pending.get(id)?.(undefined);
-            });
-          }),
+              if (error) fromWorkers.settle(id, undefined);
+            }),
+          COLLECT_TIMEOUT_MS,
+        ),
       );
     Promise.all(answers).then((snapshots) => {
       const snapshot = mergeSnapshots(snapshots.filter((s): s is MetricsSnapshot => s !== undefined));

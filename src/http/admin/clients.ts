@@ -1,5 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { checkClientChanges, checkNewClient, registerClient, rotateClientSecret } from "../../core/client-registry.js";
+import { livePreviousSecret } from "../../core/clients.js";
 import { seconds } from "../../core/time.js";
 import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
@@ -8,7 +9,7 @@ import { AdminError, metadataError, notFound } from "./errors.js";
 
 /** An integration as the admin API shows it: RFC 7591's names; never the secret, which keyward does not have. */
 function describe(client: ClientRecord, now: number) {
-  const previous = client.previousSecret;
+  const previous = livePreviousSecret(client, now);
   return {
     client_id: client.id,
     client_name: client.name,
@@ -16,7 +17,7 @@ function describe(client: ClientRecord, now: number) {
     scope: client.scopes.join(" "),
     client_id_issued_at: seconds(client.createdAt),
     updated_at: seconds(client.updatedAt),
-    ...(previous && previous.expiresAt > now && { previous_secret_expires_at: seconds(previous.expiresAt) }),
+    ...(previous && { previous_secret_expires_at: seconds(previous.expiresAt) }),
   };
 }
 
@@ -73,16 +74,9 @@ export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, pref
     const { id } = request.params;
     const rotated = await rotateClientSecret(core, id, readRotation(request));
     if (rotated === undefined) throw notFound("client", id);
-    const { secret, previousExpiresAt } = rotated;
-    request.log.info(
-      { client_id: id, previous_secret_expires_at: previousExpiresAt && seconds(previousExpiresAt) },
-      "client secret replaced through the admin API",
-    );
-    return {
-      client_id: id,
-      client_secret: secret,
-      client_secret_expires_at: 0,
-      ...(previousExpiresAt !== undefined && { previous_secret_expires_at: seconds(previousExpiresAt) }),
-    };
+    const kept =
+      rotated.previousExpiresAt === undefined ? {} : { previous_secret_expires_at: seconds(rotated.previousExpiresAt) };
+    request.log.info({ client_id: id, ...kept }, "client secret replaced through the admin API");
+    return { client_id: id, client_secret: rotated.secret, client_secret_expires_at: 0, ...kept };
   });
 }

@@ -41,8 +41,8 @@ function valid(checked: CheckedUserField): string {
   return checked.value;
 }
 
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
+const DEFAULT_PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
 
 /** `?limit=` and `?after=` of a listing; anything else is refused, so a misspelt parameter is not silently ignored. */
 function readPage(query: Record<string, string | string[] | undefined>): { after?: string; limit: number } {
