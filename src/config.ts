@@ -42,6 +42,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ characters; turns on the admin API (`/admin/v1`: clients and users), which takes it as a bearer token |
  * | KEYWARD_ADMIN_PORT             | (none: on PORT)          | serves the admin API on a listener of its own, and not on PORT; needs KEYWARD_ADMIN_TOKEN |
  * | KEYWARD_ADMIN_HOST             | 127.0.0.1                | address of the admin listener |
+ * | KEYWARD_ADMIN_FAILURES_PER_ADDRESS | 20                   | failed admin API authentications per source address per sign-in window, after which the address is refused (429) |
  *
  * A rate of 0 turns that limit off. Durations are whole seconds: lifetimes and windows at most ten
  * years, the key reload, prune interval and PostgreSQL timeouts at most about 24 days (Node's timer limit).
@@ -90,6 +91,7 @@ export interface RateLimits {
   signInFailuresPerAccount: number;
   signInFailuresPerAddress: number;
   signInWindowMs: number;
+  adminFailuresPerAddress: number;
 }
 
 export class ConfigError extends Error {}
@@ -288,6 +290,7 @@ export function loadConfig(env: Env = process.env): Config {
       signInFailuresPerAccount: count(env, "KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT", 5),
       signInFailuresPerAddress: count(env, "KEYWARD_SIGNIN_FAILURES_PER_ADDRESS", 20),
       signInWindowMs: seconds(env, "KEYWARD_SIGNIN_WINDOW", 900),
+      adminFailuresPerAddress: count(env, "KEYWARD_ADMIN_FAILURES_PER_ADDRESS", 20),
     },
   };
 }

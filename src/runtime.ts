@@ -1,4 +1,5 @@
 import { type Config, ConfigError } from "./config.js";
+import { AdminAuthThrottle } from "./core/admin-throttle.js";
 import type { CoreContext } from "./core/context.js";
 import { ServerKeys } from "./core/crypto.js";
 import { MemoryRateLimiter, type RateLimiter } from "./core/rate-limit.js";
@@ -76,6 +77,10 @@ export async function openRuntime(config: Config, storeOptions: Omit<StoreOption
     signInThrottle: new SignInThrottle(rateLimiter, {
       failuresPerAccount: limits.signInFailuresPerAccount,
       failuresPerAddress: limits.signInFailuresPerAddress,
+      windowMs: limits.signInWindowMs,
+    }),
+    adminThrottle: new AdminAuthThrottle(rateLimiter, {
+      failuresPerAddress: limits.adminFailuresPerAddress,
       windowMs: limits.signInWindowMs,
     }),
     rateLimiter,

@@ -340,6 +340,48 @@ describe("admin API: a user's connections", () => {
   });
 });
 
+test("an address that keeps failing to bear the token is refused for a while, and logged once", async () => {
+  const logged: Record<string, unknown>[] = [];
+  const stream = { write: (line: string) => logged.push(JSON.parse(line)) };
+  const limited = await createHarness(
+    { KEYWARD_ADMIN_TOKEN: ADMIN_TOKEN, KEYWARD_ADMIN_FAILURES_PER_ADDRESS: "3" },
+    { level: "info", stream },
+  );
+  const from = (remoteAddress: string, authorization?: string) =>
+    limited.app.inject({
+      url: "/admin/v1/clients",
+      remoteAddress,
+      headers: authorization === undefined ? {} : { authorization },
+    });
+  try {
+    // A portal's own calls, however many at once, use up none of its address's tries.
+    const calls = await Promise.all(Array.from({ length: 30 }, () => from("10.0.0.1", `Bearer ${ADMIN_TOKEN}`)));
+    assert.deepEqual([...new Set(calls.map((res) => res.statusCode))], [200]);
+    assertError(await from("10.0.0.1", "Bearer wrong-token"), 401, "invalid_token");
+
+    for (let i = 0; i < 3; i++) assertError(await from("10.0.0.9", "Bearer guess"), 401, "invalid_token");
+    for (const authorization of [`Bearer ${ADMIN_TOKEN}`, "Bearer guess", undefined]) {
+      const refused = await from("10.0.0.9", authorization);
+      assertError(refused, 429, "too_many_requests", /failed authentications/);
+      const wait = Number(refused.headers["retry-after"]);
+      assert.ok(wait >= 1 && wait <= 900, `Retry-After ${wait}`);
+    }
+    assert.equal((await from("10.0.0.1", `Bearer ${ADMIN_TOKEN}`)).statusCode, 200, "other addresses go on");
+
+    const warnings = logged.filter((line) => line.event === "admin_auth_throttled");
+    assert.equal(warnings.length, 1, "only the first refusal is logged");
+    assert.equal(warnings[0]?.address, "10.0.0.9");
+    const metrics = await limited.app.inject({
+      url: "/admin/v1/metrics",
+      remoteAddress: "10.0.0.1",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.match(metrics.body, /^keyward_security_events_total\{event="admin_auth_throttled"\} 1$/m);
+  } finally {
+    await limited.close();
+  }
+});
+
 test("without KEYWARD_ADMIN_TOKEN there is no admin API at all", async () => {
   const plain = await createHarness();
   try {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import { decodeProtectedHeader, jwtVerify } from "jose";
+import { AdminAuthThrottle } from "../src/core/admin-throttle.js";
 import { newGrantId } from "../src/core/authorization.js";
 import { generateClientId, generateClientSecret } from "../src/core/clients.js";
 import { ConcurrencyLimit } from "../src/core/concurrency-limit.js";
@@ -500,6 +501,25 @@ describe("rate limits", () => {
     assert.equal(await throttle.attempt("a@x", "10.0.0.6"), undefined);
     assert.equal(await throttle.attempt("a@x", "10.0.0.7"), undefined);
     assert.equal((await throttle.attempt("a@x", "10.0.0.8"))?.firstInWindow, true);
+    await limiter.close();
+  });
+
+  test("admin authentication: failures lock an address out, right token or not, until they age out", async () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter(() => now);
+    const throttle = new AdminAuthThrottle(limiter, { failuresPerAddress: 3, windowMs: 60_000 });
+    for (let i = 0; i < 3; i++) {
+      assert.equal(await throttle.refusal("10.0.0.1"), undefined);
+      await throttle.failed("10.0.0.1");
+    }
+    assert.deepEqual(await throttle.refusal("10.0.0.1"), { retryAfterMs: 60_001, firstInWindow: true });
+    assert.equal((await throttle.refusal("10.0.0.1"))?.firstInWindow, false);
+    assert.equal(await throttle.refusal("10.0.0.2"), undefined, "another address is not refused");
+    now += 120_000;
+    assert.equal(await throttle.refusal("10.0.0.1"), undefined);
+    const off = new AdminAuthThrottle(limiter, { failuresPerAddress: 0, windowMs: 60_000 });
+    for (let i = 0; i < 10; i++) await off.failed("10.0.0.3");
+    assert.equal(await off.refusal("10.0.0.3"), undefined);
     await limiter.close();
   });
 

@@ -1,4 +1,5 @@
 import type { Config } from "../config.js";
+import type { AdminAuthThrottle } from "../core/admin-throttle.js";
 import type { CoreContext } from "../core/context.js";
 import type { RateLimiter } from "../core/rate-limit.js";
 import type { SignInThrottle } from "../core/sign-in-throttle.js";
@@ -14,6 +15,7 @@ export interface AppDeps {
   canvaTokens: TokenFormat;
   calTokens: TokenFormat;
   signInThrottle: SignInThrottle;
+  adminThrottle: AdminAuthThrottle;
   rateLimiter: RateLimiter;
   metrics: Metrics;
 }

@@ -24,7 +24,7 @@ export interface ProcessFigures {
 /** What one process counted, as plain data, so that a cluster's workers can send theirs to be added up. */
 export interface MetricsSnapshot {
   routes: RouteSeries[];
-  /** By SecurityEvent kind and `sign_in_throttled`. */
+  /** By SecurityEvent kind, `sign_in_throttled` and `admin_auth_throttled`. */
   securityEvents: Record<string, number>;
   /** By `dialect grant_type`. */
   tokensIssued: Record<string, number>;

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
+import type { AdminRefusal } from "../core/admin-throttle.js";
 import type { OAuthError, SecurityEvent } from "../core/errors.js";
 import type { SignInRefusal } from "../core/sign-in-throttle.js";
 import type { AppDeps } from "./deps.js";
@@ -52,5 +53,18 @@ export async function logSignInRefusal(
       retry_after: retryAfter,
     },
     "sign-ins to this account refused: too many failed attempts",
+  );
+}
+
+/**
+ * Logs, at warn, that an address is refused the admin API for too many failed authentications:
+ * someone is guessing the admin token, or a caller holds an old one. Only the first refusal of a
+ * window is logged (see AdminRefusal).
+ */
+export function logAdminRefusal(request: FastifyRequest, metrics: Metrics, refusal: AdminRefusal): void {
+  metrics.securityEvent("admin_auth_throttled");
+  request.log.warn(
+    { event: "admin_auth_throttled", address: request.ip, retry_after: Math.ceil(refusal.retryAfterMs / 1000) },
+    "admin API requests from this address refused: too many failed authentications",
   );
 }

@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { constantTimeEqual } from "../../core/crypto.js";
 import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
+import { retryAfterSeconds } from "../rate-limits.js";
+import { logAdminRefusal } from "../security-events.js";
 import { registerAdminClients } from "./clients.js";
 import { AdminError, adminErrorBody, adminErrorHandler } from "./errors.js";
 import { registerAdminMetrics } from "./metrics.js";
@@ -22,8 +24,8 @@ function bearerToken(request: FastifyRequest): string | undefined {
 /**
  * The admin API: integrations and users managed over HTTP, as `keyward clients` and `keyward users`
  * manage them, for a developer portal or the platform's own account system to call. Served only
- * when KEYWARD_ADMIN_TOKEN is set, and only to requests bearing it (RFC 6750). Each change is
- * logged with the id of what it changed.
+ * when KEYWARD_ADMIN_TOKEN is set, and only to requests bearing it (RFC 6750); an address that keeps
+ * failing to is refused for a while (AdminAuthThrottle). Each change is logged with the id of what it changed.
  */
 export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminToken: string): void {
   const { core } = deps;
@@ -32,9 +34,20 @@ export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminTok
   scope.setErrorHandler(adminErrorHandler);
   scope.setNotFoundHandler(answerAdminNotFound);
   scope.addHook("onRequest", async (request) => {
+    const refusal = await deps.adminThrottle.refusal(request.ip);
+    if (refusal) {
+      if (refusal.firstInWindow) logAdminRefusal(request, deps.metrics, refusal);
+      throw new AdminError(
+        429,
+        "too_many_requests",
+        "Too many failed authentications from this address; try again later",
+        { "retry-after": retryAfterSeconds(refusal.retryAfterMs) },
+      );
+    }
     const presented = bearerToken(request);
     // Hashed first, so the comparison's time says nothing of the token's length or content.
     if (presented !== undefined && constantTimeEqual(core.keys.hashToken(presented), expected)) return;
+    await deps.adminThrottle.failed(request.ip);
     const challenge =
       presented === undefined ? 'Bearer realm="keyward admin"' : 'Bearer realm="keyward admin", error="invalid_token"';
     throw new AdminError(401, "invalid_token", "The admin API needs Authorization: Bearer <KEYWARD_ADMIN_TOKEN>", {
