@@ -50,6 +50,39 @@ async function register(name = "Portal integration") {
   return res;
 }
 
+/**
+ * Pages through an admin listing two at a time by following next_after, and checks that the pages
+ * hold every one of `created` once, in the order of a single listing, without secrets; and that
+ * paging it wrong is refused.
+ */
+async function assertPagedListing(path: "/users" | "/clients", created: string[]) {
+  const field = path === "/users" ? "users" : "clients";
+  const idOf = (record: Record<string, string>) => String(path === "/users" ? record.user_id : record.client_id);
+  const seen: string[] = [];
+  let after: string | null = null;
+  do {
+    const res = await admin("GET", `${path}?limit=2${after === null ? "" : `&after=${encodeURIComponent(after)}`}`);
+    assert.equal(res.statusCode, 200, res.body);
+    const page = res.json();
+    assert.ok(page[field].length <= 2);
+    for (const record of page[field]) {
+      assert.equal(record.password_hash, undefined);
+      assert.equal(record.client_secret, undefined);
+      seen.push(idOf(record));
+    }
+    after = page.next_after;
+  } while (after !== null);
+  for (const id of created) assert.equal(seen.filter((s) => s === id).length, 1, `${id}: listed once`);
+  const all = (await admin("GET", `${path}?limit=1000`)).json();
+  assert.equal(all.next_after, null);
+  assert.deepEqual(all[field].map(idOf), seen, "pages in the order of one listing");
+  const defaults = (await admin("GET", path)).json();
+  assert.ok(defaults[field].length >= created.length && defaults[field].length <= 100);
+  for (const query of ["limit=0", "limit=1001", "limit=ten", "limit=1&limit=2", "after=", "colour=blue"]) {
+    assertError(await admin("GET", `${path}?${query}`), 400, "invalid_request");
+  }
+}
+
 describe("admin API", () => {
   test("answers only the admin token, as a bearer token, and says so", async () => {
     const none = await admin("GET", "/clients", undefined, {});
@@ -87,6 +120,12 @@ describe("admin API", () => {
     const logged = lines.find((line) => line.client_id === created.client_id);
     assert.equal(logged?.msg, "client registered through the admin API");
     assert.ok(!JSON.stringify(lines).includes(created.client_secret), "the secret is not logged");
+  });
+
+  test("lists every integration a page at a time, never a secret", async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 5; i++) created.push((await register(`Paged integration ${i}`)).json().client_id);
+    await assertPagedListing("/clients", created);
   });
 
   test("refuses bad registrations field by field, in RFC 7591's terms", async () => {
@@ -211,33 +250,7 @@ describe("admin API: users", () => {
       const res = await admin("POST", "/users", { email: `paged-${i}@example.com`, password });
       created.push(res.json().user_id);
     }
-    const seen: string[] = [];
-    let after: string | null = null;
-    do {
-      const res = await admin("GET", `/users?limit=2${after === null ? "" : `&after=${encodeURIComponent(after)}`}`);
-      assert.equal(res.statusCode, 200, res.body);
-      const page = res.json();
-      assert.ok(page.users.length <= 2);
-      for (const user of page.users) {
-        assert.equal(user.password_hash, undefined);
-        seen.push(user.user_id);
-      }
-      after = page.next_after;
-    } while (after !== null);
-    for (const id of created) assert.equal(seen.filter((s) => s === id).length, 1, "every user, once");
-    const all = (await admin("GET", "/users?limit=1000")).json();
-    assert.equal(all.next_after, null);
-    assert.deepEqual(
-      all.users.map((u: { user_id: string }) => u.user_id),
-      seen,
-      "pages in the order of one listing",
-    );
-    const defaults = (await admin("GET", "/users")).json();
-    assert.ok(defaults.users.length >= 5 && defaults.users.length <= 100);
-
-    for (const query of ["limit=0", "limit=1001", "limit=ten", "limit=1&limit=2", "after=", "colour=blue"]) {
-      assertError(await admin("GET", `/users?${query}`), 400, "invalid_request");
-    }
+    await assertPagedListing("/users", created);
     assertError(await admin("GET", "/users?email=paged-0@example.com&limit=1"), 400, "invalid_request");
   });
 

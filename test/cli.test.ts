@@ -55,6 +55,15 @@ describe("keyward clients", () => {
 
     const listed = json(["clients", "list"]);
     assert.ok(listed.some((c: { client_id: string }) => c.client_id === created.client_id));
+    // Created until their ids are out of creation order, so that the listing's order tells the two apart.
+    const createdInOrder = [created.client_id];
+    const inIdOrder = () => createdInOrder.every((id, i) => i === 0 || (createdInOrder[i - 1] as string) < id);
+    while (inIdOrder() && createdInOrder.length < 8) {
+      const args = ["--redirect-uri", "https://later.example/cb", "--scope", "profile:read"];
+      createdInOrder.push(json(["clients", "create", "--name", `Later ${createdInOrder.length}`, ...args]).client_id);
+    }
+    const order = json(["clients", "list"]).map((c: { client_id: string }) => c.client_id);
+    assert.deepEqual(order.slice(-createdInOrder.length), createdInOrder, "oldest first, whatever their ids");
 
     const rotated = json(["clients", "rotate-secret", created.client_id]);
     assert.notEqual(rotated.client_secret, created.client_secret);

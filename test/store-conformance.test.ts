@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
+import { everyRecord, type PagedListing } from "../src/store/every-record.js";
 import { openStore } from "../src/store/open.js";
 import { DuplicateError, type Store, type TokenRecord } from "../src/store/types.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
@@ -111,8 +112,8 @@ for (const { engine, open, skip } of ENGINES) {
       assert.deepEqual(await store.getClient(first.id), first);
       assert.equal(await store.getClient("missing"), undefined);
       assert.deepEqual(
-        (await store.listClients()).map((c) => c.id),
-        [first.id, second.id],
+        (await store.listClients(undefined, 1000)).map((c) => c.id),
+        [first.id, second.id].sort(),
       );
       assert.equal(await store.setClientSecretHash(first.id, "new-hash", NOW + 5), true);
       assert.equal(await store.setClientSecretHash("missing", "x", NOW), false);
@@ -198,29 +199,45 @@ for (const { engine, open, skip } of ENGINES) {
       assert.deepEqual(await store.getClient(client.id), { ...client, secretHash: "fourth", updatedAt: NOW + 3 });
     });
 
-    it("lists users a page at a time in id order", async (store) => {
-      const created = Array.from({ length: 5 }, () => userRecord());
-      for (const user of created) await store.createUser(user);
-      const seen: string[] = [];
-      let after: string | undefined;
-      for (;;) {
-        const page = await store.listUsers(after, 2);
-        assert.ok(page.length <= 2);
-        seen.push(...page.map((u) => u.id));
-        if (page.length < 2) break;
-        after = page.at(-1)?.id;
+    it("lists users and clients a page at a time in id order", async (store) => {
+      const users = Array.from({ length: 5 }, () => userRecord());
+      for (const user of users) await store.createUser(user);
+      const clients = Array.from({ length: 5 }, (_, i) => clientRecord({ createdAt: NOW - i }));
+      for (const client of clients) await store.createClient(client);
+      const listings: Array<[string, { id: string }[], PagedListing<{ id: string }>]> = [
+        ["users", users, (after, limit) => store.listUsers(after, limit)],
+        ["clients", clients, (after, limit) => store.listClients(after, limit)],
+      ];
+      for (const [name, created, list] of listings) {
+        const seen: string[] = [];
+        let after: string | undefined;
+        for (;;) {
+          const page = await list(after, 2);
+          assert.ok(page.length <= 2);
+          seen.push(...page.map((record) => record.id));
+          if (page.length < 2) break;
+          after = page.at(-1)?.id;
+        }
+        const ours = seen.filter((id) => created.some((record) => record.id === id));
+        assert.equal(ours.length, 5, `each of the ${name} once`);
+        assert.equal(new Set(seen).size, seen.length, `none of the ${name} twice`);
+        // The order is the database's collation of ids (PostgreSQL's may not be bytewise); pages follow it.
+        const all = await list(undefined, 1000);
+        assert.deepEqual(
+          seen,
+          all.map((record) => record.id),
+          `the pages of ${name} are one listing, in its order`,
+        );
+        const everything: string[] = [];
+        for await (const record of everyRecord(list, 2)) everything.push(record.id);
+        assert.deepEqual(everything, seen, `everyRecord reads every one of the ${name}`);
+        const one = created[0] as { id: string };
+        assert.deepEqual(
+          all.find((record) => record.id === one.id),
+          one,
+          "whole records",
+        );
       }
-      const ours = seen.filter((id) => created.some((u) => u.id === id));
-      assert.equal(ours.length, 5, "each user once");
-      assert.equal(new Set(seen).size, seen.length, "no user twice");
-      // The order is the database's collation of ids (PostgreSQL's may not be bytewise); pages follow it.
-      assert.equal(seen.length, (await store.listUsers(undefined, 1000)).length, "the pages cover every user");
-      const one = created[0] as (typeof created)[0];
-      assert.deepEqual(
-        (await store.listUsers(undefined, 1000)).find((u) => u.id === one.id),
-        one,
-        "whole records",
-      );
     });
 
     it("ends every sign-in session of one user, and no one else's", async (store) => {

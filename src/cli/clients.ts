@@ -11,6 +11,7 @@ import {
 } from "../core/client-registry.js";
 import { livePreviousSecret } from "../core/clients.js";
 import type { Runtime } from "../runtime.js";
+import { everyRecord } from "../store/every-record.js";
 import type { ClientRecord } from "../store/types.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";
@@ -88,7 +89,10 @@ export async function runClientsCommand(
       return 0;
     }
     case "list": {
-      const clients = await store.listClients();
+      const clients: ClientRecord[] = [];
+      for await (const client of everyRecord((after, limit) => store.listClients(after, limit))) clients.push(client);
+      // Oldest first, as people read a list of integrations; the store pages them in id order.
+      clients.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
       if (json) process.stdout.write(`${JSON.stringify(clients.map((c) => describe(c, runtime.core.now())))}\n`);
       else for (const c of clients) process.stdout.write(`${c.id}  ${c.name}  ${c.scopes.join(" ")}\n`);
       return 0;

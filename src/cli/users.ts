@@ -10,6 +10,7 @@ import {
   type UserFieldProblem,
 } from "../core/users.js";
 import type { Runtime } from "../runtime.js";
+import { everyRecord } from "../store/every-record.js";
 import { DuplicateError, type UserRecord } from "../store/types.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";
@@ -82,20 +83,13 @@ async function create(runtime: Runtime, values: UserOptions): Promise<number> {
 
 /** Every user, a page of the store at a time so that a large table is not read at once; one line (or JSON object) each. */
 async function list(runtime: Runtime, json: boolean): Promise<number> {
-  const PAGE = 1000;
-  let after: string | undefined;
   let first = true;
   if (json) process.stdout.write("[");
-  for (;;) {
-    const users = await runtime.core.store.listUsers(after, PAGE);
-    for (const user of users) {
-      const described = { user_id: user.id, email: user.email, display_name: user.displayName };
-      if (json) process.stdout.write(`${first ? "" : ","}${JSON.stringify(described)}`);
-      else process.stdout.write(`${user.id}  ${user.email}  ${user.displayName}\n`);
-      first = false;
-    }
-    if (users.length < PAGE) break;
-    after = users.at(-1)?.id;
+  for await (const user of everyRecord((after, limit) => runtime.core.store.listUsers(after, limit))) {
+    const described = { user_id: user.id, email: user.email, display_name: user.displayName };
+    if (json) process.stdout.write(`${first ? "" : ","}${JSON.stringify(described)}`);
+    else process.stdout.write(`${user.id}  ${user.email}  ${user.displayName}\n`);
+    first = false;
   }
   if (json) process.stdout.write("]\n");
   return 0;

@@ -403,9 +403,10 @@ export class KyselyStore implements Store {
     });
   }
 
-  async listClients(): Promise<ClientRecord[]> {
-    const rows = await this.db.selectFrom("clients").selectAll().orderBy("created_at").orderBy("id").execute();
-    return rows.map(toClient);
+  async listClients(after: string | undefined, limit: number): Promise<ClientRecord[]> {
+    let query = this.db.selectFrom("clients").selectAll().orderBy("id").limit(limit);
+    if (after !== undefined) query = query.where("id", ">", after);
+    return (await query.execute()).map(toClient);
   }
 
   async deleteClient(id: string): Promise<boolean> {

@@ -139,7 +139,8 @@ export interface Store {
 
   createClient(client: ClientRecord): Promise<void>;
   getClient(id: string): Promise<ClientRecord | undefined>;
-  listClients(): Promise<ClientRecord[]>;
+  /** Up to `limit` clients in id order, after the id `after` when given (see listUsers). */
+  listClients(after: string | undefined, limit: number): Promise<ClientRecord[]>;
   /** Deletes the client and everything issued to it. */
   deleteClient(id: string): Promise<boolean>;
   /**

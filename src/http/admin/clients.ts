@@ -6,6 +6,7 @@ import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
 import { readClientFields, readRotation } from "./body.js";
 import { AdminError, metadataError, notFound } from "./errors.js";
+import { pageOf } from "./paging.js";
 
 /** An integration as the admin API shows it: RFC 7591's names; never the secret, which keyward does not have. */
 function describe(client: ClientRecord, now: number) {
@@ -21,7 +22,7 @@ function describe(client: ClientRecord, now: number) {
   };
 }
 
-/** `/clients`: what `keyward clients` does, over HTTP. */
+/** `/clients`: what `keyward clients` does, over HTTP; listed a page at a time in id order, as users are. */
 export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, prefix: string): void {
   const { core } = deps;
   scope.post("/clients", async (request, reply) => {
@@ -35,9 +36,10 @@ export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, pref
       .send({ ...describe(client, core.now()), client_secret: secret, client_secret_expires_at: 0 });
   });
 
-  scope.get("/clients", async () => ({
-    clients: (await core.store.listClients()).map((client) => describe(client, core.now())),
-  }));
+  scope.get<{ Querystring: Record<string, string | string[] | undefined> }>("/clients", async (request) => {
+    const { page, nextAfter } = await pageOf(request.query, (after, limit) => core.store.listClients(after, limit));
+    return { clients: page.map((client) => describe(client, core.now())), next_after: nextAfter };
+  });
 
   scope.get<{ Params: { id: string } }>("/clients/:id", async (request) => {
     const client = await core.store.getClient(request.params.id);

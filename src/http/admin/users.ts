@@ -15,6 +15,7 @@ import { DuplicateError, type UserRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
 import { readUserFields } from "./body.js";
 import { AdminError, notFound } from "./errors.js";
+import { pageOf } from "./paging.js";
 
 /** A user as the admin API shows it; never the password hash. */
 function describe(user: UserRecord) {
@@ -39,25 +40,6 @@ function fieldError(p: UserFieldProblem): AdminError {
 function valid(checked: CheckedUserField): string {
   if (!checked.ok) throw fieldError(checked.problem);
   return checked.value;
-}
-
-const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 1000;
-
-/** `?limit=` and `?after=` of a listing; anything else is refused, so a misspelt parameter is not silently ignored. */
-function readPage(query: Record<string, string | string[] | undefined>): { after?: string; limit: number } {
-  const { after, limit, ...other } = query;
-  const unknown = Object.keys(other)[0];
-  if (unknown !== undefined) throw new AdminError(400, "invalid_request", `Unknown parameter ${unknown}`);
-  if (after !== undefined && (typeof after !== "string" || after === "" || after.includes("\u0000"))) {
-    throw new AdminError(400, "invalid_request", "after must be one user id, the next_after of the page before");
-  }
-  if (limit === undefined) return { after, limit: DEFAULT_PAGE_SIZE };
-  const size = typeof limit === "string" && /^\d+$/.test(limit) ? Number(limit) : 0;
-  if (size < 1 || size > MAX_PAGE_SIZE) {
-    throw new AdminError(400, "invalid_request", `limit must be a whole number from 1 to ${MAX_PAGE_SIZE}`);
-  }
-  return { after, limit: size };
 }
 
 /**
@@ -87,12 +69,8 @@ export function registerAdminUsers(scope: FastifyInstance, deps: AppDeps, prefix
   scope.get<{ Querystring: Record<string, string | string[] | undefined> }>("/users", async (request) => {
     const { email, ...paging } = request.query;
     if (email === undefined) {
-      const { after, limit } = readPage(paging);
-      // One more than asked for tells whether another page follows.
-      const users = await core.store.listUsers(after, limit + 1);
-      const page = users.slice(0, limit);
-      const more = users.length > limit ? page.at(-1)?.id : undefined;
-      return { users: page.map(describe), next_after: more ?? null };
+      const { page, nextAfter } = await pageOf(paging, (after, limit) => core.store.listUsers(after, limit));
+      return { users: page.map(describe), next_after: nextAfter };
     }
     if (typeof email !== "string" || Object.keys(paging).length > 0) {
       throw new AdminError(400, "invalid_request", "?email= finds one user by one email, without other parameters");
