@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { dirname } from "node:path";
+import type { CpuSteadiness } from "./cpu-steadiness.js";
 import type { DiskSyncLatency } from "./disk-sync.js";
 import type { BenchOptions } from "./options.js";
 import { isValid, type RoundResult, ratios, summarize } from "./summary.js";
@@ -10,6 +11,8 @@ export interface RunRecord {
   loadAverageAtStart: number[];
   /** What a small durable append cost before the first run and after the last. */
   diskSync: { atStart: DiskSyncLatency; atEnd: DiskSyncLatency };
+  /** How steady one core's speed was before the first run and after the last. */
+  cpuSteadiness: { atStart: CpuSteadiness; atEnd: CpuSteadiness };
   options: BenchOptions;
   servers: { name: string; notes: string[] }[];
   skipped: { name: string; reason: string }[];
@@ -32,6 +35,7 @@ export function writeResults(path: string, run: RunRecord): void {
       loadAverageAtStart: run.loadAverageAtStart,
       loadAverageAtEnd: loadavg(),
       diskSync: run.diskSync,
+      cpuSteadiness: run.cpuSteadiness,
       node: process.version,
     },
     options: {

@@ -5,6 +5,7 @@
  * --output says).
  */
 import { loadavg } from "node:os";
+import { describeCpuSteadiness, measureCpuSteadiness } from "./cpu-steadiness.js";
 import { describeDiskSync, measureDiskSync } from "./disk-sync.js";
 import { measureOperation } from "./measure.js";
 import { OPERATIONS, type Operation } from "./operations.js";
@@ -103,6 +104,7 @@ async function main(): Promise<number> {
   const startedAt = new Date().toISOString();
   const loadAverageAtStart = loadavg();
   const diskSyncAtStart = measureDiskSync();
+  const cpuAtStart = measureCpuSteadiness();
   const run = { results: [] as RoundResult[], skipped: [] as Skipped[], servers: new Map<string, string[]>() };
   const operations = OPERATIONS.filter((o) => !options.operations || options.operations.has(o.name));
   let specs = targetSpecs(options);
@@ -118,6 +120,7 @@ async function main(): Promise<number> {
   }
   const { results, skipped } = run;
   const diskSyncAtEnd = measureDiskSync();
+  const cpuAtEnd = measureCpuSteadiness();
   const servers = [...run.servers].map(([name, notes]) => ({ name, notes }));
 
   const report = [
@@ -131,12 +134,15 @@ async function main(): Promise<number> {
       .join(", ")}`,
     describeDiskSync("at start", diskSyncAtStart),
     describeDiskSync("at end", diskSyncAtEnd),
+    describeCpuSteadiness("at start", cpuAtStart),
+    describeCpuSteadiness("at end", cpuAtEnd),
   ];
   process.stdout.write(`\n${report.join("\n")}\n`);
   writeResults(options.output, {
     startedAt,
     loadAverageAtStart,
     diskSync: { atStart: diskSyncAtStart, atEnd: diskSyncAtEnd },
+    cpuSteadiness: { atStart: cpuAtStart, atEnd: cpuAtEnd },
     options,
     servers,
     skipped,
