@@ -7,7 +7,7 @@ const MAX_PAGE_SIZE = 1000;
 type Query = Record<string, string | string[] | undefined>;
 
 /** `?limit=` and `?after=` of a listing; anything else is refused, so a misspelt parameter is not silently ignored. */
-export function readPage(query: Query): { after?: string; limit: number } {
+function readPage(query: Query): { after?: string; limit: number } {
   const { after, limit, ...other } = query;
   const unknown = Object.keys(other)[0];
   if (unknown !== undefined) throw new AdminError(400, "invalid_request", `Unknown parameter ${unknown}`);
