@@ -286,6 +286,27 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
       await second.close();
     }
   });
+  test("admin API failures counted on one instance lock the address out on the other", async () => {
+    const shared = {
+      REDIS_URL: REDIS_URL ?? "",
+      KEYWARD_REDIS_PREFIX: `keyward-test:${randomBytes(6).toString("hex")}:`,
+      KEYWARD_ADMIN_FAILURES_PER_ADDRESS: "2",
+    };
+    const first = await createHarness(shared);
+    const second = await createHarness(shared);
+    try {
+      const [throttleA, throttleB] = [first.runtime.adminThrottle, second.runtime.adminThrottle];
+      await throttleA.failed("10.3.3.3");
+      await throttleB.failed("10.3.3.3");
+      assert.equal((await throttleA.refusal("10.3.3.3"))?.firstInWindow, true);
+      assert.equal((await throttleB.refusal("10.3.3.3"))?.firstInWindow, false, "one instance reports it");
+      assert.equal(await throttleB.refusal("10.3.3.4"), undefined);
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
   test("while Redis is cut off an instance counts alone, and shares again once it is back", async () => {
     const target = new URL(REDIS_URL ?? "");
     const proxy = new TcpProxy(target.hostname, Number(target.port || 6379), await freePort());
