@@ -7,10 +7,12 @@
  * doing, so they can compare two builds run hours apart. They leave out the kernel (network, disk,
  * fsync) and waiting, and a group commit gathers more requests under callgrind than at full speed.
  * `--keyward-import` loads a module into keyward's process first (as revocation-ceiling.ts does, say
- * `dist/bench/checks/skip-revocation-writes.js`), to count a changed server.
+ * `dist/bench/checks/skip-revocation-writes.js`), to count a changed server. `--keep DIR` keeps
+ * callgrind's dumps in DIR and runs keyward with `--perf-basic-prof`, whose map of JIT code
+ * (copied beside the dumps) lets `callgrind-functions.js` name the functions that V8 compiled.
  */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     operation: { type: "string", multiple: true },
     only: { type: "string", multiple: true },
     "keyward-import": { type: "string" },
+    keep: { type: "string" },
   },
 });
 const requests = Number(values.requests);
@@ -43,6 +46,8 @@ if (!Number.isInteger(requests) || requests <= 0 || !Number.isInteger(warmup) ||
 }
 const imported = values["keyward-import"];
 const keywardImport = imported === undefined ? [] : [`--import=${pathToFileURL(resolve(imported)).href}`];
+const keep = values.keep === undefined ? undefined : resolve(values.keep);
+if (keep !== undefined) keywardImport.push("--perf-basic-prof");
 try {
   execFileSync("valgrind", ["--version"], { stdio: "ignore" });
 } catch {
@@ -62,7 +67,25 @@ function countedInstructions(directory: string, pid: number): { all: number; mai
   return { all, main };
 }
 
-async function measure(start: (wrapper: string[]) => Promise<Target>, operation: Operation): Promise<string> {
+/** Copies the dumps of process `pid`, and V8's map of its JIT code when there is one, into `--keep`'s directory. */
+function keepDumps(directory: string, pid: number, label: string): void {
+  if (keep === undefined) return;
+  const into = join(keep, label);
+  mkdirSync(into, { recursive: true });
+  for (const file of readdirSync(directory).filter((name) => name.startsWith(`cg.${pid}.`))) {
+    copyFileSync(join(directory, file), join(into, file));
+  }
+  const map = `/tmp/perf-${pid}.map`;
+  if (!existsSync(map)) return;
+  copyFileSync(map, join(into, `perf-${pid}.map`));
+  rmSync(map);
+}
+
+async function measure(
+  start: (wrapper: string[]) => Promise<Target>,
+  operation: Operation,
+  label: string,
+): Promise<string> {
   const directory = mkdtempSync(join(tmpdir(), "keyward-callgrind-"));
   const wrapper = [
     "valgrind",
@@ -84,6 +107,7 @@ async function measure(start: (wrapper: string[]) => Promise<Target>, operation:
     const failed = figures.non2xx + figures.invalid + figures.errors;
     if (failed > 0) return `${failed} of ${figures.requests} requests failed: ${figures.failures.join("; ")}`;
     const { all, main } = countedInstructions(directory, pid);
+    keepDumps(directory, pid, label);
     const per = (count: number) => Math.round(count / figures.requests).toLocaleString("en-US");
     return `${per(all)} instructions a request (main thread ${per(main)}), ${figures.requests} requests`;
   } finally {
@@ -99,6 +123,8 @@ const servers: Array<[ServerFamily, string, (wrapper: string[]) => Promise<Targe
 ];
 for (const operation of OPERATIONS.filter((candidate) => operations.has(candidate.name))) {
   for (const [, name, start] of servers.filter(([family]) => only.has(family))) {
-    process.stdout.write(`${operation.name.padEnd(10)} ${name.padEnd(13)} ${await measure(start, operation)}\n`);
+    process.stdout.write(
+      `${operation.name.padEnd(10)} ${name.padEnd(13)} ${await measure(start, operation, `${operation.name}-${name}`)}\n`,
+    );
   }
 }
