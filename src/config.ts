@@ -20,6 +20,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_REFRESH_TOKEN_TTL      | 15552000 (180 days)      | Canva dialect refresh token lifetime |
  * | KEYWARD_CAL_ACCESS_TOKEN_TTL   | 3600                     | Cal.com dialect access token lifetime |
  * | KEYWARD_CAL_REFRESH_TOKEN_TTL  | 31536000 (365 days)      | Cal.com dialect refresh token lifetime |
+ * | KEYWARD_REFRESH_GRACE          | 0 (off)                  | up to 60: how long a client that lost a refresh's answer may present the spent refresh token again and get new tokens, rather than having its lineage revoked for reuse |
  * | KEYWARD_SESSION_TTL            | 43200                    | sign-in session lifetime |
  * | KEYWARD_KEY_RELOAD             | 30                       | how often signing keys are re-read, so a rotation reaches every instance |
  * | KEYWARD_PG_POOL_SIZE           | 10                       | PostgreSQL connections per process (per worker with KEYWARD_WORKERS) |
@@ -65,6 +66,8 @@ export interface Config {
   refreshTokenTtlMs: number;
   calAccessTokenTtlMs: number;
   calRefreshTokenTtlMs: number;
+  /** 0: a spent refresh token presented again is always reuse. */
+  refreshGraceMs: number;
   sessionTtlMs: number;
   keyReloadMs: number;
   pool: PoolSettings;
@@ -117,6 +120,12 @@ function atLeast(env: Env, name: string, fallback: number, min: number, max = Nu
   }
   return value;
 }
+
+/**
+ * A minute, as the longest grace: within it a stolen refresh token, replayed after the client
+ * rotated it, gets tokens instead of revoking the lineage (until the client's next refresh).
+ */
+const MAX_REFRESH_GRACE_SECONDS = 60;
 
 /** Ten years: a longer lifetime would put expiry times past what the stores' integer columns hold. */
 const MAX_LIFETIME_SECONDS = 10 * 365 * 86400;
@@ -256,6 +265,7 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtlMs: seconds(env, "KEYWARD_REFRESH_TOKEN_TTL", 180 * 86400),
     calAccessTokenTtlMs: seconds(env, "KEYWARD_CAL_ACCESS_TOKEN_TTL", 3600),
     calRefreshTokenTtlMs: seconds(env, "KEYWARD_CAL_REFRESH_TOKEN_TTL", 365 * 86400),
+    refreshGraceMs: atLeast(env, "KEYWARD_REFRESH_GRACE", 0, 0, MAX_REFRESH_GRACE_SECONDS) * 1000,
     sessionTtlMs: seconds(env, "KEYWARD_SESSION_TTL", 12 * 3600),
     keyReloadMs: seconds(env, "KEYWARD_KEY_RELOAD", 30, MAX_TIMER_SECONDS),
     pool: {

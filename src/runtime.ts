@@ -63,6 +63,7 @@ export async function openRuntime(config: Config, storeOptions: Omit<StoreOption
     issuer: config.issuer,
     now: Date.now,
     codeTtlMs: config.codeTtlMs,
+    refreshGraceMs: config.refreshGraceMs,
   };
   const keyRing = new KeyRing(opened.store, keys);
   const rateLimiter = await openRateLimiter(config);

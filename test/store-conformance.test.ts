@@ -609,6 +609,80 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.findToken(refused[0]?.hash ?? ""), undefined);
     });
 
+    it(`answers a rotation again for each of ${CONCURRENCY} concurrent callers in turn, only while its successor is unused`, async (store) => {
+      const grant = grantRecord();
+      await store.createGrant(grant);
+      const parent = tokenRecord(grant);
+      await store.saveTokens([parent]);
+      /** A rotation's pair, minted at `at` as the grants do. */
+      const pairAt = (at: number) => [
+        tokenRecord(grant, { kind: "access", createdAt: at }),
+        tokenRecord(grant, { createdAt: at }),
+      ];
+      const stored = async (token: TokenRecord | undefined) => store.findToken(token?.hash ?? "");
+
+      assert.equal(
+        (await store.replaceRotation(parent.hash, grant.clientId, NOW, pairAt(NOW))).status,
+        "unknown",
+        "never rotated",
+      );
+      const first = pairAt(NOW);
+      assert.equal((await store.rotateRefreshToken(parent.hash, grant.clientId, NOW, first)).status, "consumed");
+      const stranger = pairAt(NOW + 1);
+      assert.equal((await store.replaceRotation(parent.hash, "other-client", NOW + 1, stranger)).status, "unknown");
+      assert.equal(await stored(stranger[0]), undefined);
+
+      // Concurrent retries take turns: each is answered, and replaces the pair the one before it stored.
+      const pairs = Array.from({ length: CONCURRENCY }, () => pairAt(NOW + 2));
+      const outcomes = await Promise.all(
+        pairs.map((pair) => store.replaceRotation(parent.hash, grant.clientId, NOW + 2, pair)),
+      );
+      assert.deepEqual(new Set(outcomes.map((o) => o.status)), new Set(["consumed"]));
+      const spent = async (pair: TokenRecord[]) => (await stored(pair[1]))?.consumedAt !== null;
+      const live = [];
+      for (const pair of pairs) if (!(await spent(pair))) live.push(pair);
+      assert.equal(live.length, 1, "one live pair");
+      for (const pair of pairs) {
+        const [access, refresh] = await Promise.all(pair.map(stored));
+        assert.equal(access?.consumedAt, refresh?.consumedAt, "a pair is replaced together");
+      }
+      for (const token of first) assert.equal((await stored(token))?.consumedAt, NOW + 2, `${token.kind} replaced`);
+      assert.equal((await stored(parent))?.consumedAt, NOW, "the parent keeps its rotation's time");
+
+      const again = pairAt(NOW + 3);
+      assert.equal((await store.replaceRotation(parent.hash, grant.clientId, NOW + 3, again)).status, "consumed");
+      for (const token of live[0] ?? []) assert.equal((await stored(token))?.consumedAt, NOW + 3);
+
+      const next = pairAt(NOW + 4);
+      assert.equal(
+        (await store.rotateRefreshToken(again[1]?.hash ?? "", grant.clientId, NOW + 4, next)).status,
+        "consumed",
+      );
+      const late = pairAt(NOW + 5);
+      const refused = await store.replaceRotation(parent.hash, grant.clientId, NOW + 5, late);
+      assert.equal(refused.status, "reused", "its successor was used");
+      assert.equal(await stored(late[1]), undefined);
+      for (const token of next)
+        assert.equal((await stored(token))?.consumedAt, null, "the lineage's pair is untouched");
+      assert.equal((await stored(again[1]))?.consumedAt, NOW + 4);
+
+      const spentAlone = tokenRecord(grant);
+      await store.saveTokens([spentAlone]);
+      assert.equal((await store.consumeRefreshToken(spentAlone.hash, grant.clientId, NOW)).status, "consumed");
+      const noSuccessor = await store.replaceRotation(spentAlone.hash, grant.clientId, NOW + 5, pairAt(NOW + 5));
+      assert.equal(noSuccessor.status, "reused", "spent without naming a successor, as before 0010");
+
+      await store.revokeGrant(grant.id, NOW + 6);
+      const afterRevocation = await store.replaceRotation(
+        again[1]?.hash ?? "",
+        grant.clientId,
+        NOW + 6,
+        pairAt(NOW + 6),
+      );
+      assert.equal(afterRevocation.status, "reused");
+      assert.equal((await stored(next[1]))?.consumedAt, null, "a revoked lineage's tokens are not replaced");
+    });
+
     it("saves and finds tokens together with their lineage's state", async (store) => {
       const grant = grantRecord();
       await store.createGrant(grant);

@@ -33,6 +33,7 @@ const ALL = [
   "0007_codes_by_user_then_client",
   "0008_previous_client_secret",
   "0009_sessions_by_user",
+  "0010_refresh_successor",
 ];
 
 interface Place {

@@ -8,4 +8,6 @@ export interface CoreContext {
   readonly issuer: string;
   readonly now: () => number;
   readonly codeTtlMs: number;
+  /** How long after its rotation a refresh token may be presented again as a retry; 0: never. */
+  readonly refreshGraceMs: number;
 }

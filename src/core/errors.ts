@@ -17,8 +17,12 @@ export type OAuthErrorCode =
 
 /** Something an operator should hear of, carried beside the error the client is told. */
 export interface SecurityEvent {
-  /** A code or refresh token was presented after it had been spent, and its lineage was revoked for it. */
-  readonly kind: "authorization_code_reused" | "refresh_token_reused";
+  /**
+   * `*_reused`: a code or refresh token was presented after it had been spent, and its lineage was
+   * revoked for it. `refresh_token_retried`: a refresh token was presented again within the grace
+   * period, and its rotation answered again.
+   */
+  readonly kind: "authorization_code_reused" | "refresh_token_reused" | "refresh_token_retried";
   readonly clientId: string;
   readonly userId: string;
 }

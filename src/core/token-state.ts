@@ -75,7 +75,8 @@ export async function checkAccessToken(ctx: CoreContext, value: string): Promise
   const token = await findTokenByValue(ctx, value);
   if (token?.kind !== "access") return { status: "invalid" };
   const state = stateOf(token, ctx.now());
-  if (state === "revoked") return { status: "revoked" };
+  // An access token is spent only when a refresh is answered again (see `refreshTokenGrant`): withdrawn, like a revoked one.
+  if (state === "revoked" || state === "consumed") return { status: "revoked" };
   if (state !== "active") return { status: "invalid" };
   return { status: "valid", token };
 }

@@ -173,7 +173,7 @@ export function renderPrometheus(snapshot: MetricsSnapshot): string {
   family(
     "keyward_security_events_total",
     "counter",
-    "Reused codes and refresh tokens whose lineage was revoked, and sign-in limits reached (as logged at warn).",
+    "Security events as logged: reused codes and refresh tokens whose lineage was revoked, sign-in and admin limits reached (warn), refreshes answered again within the grace (info).",
   );
   for (const [event, count] of Object.entries(snapshot.securityEvents).sort()) {
     lines.push(`keyward_security_events_total${labels({ event })} ${count}`);

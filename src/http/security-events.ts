@@ -8,7 +8,19 @@ import type { Metrics } from "./metrics.js";
 const MESSAGES: Record<SecurityEvent["kind"], string> = {
   authorization_code_reused: "authorization code used twice: its lineage is revoked",
   refresh_token_reused: "refresh token used twice: its lineage is revoked",
+  refresh_token_retried:
+    "spent refresh token presented again within the grace period: new tokens replace the ones it got",
 };
+
+/**
+ * Logs, at info, that a refresh was answered again (`refreshTokenGrant`): a client that lost an
+ * answer, most often, but also what a stolen token replayed within the grace period looks like.
+ */
+export function logIssuedEvent(log: FastifyBaseLogger, metrics: Metrics, event: SecurityEvent | undefined): void {
+  if (!event) return;
+  metrics.securityEvent(event.kind);
+  log.info({ event: event.kind, client_id: event.clientId, user_id: event.userId }, MESSAGES[event.kind]);
+}
 
 /**
  * Logs, at warn, what a refused token request reveals: a spent code or refresh token presented

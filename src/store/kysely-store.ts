@@ -117,6 +117,10 @@ export const SECRET_CHECK_ID = "server";
  */
 const storable = (text: string) => !text.includes("\u0000");
 
+/** The refresh token among a rotation's new tokens, which the spent one names as its successor. */
+const successorOf = (tokens: TokenRecord[]): string | null =>
+  tokens.find((token) => token.kind === "refresh")?.hash ?? null;
+
 /** Whether an update marked one row spent. Nothing is read back: the caller read the row before. */
 const spentOne = (result: QueryResult<unknown>) => (result.numAffectedRows ?? 0n) > 0n;
 
@@ -135,11 +139,17 @@ export const redeemCodeQuery = (db: QueryCreator<Database>, codeHash: string, cl
     .where("expires_at", ">", at)
     .where(inLiveLineage("authorization_codes.grant_id"));
 
-/** Marks a live, unexpired refresh token of `client` spent. */
-const consumeRefreshQuery = (db: QueryCreator<Database>, tokenHash: string, client: string, at: number) =>
+/** Marks a live, unexpired refresh token of `client` spent, and names the refresh token that replaces it. */
+const consumeRefreshQuery = (
+  db: QueryCreator<Database>,
+  tokenHash: string,
+  client: string,
+  at: number,
+  successor: string | null,
+) =>
   db
     .updateTable("tokens")
-    .set({ consumed_at: at })
+    .set({ consumed_at: at, successor })
     .where("hash", "=", tokenHash)
     .where("client_id", "=", client)
     .where("kind", "=", "refresh")
@@ -208,7 +218,8 @@ const ofTokenOfKind = <Column extends "grant_id" | "user_id">(
     .where("kind", "=", kind)
     .$asScalar();
 
-type TokenFields = Omit<Selectable<Database["tokens"]>, "hash">;
+/** A token row as read: its key is given apart, and its successor is read only to answer a rotation again. */
+type TokenFields = Omit<Selectable<Database["tokens"]>, "hash" | "successor">;
 
 const TOKEN_COLUMNS = [
   "hash",
@@ -775,7 +786,7 @@ export class KyselyStore implements Store {
     now: number,
     tokens: TokenRecord[],
   ): Promise<RedeemOutcome> {
-    return this.spendAndSave("redeemAuthorizationCode", redeemCodeQuery, hash, clientId, now, tokens, {
+    return this.spendAndSave("redeemAuthorizationCode", redeemCodeQuery, hash, clientId, now, tokens, [], {
       spent: { status: "redeemed" },
       whyNot: (store) => store.whyNotRedeemed(hash, clientId, now),
     });
@@ -785,24 +796,27 @@ export class KyselyStore implements Store {
    * `spend` marks the client's code or refresh token used and, only if it did, `tokens` are stored:
    * on PostgreSQL in one statement, elsewhere in one transaction. Otherwise `whyNot` tells why.
    */
-  private async spendAndSave<Spent extends "authorization_codes" | "tokens", Outcome>(
+  private async spendAndSave<Spent extends "authorization_codes" | "tokens", Outcome, Extra extends unknown[]>(
     name: string,
     spend: (
       db: QueryCreator<Database>,
       hash: string,
       client: string,
       at: number,
+      ...extra: Extra
     ) => UpdateQueryBuilder<Database, Spent, Spent, UpdateResult>,
     hash: string,
     clientId: string,
     now: number,
     tokens: TokenRecord[],
+    /** `spend`'s own arguments after the time. */
+    extra: Extra,
     outcomes: { spent: Outcome; whyNot: (store: KyselyStore) => Promise<Outcome> },
   ): Promise<Outcome> {
     if (!this.writableCtes || tokens.length === 0) {
       return this.transaction(async (tx) => {
         const inner = tx as KyselyStore;
-        if (!spentOne(await inner.run(name, spend, hash, clientId, now))) return outcomes.whyNot(inner);
+        if (!spentOne(await inner.run(name, spend, hash, clientId, now, ...extra))) return outcomes.whyNot(inner);
         await inner.saveTokens(tokens);
         return outcomes.spent;
       });
@@ -812,14 +826,17 @@ export class KyselyStore implements Store {
         `${name}AndSave${tokens.length}`,
         (db, spentHash: string, client: string, at: number, ...values: unknown[]) =>
           db
-            .with("spent", (q) => spend(q, spentHash, client, at).returning("hash"))
+            .with("spent", (q) =>
+              spend(q, spentHash, client, at, ...(values.slice(0, extra.length) as Extra)).returning("hash"),
+            )
             .insertInto("tokens")
             .columns(TOKEN_COLUMNS)
-            .expression(tokenRowsIfSpent(values))
+            .expression(tokenRowsIfSpent(values.slice(extra.length)))
             .returning("hash"),
         hash,
         clientId,
         now,
+        ...extra,
         ...tokenValues(tokens),
       ),
     );
@@ -862,9 +879,60 @@ export class KyselyStore implements Store {
   }
 
   async consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome> {
-    const result = await this.run("consumeRefreshToken", consumeRefreshQuery, hash, clientId, now);
+    const result = await this.run("consumeRefreshToken", consumeRefreshQuery, hash, clientId, now, null);
     if (spentOne(result)) return { status: "consumed" };
     return this.whyNotConsumed(hash, clientId);
+  }
+
+  async replaceRotation(hash: string, clientId: string, now: number, tokens: TokenRecord[]): Promise<ConsumeOutcome> {
+    return this.transaction((tx) => (tx as KyselyStore).replaceSuccessor(hash, clientId, now, tokens));
+  }
+
+  /** `replaceRotation` inside its transaction. */
+  private async replaceSuccessor(
+    hash: string,
+    clientId: string,
+    now: number,
+    tokens: TokenRecord[],
+  ): Promise<ConsumeOutcome> {
+    // An update that changes nothing, to read the successor under the row's lock: on PostgreSQL a
+    // concurrent retry waits here for this one to commit, then reads the successor this one named.
+    const parent = await this.db
+      .updateTable("tokens")
+      .set((eb) => ({ successor: eb.ref("successor") }))
+      .where("hash", "=", hash)
+      .where("client_id", "=", clientId)
+      .where("kind", "=", "refresh")
+      .returning("successor")
+      .executeTakeFirst();
+    const successor = parent?.successor;
+    if (successor == null) return this.whyNotReplaced(hash, clientId);
+    // Only while the successor is unused: once the client has rotated it, the parent is spent for good.
+    const replaced = await this.db
+      .updateTable("tokens")
+      .set({ consumed_at: now })
+      .where("hash", "=", successor)
+      .where("consumed_at", "is", null)
+      .where(inLiveLineage("tokens.grant_id"))
+      .returning(["grant_id", "created_at"])
+      .executeTakeFirst();
+    if (replaced === undefined) return this.whyNotReplaced(hash, clientId);
+    // The access token minted beside it goes too: the lineage keeps one live pair.
+    await this.db
+      .updateTable("tokens")
+      .set({ consumed_at: now })
+      .where("grant_id", "=", replaced.grant_id)
+      .where("kind", "=", "access")
+      .where("created_at", "=", replaced.created_at)
+      .where("consumed_at", "is", null)
+      .execute();
+    await this.db
+      .updateTable("tokens")
+      .set({ successor: successorOf(tokens) })
+      .where("hash", "=", hash)
+      .execute();
+    await this.saveTokens(tokens);
+    return { status: "consumed" };
   }
 
   async rotateRefreshToken(
@@ -873,10 +941,26 @@ export class KyselyStore implements Store {
     now: number,
     tokens: TokenRecord[],
   ): Promise<ConsumeOutcome> {
-    return this.spendAndSave("consumeRefreshToken", consumeRefreshQuery, hash, clientId, now, tokens, {
-      spent: { status: "consumed" },
-      whyNot: (store) => store.whyNotConsumed(hash, clientId),
-    });
+    return this.spendAndSave(
+      "consumeRefreshToken",
+      consumeRefreshQuery,
+      hash,
+      clientId,
+      now,
+      tokens,
+      [successorOf(tokens)] as [string | null],
+      {
+        spent: { status: "consumed" },
+        whyNot: (store) => store.whyNotConsumed(hash, clientId),
+      },
+    );
+  }
+
+  /** Why a rotation of the client's refresh token could not be answered again: a spent token is "reused". */
+  private async whyNotReplaced(hash: string, clientId: string): Promise<ConsumeOutcome> {
+    const row = await this.findToken(hash);
+    if (row?.kind !== "refresh" || row.clientId !== clientId || row.consumedAt === null) return { status: "unknown" };
+    return { status: "reused", token: row };
   }
 
   /** Why the client's refresh token could not be consumed. */

@@ -189,6 +189,13 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex("sessions_user").on("sessions").column("user_id").execute();
     },
   },
+  "0010_refresh_successor": {
+    async up(db: Kysely<unknown>) {
+      // A rotated refresh token names the refresh token that replaced it, so that a client retrying
+      // a rotation whose answer it lost can be answered again (KEYWARD_REFRESH_GRACE).
+      await db.schema.alterTable("tokens").addColumn("successor", "text").execute();
+    },
+  },
 };
 
 /**

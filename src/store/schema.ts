@@ -57,6 +57,8 @@ export interface Database {
     created_at: number;
     expires_at: number;
     consumed_at: number | null;
+    /** Of a rotated refresh token: the hash of the refresh token that replaced it. */
+    successor: string | null;
   };
   signing_keys: {
     kid: string;

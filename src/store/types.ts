@@ -220,6 +220,14 @@ export interface Store {
   consumeRefreshToken(hash: string, clientId: string, now: number): Promise<ConsumeOutcome>;
   /** Consumes the token as `consumeRefreshToken` does and, only if it was consumed, stores `tokens`: together or not at all. */
   rotateRefreshToken(hash: string, clientId: string, now: number, tokens: TokenRecord[]): Promise<ConsumeOutcome>;
+  /**
+   * Answers a rotation again, for a client that lost the first answer: atomically spends the refresh
+   * token that the rotation of `hash` stored (and the access token minted with it), names the
+   * refresh token among `tokens` as the successor instead, and stores `tokens`. "consumed" only
+   * while that successor is unused and its lineage live; otherwise nothing changes and the outcome
+   * says why, "reused" when the presented token was spent.
+   */
+  replaceRotation(hash: string, clientId: string, now: number, tokens: TokenRecord[]): Promise<ConsumeOutcome>;
 
   /** Throws DuplicateError when the key is current (retiredAt null) and another current key exists. */
   addSigningKey(key: SigningKeyRecord): Promise<void>;

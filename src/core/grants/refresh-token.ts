@@ -16,6 +16,11 @@ function tokenRefusal(status: "reused" | "expired" | "revoked" | "unknown", even
  * only narrow the access token; the new refresh token keeps the original scope, less any scope the
  * client has lost since (see `stillAllowed`).
  *
+ * With a grace period (`CoreContext.refreshGraceMs`), a consumed token presented again within it,
+ * while the tokens its rotation issued are unused, is taken for a client that lost the answer: the
+ * rotation is answered again with new tokens, and the ones the lost answer carried stop working.
+ * Once the client has used its new refresh token, or after the grace period, it is reuse as above.
+ *
  * As with codes, the token is read and the successors minted first; one atomic write then
  * consumes it and stores them, or stores nothing if another request consumed it in between.
  */
@@ -28,7 +33,8 @@ export const refreshTokenGrant: GrantHandler = {
     const hash = ctx.keys.hashToken(request.refreshToken);
     const token = await ctx.store.findToken(hash);
     if (token?.kind !== "refresh" || token.clientId !== request.client.id) return tokenRefusal("unknown");
-    if (token.consumedAt !== null) {
+    const retry = token.consumedAt !== null && now - token.consumedAt <= ctx.refreshGraceMs;
+    if (token.consumedAt !== null && !retry) {
       return tokenRefusal("reused", await revokeReusedLineage(ctx, "refresh_token_reused", token, now));
     }
     if (token.grantRevokedAt !== null) return tokenRefusal("revoked");
@@ -56,8 +62,13 @@ export const refreshTokenGrant: GrantHandler = {
       now,
     });
     const outcome = await spendAndStore(ctx, "refresh_token_reused", token, now, () =>
-      ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records),
+      retry
+        ? ctx.store.replaceRotation(hash, token.clientId, now, minted.records)
+        : ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records),
     );
-    return outcome.status === "consumed" ? ok(minted.issued) : tokenRefusal(outcome.status, outcome.event);
+    if (outcome.status !== "consumed") return tokenRefusal(outcome.status, outcome.event);
+    if (!retry) return ok(minted.issued);
+    const event: SecurityEvent = { kind: "refresh_token_retried", clientId: token.clientId, userId: token.userId };
+    return ok({ ...minted.issued, event });
   },
 };

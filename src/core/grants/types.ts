@@ -1,6 +1,6 @@
 import type { ClientRecord } from "../../store/types.js";
 import type { CoreContext } from "../context.js";
-import type { Result } from "../errors.js";
+import type { Result, SecurityEvent } from "../errors.js";
 import type { MintedToken, TokenFormat } from "../token-formats.js";
 
 /** A token request after the dialect has parsed it and authenticated the client. */
@@ -19,6 +19,8 @@ export interface IssuedTokens {
   refreshToken: MintedToken;
   /** The access token's scopes. */
   scopes: string[];
+  /** Set when the tokens answer a refresh again (see `refreshTokenGrant`), for the operator's log. */
+  event?: SecurityEvent;
 }
 
 /** One grant type. The token endpoint dispatches on `grantType`. */

@@ -3,7 +3,7 @@ import { authenticateClient } from "../../core/clients.js";
 import { exchange } from "../../core/token-endpoint.js";
 import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
-import { logSecurityEvent } from "../security-events.js";
+import { logIssuedEvent, logSecurityEvent } from "../security-events.js";
 import { fromCoreError, unauthorized } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
 import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
@@ -37,6 +37,7 @@ export function registerCalRefresh(app: FastifyInstance, deps: AppDeps): void {
         logSecurityEvent(request.log, deps.metrics, result.error);
         throw fromCoreError(result.error);
       }
+      logIssuedEvent(request.log, deps.metrics, result.value.event);
       deps.metrics.tokenIssued("cal", "refresh_token");
       return keysResponse(result.value);
     },

@@ -5,7 +5,7 @@ import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
 import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
-import { logSecurityEvent } from "../security-events.js";
+import { logIssuedEvent, logSecurityEvent } from "../security-events.js";
 import { authenticateCanvaClient } from "./client-auth.js";
 import { CanvaError, fromCoreError, internalError } from "./errors.js";
 import { CanvaParams } from "./params.js";
@@ -91,6 +91,7 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
       logSecurityEvent(request.log, deps.metrics, result.error);
       throw fromCoreError(result.error);
     }
+    logIssuedEvent(request.log, deps.metrics, result.value.event);
     deps.metrics.tokenIssued("canva", grantType);
     const { accessToken, refreshToken, scopes } = result.value;
     return {
