@@ -192,7 +192,8 @@ const migrations: Record<string, Migration> = {
   "0010_refresh_successor": {
     async up(db: Kysely<unknown>) {
       // A rotated refresh token names the refresh token that replaced it, so that a client retrying
-      // a rotation whose answer it lost can be answered again (KEYWARD_REFRESH_GRACE).
+      // a rotation whose answer it lost can be answered again (KEYWARD_REFRESH_GRACE). Nullable and
+      // without a default, the column is added without rewriting the table, on both engines.
       await db.schema.alterTable("tokens").addColumn("successor", "text").execute();
     },
   },
