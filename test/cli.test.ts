@@ -182,7 +182,12 @@ describe("keyward clients", () => {
       /at least 8/,
     ],
     ["delete without email", ["users", "delete"], /--email is required/],
-    ["unknown users command", ["users", "explode"], /expected create, list, show, sign-out, set-password or delete/],
+    ["disconnect without client", ["users", "disconnect", "--email", "a@b.example"], /--client is required/],
+    [
+      "unknown users command",
+      ["users", "explode"],
+      /expected create, list, show, sign-out, disconnect, set-password or delete/,
+    ],
   ];
   for (const [name, args, message] of bad) {
     test(`bad arguments exit 2 with one line: ${name}`, () => {

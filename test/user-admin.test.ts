@@ -22,7 +22,7 @@ async function tokensFor(user: TestUser): Promise<{ access_token: string; refres
 /** Runs a `keyward users` command against the harness's database; what it prints is kept, out of the test log. */
 async function usersPrinting(
   sub: string,
-  values: { email?: string; password?: string; json?: boolean },
+  values: { email?: string; password?: string; client?: string; json?: boolean },
 ): Promise<{ status: number; printed: string }> {
   const write = process.stdout.write;
   let printed = "";
@@ -37,7 +37,7 @@ async function usersPrinting(
   }
 }
 
-const users = async (sub: string, values: { email?: string; password?: string }) =>
+const users = async (sub: string, values: { email?: string; password?: string; client?: string }) =>
   (await usersPrinting(sub, values)).status;
 
 test("users delete: the user's tokens, sessions and consents go; another user's stay", async () => {
@@ -89,4 +89,38 @@ test("users show: the user and the integrations they connected, with what each m
   const lonely = await h.createUser();
   assert.match((await usersPrinting("show", { email: lonely.email })).printed, /connections\s+\(none\)/);
   assert.equal(await users("show", { email: "nobody@example.com" }), 1);
+});
+
+test("users disconnect: that integration's tokens and the consent go; other integrations' and users' stay", async () => {
+  const [user, other] = [await h.createUser(), await h.createUser()];
+  const second = await h.createClient();
+  const tokens = await tokensFor(user);
+  const othersTokens = await tokensFor(other);
+  const kept = (await h.exchangeCode(second, user)).json();
+
+  const done = await usersPrinting("disconnect", {
+    email: user.email.toUpperCase(),
+    client: client.clientId,
+    json: true,
+  });
+  assert.equal(done.status, 0);
+  assert.deepEqual(JSON.parse(done.printed), {
+    user_id: user.userId,
+    email: user.email,
+    client_id: client.clientId,
+    disconnected: true,
+  });
+
+  assert.equal((await h.profile(tokens.access_token)).statusCode, 401);
+  assert.equal((await h.refresh(client, tokens.refresh_token)).json().error, "invalid_grant");
+  assert.equal(await h.runtime.core.store.getConsent(client.clientId, user.userId), undefined);
+  assert.equal((await h.profile(kept.access_token)).statusCode, 200, "the user's other integration stays");
+  assert.equal((await h.profile(othersTokens.access_token)).statusCode, 200, "another user's connection stays");
+
+  assert.equal(
+    await users("disconnect", { email: user.email, client: client.clientId }),
+    1,
+    "nothing left to withdraw",
+  );
+  assert.equal(await users("disconnect", { email: "nobody@example.com", client: client.clientId }), 1);
 });

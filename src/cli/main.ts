@@ -16,6 +16,7 @@ const OPTIONS = {
   "redirect-uri": { type: "string", multiple: true },
   scope: { type: "string" },
   email: { type: "string" },
+  client: { type: "string" },
   password: { type: "string" },
   "display-name": { type: "string" },
   json: { type: "boolean" },

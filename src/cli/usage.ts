@@ -22,6 +22,8 @@ Commands:
   users list [--json]                     every user: id, email and display name
   users show --email EMAIL [--json]       the user and the integrations they have connected
   users sign-out --email EMAIL [--json]   end the user's sign-in sessions; what they granted integrations stays
+  users disconnect --email EMAIL --client CLIENT_ID [--json]
+                                          withdraw the user's consent to one integration and revoke its tokens
   users set-password --email EMAIL --password PASSWORD
                                           a new password; the user's sign-in sessions end
   users delete --email EMAIL              the user, their sessions, consents and every token issued for them

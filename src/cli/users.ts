@@ -1,4 +1,4 @@
-import { listConnections } from "../core/connections.js";
+import { disconnect, listConnections } from "../core/connections.js";
 import {
   type CheckedUserField,
   changePassword,
@@ -17,6 +17,7 @@ import { UsageError } from "./usage.js";
 
 interface UserOptions {
   email?: string;
+  client?: string;
   password?: string;
   "display-name"?: string;
   json?: boolean;
@@ -58,9 +59,11 @@ export async function runUsersCommand(runtime: Runtime, sub: string | undefined,
       return list(runtime, values.json === true);
     case "sign-out":
       return signOut(runtime, values);
+    case "disconnect":
+      return disconnectClient(runtime, values);
     default:
       throw new UsageError(
-        `unknown users command: ${sub ?? "(none)"}; expected create, list, show, sign-out, set-password or delete`,
+        `unknown users command: ${sub ?? "(none)"}; expected create, list, show, sign-out, disconnect, set-password or delete`,
       );
   }
 }
@@ -101,6 +104,23 @@ async function signOut(runtime: Runtime, values: UserOptions): Promise<number> {
   if (!user) return noUser(email);
   const ended = await runtime.core.store.deleteUserSessions(user.id);
   print(values.json === true, { user_id: user.id, email, sessions_ended: ended });
+  return 0;
+}
+
+/**
+ * Withdraws the user's consent to one integration and revokes every lineage between them, as the
+ * account page's Disconnect does: its tokens stop working, and it must ask the user again.
+ */
+async function disconnectClient(runtime: Runtime, values: UserOptions): Promise<number> {
+  const clientId = values.client;
+  if (!clientId) throw new UsageError("--client is required: the client_id of the integration to disconnect");
+  const { email, user } = await userNamed(runtime, values);
+  if (!user) return noUser(email);
+  if (!(await disconnect(runtime.core, user.id, clientId))) {
+    process.stderr.write(`keyward: ${email} has no connection with client ${clientId}\n`);
+    return 1;
+  }
+  print(values.json === true, { user_id: user.id, email, client_id: clientId, disconnected: true });
   return 0;
 }
 
