@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import { loadConfig } from "../src/config.js";
-import { assertCalError, introspect as calIntrospect, keysFrom, obtainKeys, refresh } from "./support/cal-flow.js";
-import { createHarness, FORM, form, type Harness, type TestClient, type TestUser } from "./support/harness.js";
+import { assertCalError, introspect as introspectAt, keysFrom, obtainKeys, refresh } from "./support/cal-flow.js";
+import { createHarness, type Harness, type TestClient, type TestUser } from "./support/harness.js";
 
 const GRACE_SECONDS = 30;
 
@@ -23,15 +23,7 @@ describe("a refresh answered again within KEYWARD_REFRESH_GRACE", () => {
   });
   after(() => h.close());
 
-  async function introspect(value: string): Promise<{ active: boolean }> {
-    const res = await h.app.inject({
-      method: "POST",
-      url: "/rest/v1/oauth/introspect",
-      headers: { ...FORM, authorization: client.basic },
-      payload: form({ token: value }),
-    });
-    return res.json();
-  }
+  const introspect = (value: string) => introspectAt(h, client, value);
 
   async function issued(): Promise<{ access_token: string; refresh_token: string; scope: string }> {
     const res = await h.exchangeCode(client, user);
@@ -142,11 +134,11 @@ describe("a refresh answered again within KEYWARD_REFRESH_GRACE", () => {
     const { client: calClient, keys } = await obtainKeys(h);
     const lost = keysFrom(await refresh(h, calClient, keys.refreshToken));
     const again = keysFrom(await refresh(h, calClient, keys.refreshToken));
-    assert.equal((await calIntrospect(h, calClient, lost.accessToken)).active, false);
-    assert.equal((await calIntrospect(h, calClient, again.accessToken)).active, true);
+    assert.equal((await introspectAt(h, calClient, lost.accessToken)).active, false);
+    assert.equal((await introspectAt(h, calClient, again.accessToken)).active, true);
     const replay = await refresh(h, calClient, lost.refreshToken);
     assertCalError(replay, 400, "BadRequestException", "Invalid refresh token");
-    assert.equal((await calIntrospect(h, calClient, again.accessToken)).active, false, "reuse revoked the lineage");
+    assert.equal((await introspectAt(h, calClient, again.accessToken)).active, false, "reuse revoked the lineage");
   });
 });
 

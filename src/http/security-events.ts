@@ -12,26 +12,31 @@ const MESSAGES: Record<SecurityEvent["kind"], string> = {
     "spent refresh token presented again within the grace period: new tokens replace the ones it got",
 };
 
+/** Counts a token event and logs it at `level`, naming the client and keyward's user id, never a token. */
+function reportTokenEvent(
+  log: FastifyBaseLogger,
+  metrics: Metrics,
+  event: SecurityEvent,
+  level: "info" | "warn",
+): void {
+  metrics.securityEvent(event.kind);
+  log[level]({ event: event.kind, client_id: event.clientId, user_id: event.userId }, MESSAGES[event.kind]);
+}
+
 /**
  * Logs, at info, that a refresh was answered again (`refreshTokenGrant`): a client that lost an
  * answer, most often, but also what a stolen token replayed within the grace period looks like.
  */
 export function logIssuedEvent(log: FastifyBaseLogger, metrics: Metrics, event: SecurityEvent | undefined): void {
-  if (!event) return;
-  metrics.securityEvent(event.kind);
-  log.info({ event: event.kind, client_id: event.clientId, user_id: event.userId }, MESSAGES[event.kind]);
+  if (event) reportTokenEvent(log, metrics, event, "info");
 }
 
 /**
  * Logs, at warn, what a refused token request reveals: a spent code or refresh token presented
  * again means a stolen token or a client that retried, and the integration has just lost access.
- * The user is named by keyward's own id; no token value is logged.
  */
 export function logSecurityEvent(log: FastifyBaseLogger, metrics: Metrics, error: OAuthError): void {
-  const { event } = error;
-  if (!event) return;
-  metrics.securityEvent(event.kind);
-  log.warn({ event: event.kind, client_id: event.clientId, user_id: event.userId }, MESSAGES[event.kind]);
+  if (error.event) reportTokenEvent(log, metrics, error.event, "warn");
 }
 
 /**

@@ -958,9 +958,9 @@ export class KyselyStore implements Store {
 
   /** Why a rotation of the client's refresh token could not be answered again: a spent token is "reused". */
   private async whyNotReplaced(hash: string, clientId: string): Promise<ConsumeOutcome> {
-    const row = await this.findToken(hash);
-    if (row?.kind !== "refresh" || row.clientId !== clientId || row.consumedAt === null) return { status: "unknown" };
-    return { status: "reused", token: row };
+    // A token not yet spent has no rotation to answer again, whatever else `whyNotConsumed` would say of it.
+    const outcome = await this.whyNotConsumed(hash, clientId);
+    return outcome.status === "reused" ? outcome : { status: "unknown" };
   }
 
   /** Why the client's refresh token could not be consumed. */
