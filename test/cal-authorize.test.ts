@@ -201,7 +201,6 @@ test("body validation failures are 400 with details.errors", async () => {
   for (const [payload, constraint] of [
     ["{}", "isString"],
     ['{"redirectUri":42}', "isString"],
-    ['{"redirectUri":""}', "isNotEmpty"],
     ['["redirectUri"]', "isString"],
   ] as const) {
     const res = await h.app.inject({ method: "POST", url, headers: { ...JSON_TYPE, cookie }, payload });
@@ -213,14 +212,20 @@ test("body validation failures are 400 with details.errors", async () => {
   }
 });
 
-test("malformed JSON is a 400 in the envelope", async () => {
+test("malformed JSON, and an empty redirectUri (a string, as in Cal.com), are 400s that issue no code", async () => {
   const client = await h.createClient();
-  const { cookie } = await signedInUser();
-  const res = await h.app.inject({
-    method: "POST",
-    url: `/v2/oauth/${client.clientId}/authorize`,
-    headers: { ...JSON_TYPE, cookie },
-    payload: '{"redirectUri": ',
-  });
-  assertCalError(res, 400, "BadRequestException", "Request body is not valid JSON");
+  const { user, cookie } = await signedInUser();
+  for (const [payload, message] of [
+    ['{"redirectUri": ', "Request body is not valid JSON"],
+    ['{"redirectUri":""}', "Invalid 'redirect_uri' value."],
+  ] as const) {
+    const res = await h.app.inject({
+      method: "POST",
+      url: `/v2/oauth/${client.clientId}/authorize`,
+      headers: { ...JSON_TYPE, cookie },
+      payload,
+    });
+    assertCalError(res, 400, "BadRequestException", message);
+  }
+  assert.equal(await h.runtime.core.store.hasOutstandingCode(client.clientId, user.userId, Date.now()), false);
 });

@@ -62,14 +62,44 @@ test("a missing, empty or non-Bearer Authorization header is 400", async () => {
   keysFrom(await exchangeCode(h, client, code));
 });
 
+const postExchange = (clientId: string, headers: Record<string, string>, payload: string) =>
+  h.app.inject({ method: "POST", url: `/v2/oauth/${clientId}/exchange`, headers, payload });
+
+test("the body is validated before the code is read, as in Cal.com", async () => {
+  const client = await h.createClient();
+  const res = await postExchange(client.clientId, {}, "");
+  assertCalError(res, 400, "BadRequestException", "clientSecret must be a string");
+});
+
+test("an empty clientSecret is a string, and a wrong secret", async () => {
+  const { client, code } = await freshCode();
+  const res = await postExchange(
+    client.clientId,
+    { ...JSON_TYPE, authorization: `Bearer ${code}` },
+    JSON.stringify({ clientSecret: "" }),
+  );
+  assertCalError(res, 400, "BadRequestException", "Invalid OAuth Client.");
+  keysFrom(await exchangeCode(h, client, code));
+});
+
+test("a body that is not JSON reads as no body: a validation error, and the code survives", async () => {
+  const { client, code } = await freshCode();
+  const res = await postExchange(
+    client.clientId,
+    { "content-type": "application/x-www-form-urlencoded", authorization: `Bearer ${code}` },
+    `clientSecret=${encodeURIComponent(client.clientSecret)}`,
+  );
+  assertCalError(res, 400, "BadRequestException", "clientSecret must be a string");
+  keysFrom(await exchangeCode(h, client, code));
+});
+
 test("a missing clientSecret is a validation error", async () => {
   const { client, code } = await freshCode();
-  const res = await h.app.inject({
-    method: "POST",
-    url: `/v2/oauth/${client.clientId}/exchange`,
-    headers: { ...JSON_TYPE, authorization: `Bearer ${code}` },
-    payload: JSON.stringify({ secret: client.clientSecret }),
-  });
+  const res = await postExchange(
+    client.clientId,
+    { ...JSON_TYPE, authorization: `Bearer ${code}` },
+    JSON.stringify({ secret: client.clientSecret }),
+  );
   const error = assertCalError(res, 400, "BadRequestException", "clientSecret must be a string");
   assert.deepEqual(error.details, {
     errors: [{ property: "clientSecret", constraints: { isString: "clientSecret must be a string" } }],

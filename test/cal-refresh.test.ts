@@ -41,6 +41,35 @@ describe("refresh", () => {
     keysFrom(await refresh(h, other.client, other.keys.refreshToken));
   });
 
+  test("an empty refreshToken is a string, and an invalid refresh token", async () => {
+    const { client, keys } = await obtainKeys(h);
+    assertCalError(await refresh(h, client, ""), 400, "BadRequestException", "Invalid refresh token");
+    keysFrom(await refresh(h, client, keys.refreshToken));
+  });
+
+  test("a grant whose scopes the client has all lost is an invalid refresh token, in Cal.com's words", async () => {
+    const client = await h.createClient({ scope: "profile:read" });
+    const { keys } = await obtainKeys(h, client);
+    const store = h.runtime.core.store;
+    assert.equal(await store.updateClient(client.clientId, { scopes: ["asset:read"] }, h.runtime.core.now()), true);
+    assertCalError(await refresh(h, client, keys.refreshToken), 400, "BadRequestException", "Invalid refresh token");
+  });
+
+  test("a body that is not JSON reads as no body, as in Cal.com: a validation error, not 415", async () => {
+    const { client, keys } = await obtainKeys(h);
+    const url = `/v2/oauth/${client.clientId}/refresh`;
+    for (const [type, payload] of [
+      ["text/plain", JSON.stringify({ refreshToken: keys.refreshToken })],
+      ["application/x-www-form-urlencoded", `refreshToken=${encodeURIComponent(keys.refreshToken)}`],
+      ["application/xml", "<a/>"],
+    ] as const) {
+      const headers = { "content-type": type, "x-cal-secret-key": client.clientSecret };
+      const res = await h.app.inject({ method: "POST", url, headers, payload });
+      assertCalError(res, 400, "BadRequestException", "refreshToken must be a string");
+    }
+    keysFrom(await refresh(h, client, keys.refreshToken));
+  });
+
   test("a missing refreshToken is a validation error", async () => {
     const { client } = await obtainKeys(h);
     const res = await h.app.inject({
@@ -64,6 +93,19 @@ describe("refresh", () => {
     assert.equal((await introspect(h, client, third.accessToken)).active, false, "newest access token revoked");
     assert.equal((await introspect(h, client, third.refreshToken)).active, false, "newest refresh token revoked");
     assertCalError(await refresh(h, client, third.refreshToken), 400, "BadRequestException");
+  });
+
+  test("a Cal token opens the user endpoints with the scopes the client had when the user authorized it", async () => {
+    const withProfile = await obtainKeys(h, await h.createClient({ scope: "profile:read" }));
+    const without = await obtainKeys(h, await h.createClient({ scope: "design:meta:read" }));
+    const get = (url: string, token: string) =>
+      h.app.inject({ method: "GET", url, headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await get("/rest/v1/users/me", without.keys.accessToken)).statusCode, 200);
+    const profile = await get("/rest/v1/users/me/profile", withProfile.keys.accessToken);
+    assert.equal(profile.statusCode, 200, profile.body);
+    const refused = await get("/rest/v1/users/me/profile", without.keys.accessToken);
+    assert.equal(refused.statusCode, 403);
+    assert.equal(refused.json().code, "missing_scope");
   });
 
   test("a Cal token is active at introspection, and revoking it there ends Cal refresh", async () => {
@@ -94,11 +136,11 @@ describe("refresh token expiry", () => {
   });
   after(() => h.close());
 
-  test("an expired refresh token is refused", async () => {
+  test("an expired refresh token is refused, in Cal.com's one answer", async () => {
     const { client, keys } = await obtainKeys(h);
     assert.ok(keys.refreshTokenExpiresAt - Date.now() <= 1000);
     h.advanceClock(1500);
     const res = await refresh(h, client, keys.refreshToken);
-    assertCalError(res, 400, "BadRequestException", "Refresh token has expired");
+    assertCalError(res, 400, "BadRequestException", "Invalid refresh token");
   });
 });

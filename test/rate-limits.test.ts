@@ -33,6 +33,18 @@ describe("rate limits in memory", () => {
         error_description: "Too many refresh_token requests",
       });
       assert.ok(Number(limited.headers["retry-after"]) >= 1);
+      const unknownGrant = await h.app.inject({
+        method: "POST",
+        url: "/rest/v1/oauth/token",
+        headers: { ...FORM, authorization: client.basic },
+        payload: form({ grant_type: "x".repeat(2000) }),
+      });
+      assert.equal(unknownGrant.statusCode, 429);
+      assert.equal(
+        unknownGrant.json().message,
+        "Too many token requests",
+        "a grant type it does not know is not echoed",
+      );
       const other = await h.createClient();
       assert.equal((await refresh(h, other.basic)).statusCode, 400, "another client has its own budget");
     } finally {

@@ -93,8 +93,8 @@ export function keysFrom(res: LightMyRequestResponse): CalKeys {
 }
 
 /** Runs authorize and exchange for a fresh client and user. */
-export async function obtainKeys(h: Harness) {
-  const client = await h.createClient();
+export async function obtainKeys(h: Harness, existing?: TestClient) {
+  const client = existing ?? (await h.createClient());
   const user = await h.createUser();
   const cookie = await sessionCookie(h, user);
   const code = codeFrom(await authorize(h, client.clientId, { cookie }));

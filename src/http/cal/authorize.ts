@@ -20,7 +20,7 @@ export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void 
     const signedIn = await signedInUser(deps, request);
     if (!signedIn) throw unauthorized("You must be signed in to authorize a client");
     assertSameOrigin(deps, request);
-    const { redirectUri } = readJsonStrings(request, ["redirectUri"]);
+    const { redirectUri } = readJsonStrings(request, ["redirectUri"], "refuse");
     const { clientId } = request.params;
     const client = await core.store.getClient(clientId);
     if (!client) throw badRequest(`OAuth client with ID '${clientId}' not found`);

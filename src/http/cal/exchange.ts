@@ -30,8 +30,9 @@ export function registerCalExchange(app: FastifyInstance, deps: AppDeps): void {
     { schema: { response: KEYS_RESPONSE } },
     async (request, reply) => {
       await throttleAddress(deps, request, reply, "cal-exchange");
+      // Cal.com validates the body before it reads the code.
+      const { clientSecret } = readJsonStrings(request, ["clientSecret"], "ignore");
       const code = bearerCode(request);
-      const { clientSecret } = readJsonStrings(request, ["clientSecret"]);
       const authenticated = await authenticateClient(core, { clientId: request.params.clientId, clientSecret });
       if (!authenticated.ok) throw exchangeError(authenticated.error);
       await throttleClient(deps, reply, "cal-exchange", authenticated.value.id);

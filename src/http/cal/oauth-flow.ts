@@ -4,6 +4,7 @@ import { forbidCaching } from "../no-store.js";
 import { registerCalAuthorize } from "./authorize.js";
 import { calErrorHandler, calNotFoundHandler } from "./error-handler.js";
 import { registerCalExchange } from "./exchange.js";
+import { NOT_JSON } from "./json-body.js";
 import { registerCalRefresh } from "./refresh.js";
 
 /**
@@ -20,9 +21,19 @@ function acceptEmptyJson(scope: FastifyInstance): void {
   });
 }
 
+/**
+ * Cal.com parses JSON bodies alone: a body of any other media type reaches its validation as no
+ * body. It is read here (within the body limit) as NOT_JSON, for each endpoint to refuse or ignore.
+ */
+function readOtherMediaTypesAsNotJson(scope: FastifyInstance): void {
+  scope.removeContentTypeParser("application/x-www-form-urlencoded");
+  scope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, _body, done) => done(null, NOT_JSON));
+}
+
 /** The Cal.com platform OAuth flow, mounted under each of Cal.com's base paths. */
 export function registerCalOAuthFlow(scope: FastifyInstance, deps: AppDeps): void {
   acceptEmptyJson(scope);
+  readOtherMediaTypesAsNotJson(scope);
   scope.addHook("onSend", forbidCaching);
   scope.setErrorHandler(calErrorHandler);
   scope.setNotFoundHandler(calNotFoundHandler);

@@ -1,10 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { authenticateClient } from "../../core/clients.js";
+import type { OAuthError } from "../../core/errors.js";
 import { exchange } from "../../core/token-endpoint.js";
 import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
 import { logIssuedEvent, logSecurityEvent } from "../security-events.js";
-import { fromCoreError, unauthorized } from "./errors.js";
+import { badRequest, fromCoreError, unauthorized } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
 import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
 import { throttleAddress, throttleClient } from "./throttle.js";
@@ -22,6 +23,15 @@ async function authenticateBySecretHeader(
   return result.value;
 }
 
+/**
+ * Cal.com has one answer for a refresh token it cannot use. keyward refuses more than it does (an
+ * expired token, a grant whose scopes the client has lost, an empty value), in the same words.
+ */
+function refreshError(error: OAuthError) {
+  const isTokenRefused = error.code === "invalid_grant" || error.code === "invalid_request";
+  return isTokenRefused ? badRequest("Invalid refresh token") : fromCoreError(error);
+}
+
 /** `POST /oauth/:clientId/refresh`: rotates the refresh token; the client secret in a header. */
 export function registerCalRefresh(app: FastifyInstance, deps: AppDeps): void {
   app.post<{ Params: { clientId: string } }>(
@@ -31,11 +41,11 @@ export function registerCalRefresh(app: FastifyInstance, deps: AppDeps): void {
       await throttleAddress(deps, request, reply, "cal-refresh");
       const client = await authenticateBySecretHeader(deps, request);
       await throttleClient(deps, reply, "cal-refresh", client.id);
-      const { refreshToken } = readJsonStrings(request, ["refreshToken"]);
+      const { refreshToken } = readJsonStrings(request, ["refreshToken"], "ignore");
       const result = await exchange(deps.core, "refresh_token", { client, format: deps.calTokens, refreshToken });
       if (!result.ok) {
         logSecurityEvent(request.log, deps.metrics, result.error);
-        throw fromCoreError(result.error);
+        throw refreshError(result.error);
       }
       logIssuedEvent(request.log, deps.metrics, result.value.event);
       deps.metrics.tokenIssued("cal", "refresh_token");

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
-import { exchange } from "../../core/token-endpoint.js";
+import { exchange, SUPPORTED_GRANT_TYPES } from "../../core/token-endpoint.js";
 import { introspect, revoke } from "../../core/token-state.js";
 import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
@@ -48,6 +48,10 @@ function canvaErrorFor(failure: RequestFailure): CanvaError {
   }
 }
 
+/** Canva's 429 names the grant type asked for; one keyward does not know is not repeated back. */
+const grantLabel = (grantType: string | undefined) =>
+  grantType !== undefined && SUPPORTED_GRANT_TYPES.includes(grantType) ? grantType : "token";
+
 /** `token`, `introspect` and `revoke`, mounted under both of Canva's base paths. */
 export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void {
   const { core } = deps;
@@ -75,7 +79,7 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
 
   app.post("/v1/oauth/token", { schema: { response: TOKEN_RESPONSE } }, async (request) => {
     const params = CanvaParams.of(request);
-    const client = await admit(request, params, "token", () => params.peek("grant_type") ?? "token");
+    const client = await admit(request, params, "token", () => grantLabel(params.peek("grant_type")));
     const grantType = params.required("grant_type");
     if (grantType === "authorization_code") params.required("code_verifier");
     const result = await exchange(core, grantType, {
