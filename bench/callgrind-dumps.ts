@@ -89,3 +89,17 @@ export function addDump(into: FunctionCosts, text: string, ranges: JitRange[]): 
 export function readDump(into: FunctionCosts, file: string, ranges: JitRange[]): void {
   addDump(into, readFileSync(file, "utf8"), ranges);
 }
+
+/** Where V8 runs a concurrent optimizing (TurboFan) compile on one of its platform threads. */
+const COMPILE_TASK = "v8::internal::OptimizingCompileDispatcher::CompileTask::RunInternal()";
+
+/**
+ * The instructions one dump spent in V8's concurrent optimizing compiler. Under callgrind a
+ * request takes some fifty times as long, so compiles that a server at full speed finishes within
+ * its warm-up still run in the counted requests (see docs/performance.md, "Instructions per request").
+ */
+export function compilerInstructions(text: string): number {
+  const costs = emptyCosts();
+  addDump(costs, text, []);
+  return costs.inclusive.get(COMPILE_TASK) ?? 0;
+}

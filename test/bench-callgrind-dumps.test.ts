@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { addDump, emptyCosts, parseJitMap } from "../bench/callgrind-dumps.js";
+import { addDump, compilerInstructions, emptyCosts, parseJitMap } from "../bench/callgrind-dumps.js";
 
 /** A dump as callgrind writes one with name compression: `main` calls a JIT function twice, which calls `hash`. */
 const DUMP = [
@@ -43,5 +43,30 @@ describe("callgrind dumps for instructions.js --keep", () => {
     addDump(costs, DUMP, []);
     assert.equal(costs.self.get("(JIT code not in the map)"), 60);
     assert.equal(costs.self.get("main"), 200);
+  });
+
+  test("the optimizing compiler's share is its compile tasks' inclusive cost", () => {
+    const platformThread = [
+      "events: Ir",
+      "fn=(1) node::(anonymous namespace)::PlatformWorkerThread(void*)",
+      "0 5",
+      "cfn=(2) v8::internal::OptimizingCompileDispatcher::CompileTask::RunInternal()",
+      "calls=3 0",
+      "0 900",
+      "cfn=(3) v8::internal::ScavengerCollector::JobTask::Run()",
+      "calls=1 0",
+      "0 80",
+      "fn=(2)",
+      "0 100",
+      "cfn=(4) v8::internal::compiler::GraphReducer::ReduceTop()",
+      "calls=9 0",
+      "0 800",
+      "fn=(4)",
+      "0 800",
+      "fn=(3)",
+      "0 80",
+    ].join("\n");
+    assert.equal(compilerInstructions(platformThread), 900);
+    assert.equal(compilerInstructions(DUMP), 0);
   });
 });

@@ -6,6 +6,8 @@
  * switched on for N more, from 10 connections. Unlike requests per second, the counts do not drift with what else the machine is
  * doing, so they can compare two builds run hours apart. They leave out the kernel (network, disk,
  * fsync) and waiting, and a group commit gathers more requests under callgrind than at full speed.
+ * Each count also names its part spent in V8's concurrent optimizing compiler, which under
+ * callgrind's slowdown is still compiling code that a server at full speed compiles in its warm-up.
  * `--keyward-import` loads a module into keyward's process first (as revocation-ceiling.ts does, say
  * `dist/bench/checks/skip-revocation-writes.js`), to count a changed server. `--keep DIR` keeps
  * callgrind's dumps in DIR and runs keyward with `--perf-basic-prof`, whose map of JIT code
@@ -17,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { compilerInstructions } from "../callgrind-dumps.js";
 import { drive } from "../load.js";
 import { OPERATIONS, type Operation } from "../operations.js";
 import { choice, FAMILIES, OPERATION_NAMES, type ServerFamily } from "../options.js";
@@ -54,17 +57,22 @@ try {
   throw new Error("this check runs the servers under valgrind, which is not installed here");
 }
 
-/** Instructions in the dumps callgrind wrote for process `pid`: all threads, and the main thread. */
-function countedInstructions(directory: string, pid: number): { all: number; main: number } {
+/**
+ * Instructions in the dumps callgrind wrote for process `pid`: all threads, the main thread, and
+ * V8's concurrent optimizing compiler on the other threads.
+ */
+function countedInstructions(directory: string, pid: number): { all: number; main: number; compiler: number } {
   let all = 0;
   let main = 0;
+  let compiler = 0;
   for (const file of readdirSync(directory).filter((name) => name.startsWith(`cg.${pid}.1-`))) {
-    const summary = /^summary: (\d+)$/m.exec(readFileSync(join(directory, file), "utf8"));
-    const count = Number(summary?.[1] ?? 0);
+    const text = readFileSync(join(directory, file), "utf8");
+    const count = Number(/^summary: (\d+)$/m.exec(text)?.[1] ?? 0);
     all += count;
     if (file.endsWith("-01")) main = count;
+    else compiler += compilerInstructions(text);
   }
-  return { all, main };
+  return { all, main, compiler };
 }
 
 /** Copies the dumps of process `pid`, and V8's map of its JIT code when there is one, into `--keep`'s directory. */
@@ -106,10 +114,10 @@ async function measure(
     execFileSync("callgrind_control", ["--instr=off", String(pid)], { stdio: "ignore" });
     const failed = figures.non2xx + figures.invalid + figures.errors;
     if (failed > 0) return `${failed} of ${figures.requests} requests failed: ${figures.failures.join("; ")}`;
-    const { all, main } = countedInstructions(directory, pid);
+    const { all, main, compiler } = countedInstructions(directory, pid);
     keepDumps(directory, pid, label);
     const per = (count: number) => Math.round(count / figures.requests).toLocaleString("en-US");
-    return `${per(all)} instructions a request (main thread ${per(main)}), ${figures.requests} requests`;
+    return `${per(all)} instructions a request (main thread ${per(main)}, V8's optimizing compiler ${per(compiler)}), ${figures.requests} requests`;
   } finally {
     await target.stop();
     rmSync(directory, { recursive: true, force: true });
