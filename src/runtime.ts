@@ -14,6 +14,7 @@ import { type OpenedStore, openStore, type StoreOptions } from "./store/open.js"
 
 export interface Runtime extends AppDeps {
   opened: OpenedStore;
+  loadKeys(now: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -66,6 +67,7 @@ export async function openRuntime(config: Config, storeOptions: Omit<StoreOption
     refreshGraceMs: config.refreshGraceMs,
   };
   const keyRing = new KeyRing(opened.store, keys);
+  const webhookKeys = new KeyRing(opened.store, keys, "webhooks");
   const rateLimiter = await openRateLimiter(config);
   const limits = config.rateLimits;
   const signing = new SigningThread();
@@ -73,6 +75,12 @@ export async function openRuntime(config: Config, storeOptions: Omit<StoreOption
     config,
     core,
     keyRing,
+    webhookKeys,
+    /** Loads (and on an empty database creates) the keys that sign tokens and webhook notifications. */
+    async loadKeys(now) {
+      await keyRing.load(now);
+      await webhookKeys.load(now);
+    },
     canvaTokens: new CanvaTokenFormat(keyRing, config.accessTokenTtlMs, config.refreshTokenTtlMs, signing.sign),
     calTokens: new CalTokenFormat(keyRing, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs, signing.sign),
     signInThrottle: new SignInThrottle(rateLimiter, {

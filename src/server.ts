@@ -31,11 +31,11 @@ export async function startServer(
   storeOptions: Omit<StoreOptions, "pool"> = {},
 ): Promise<RunningServer> {
   const runtime = await openRuntime(config, storeOptions);
-  await runtime.keyRing.load(Date.now());
+  await runtime.loadKeys(Date.now());
   const app = buildApp(runtime, { logger: { level: config.logLevel } });
   if (cluster.isWorker) answerCollections(runtime.metrics);
   const reload = setInterval(() => {
-    runtime.keyRing.load(Date.now()).catch((error) => app.log.warn({ err: error }, "signing key reload failed"));
+    runtime.loadKeys(Date.now()).catch((error) => app.log.warn({ err: error }, "signing key reload failed"));
   }, config.keyReloadMs);
   reload.unref();
   runtime.opened.onConnectionError((error) => app.log.warn({ err: error }, "database connection lost; reconnecting"));

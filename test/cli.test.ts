@@ -274,7 +274,28 @@ describe("keyward keys", () => {
     const first = json(["keys", "rotate"]);
     const second = json(["keys", "rotate"]);
     assert.notEqual(first.kid, second.kid);
+    assert.equal(second.purpose, "tokens");
     assert.ok(Date.parse(second.previous_keys_published_until) > Date.now());
+  });
+
+  test("rotate --webhooks makes a new webhook key current, for a week's overlap, and leaves the token key", () => {
+    const tokenKey = json(["keys", "rotate"]);
+    const webhookKey = json(["keys", "rotate", "--webhooks"]);
+    assert.equal(webhookKey.purpose, "webhooks");
+    const week = Date.parse(webhookKey.previous_keys_published_until) - Date.now();
+    assert.ok(week > 6.9 * 86_400_000 && week <= 7 * 86_400_000, String(week));
+    const db = new SQLite(env.DATABASE_URL ?? "", { readonly: true });
+    try {
+      const current = db
+        .prepare("select kid, purpose, alg from signing_keys where retired_at is null order by purpose")
+        .all();
+      assert.deepEqual(current, [
+        { kid: tokenKey.kid, purpose: "tokens", alg: "ES256" },
+        { kid: webhookKey.kid, purpose: "webhooks", alg: "EdDSA" },
+      ]);
+    } finally {
+      db.close();
+    }
   });
 });
 

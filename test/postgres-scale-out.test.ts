@@ -28,8 +28,8 @@ function tally(replies: Reply[]): Record<string, number> {
   return counts;
 }
 
-async function jwksKids(base: string): Promise<string[]> {
-  const response = await fetch(`${base}/.well-known/jwks.json`);
+async function jwksKids(base: string, path = "/.well-known/jwks.json"): Promise<string[]> {
+  const response = await fetch(`${base}${path}`);
   const { keys } = (await response.json()) as { keys: { kid: string }[] };
   return keys.map((k) => k.kid).sort();
 }
@@ -66,10 +66,14 @@ describe("Two keyward instances on one PostgreSQL", { skip: PG_SKIP }, () => {
       rows.map((r) => r.name),
       every,
     );
-    const keys = await adminQuery(`select kid from ${schema.name}.signing_keys`);
+    const keys = await adminQuery(`select kid from ${schema.name}.signing_keys where purpose = 'tokens'`);
     assert.equal(keys.rowCount, 1);
     const published = await Promise.all(instances.map((i) => jwksKids(i.url)));
     for (const kids of published) assert.deepEqual(kids, [keys.rows[0].kid]);
+    const webhookKeys = await adminQuery(`select kid from ${schema.name}.signing_keys where purpose = 'webhooks'`);
+    assert.equal(webhookKeys.rowCount, 1);
+    const webhookPublished = await Promise.all(instances.map((i) => jwksKids(i.url, "/rest/v1/connect/keys")));
+    for (const kids of webhookPublished) assert.deepEqual(kids, [webhookKeys.rows[0].kid]);
     const third = instances[2];
     assert.equal(await third?.stop(), 0);
   });

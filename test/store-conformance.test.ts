@@ -803,7 +803,7 @@ for (const { engine, open, skip } of ENGINES) {
       const first = signingKeyRecord({ createdAt: NOW });
       await store.addSigningKey(first);
       await assert.rejects(store.addSigningKey(signingKeyRecord({ createdAt: NOW + 1 })), DuplicateError);
-      await store.retireSigningKeys(NOW + 10, NOW + HOUR);
+      await store.retireSigningKeys(NOW + 10, NOW + HOUR, "tokens");
       const second = signingKeyRecord({ createdAt: NOW + 10 });
       await store.addSigningKey(second);
       const gone = signingKeyRecord({ createdAt: NOW - 5, retiredAt: NOW - 4, publishUntil: NOW - 1 });
@@ -813,6 +813,27 @@ for (const { engine, open, skip } of ENGINES) {
         { ...first, retiredAt: NOW + 10, publishUntil: NOW + HOUR },
       ]);
       assert.deepEqual(await store.listSigningKeys(NOW + HOUR), [second]);
+    });
+
+    it("keeps a current key for each purpose, and lists and retires each purpose's alone", async (store) => {
+      const tokens = signingKeyRecord({ createdAt: NOW });
+      const webhooks = signingKeyRecord({ createdAt: NOW + 1, alg: "EdDSA", purpose: "webhooks" });
+      await store.addSigningKey(tokens);
+      await store.addSigningKey(webhooks);
+      const another = signingKeyRecord({ createdAt: NOW + 2, alg: "EdDSA", purpose: "webhooks" });
+      await assert.rejects(store.addSigningKey(another), DuplicateError);
+      assert.deepEqual(await store.listSigningKeys(NOW + 5, "tokens"), [tokens]);
+      assert.deepEqual(await store.listSigningKeys(NOW + 5, "webhooks"), [webhooks]);
+      assert.deepEqual(await store.listSigningKeys(NOW + 5), [webhooks, tokens]);
+
+      await store.retireSigningKeys(NOW + 10, NOW + HOUR, "webhooks");
+      const next = signingKeyRecord({ createdAt: NOW + 10, alg: "EdDSA", purpose: "webhooks" });
+      await store.addSigningKey(next);
+      assert.deepEqual(await store.listSigningKeys(NOW + 20, "webhooks"), [
+        next,
+        { ...webhooks, retiredAt: NOW + 10, publishUntil: NOW + HOUR },
+      ]);
+      assert.deepEqual(await store.listSigningKeys(NOW + 20, "tokens"), [tokens], "the token key stays current");
     });
 
     it("lets one of many instances starting at once create the first signing key", async (store) => {

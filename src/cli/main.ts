@@ -22,6 +22,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   workers: { type: "string" },
   "previous-valid-for": { type: "string" },
+  webhooks: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -100,7 +101,7 @@ export async function main(argv: string[]): Promise<number> {
       case "users":
         return await runUsersCommand(runtime, sub, values);
       default:
-        return await runKeysCommand(runtime, sub, values.json === true);
+        return await runKeysCommand(runtime, sub, values.json === true, values.webhooks === true);
     }
   } finally {
     await runtime.close();

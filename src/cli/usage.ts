@@ -27,7 +27,8 @@ Commands:
   users set-password --email EMAIL --password PASSWORD
                                           a new password; the user's sign-in sessions end
   users delete --email EMAIL              the user, their sessions, consents and every token issued for them
-  keys rotate [--json]                    make a new signing key current; old keys stay published
+  keys rotate [--webhooks] [--json]       make a new key current for signing tokens (or, with --webhooks,
+                                          webhook notifications); old keys stay published
   backup FILE [--json]                    copy the SQLite database to FILE (a new file) while servers run;
                                           restoring it needs the same secret
   help                                    show this text

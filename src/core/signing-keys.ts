@@ -1,9 +1,19 @@
 import { createCipheriv, createDecipheriv, KeyObject, randomBytes } from "node:crypto";
 import { type CryptoKey, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
-import { DuplicateError, type SigningKeyRecord, type Store } from "../store/types.js";
+import { DuplicateError, type KeyPurpose, type SigningKeyRecord, type Store } from "../store/types.js";
 import { randomToken, type ServerKeys } from "./crypto.js";
 
 export const SIGNING_ALG = "ES256";
+/** Webhook notifications are signed as Canva signs its own: Ed25519, published as OKP keys. */
+export const WEBHOOK_ALG = "EdDSA";
+
+const ALGORITHMS: Readonly<Record<KeyPurpose, string>> = { tokens: SIGNING_ALG, webhooks: WEBHOOK_ALG };
+
+/** The public key as each endpoint publishes it: the JWKS's members, or Canva's four fields of `/v1/connect/keys`. */
+function publishedJwk(purpose: KeyPurpose, kid: string, jwk: JWK): JWK {
+  if (purpose === "webhooks") return { kid, kty: jwk.kty, crv: jwk.crv, x: jwk.x };
+  return { ...jwk, kid, alg: SIGNING_ALG, use: "sig" };
+}
 
 export interface ActiveKey {
   kid: string;
@@ -30,14 +40,23 @@ function decrypt(key: Buffer, kid: string, sealed: string): string {
   return Buffer.concat([decipher.update(Buffer.from(body, "base64url")), decipher.final()]).toString("utf8");
 }
 
-export async function createSigningKey(keys: ServerKeys, now: number): Promise<SigningKeyRecord> {
+export async function createSigningKey(
+  keys: ServerKeys,
+  now: number,
+  purpose: KeyPurpose = "tokens",
+): Promise<SigningKeyRecord> {
   const kid = randomToken(12);
-  const pair = await generateKeyPair(SIGNING_ALG, { extractable: true });
-  const publicJwk = { ...(await exportJWK(pair.publicKey)), kid, alg: SIGNING_ALG, use: "sig" };
+  const alg = ALGORITHMS[purpose];
+  const pair = await generateKeyPair(
+    alg,
+    purpose === "webhooks" ? { extractable: true, crv: "Ed25519" } : { extractable: true },
+  );
+  const publicJwk = publishedJwk(purpose, kid, await exportJWK(pair.publicKey));
   const privateJwk = await exportJWK(pair.privateKey);
   return {
     kid,
-    alg: SIGNING_ALG,
+    alg,
+    purpose,
     publicJwk: JSON.stringify(publicJwk),
     privateJwkEncrypted: encrypt(keys.keyEncryption, kid, JSON.stringify(privateJwk)),
     createdAt: now,
@@ -68,27 +87,28 @@ export class KeyRing {
   constructor(
     private readonly store: Store,
     private readonly keys: ServerKeys,
+    readonly purpose: KeyPurpose = "tokens",
   ) {}
 
   /** Loads the keys, creating the first one on an empty database. */
   async load(now: number): Promise<void> {
-    let records = await this.store.listSigningKeys(now);
+    let records = await this.store.listSigningKeys(now, this.purpose);
     if (!records.some((r) => r.retiredAt === null)) {
       try {
-        await this.store.addSigningKey(await createSigningKey(this.keys, now));
+        await this.store.addSigningKey(await createSigningKey(this.keys, now, this.purpose));
         // Other instances must find it before this one signs with it.
         await this.store.flush();
       } catch (error) {
         // Another instance created the first key at the same moment; use that one.
         if (!(error instanceof DuplicateError)) throw error;
       }
-      records = await this.store.listSigningKeys(now);
+      records = await this.store.listSigningKeys(now, this.purpose);
     }
     const current = records.find((r) => r.retiredAt === null);
     if (!current) throw new Error("no current signing key");
     if (this.active?.kid !== current.kid) {
       const jwk = JSON.parse(decrypt(this.keys.keyEncryption, current.kid, current.privateJwkEncrypted)) as JWK;
-      const imported = (await importJWK(jwk, SIGNING_ALG)) as CryptoKey;
+      const imported = (await importJWK(jwk, ALGORITHMS[this.purpose])) as CryptoKey;
       this.active = { kid: current.kid, privateKey: KeyObject.from(imported) };
     }
     this.published = records.map((r) => JSON.parse(r.publicJwk) as JWK);
@@ -105,18 +125,19 @@ export class KeyRing {
 }
 
 /**
- * Makes a new key current. The old ones stay published for `maxTokenLifetimeMs`, long enough
- * for every token they signed to expire.
+ * Makes a new key of `purpose` current. The old one stays published for `publishForMs`: for token
+ * keys, long enough for every token it signed to expire.
  */
 export async function rotateSigningKey(
   store: Store,
   keys: ServerKeys,
   now: number,
-  maxTokenLifetimeMs: number,
+  publishForMs: number,
+  purpose: KeyPurpose = "tokens",
 ): Promise<SigningKeyRecord> {
-  const record = await createSigningKey(keys, now);
+  const record = await createSigningKey(keys, now, purpose);
   await store.transaction(async (tx) => {
-    await tx.retireSigningKeys(now, now + maxTokenLifetimeMs);
+    await tx.retireSigningKeys(now, now + publishForMs, purpose);
     await tx.addSigningKey(record);
   });
   await store.flush();

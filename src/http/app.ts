@@ -11,6 +11,7 @@ import { ADMIN_PREFIX, answerAdminNotFound, registerAdminApi } from "./admin/adm
 import { adminErrorHandler } from "./admin/errors.js";
 import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
+import { registerCanvaConnectKeys } from "./canva/connect-keys.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerClientError } from "./client-errors.js";
@@ -165,7 +166,10 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     app.register(
       async (scope) => {
         registerCanvaOAuthApi(scope, deps);
-        if (prefix === "/rest") registerCanvaUsersApi(scope, deps);
+        if (prefix === "/rest") {
+          registerCanvaUsersApi(scope, deps);
+          registerCanvaConnectKeys(scope, deps);
+        }
         scope.setNotFoundHandler((_request, reply) =>
           reply.status(404).send({
             code: "not_found",

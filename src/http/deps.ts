@@ -12,6 +12,8 @@ export interface AppDeps {
   config: Config;
   core: CoreContext;
   keyRing: KeyRing;
+  /** The Ed25519 keys that sign webhook notifications, published at Canva's `/v1/connect/keys`. */
+  webhookKeys: KeyRing;
   canvaTokens: TokenFormat;
   calTokens: TokenFormat;
   signInThrottle: SignInThrottle;

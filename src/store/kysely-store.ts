@@ -25,6 +25,7 @@ import {
   type ConsumeOutcome,
   DuplicateError,
   type GrantRecord,
+  type KeyPurpose,
   type PruneCounts,
   type RedeemOutcome,
   type SessionRecord,
@@ -100,6 +101,7 @@ function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyReco
   return {
     kid: row.kid,
     alg: row.alg,
+    purpose: row.purpose,
     publicJwk: row.public_jwk,
     privateJwkEncrypted: row.private_jwk_encrypted,
     createdAt: row.created_at,
@@ -999,6 +1001,7 @@ export class KyselyStore implements Store {
         .values({
           kid: key.kid,
           alg: key.alg,
+          purpose: key.purpose,
           public_jwk: key.publicJwk,
           private_jwk_encrypted: key.privateJwkEncrypted,
           created_at: key.createdAt,
@@ -1012,22 +1015,24 @@ export class KyselyStore implements Store {
     }
   }
 
-  async listSigningKeys(now: number): Promise<SigningKeyRecord[]> {
+  async listSigningKeys(now: number, purpose?: KeyPurpose): Promise<SigningKeyRecord[]> {
     const rows = await this.db
       .selectFrom("signing_keys")
       .selectAll()
       .where((eb) => eb.or([eb("publish_until", "is", null), eb("publish_until", ">", now)]))
+      .$if(purpose !== undefined, (query) => query.where("purpose", "=", purpose as KeyPurpose))
       .orderBy("created_at", "desc")
       .orderBy("kid", "desc")
       .execute();
     return rows.map(toSigningKey);
   }
 
-  async retireSigningKeys(now: number, publishUntil: number): Promise<void> {
+  async retireSigningKeys(now: number, publishUntil: number, purpose: KeyPurpose): Promise<void> {
     await this.db
       .updateTable("signing_keys")
       .set({ retired_at: now, publish_until: publishUntil })
       .where("retired_at", "is", null)
+      .where("purpose", "=", purpose)
       .execute();
   }
 

@@ -197,6 +197,24 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("tokens").addColumn("successor", "text").execute();
     },
   },
+  "0011_key_purpose": {
+    async up(db: Kysely<unknown>) {
+      // Beside the keys that sign tokens, keys that sign webhook notifications (Canva's
+      // `/v1/connect/keys`): each purpose has its own current key.
+      await db.schema
+        .alterTable("signing_keys")
+        .addColumn("purpose", "text", (c) => c.notNull().defaultTo("tokens"))
+        .execute();
+      await db.schema.dropIndex("signing_keys_one_current").execute();
+      await db.schema
+        .createIndex("signing_keys_one_current_per_purpose")
+        .on("signing_keys")
+        .unique()
+        .column("purpose")
+        .where(sql.ref("retired_at"), "is", null)
+        .execute();
+    },
+  },
 };
 
 /**

@@ -1,3 +1,6 @@
+import type { Generated } from "kysely";
+import type { KeyPurpose } from "./types.js";
+
 /** Table and column types as Kysely sees them; one schema for SQLite and PostgreSQL. */
 export interface Database {
   clients: {
@@ -63,6 +66,8 @@ export interface Database {
   signing_keys: {
     kid: string;
     alg: string;
+    // Generated: rows written before migration 0011 take its default, "tokens".
+    purpose: Generated<KeyPurpose>;
     public_jwk: string;
     private_jwk_encrypted: string;
     created_at: number;

@@ -88,9 +88,13 @@ export interface TokenWithGrant extends TokenRecord {
   grantRevokedAt: number | null;
 }
 
+/** What a key signs: access and Cal.com tokens, or webhook notifications. */
+export type KeyPurpose = "tokens" | "webhooks";
+
 export interface SigningKeyRecord {
   kid: string;
   alg: string;
+  purpose: KeyPurpose;
   publicJwk: string;
   privateJwkEncrypted: string;
   createdAt: number;
@@ -229,17 +233,20 @@ export interface Store {
    */
   replaceRotation(hash: string, clientId: string, now: number, tokens: TokenRecord[]): Promise<ConsumeOutcome>;
 
-  /** Throws DuplicateError when the key is current (retiredAt null) and another current key exists. */
+  /**
+   * Throws DuplicateError when the key is current (retiredAt null) and another current key of
+   * its purpose exists.
+   */
   addSigningKey(key: SigningKeyRecord): Promise<void>;
-  /** Keys still published (publishUntil null or in the future), newest first. */
-  listSigningKeys(now: number): Promise<SigningKeyRecord[]>;
+  /** Keys still published (publishUntil null or in the future), of one purpose or of all, newest first. */
+  listSigningKeys(now: number, purpose?: KeyPurpose): Promise<SigningKeyRecord[]>;
 
   /** The database's secret check (see `checkServerSecret`), if one was recorded. */
   getSecretCheck(): Promise<string | undefined>;
   /** Records `value` as the secret check unless one is recorded already; returns the recorded one. */
   claimSecretCheck(value: string): Promise<string>;
-  /** Retires every current key, keeping it published until `publishUntil`. */
-  retireSigningKeys(now: number, publishUntil: number): Promise<void>;
+  /** Retires the current key of `purpose`, keeping it published until `publishUntil`. */
+  retireSigningKeys(now: number, publishUntil: number, purpose: KeyPurpose): Promise<void>;
 
   createSession(session: SessionRecord): Promise<void>;
   findSession(hash: string, now: number): Promise<SessionRecord | undefined>;

@@ -76,7 +76,7 @@ export async function createHarness(
   const opened = await openRuntime(config);
   let offset = 0;
   const runtime: Runtime = { ...opened, core: { ...opened.core, now: () => Date.now() + offset } };
-  await runtime.keyRing.load(Date.now());
+  await runtime.loadKeys(Date.now());
   const app = buildApp(runtime, { logger });
   await app.ready();
   const harness: Harness = {

@@ -89,6 +89,7 @@ export const sessionRecord = (over: Partial<SessionRecord> = {}): SessionRecord 
 export const signingKeyRecord = (over: Partial<SigningKeyRecord> = {}): SigningKeyRecord => ({
   kid: id("kid"),
   alg: "ES256",
+  purpose: "tokens",
   publicJwk: "{}",
   privateJwkEncrypted: "v1.x.y.z",
   createdAt: NOW,

@@ -8,6 +8,7 @@ import { registerAdminClients } from "./clients.js";
 import { AdminError, adminErrorBody, adminErrorHandler } from "./errors.js";
 import { registerAdminMetrics } from "./metrics.js";
 import { registerAdminUsers } from "./users.js";
+import { registerAdminWebhooks } from "./webhooks.js";
 
 export const ADMIN_PREFIX = "/admin/v1";
 
@@ -58,4 +59,5 @@ export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminTok
   registerAdminClients(scope, deps, ADMIN_PREFIX);
   registerAdminUsers(scope, deps, ADMIN_PREFIX);
   registerAdminMetrics(scope, deps);
+  registerAdminWebhooks(scope, deps);
 }

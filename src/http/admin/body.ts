@@ -12,6 +12,12 @@ import { AdminError } from "./errors.js";
  * keyward does not know are ignored, as RFC 7591 §2 asks.
  */
 function jsonObject(request: FastifyRequest): (name: string) => unknown {
+  const body = readJsonObject(request);
+  return (name) => (Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined);
+}
+
+/** The request's body, which must be a JSON object. */
+export function readJsonObject(request: FastifyRequest): object {
   if (!isJsonMediaType(request.headers["content-type"])) {
     throw new AdminError(415, "invalid_request", "Send a JSON object (application/json)");
   }
@@ -19,7 +25,7 @@ function jsonObject(request: FastifyRequest): (name: string) => unknown {
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new AdminError(400, "invalid_request", "The body must be a JSON object");
   }
-  return (name) => (Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined);
+  return body;
 }
 
 function optionalString(member: (name: string) => unknown, name: string, error: string): string | undefined {
