@@ -66,11 +66,11 @@ describe("Two keyward instances on one PostgreSQL", { skip: PG_SKIP }, () => {
       rows.map((r) => r.name),
       every,
     );
-    const keys = await adminQuery(`select kid from ${schema.name}.signing_keys where purpose = 'tokens'`);
+    const keys = await adminQuery(`select kid from ${schema.name}.signing_keys`);
     assert.equal(keys.rowCount, 1);
     const published = await Promise.all(instances.map((i) => jwksKids(i.url)));
     for (const kids of published) assert.deepEqual(kids, [keys.rows[0].kid]);
-    const webhookKeys = await adminQuery(`select kid from ${schema.name}.signing_keys where purpose = 'webhooks'`);
+    const webhookKeys = await adminQuery(`select kid from ${schema.name}.webhook_keys`);
     assert.equal(webhookKeys.rowCount, 1);
     const webhookPublished = await Promise.all(instances.map((i) => jwksKids(i.url, "/rest/v1/connect/keys")));
     for (const kids of webhookPublished) assert.deepEqual(kids, [webhookKeys.rows[0].kid]);

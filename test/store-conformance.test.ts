@@ -824,7 +824,7 @@ for (const { engine, open, skip } of ENGINES) {
       await assert.rejects(store.addSigningKey(another), DuplicateError);
       assert.deepEqual(await store.listSigningKeys(NOW + 5, "tokens"), [tokens]);
       assert.deepEqual(await store.listSigningKeys(NOW + 5, "webhooks"), [webhooks]);
-      assert.deepEqual(await store.listSigningKeys(NOW + 5), [webhooks, tokens]);
+      assert.deepEqual(await store.listSigningKeys(NOW + 5), [tokens], "token keys unless told");
 
       await store.retireSigningKeys(NOW + 10, NOW + HOUR, "webhooks");
       const next = signingKeyRecord({ createdAt: NOW + 10, alg: "EdDSA", purpose: "webhooks" });
@@ -874,14 +874,23 @@ for (const { engine, open, skip } of ENGINES) {
       const current = signingKeyRecord({ createdAt: NOW });
       const published = signingKeyRecord({ createdAt: NOW - 2, retiredAt: NOW, publishUntil: later + 1 });
       const unpublished = signingKeyRecord({ createdAt: NOW - 1, retiredAt: NOW, publishUntil: later });
-      for (const key of [current, published, unpublished]) await store.addSigningKey(key);
+      const webhookKey = { alg: "EdDSA", purpose: "webhooks" } as const;
+      const currentWebhookKey = signingKeyRecord({ ...webhookKey, createdAt: NOW });
+      const unpublishedWebhookKey = signingKeyRecord({ ...webhookKey, retiredAt: NOW, publishUntil: later });
+      for (const key of [current, published, unpublished, currentWebhookKey, unpublishedWebhookKey]) {
+        await store.addSigningKey(key);
+      }
 
       const counts = await store.pruneExpired(later, 3);
-      assert.deepEqual(counts, { authorizationCodes: 2, tokens: 7, sessions: 1, grants: 1, signingKeys: 1 });
+      assert.deepEqual(counts, { authorizationCodes: 2, tokens: 7, sessions: 1, grants: 1, signingKeys: 2 });
       assert.deepEqual(
         (await store.listSigningKeys(0)).map((key) => key.kid),
         [current.kid, published.kid],
         "only the retired key past its publication is deleted",
+      );
+      assert.deepEqual(
+        (await store.listSigningKeys(0, "webhooks")).map((key) => key.kid),
+        [currentWebhookKey.kid],
       );
       assert.equal(await store.findToken(expiredTokens[0]?.hash ?? ""), undefined);
       assert.equal(

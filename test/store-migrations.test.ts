@@ -34,7 +34,7 @@ const ALL = [
   "0008_previous_client_secret",
   "0009_sessions_by_user",
   "0010_refresh_successor",
-  "0011_key_purpose",
+  "0011_webhook_keys",
 ];
 
 interface Place {

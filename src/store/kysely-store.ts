@@ -15,7 +15,7 @@ import {
 import { isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
 import { QueryCache } from "./query-cache.js";
-import type { Database } from "./schema.js";
+import type { Database, KeyTable } from "./schema.js";
 import type { WriteAlone } from "./sqlite.js";
 import {
   type AuthorizationCodeRecord,
@@ -97,11 +97,14 @@ function toToken(hash: string, row: TokenFields, grantRevokedAt: number | null):
   };
 }
 
-function toSigningKey(row: Selectable<Database["signing_keys"]>): SigningKeyRecord {
+/** Where the keys of each purpose are kept. */
+const KEY_TABLES = { tokens: "signing_keys", webhooks: "webhook_keys" } as const;
+
+function toSigningKey(row: Selectable<KeyTable>, purpose: KeyPurpose): SigningKeyRecord {
   return {
     kid: row.kid,
     alg: row.alg,
-    purpose: row.purpose,
+    purpose,
     publicJwk: row.public_jwk,
     privateJwkEncrypted: row.private_jwk_encrypted,
     createdAt: row.created_at,
@@ -997,11 +1000,10 @@ export class KyselyStore implements Store {
   async addSigningKey(key: SigningKeyRecord): Promise<void> {
     try {
       await this.db
-        .insertInto("signing_keys")
+        .insertInto(KEY_TABLES[key.purpose])
         .values({
           kid: key.kid,
           alg: key.alg,
-          purpose: key.purpose,
           public_jwk: key.publicJwk,
           private_jwk_encrypted: key.privateJwkEncrypted,
           created_at: key.createdAt,
@@ -1015,24 +1017,22 @@ export class KyselyStore implements Store {
     }
   }
 
-  async listSigningKeys(now: number, purpose?: KeyPurpose): Promise<SigningKeyRecord[]> {
+  async listSigningKeys(now: number, purpose: KeyPurpose = "tokens"): Promise<SigningKeyRecord[]> {
     const rows = await this.db
-      .selectFrom("signing_keys")
+      .selectFrom(KEY_TABLES[purpose])
       .selectAll()
       .where((eb) => eb.or([eb("publish_until", "is", null), eb("publish_until", ">", now)]))
-      .$if(purpose !== undefined, (query) => query.where("purpose", "=", purpose as KeyPurpose))
       .orderBy("created_at", "desc")
       .orderBy("kid", "desc")
       .execute();
-    return rows.map(toSigningKey);
+    return rows.map((row) => toSigningKey(row, purpose));
   }
 
   async retireSigningKeys(now: number, publishUntil: number, purpose: KeyPurpose): Promise<void> {
     await this.db
-      .updateTable("signing_keys")
+      .updateTable(KEY_TABLES[purpose])
       .set({ retired_at: now, publish_until: publishUntil })
       .where("retired_at", "is", null)
-      .where("purpose", "=", purpose)
       .execute();
   }
 

@@ -197,20 +197,26 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable("tokens").addColumn("successor", "text").execute();
     },
   },
-  "0011_key_purpose": {
+  "0011_webhook_keys": {
     async up(db: Kysely<unknown>) {
-      // Beside the keys that sign tokens, keys that sign webhook notifications (Canva's
-      // `/v1/connect/keys`): each purpose has its own current key.
+      // The keys that sign webhook notifications (Canva's `/v1/connect/keys`), as signing_keys
+      // keeps the token keys. A table of their own: an older instance still running during a
+      // rolling upgrade reads signing_keys alone, and would take a newer webhook key for its own.
       await db.schema
-        .alterTable("signing_keys")
-        .addColumn("purpose", "text", (c) => c.notNull().defaultTo("tokens"))
+        .createTable("webhook_keys")
+        .addColumn("kid", "text", (c) => c.primaryKey())
+        .addColumn("alg", "text", (c) => c.notNull())
+        .addColumn("public_jwk", "text", (c) => c.notNull())
+        .addColumn("private_jwk_encrypted", "text", (c) => c.notNull())
+        .addColumn("created_at", "bigint", (c) => c.notNull())
+        .addColumn("retired_at", "bigint")
+        .addColumn("publish_until", "bigint")
         .execute();
-      await db.schema.dropIndex("signing_keys_one_current").execute();
       await db.schema
-        .createIndex("signing_keys_one_current_per_purpose")
-        .on("signing_keys")
+        .createIndex("webhook_keys_one_current")
+        .on("webhook_keys")
         .unique()
-        .column("purpose")
+        .expression(sql`(retired_at is null)`)
         .where(sql.ref("retired_at"), "is", null)
         .execute();
     },

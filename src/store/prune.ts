@@ -87,16 +87,12 @@ export async function pruneExpired(db: Kysely<Database>, now: number, batchSize:
       .executeTakeFirst(),
   );
   // Retired keys no longer published verify nothing still valid; their private halves go with them.
-  const signingKeys = Number(
-    (
-      await retryOnConflict(() =>
-        db
-          .deleteFrom("signing_keys")
-          .where("publish_until", "is not", null)
-          .where("publish_until", "<=", now)
-          .executeTakeFirst(),
-      )
-    ).numDeletedRows,
-  );
+  let signingKeys = 0;
+  for (const table of ["signing_keys", "webhook_keys"] as const) {
+    const deleted = await retryOnConflict(() =>
+      db.deleteFrom(table).where("publish_until", "is not", null).where("publish_until", "<=", now).executeTakeFirst(),
+    );
+    signingKeys += Number(deleted.numDeletedRows);
+  }
   return { authorizationCodes, tokens, sessions, grants, signingKeys };
 }

@@ -1,6 +1,3 @@
-import type { Generated } from "kysely";
-import type { KeyPurpose } from "./types.js";
-
 /** Table and column types as Kysely sees them; one schema for SQLite and PostgreSQL. */
 export interface Database {
   clients: {
@@ -63,17 +60,8 @@ export interface Database {
     /** Of a rotated refresh token: the hash of the refresh token that replaced it. */
     successor: string | null;
   };
-  signing_keys: {
-    kid: string;
-    alg: string;
-    // Generated: rows written before migration 0011 take its default, "tokens".
-    purpose: Generated<KeyPurpose>;
-    public_jwk: string;
-    private_jwk_encrypted: string;
-    created_at: number;
-    retired_at: number | null;
-    publish_until: number | null;
-  };
+  signing_keys: KeyTable;
+  webhook_keys: KeyTable;
   sessions: {
     hash: string;
     user_id: string;
@@ -84,4 +72,15 @@ export interface Database {
     id: string;
     value: string;
   };
+}
+
+/** A signing key: `signing_keys` sign tokens, `webhook_keys` webhook notifications. */
+export interface KeyTable {
+  kid: string;
+  alg: string;
+  public_jwk: string;
+  private_jwk_encrypted: string;
+  created_at: number;
+  retired_at: number | null;
+  publish_until: number | null;
 }

@@ -238,7 +238,7 @@ export interface Store {
    * its purpose exists.
    */
   addSigningKey(key: SigningKeyRecord): Promise<void>;
-  /** Keys still published (publishUntil null or in the future), of one purpose or of all, newest first. */
+  /** Keys of `purpose` (tokens unless given) still published (publishUntil null or in the future), newest first. */
   listSigningKeys(now: number, purpose?: KeyPurpose): Promise<SigningKeyRecord[]>;
 
   /** The database's secret check (see `checkServerSecret`), if one was recorded. */
