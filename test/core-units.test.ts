@@ -83,6 +83,69 @@ describe("redirect URIs", () => {
     assert.ok(!matchesWithGlobs("https://app.example.com.evil.net/x", ["https://app.example.com*"]));
   });
 
+  test("glob matching agrees with the anchored regular expression it replaces, on random candidates", () => {
+    // The regular expression the globs were once matched with: right, but it backtracked without bound.
+    const oracle = (pattern: string) => {
+      const pathStart = pattern.indexOf("/", pattern.indexOf("://") + 3);
+      const authorityEnd = pathStart < 0 ? pattern.length : pathStart;
+      const translate = (part: string, wildcard: string) =>
+        part
+          .split("*")
+          .map((piece) => piece.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&"))
+          .join(wildcard);
+      const host = translate(pattern.slice(0, authorityEnd), "[A-Za-z0-9.-]*");
+      const rest = translate(pattern.slice(authorityEnd), "[A-Za-z0-9\\-._~:/?\\[\\]@!$&'()*+,;=%]*");
+      return new RegExp(`^${host}${rest}$`);
+    };
+    const patterns = ["https://*.example.com/*", "https://*.*.a.b/*/c*", "https://a.b*", "http://localhost:*/cb?x=*"];
+    const alphabet = [
+      "a",
+      "b",
+      "c",
+      ".",
+      "/",
+      "?",
+      "#",
+      "@",
+      ":",
+      "x",
+      "=",
+      "-",
+      "é",
+      "https://",
+      "example.com",
+      "localhost",
+    ];
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return (seed >>> 16) % n;
+    };
+    for (const pattern of patterns) {
+      const expected = oracle(pattern);
+      let matched = 0;
+      for (let i = 0; i < 3000; i++) {
+        // Each star filled with a few random pieces, some of which only one kind of star may take.
+        const fill = () => Array.from({ length: random(4) }, () => alphabet[random(alphabet.length)]).join("");
+        const candidate = pattern.replaceAll("*", fill) + (random(8) === 0 ? fill() : "");
+        const matches = expected.test(candidate);
+        if (matches) matched++;
+        assert.equal(matchesWithGlobs(candidate, [pattern]), matches, `${pattern} ${candidate}`);
+      }
+      assert.ok(matched > 300 && matched < 2700, `${pattern}: ${matched} of 3000 matched`);
+      const literal = pattern.replaceAll("*", "a");
+      assert.ok(matchesWithGlobs(literal, [pattern]), literal);
+    }
+  });
+
+  test("a long candidate against a glob of several stars is answered at once, not after minutes of backtracking", () => {
+    const started = process.hrtime.bigint();
+    const candidate = `https://${".".repeat(16_000)}!`;
+    assert.ok(!matchesWithGlobs(candidate, ["https://*.*.*.example.com/*", "https://app.example.com/*/*/*"]));
+    // The regular expression took 43 s for 5,000 characters; this bound only catches a return of that.
+    assert.ok(Number(process.hrtime.bigint() - started) / 1e6 < 2000);
+  });
+
   test("registrable redirect URIs", () => {
     assert.ok(isRegistrableRedirectUri("https://app.example/cb"));
     assert.ok(isRegistrableRedirectUri("http://127.0.0.1:3001/cb"));
