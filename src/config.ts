@@ -29,7 +29,8 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_PG_PREPARE             | on                       | `off` sends every query unnamed, for a proxy that cannot keep named prepared statements per connection (PgBouncer before 1.21 in transaction mode) |
  * | KEYWARD_PRUNE_INTERVAL         | 600                      | mean time between prunes of expired records (randomized ±50%); 0 turns the timer off |
  * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning |
- * | KEYWARD_WORKERS                | 1                        | server processes on this machine (`keyward start --workers N` overrides) |
+ * | KEYWARD_WORKERS                | 1                        | server processes on this machine, at most 256 (`keyward start --workers N` overrides) |
+ * | KEYWARD_REQUEST_TIMEOUT        | 60                       | up to 3600: a request whose headers and body have not all arrived by then is answered 408 and its connection closed, so a stalled client holds neither a connection nor a shutdown |
  * | KEYWARD_TRUST_PROXY            | (none)                   | `true`, a hop count, or addresses of proxies whose X-Forwarded-For to believe |
  * | REDIS_URL                      | (none: limits in memory) | Redis shared by every instance for rate limits and sign-in failure counts |
  * | KEYWARD_REDIS_PREFIX           | keyward:rl:              | prefix of every Redis key keyward writes |
@@ -75,6 +76,7 @@ export interface Config {
   pruneIntervalMs: number;
   pruneBatchSize: number;
   workers: number;
+  requestTimeoutMs: number;
   /** `true`, a hop count, or a comma-separated list of proxy addresses. */
   trustProxy: boolean | number | string[] | undefined;
   redisUrl: string | undefined;
@@ -126,6 +128,9 @@ function atLeast(env: Env, name: string, fallback: number, min: number, max = Nu
  * rotated it, gets tokens instead of revoking the lineage (until the client's next refresh).
  */
 const MAX_REFRESH_GRACE_SECONDS = 60;
+
+/** More processes than any machine keyward runs on has cores for; a typo beyond it would fork without end. */
+export const MAX_WORKERS = 256;
 
 /** Ten years: a longer lifetime would put expiry times past what the stores' integer columns hold. */
 const MAX_LIFETIME_SECONDS = 10 * 365 * 86400;
@@ -286,7 +291,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0, MAX_TIMER_SECONDS) * 1000,
     pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1),
-    workers: atLeast(env, "KEYWARD_WORKERS", 1, 1),
+    workers: atLeast(env, "KEYWARD_WORKERS", 1, 1, MAX_WORKERS),
+    requestTimeoutMs: seconds(env, "KEYWARD_REQUEST_TIMEOUT", 60, 3600),
     adminToken: token,
     adminListener: adminListener(env, token, port),
     trustProxy: parseTrustProxy(env.KEYWARD_TRUST_PROXY),

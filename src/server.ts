@@ -60,7 +60,15 @@ export async function startServer(
   const stop = () => {
     stopping ??= (async () => {
       clearInterval(reload);
+      // Node stops enforcing the request timeout once the server closes, so a client that stopped
+      // sending would hold the shutdown open for good: after that long, its connection is cut.
+      const cutStragglers = setTimeout(() => {
+        app.log.warn("requests still unfinished after KEYWARD_REQUEST_TIMEOUT: closing their connections");
+        for (const listener of [app, admin?.app]) listener?.server.closeAllConnections();
+      }, config.requestTimeoutMs);
+      cutStragglers.unref();
       await Promise.all([app.close(), admin?.app.close()]);
+      clearTimeout(cutStragglers);
       await pruner.stop();
       await runtime.close();
     })();

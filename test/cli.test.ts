@@ -354,11 +354,16 @@ describe("keyward help", () => {
       ["KEYWARD_REFRESH_TOKEN_TTL", "10000000000000000", /KEYWARD_REFRESH_TOKEN_TTL must be a whole number of seconds/],
       ["KEYWARD_KEY_RELOAD", "3000000", /KEYWARD_KEY_RELOAD must be a whole number of seconds from 1 to 2147483/],
       ["KEYWARD_PRUNE_INTERVAL", "3000000", /KEYWARD_PRUNE_INTERVAL must be a whole number from 0 to 2147483/],
+      ["KEYWARD_WORKERS", "1000000", /KEYWARD_WORKERS must be a whole number from 1 to 256/],
+      ["KEYWARD_REQUEST_TIMEOUT", "0", /KEYWARD_REQUEST_TIMEOUT must be a whole number of seconds from 1 to 3600/],
     ] as const) {
       const result = runCli(["clients", "list"], { ...env, [name]: value });
       assert.equal(result.status, 2, `${name}=${value}: ${result.stderr}`);
       assert.match(result.stderr, message);
     }
+    const forks = runCli(["start", "--workers", "1000000"], env);
+    assert.equal(forks.status, 2, forks.stderr);
+    assert.match(forks.stderr, /--workers must be a whole number from 1 to 256/);
     const accepted = loadConfig({
       DATABASE_URL: ":memory:",
       KEYWARD_TRUST_PROXY: "loopback, 10.0.0.0/8, 192.168.0.0/255.255.0.0, ::1, fd00::/8",

@@ -98,3 +98,73 @@ test("SIGTERM to `npm start` reaches the server, which stops", async () => {
     }
   }
 });
+
+/** A raw connection that collects what the server writes until it closes. */
+async function rawConnection(url: string) {
+  const { connect } = await import("node:net");
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  await new Promise((resolveConnect) => socket.once("connect", resolveConnect));
+  let received = "";
+  socket.on("data", (chunk) => {
+    received += chunk.toString();
+  });
+  socket.on("error", () => {});
+  const closed = new Promise<string>((resolveClosed) => socket.once("close", () => resolveClosed(received)));
+  return { socket, closed };
+}
+
+const TOKEN_HEAD = "POST /rest/v1/oauth/token HTTP/1.1\r\nHost: keyward\r\n";
+const TOKEN_BODY = "grant_type=refresh_token&refresh_token=x&client_id=OC-x&client_secret=cnvcax";
+
+test("a request whose headers end after SIGTERM is answered in its dialect's shape, then the server exits", {
+  timeout: 30_000,
+}, async () => {
+  const server = await startServerProcess({ DATABASE_URL: tempDatabase() });
+  const { socket, closed } = await rawConnection(server.url);
+  socket.write(TOKEN_HEAD);
+  await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+  server.child.kill("SIGTERM");
+  await new Promise((resolveWait) => setTimeout(resolveWait, 300));
+  socket.write(
+    `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${TOKEN_BODY.length}\r\n\r\n${TOKEN_BODY}`,
+  );
+  const answer = await closed;
+  assert.match(answer, /^HTTP\/1\.1 401 /);
+  assert.match(answer, /\r\nconnection: close\r\n/i);
+  assert.match(answer, /\r\ncache-control: no-store\r\n/i);
+  assert.match(answer, /"code":"invalid_client"/);
+  assert.equal(await server.stop(), 0);
+});
+
+test("a body that stops arriving is answered 408 in its dialect's shape after KEYWARD_REQUEST_TIMEOUT", {
+  timeout: 30_000,
+}, async () => {
+  const server = await startServerProcess({ DATABASE_URL: tempDatabase(), KEYWARD_REQUEST_TIMEOUT: "2" });
+  try {
+    const { socket, closed } = await rawConnection(server.url);
+    socket.write(
+      `${TOKEN_HEAD}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\ngrant_type`,
+    );
+    const answer = await closed;
+    assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /"code":"bad_request","message":"Request timed out"/);
+  } finally {
+    await server.stop();
+  }
+});
+
+test("a client that stops sending does not hold a shutdown open past KEYWARD_REQUEST_TIMEOUT", {
+  timeout: 30_000,
+}, async () => {
+  const server = await startServerProcess({ DATABASE_URL: tempDatabase(), KEYWARD_REQUEST_TIMEOUT: "2" });
+  const { socket, closed } = await rawConnection(server.url);
+  socket.write(`${TOKEN_HEAD}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\ngrant_type`);
+  await new Promise((resolveWait) => setTimeout(resolveWait, 200));
+  const started = Date.now();
+  server.child.kill("SIGTERM");
+  await closed;
+  assert.equal(await server.stop(), 0);
+  assert.ok(Date.now() - started < 10_000, "the stalled request no longer holds the shutdown open");
+  assert.match(server.output(), /requests still unfinished after KEYWARD_REQUEST_TIMEOUT/);
+});

@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { inspect, parseArgs } from "node:util";
-import { type Config, ConfigError, loadConfig } from "../config.js";
+import { type Config, ConfigError, loadConfig, MAX_WORKERS } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
 import { runBackupCommand } from "./backup.js";
@@ -77,8 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   const config = loadConfig();
   if (command === "start") {
     const workers = values.workers === undefined ? config.workers : Number(values.workers);
-    if (!Number.isInteger(workers) || workers < 1) {
-      throw new UsageError("--workers must be a whole number of at least 1");
+    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+      throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS}`);
     }
     return workers > 1 && cluster.isPrimary ? runCluster(config, workers) : serve(config);
   }

@@ -27,6 +27,8 @@ import { registerSignInPage } from "./sign-in-page.js";
 import { registerWellKnown } from "./well-known.js";
 
 export const MAX_HEADER_BYTES = 16 * 1024;
+/** Node's own default for the headers, kept unless the request timeout is shorter. */
+const HEADERS_TIMEOUT_MS = 60_000;
 
 /** Request bodies are small forms or JSON objects; anything bigger is refused unread. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -76,8 +78,20 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
     childLoggerFactory: lazyRequestLogger,
     trustProxy: trustProxyOption(deps.config.trustProxy),
     clientErrorHandler: answerClientError(faceOf),
-    // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
-    http: { maxHeaderSize: MAX_HEADER_BYTES },
+    // A request must have arrived whole within KEYWARD_REQUEST_TIMEOUT (Fastify's default is no
+    // limit): otherwise a client that stops sending its body holds the connection, and a shutdown
+    // waiting for it, for as long as it likes. Node then answers 408 through answerClientError.
+    requestTimeout: deps.config.requestTimeoutMs,
+    // A request that arrives on an open connection while the server closes is answered, in its
+    // dialect's shape and with `Connection: close`, rather than with Fastify's own 503.
+    return503OnClosing: false,
+    http: {
+      // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
+      maxHeaderSize: MAX_HEADER_BYTES,
+      // Node refuses a headers timeout longer than the request timeout, and checks both this often.
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, deps.config.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(HEADERS_TIMEOUT_MS, deps.config.requestTimeoutMs) / 4,
+    },
     // A parameter (a client id in a Cal.com path) is as long as the request line lets it be; an
     // id no client has is then refused as unknown, in the dialect's words, like any other.
     routerOptions: { maxParamLength: MAX_HEADER_BYTES },
