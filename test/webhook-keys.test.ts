@@ -60,10 +60,19 @@ test("a notification signed through the admin API verifies with the published ke
   await assert.rejects(jwtVerify(tampered, createLocalJWKSet(await connectKeys())));
 });
 
+test("the claims are the notification's own bytes, numbers JSON cannot carry through a parse included", async () => {
+  const text = '{"id":"n-2", "big":12345678901234567890,\n"huge":1e999}';
+  const res = await sign(text);
+  assert.equal(res.statusCode, 200, res.body);
+  const [, payload] = res.json().jwt.split(".");
+  assert.equal(Buffer.from(payload, "base64url").toString("utf8"), text);
+  await jwtVerify(res.json().jwt, createLocalJWKSet(await connectKeys()));
+});
+
 test("signing needs the admin token and a JSON object", async () => {
   const refused = await sign(JSON.stringify(NOTIFICATION), "Bearer not-the-admin-token");
   assert.equal(refused.statusCode, 401);
-  for (const body of ["[1,2]", '"text"', "null"]) {
+  for (const body of ["[1,2]", '"text"', "null", "", "{", '{"__proto__":{"x":1}}']) {
     const res = await sign(body);
     assert.equal(res.statusCode, 400, body);
     assert.equal(res.json().error, "invalid_request");

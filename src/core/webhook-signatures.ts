@@ -8,16 +8,17 @@ import { type KeyRing, WEBHOOK_ALG } from "./signing-keys.js";
 export const WEBHOOK_KEY_OVERLAP_MS = 7 * 24 * 3600 * 1000;
 
 /**
- * A webhook notification signed as Canva signs its own: a JWT whose claims are the notification,
- * signed with the current Ed25519 key, which `GET /rest/v1/connect/keys` publishes by its `kid`.
- * The platform sends the result as the notification's body.
+ * A webhook notification signed as Canva signs its own: a JWT whose claims are the notification
+ * (JSON text of an object, signed byte for byte), signed with the current Ed25519 key, which
+ * `GET /rest/v1/connect/keys` publishes by its `kid`. The platform sends the result as the
+ * notification's body.
  */
 export async function signWebhookNotification(
   ring: KeyRing,
-  notification: object,
+  notification: string,
 ): Promise<{ jwt: string; kid: string }> {
   const { kid, privateKey } = ring.current();
-  const payload = new TextEncoder().encode(JSON.stringify(notification));
+  const payload = new TextEncoder().encode(notification);
   const jwt = await new CompactSign(payload).setProtectedHeader({ alg: WEBHOOK_ALG, kid, typ: "JWT" }).sign(privateKey);
   return { jwt, kid };
 }

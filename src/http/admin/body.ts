@@ -16,12 +16,11 @@ function jsonObject(request: FastifyRequest): (name: string) => unknown {
   return (name) => (Object.hasOwn(body, name) ? (body as Record<string, unknown>)[name] : undefined);
 }
 
-/** The request's body, which must be a JSON object. */
-export function readJsonObject(request: FastifyRequest): object {
+/** The request's body (or what it parsed to, when the route keeps its text), which must be a JSON object. */
+export function readJsonObject(request: FastifyRequest, body: unknown = request.body): object {
   if (!isJsonMediaType(request.headers["content-type"])) {
     throw new AdminError(415, "invalid_request", "Send a JSON object (application/json)");
   }
-  const body: unknown = request.body;
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     throw new AdminError(400, "invalid_request", "The body must be a JSON object");
   }

@@ -3,14 +3,31 @@ import { signWebhookNotification } from "../../core/webhook-signatures.js";
 import type { AppDeps } from "../deps.js";
 import { readJsonObject } from "./body.js";
 
+/** A JSON body as sent, beside what it parsed to: the notification is signed as the platform wrote it. */
+interface AsSent {
+  text: string;
+  parsed: unknown;
+}
+
 /**
  * `POST /webhooks/sign`: the platform's webhook notification (a JSON object) signed for it to send
- * to an integration, which verifies it with `GET /rest/v1/connect/keys` as it would Canva's.
+ * to an integration, which verifies it with `GET /rest/v1/connect/keys` as it would Canva's. The
+ * JWT's claims are the body's own bytes: parsed and written again, `1e999` would become `null`
+ * and a large integer lose its last digits.
  */
 export function registerAdminWebhooks(scope: FastifyInstance, deps: AppDeps): void {
-  scope.post("/webhooks/sign", async (request) => {
-    const notification = readJsonObject(request);
-    const { jwt, kid } = await signWebhookNotification(deps.webhookKeys, notification);
-    return { jwt, kid };
+  scope.register(async (webhooks) => {
+    const parseJson = webhooks.getDefaultJsonParser("error", "error");
+    webhooks.removeContentTypeParser("application/json");
+    webhooks.addContentTypeParser("application/json", { parseAs: "string" }, (request, text, done) =>
+      parseJson(request, text as string, (error, parsed) =>
+        error ? done(error, undefined) : done(null, { text: text as string, parsed } satisfies AsSent),
+      ),
+    );
+    webhooks.post("/webhooks/sign", async (request) => {
+      const { text, parsed } = (request.body ?? { text: "", parsed: undefined }) as AsSent;
+      readJsonObject(request, parsed);
+      return signWebhookNotification(deps.webhookKeys, text);
+    });
   });
 }
