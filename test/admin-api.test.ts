@@ -133,6 +133,12 @@ describe("admin API", () => {
     const cases: [unknown, number, string, RegExp][] = [
       [{ ...base, client_name: " " }, 400, "invalid_client_metadata", /client_name is required/],
       [{ ...base, client_name: 7 }, 400, "invalid_client_metadata", /client_name must be a string/],
+      [
+        { ...base, client_name: "Acme\ud800" },
+        400,
+        "invalid_client_metadata",
+        /client_name holds an unpaired surrogate/,
+      ],
       [{ ...base, redirect_uris: [] }, 400, "invalid_redirect_uri", /at least one/],
       [{ ...base, redirect_uris: "https://a.example/cb" }, 400, "invalid_redirect_uri", /array of strings/],
       [{ ...base, redirect_uris: ["http://evil.example/cb"] }, 400, "invalid_redirect_uri", /is not allowed/],
@@ -290,6 +296,15 @@ describe("admin API: users", () => {
       "invalid_request",
       /email must be a string/,
     );
+    for (const field of ["email", "password", "display_name"]) {
+      const body = { email: "half@example.com", password, [field]: `${field === "email" ? "half@" : ""}x\udc00y` };
+      assertError(
+        await admin("POST", "/users", body),
+        400,
+        "invalid_request",
+        new RegExp(`${field} holds an unpaired`),
+      );
+    }
     assert.deepEqual((await admin("GET", "/users?email=a@example.com")).json(), { users: [] });
   });
 

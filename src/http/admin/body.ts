@@ -30,6 +30,11 @@ export function readJsonObject(request: FastifyRequest, body: unknown = request.
 function optionalString(member: (name: string) => unknown, name: string, error: string): string | undefined {
   const value = member(name);
   if (value !== undefined && typeof value !== "string") throw new AdminError(400, error, `${name} must be a string`);
+  // JSON can escape half a surrogate pair (`"\ud800"`); stored as UTF-8 it would come back as
+  // U+FFFD, and the value given would no longer find what it made.
+  if (value !== undefined && /\p{Cs}/u.test(value)) {
+    throw new AdminError(400, error, `${name} holds an unpaired surrogate (\\ud800-\\udfff), which is not text`);
+  }
   return value;
 }
 
