@@ -388,6 +388,20 @@ describe("keyward help", () => {
     }
   });
 
+  test("an option given twice is refused, unless it takes a list", () => {
+    const twice = ["clients", "create", "--name", "T", "--redirect-uri", "https://a.example/cb"];
+    for (const [option, first, second] of [
+      ["--scope", "profile:read", "design:meta:read"],
+      ["--name", "T", "U"],
+    ] as const) {
+      const result = runCli([...twice, "--scope", "profile:read", option, first, option, second], env);
+      assert.equal(result.status, 2, result.stderr);
+      assert.match(result.stderr, new RegExp(`${option} given more than once`));
+    }
+    const list = json([...twice, "--redirect-uri", "https://a.example/other", "--scope", "profile:read"]);
+    assert.deepEqual(list.redirect_uris, ["https://a.example/cb", "https://a.example/other"]);
+  });
+
   test("PostgreSQL without KEYWARD_SECRET is a configuration error", () => {
     const result = runCli(["clients", "list"], { DATABASE_URL: "postgres://127.0.0.1:1/none", KEYWARD_SECRET: "" });
     assert.equal(result.status, 2);

@@ -60,13 +60,22 @@ function wordsTaken(command: string, sub: string | undefined): number {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true; tokens: true }>
+  >;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
     throw new UsageError((error as Error).message.split("\n")[0] ?? "bad arguments");
   }
-  const { values, positionals } = parsed;
+  const { values, positionals, tokens } = parsed;
+  // parseArgs keeps the last of an option given twice; the first would be dropped without a word.
+  const given = tokens.filter((token) => token.kind === "option").map((token) => token.name);
+  const twice = given.find(
+    (name, i) =>
+      given.indexOf(name) !== i && !(OPTIONS[name as keyof typeof OPTIONS] as { multiple?: boolean }).multiple,
+  );
+  if (twice !== undefined) throw new UsageError(`--${twice} given more than once`);
   const [command, sub, ...rest] = positionals;
   if (!command || command === "help" || values.help) {
     process.stdout.write(`${USAGE}\n`);
