@@ -9,7 +9,7 @@ const REPLACE_DELAY_MS = 1000;
 
 /**
  * The primary of `keyward start --workers N`. It migrates the database and creates the first
- * signing key once, then runs N server processes that share the port (node's cluster module).
+ * signing keys once, then runs N server processes that share the port (node's cluster module).
  * A worker that dies is replaced, unless the first N never all came up: then all stop.
  * SIGTERM or SIGINT stops every worker gracefully; resolves with the exit code.
  */
@@ -17,7 +17,7 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
   const log = pino({ level: config.logLevel }).child({ role: "primary" });
   const runtime = await openRuntime(config);
   try {
-    await runtime.keyRing.load(Date.now());
+    await runtime.loadKeys(Date.now());
   } finally {
     await runtime.close();
   }
