@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import { request } from "node:http";
 import { resolve } from "node:path";
 import { test } from "node:test";
+import { authorize, createClientWithCli, createUserWithCli, pkce } from "./support/browserless.js";
 import { freePort, startServerProcess, tempDatabase } from "./support/server-process.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -167,4 +168,48 @@ test("a client that stops sending does not hold a shutdown open past KEYWARD_REQ
   assert.equal(await server.stop(), 0);
   assert.ok(Date.now() - started < 10_000, "the stalled request no longer holds the shutdown open");
   assert.match(server.output(), /requests still unfinished after KEYWARD_REQUEST_TIMEOUT/);
+});
+
+test("a client that half-closes its connection after a refresh still gets the new tokens", {
+  timeout: 60_000,
+}, async () => {
+  const env = { DATABASE_URL: tempDatabase() };
+  const redirectUri = "http://127.0.0.1:3001/cb";
+  const client = createClientWithCli(env, { name: "Half", redirectUris: [redirectUri], scope: "profile:read" });
+  const user = createUserWithCli(env, { email: "half@example.com", password: "half-close-password" });
+  const server = await startServerProcess(env);
+  try {
+    const { verifier, challenge } = pkce();
+    const query = new URLSearchParams({
+      response_type: "code",
+      client_id: client.clientId,
+      redirect_uri: redirectUri,
+      scope: "profile:read",
+      code_challenge: challenge,
+      code_challenge_method: "S256",
+    });
+    const { redirect } = await authorize(`${server.url}/api/oauth/authorize?${query}`, user);
+    const tokens = await fetch(`${server.url}/rest/v1/oauth/token`, {
+      method: "POST",
+      headers: { authorization: client.basic, "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        code: redirect.searchParams.get("code") ?? "",
+        code_verifier: verifier,
+        redirect_uri: redirectUri,
+      }),
+    }).then((res) => res.json() as Promise<{ refresh_token: string }>);
+    const body = `grant_type=refresh_token&refresh_token=${tokens.refresh_token}`;
+    const { socket, closed } = await rawConnection(server.url);
+    // The request and the end of what the client sends, together: the rotation's write and
+    // signature take longer than the FIN takes to arrive.
+    socket.end(
+      `${TOKEN_HEAD}Authorization: ${client.basic}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+    );
+    const answer = await closed;
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.match(answer, /"refresh_token":"/);
+  } finally {
+    await server.stop();
+  }
 });

@@ -99,6 +99,11 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
     ...options,
   });
 
+  // A client that half-closes its connection once its request is sent still gets the answer; by
+  // default Node closes such a connection unanswered, though what the request wrote stands (a
+  // refresh's rotation, say, whose retry would then look like reuse).
+  (app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => {
     try {
       done(null, parseForm(body as string));
