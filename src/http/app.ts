@@ -71,6 +71,8 @@ function sendOn(done: SendDone, payload: unknown, request: FastifyRequest, reply
  * request wrote is durable. `faceOf` tells which shape an error answered outside a route takes.
  */
 function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): FastifyInstance {
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(HEADERS_TIMEOUT_MS, deps.config.requestTimeoutMs);
   const app = Fastify({
     bodyLimit: BODY_LIMIT_BYTES,
     logController: new LogController({ disableRequestLogging: true }),
@@ -88,9 +90,9 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
     http: {
       // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
       maxHeaderSize: MAX_HEADER_BYTES,
-      // Node refuses a headers timeout longer than the request timeout, and checks both this often.
-      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, deps.config.requestTimeoutMs),
-      connectionsCheckingInterval: Math.min(HEADERS_TIMEOUT_MS, deps.config.requestTimeoutMs) / 4,
+      headersTimeout,
+      // How often Node checks both timeouts.
+      connectionsCheckingInterval: headersTimeout / 4,
     },
     // A parameter (a client id in a Cal.com path) is as long as the request line lets it be; an
     // id no client has is then refused as unknown, in the dialect's words, like any other.
