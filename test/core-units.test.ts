@@ -22,7 +22,7 @@ import {
 import { HeaderEncoder, signEs256Jwt, signWithEncodedHeader } from "../src/core/jws.js";
 import { hashPassword, verifyPassword } from "../src/core/passwords.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
-import { decide, MemoryRateLimiter } from "../src/core/rate-limit.js";
+import { addressKey, decide, MemoryRateLimiter } from "../src/core/rate-limit.js";
 import { isRegistrableRedirectUri, matchesExactly, matchesWithGlobs, withQuery } from "../src/core/redirect-uri.js";
 import { isSubset, missingScopes, parseScope } from "../src/core/scopes.js";
 import { SignInThrottle } from "../src/core/sign-in-throttle.js";
@@ -521,6 +521,40 @@ describe("rate limits", () => {
     assert.ok(await throttle.attempt("fresh@x", "10.0.1.1"));
     assert.equal(await throttle.attempt("fresh@x", "10.0.1.2"), undefined);
     await limiter.close();
+  });
+
+  test("sign-in and admin failures from one IPv6 /64 share their address's count", async () => {
+    const limiter = new MemoryRateLimiter(() => 0);
+    const signIn = new SignInThrottle(limiter, { failuresPerAccount: 100, failuresPerAddress: 2, windowMs: 60_000 });
+    assert.equal(await signIn.attempt("a@x", "2001:db8::1"), undefined);
+    assert.equal(await signIn.attempt("b@x", "2001:db8::2"), undefined);
+    assert.equal((await signIn.attempt("c@x", "2001:db8:0:0:ffff::3"))?.limited, "address");
+    assert.equal(await signIn.attempt("d@x", "2001:db8:0:1::1"), undefined, "another /64");
+    const admin = new AdminAuthThrottle(limiter, { failuresPerAddress: 1, windowMs: 60_000 });
+    await admin.failed("2001:db8:9::1");
+    assert.ok(await admin.refusal("2001:db8:9::2"));
+    assert.equal(await admin.refusal("2001:db8:a::1"), undefined);
+    await limiter.close();
+  });
+
+  test("address keys: IPv6 by its /64, IPv4 alone, anything else as given", () => {
+    const cases: [string, string][] = [
+      ["203.0.113.7", "203.0.113.7"],
+      ["::ffff:203.0.113.7", "203.0.113.7"],
+      ["::FFFF:203.0.113.7", "203.0.113.7"],
+      ["2001:db8::1", "2001:db8:0:0::/64"],
+      ["2001:0DB8:0000:0001:0000:0000:0000:0001", "2001:db8:0:1::/64"],
+      ["2001:db8:0:1:ffff::", "2001:db8:0:1::/64"],
+      ["fe80::1%eth0", "fe80:0:0:0::/64"],
+      ["64:ff9b::198.51.100.1", "64:ff9b:0:0::/64"],
+      ["1:2:3:4:5:6:198.51.100.1", "1:2:3:4::/64"],
+      ["1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7:8:9"],
+      ["1::2::3", "1::2::3"],
+      ["12345::1", "12345::1"],
+      ["1:2:3:4:5:6:7", "1:2:3:4:5:6:7"],
+      ["unknown", "unknown"],
+    ];
+    for (const [address, key] of cases) assert.equal(addressKey(address), key, address);
   });
 
   test("an attempt its address is refused counts against no account", async () => {

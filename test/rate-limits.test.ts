@@ -101,19 +101,28 @@ describe("rate limits in memory", () => {
     ] as const) {
       const h = await createHarness({ KEYWARD_RATE_PER_ADDRESS: "1", KEYWARD_TRUST_PROXY: trust });
       try {
-        const wrong = `Basic ${Buffer.from("OC-x:cnvcawrong").toString("base64")}`;
-        const call = (forwardedFor: string) =>
-          h.app.inject({
-            method: "POST",
-            url: "/rest/v1/oauth/token",
-            headers: { ...FORM, authorization: wrong, "x-forwarded-for": forwardedFor },
-            payload: form({ grant_type: "refresh_token", refresh_token: "x" }),
-          });
+        const call = (forwardedFor: string) => wrongSecretFrom(h, forwardedFor);
         assert.equal((await call("203.0.113.1")).statusCode, 401);
         assert.equal((await call("203.0.113.2")).statusCode, expected, `KEYWARD_TRUST_PROXY=${trust}`);
       } finally {
         await h.close();
       }
+    }
+  });
+
+  test("an IPv6 client counts as its /64 network; IPv4 addresses, mapped or not, count alone", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_ADDRESS: "1", KEYWARD_TRUST_PROXY: "true" });
+    try {
+      const call = (forwardedFor: string) => wrongSecretFrom(h, forwardedFor);
+      assert.equal((await call("2001:db8:0:1::1")).statusCode, 401);
+      assert.equal((await call("2001:db8:0:1:ffff::22")).statusCode, 429, "same /64, another address");
+      assert.equal((await call("2001:0db8:0000:0001::9")).statusCode, 429, "same /64, written out");
+      assert.equal((await call("2001:db8:0:2::1")).statusCode, 401, "the next /64");
+      assert.equal((await call("198.51.100.1")).statusCode, 401);
+      assert.equal((await call("::ffff:198.51.100.1")).statusCode, 429, "the same IPv4 address, mapped");
+      assert.equal((await call("198.51.100.2")).statusCode, 401, "the next IPv4 address");
+    } finally {
+      await h.close();
     }
   });
 
@@ -363,3 +372,17 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     }
   });
 });
+
+/** A token request with a wrong secret, forwarded for the given address. */
+function wrongSecretFrom(h: Harness, forwardedFor: string) {
+  return h.app.inject({
+    method: "POST",
+    url: "/rest/v1/oauth/token",
+    headers: {
+      ...FORM,
+      authorization: `Basic ${Buffer.from("OC-x:cnvcawrong").toString("base64")}`,
+      "x-forwarded-for": forwardedFor,
+    },
+    payload: form({ grant_type: "refresh_token", refresh_token: "x" }),
+  });
+}

@@ -1,4 +1,4 @@
-import type { RateLimiter } from "./rate-limit.js";
+import { addressKey, type RateLimiter } from "./rate-limit.js";
 
 export interface AdminThrottlePolicy {
   /** Failed authentications allowed per source address within the window; 0 for no limit. */
@@ -27,7 +27,7 @@ export class AdminAuthThrottle {
   ) {}
 
   private key(address: string): string {
-    return `admin-auth:address:${address}`;
+    return `admin-auth:address:${addressKey(address)}`;
   }
 
   /** Why a request from `address` must be refused before its token is looked at; undefined if it need not. */
@@ -37,7 +37,7 @@ export class AdminAuthThrottle {
     const decision = await this.limiter.check(this.key(address), failuresPerAddress, windowMs);
     if (decision.allowed) return undefined;
     // The refusals are counted too, one allowed per window, to tell the first.
-    const first = await this.limiter.consume(`admin-auth-refused:${address}`, 1, windowMs);
+    const first = await this.limiter.consume(`admin-auth-refused:${addressKey(address)}`, 1, windowMs);
     return { retryAfterMs: decision.retryAfterMs, firstInWindow: first.allowed };
   }
 

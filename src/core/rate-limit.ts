@@ -136,3 +136,33 @@ export class MemoryRateLimiter implements RateLimiter {
     clearInterval(this.sweeper);
   }
 }
+
+/**
+ * What per-address limits count a client's address as: an IPv4 address whole (an IPv4-mapped IPv6
+ * one as its IPv4), an IPv6 address by its first 64 bits, the least a subscriber is given
+ * (RFC 6177), so that one network cannot spread its requests over 2^64 addresses. Anything else
+ * (a forwarded header may carry any text) is its own key.
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
+  if (mapped?.[1]) return mapped[1];
+  const groups = ipv6Groups(address);
+  return groups ? `${groups.slice(0, 4).join(":")}::/64` : address;
+}
+
+/** The eight groups of an IPv6 address, without leading zeros, or undefined if it is not one. */
+function ipv6Groups(address: string): string[] | undefined {
+  const bare = address.split("%")[0] ?? "";
+  // A dotted IPv4 ending is the last two groups; only the first four are kept, so their value does not matter.
+  const text = bare.replace(/(^|:)\d{1,3}(?:\.\d{1,3}){3}$/, "$10:0");
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  const split = (half: string) => (half === "" ? [] : half.split(":"));
+  const head = split(halves[0] ?? "");
+  const tail = halves.length === 2 ? split(halves[1] ?? "") : [];
+  const given = head.length + tail.length;
+  if (halves.length === 1 ? given !== 8 : given > 7) return undefined;
+  const groups = [...head, ...Array<string>(8 - given).fill("0"), ...tail];
+  if (!groups.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return undefined;
+  return groups.map((group) => Number.parseInt(group, 16).toString(16));
+}

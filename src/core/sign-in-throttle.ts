@@ -1,4 +1,4 @@
-import type { RateLimiter } from "./rate-limit.js";
+import { addressKey, type RateLimiter } from "./rate-limit.js";
 import { MAX_EMAIL_LENGTH } from "./users.js";
 
 export interface SignInPolicy {
@@ -41,7 +41,11 @@ export class SignInThrottle {
       counters.push({ key: `signin:account:${account}`, limit: this.policy.failuresPerAccount, kind: "account" });
     }
     if (this.policy.failuresPerAddress > 0) {
-      counters.push({ key: `signin:address:${address}`, limit: this.policy.failuresPerAddress, kind: "address" });
+      counters.push({
+        key: `signin:address:${addressKey(address)}`,
+        limit: this.policy.failuresPerAddress,
+        kind: "address",
+      });
     }
     return counters;
   }

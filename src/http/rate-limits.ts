@@ -1,4 +1,4 @@
-import type { MaybePromise, RateDecision } from "../core/rate-limit.js";
+import { addressKey, type MaybePromise, type RateDecision } from "../core/rate-limit.js";
 import type { AppDeps } from "./deps.js";
 
 /** The endpoints with their own rate-limit counters. */
@@ -20,7 +20,7 @@ function waitFor(deps: AppDeps, key: string, limit: number): MaybePromise<number
 
 /** Counted before authentication, so floods of bad credentials are limited too. Returns ms to wait, 0 if allowed. */
 export function addressWait(deps: AppDeps, bucket: RateBucket, address: string): MaybePromise<number> {
-  return waitFor(deps, `${bucket}:address:${address}`, deps.config.rateLimits.perAddress);
+  return waitFor(deps, `${bucket}:address:${addressKey(address)}`, deps.config.rateLimits.perAddress);
 }
 
 /** Counted once the client is known. Returns ms to wait, 0 if allowed. */
