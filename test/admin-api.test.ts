@@ -139,6 +139,7 @@ describe("admin API", () => {
         "invalid_client_metadata",
         /client_name holds an unpaired surrogate/,
       ],
+      [{ ...base, client_name: "Acme\u0000" }, 400, "invalid_client_metadata", /client_name holds a NUL/],
       [{ ...base, redirect_uris: [] }, 400, "invalid_redirect_uri", /at least one/],
       [{ ...base, redirect_uris: "https://a.example/cb" }, 400, "invalid_redirect_uri", /array of strings/],
       [{ ...base, redirect_uris: ["http://evil.example/cb"] }, 400, "invalid_redirect_uri", /is not allowed/],
@@ -304,6 +305,9 @@ describe("admin API: users", () => {
         "invalid_request",
         new RegExp(`${field} holds an unpaired`),
       );
+      // SQLite would store a NUL that no lookup then finds; PostgreSQL cannot store one.
+      const withNul = { email: "nul@example.com", password, [field]: `${field === "email" ? "nul@" : ""}x\u0000y` };
+      assertError(await admin("POST", "/users", withNul), 400, "invalid_request", new RegExp(`${field} holds a NUL`));
     }
     assert.deepEqual((await admin("GET", "/users?email=a@example.com")).json(), { users: [] });
   });

@@ -26,6 +26,7 @@ import { addressKey, decide, MemoryRateLimiter } from "../src/core/rate-limit.js
 import { isRegistrableRedirectUri, matchesExactly, matchesWithGlobs, withQuery } from "../src/core/redirect-uri.js";
 import { isSubset, missingScopes, parseScope } from "../src/core/scopes.js";
 import { SignInThrottle } from "../src/core/sign-in-throttle.js";
+import { isPlausibleEmail } from "../src/core/users.js";
 import { pkcePair, TEST_SECRET } from "./support/harness.js";
 
 describe("pkce", () => {
@@ -162,6 +163,16 @@ describe("redirect URIs", () => {
   test("query parameters are appended after an existing query", () => {
     assert.equal(withQuery("https://a.example/cb", { code: "x y", state: undefined }), "https://a.example/cb?code=x+y");
     assert.equal(withQuery("https://a.example/cb?v=1", { code: "c" }), "https://a.example/cb?v=1&code=c");
+  });
+});
+
+describe("emails", () => {
+  test("one @ with something on each side, and no whitespace or control character", () => {
+    for (const good of ["a@b", "ada@example.com", "ädä+x@例え.jp"]) assert.ok(isPlausibleEmail(good), good);
+    for (const bad of ["nope", "@b", "a@", "a@b@c", "a b@c", "a\u0000b@c", "a@b\u0007", "a@b\u0085", "a\t@b"]) {
+      assert.ok(!isPlausibleEmail(bad), JSON.stringify(bad));
+    }
+    assert.ok(!isPlausibleEmail(`${"a".repeat(251)}@b.c`), "longer than SMTP carries");
   });
 });
 

@@ -11,7 +11,8 @@ export function normalizeEmail(email: string): string {
 export const MAX_EMAIL_LENGTH = 254;
 
 export function isPlausibleEmail(email: string): boolean {
-  return /^[^\s@]+@[^\s@]+$/.test(email) && email.length <= MAX_EMAIL_LENGTH;
+  // No whitespace or control character (NUL among them) on either side of the one `@`.
+  return /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+$/u.test(email) && email.length <= MAX_EMAIL_LENGTH;
 }
 
 export const MIN_PASSWORD_LENGTH = 8;

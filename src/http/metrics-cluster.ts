@@ -93,9 +93,12 @@ export function serveCollections(workers: () => Iterable<Worker>): void {
           COLLECT_TIMEOUT_MS,
         ),
       );
-    Promise.all(answers).then((snapshots) => {
-      const snapshot = mergeSnapshots(snapshots.filter((s): s is MetricsSnapshot => s !== undefined));
-      if (asker.isConnected()) asker.send({ type: ANSWER, id: message.id, snapshot });
-    });
+    void Promise.all(answers)
+      .then((snapshots) => {
+        const snapshot = mergeSnapshots(snapshots.filter((s): s is MetricsSnapshot => s !== undefined));
+        // An asker that exits meanwhile gets no answer; the callback keeps that from being an error event.
+        if (asker.isConnected()) asker.send({ type: ANSWER, id: message.id, snapshot }, () => {});
+      })
+      .catch(() => {});
   });
 }

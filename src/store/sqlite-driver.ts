@@ -282,7 +282,8 @@ export class BetterSqliteDriver implements Driver {
     } else if (!writes && !this.database.inTransaction) {
       this.connection.run("begin");
       this.reading = true;
-      setImmediate(() => this.finishSharedRead());
+      // Ending a read-only transaction has nothing to lose; a failure there must not end the process.
+      setImmediate(() => this.finishSharedRead().catch(() => {}));
     }
   }
 
@@ -323,7 +324,7 @@ export class BetterSqliteDriver implements Driver {
     this.boundaries++;
     const batch = new Batch();
     this.batch = batch;
-    setImmediate(() => this.commitBatch(batch));
+    setImmediate(() => void this.commitBatch(batch));
   }
 
   /** `begin immediate` without SQLite's blocking busy handler: false if another connection holds the lock. */
@@ -350,8 +351,13 @@ export class BetterSqliteDriver implements Driver {
       this.wal.noteWrite();
       batch.succeed();
     } catch (error) {
-      if (this.database.inTransaction) this.database.exec("rollback");
+      // The waiters hear of the failure first; a rollback that fails too must not leave them waiting.
       batch.fail(error);
+      try {
+        if (this.database.inTransaction) this.database.exec("rollback");
+      } catch {
+        // The next `begin immediate` fails and reports it to its own callers.
+      }
     } finally {
       this.lock.release();
     }

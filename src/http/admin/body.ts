@@ -35,6 +35,8 @@ function optionalString(member: (name: string) => unknown, name: string, error: 
   if (value !== undefined && /\p{Cs}/u.test(value)) {
     throw new AdminError(400, error, `${name} holds an unpaired surrogate (\\ud800-\\udfff), which is not text`);
   }
+  // PostgreSQL cannot hold a NUL; SQLite can, but keyward never looks one up. Both engines refuse it alike.
+  if (value?.includes("\u0000")) throw new AdminError(400, error, `${name} holds a NUL character (\\u0000)`);
   return value;
 }
 
