@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import {
   createHarness,
+  form,
   type Harness,
   pkcePair,
   REDIRECT_URI,
@@ -137,6 +139,23 @@ describe("sign-in and consent", () => {
     });
     assert.equal(forged.statusCode, 403);
     assert.equal(browser.cookies.get("keyward_session"), undefined);
+  });
+
+  test("after sign-in, back to the request by its path, even when the request target named a host", async () => {
+    const browser = new Browser();
+    const url = authorizeUrl();
+    const page = await browser.get(url);
+    const body = form({ csrf_token: csrfOf(page.body), action: "sign_in", email: user.email, password: user.password });
+    const address = await h.app.listen({ port: 0, host: "127.0.0.1" });
+    // An absolute-form target (RFC 9112 §3.2.2), which Node and Fastify pass on as the request's URL.
+    const head = await rawRequest(
+      address,
+      `POST http://evil.example${url} HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: ${browser.header()}\r\n` +
+        `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+    assert.match(head, /^HTTP\/1\.1 303 /);
+    assert.equal(/\r\nlocation: ([^\r]*)/i.exec(head)?.[1], url);
   });
 
   test("a wrong password shows the form again with an error", async () => {
@@ -319,3 +338,17 @@ describe("pages refuse what is not a form, in HTML", () => {
     assert.match(res.body, /action="\/login\?return_to=%2F"/);
   });
 });
+
+/** Sends `request` as bytes to the server at `address` and returns the answer's head. */
+function rawRequest(address: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(address);
+  return new Promise((resolve, reject) => {
+    let text = "";
+    const socket = connect(Number(port), hostname, () => socket.end(request));
+    socket.on("data", (chunk) => {
+      text += chunk.toString("latin1");
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(text.slice(0, text.indexOf("\r\n\r\n") + 2)));
+  });
+}

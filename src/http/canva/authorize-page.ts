@@ -163,7 +163,9 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
       if (!csrfValid(deps, request, form, "sign_in")) return expired();
       const outcome = await signIn(deps, request, reply, form);
       if (!outcome.ok) return showSignIn(request, reply, valid.request, outcome.status, outcome.message, outcome.email);
-      return reply.status(303).header("location", request.url).header("cache-control", "no-store").send();
+      // Back to the same request, by path: an absolute-form request target (`POST http://host/...`) names any host.
+      const again = `${AUTHORIZE_PATH}?${valid.query}`;
+      return reply.status(303).header("location", again).header("cache-control", "no-store").send();
     }
 
     const signedIn = await signedInUser(deps, request);
