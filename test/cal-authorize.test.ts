@@ -14,6 +14,7 @@ import {
   sessionCookie,
 } from "./support/cal-flow.js";
 import { createHarness, type Harness, REDIRECT_URI, SCOPES } from "./support/harness.js";
+import { authorizeUrl as canvaAuthorizeUrl, InjectBrowser } from "./support/inject-browser.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 
 let h: Harness;
@@ -94,6 +95,15 @@ test("a second authorize while a code is outstanding is 400; after the exchange 
   const other = await signedInUser();
   codeFrom(await authorize(h, client.clientId, { cookie: other.cookie }));
   keysFrom(await exchangeCode(h, client, code));
+  codeFrom(await authorize(h, client.clientId, { cookie }));
+});
+
+test("a code the Canva page issued, with PKCE, is not this flow's outstanding code", async () => {
+  // A cross-site link can have the page issue one for a user who consented before; it must not block this flow.
+  const client = await h.createClient();
+  const { user, cookie } = await signedInUser();
+  const page = await new InjectBrowser(h).authorize(canvaAuthorizeUrl(client.clientId), user);
+  assert.match(String(page.headers.location), /[?&]code=/);
   codeFrom(await authorize(h, client.clientId, { cookie }));
 });
 
@@ -191,7 +201,10 @@ test("a body that is not JSON is refused, however it is sent", async () => {
   assert.deepEqual(error.details.errors, [
     { property: "redirectUri", constraints: { isString: "redirectUri must be a string" } },
   ]);
-  assert.equal(await h.runtime.core.store.hasOutstandingCode(client.clientId, user.userId, Date.now()), false);
+  assert.equal(
+    await h.runtime.core.store.hasOutstandingCodeWithoutPkce(client.clientId, user.userId, Date.now()),
+    false,
+  );
 });
 
 test("body validation failures are 400 with details.errors", async () => {
@@ -227,5 +240,8 @@ test("malformed JSON, and an empty redirectUri (a string, as in Cal.com), are 40
     });
     assertCalError(res, 400, "BadRequestException", message);
   }
-  assert.equal(await h.runtime.core.store.hasOutstandingCode(client.clientId, user.userId, Date.now()), false);
+  assert.equal(
+    await h.runtime.core.store.hasOutstandingCodeWithoutPkce(client.clientId, user.userId, Date.now()),
+    false,
+  );
 });

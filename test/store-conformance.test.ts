@@ -475,18 +475,20 @@ for (const { engine, open, skip } of ENGINES) {
       for (const grant of grants) assert.equal(await store.revokeGrant(grant.id, NOW), false, "already revoked");
     });
 
-    it("tracks outstanding codes", async (store) => {
+    it("tracks outstanding codes issued without PKCE", async (store) => {
       const grant = grantRecord();
       await store.createGrant(grant);
-      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), false);
-      await store.createAuthorizationCode(codeRecord(grant, { expiresAt: NOW - 1 }));
-      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), false);
-      const code = codeRecord(grant);
+      assert.equal(await store.hasOutstandingCodeWithoutPkce(grant.clientId, grant.userId, NOW), false);
+      await store.createAuthorizationCode(codeRecord(grant, { codeChallenge: null, expiresAt: NOW - 1 }));
+      assert.equal(await store.hasOutstandingCodeWithoutPkce(grant.clientId, grant.userId, NOW), false);
+      await store.createAuthorizationCode(codeRecord(grant));
+      assert.equal(await store.hasOutstandingCodeWithoutPkce(grant.clientId, grant.userId, NOW), false, "PKCE");
+      const code = codeRecord(grant, { codeChallenge: null });
       await store.createAuthorizationCode(code);
-      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), true);
-      assert.equal(await store.hasOutstandingCode(grant.clientId, "someone-else", NOW), false);
+      assert.equal(await store.hasOutstandingCodeWithoutPkce(grant.clientId, grant.userId, NOW), true);
+      assert.equal(await store.hasOutstandingCodeWithoutPkce(grant.clientId, "someone-else", NOW), false);
       await store.redeemAuthorizationCode(code.hash, grant.clientId, NOW);
-      assert.equal(await store.hasOutstandingCode(grant.clientId, grant.userId, NOW), false);
+      assert.equal(await store.hasOutstandingCodeWithoutPkce(grant.clientId, grant.userId, NOW), false);
     });
 
     it("redeems a code once and tells reuse, expiry, revocation and strangers apart", async (store) => {
@@ -863,7 +865,7 @@ for (const { engine, open, skip } of ENGINES) {
       const live = grantRecord({ createdAt: NOW - 2 * HOUR });
       for (const grant of [empty, young, live]) await store.createGrant(grant);
       const expiredCodes = [codeRecord(empty), codeRecord(empty, { consumedAt: NOW })];
-      const liveCode = codeRecord(live, { expiresAt: later + 1 });
+      const liveCode = codeRecord(live, { codeChallenge: null, expiresAt: later + 1 });
       for (const code of [...expiredCodes, liveCode]) await store.createAuthorizationCode(code);
       const expiredTokens = Array.from({ length: 7 }, () => tokenRecord(empty));
       const liveToken = tokenRecord(live, { expiresAt: later + HOUR, consumedAt: NOW });
@@ -898,7 +900,7 @@ for (const { engine, open, skip } of ENGINES) {
         liveToken.hash,
         "a consumed refresh token stays until it expires",
       );
-      assert.equal(await store.hasOutstandingCode(live.clientId, live.userId, later), true);
+      assert.equal(await store.hasOutstandingCodeWithoutPkce(live.clientId, live.userId, later), true);
       assert.deepEqual(await store.findSession(sessions[1]?.hash ?? "", later), sessions[1]);
       assert.equal(await store.revokeGrant(empty.id, later), false, "the empty lineage is gone");
       assert.equal(await store.revokeGrant(young.id, later), true, "a young lineage is kept");

@@ -28,7 +28,7 @@ async function assertNothingHeldFor(h: Harness, issue: CodeIssue): Promise<void>
   const { store } = h.runtime.core;
   assert.equal(await store.getConsent(issue.clientId, issue.userId), undefined, "no consent");
   assert.equal(await store.revokeGrantsOf(issue.clientId, issue.userId, Date.now()), 0, "no lineage");
-  assert.equal(await store.hasOutstandingCode(issue.clientId, issue.userId, Date.now()), false, "no code");
+  assert.equal(await store.hasOutstandingCodeWithoutPkce(issue.clientId, issue.userId, Date.now()), false, "no code");
 }
 
 test("an approval that reaches the store after its user was deleted writes nothing", async () => {

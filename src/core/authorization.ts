@@ -193,7 +193,9 @@ class CodeOutstanding extends Error {}
 /**
  * Cal.com's rule: a user holds at most one unspent code per client. Records consent and issues the
  * code in one transaction, unless a code is outstanding; then nothing is written. Two concurrent
- * calls for the same user and client issue one code between them.
+ * calls for the same user and client issue one code between them. Only codes of this flow count,
+ * which carry no PKCE challenge: a cross-site link to the Canva page can have a code issued for a
+ * user who consented before, and it must not block this flow until it expires.
  */
 export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue): Promise<SoleCodeOutcome> {
   try {
@@ -204,7 +206,7 @@ export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue
       if (!(await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes))) {
         return { kind: "user-gone" };
       }
-      if (await tx.hasOutstandingCode(issue.clientId, issue.userId, ctx.now())) throw new CodeOutstanding();
+      if (await tx.hasOutstandingCodeWithoutPkce(issue.clientId, issue.userId, ctx.now())) throw new CodeOutstanding();
       const code = await issueAuthorizationCode(inTransaction, issue);
       // The user's row is held since recordConsent, so they cannot have gone in between.
       if (code === undefined) throw new Error("user vanished while held");

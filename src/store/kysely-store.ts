@@ -743,7 +743,7 @@ export class KyselyStore implements Store {
       .execute();
   }
 
-  async hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean> {
+  async hasOutstandingCodeWithoutPkce(clientId: string, userId: string, now: number): Promise<boolean> {
     const row = await this.db
       .selectFrom("authorization_codes")
       .select("hash")
@@ -751,6 +751,7 @@ export class KyselyStore implements Store {
       .where("user_id", "=", userId)
       .where("consumed_at", "is", null)
       .where("expires_at", ">", now)
+      .where("code_challenge", "is", null)
       .executeTakeFirst();
     return row !== undefined;
   }

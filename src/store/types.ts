@@ -205,7 +205,8 @@ export interface Store {
   revokeToken(hash: string, clientId: string, now: number): Promise<boolean>;
 
   createAuthorizationCode(code: AuthorizationCodeRecord): Promise<void>;
-  hasOutstandingCode(clientId: string, userId: string, now: number): Promise<boolean>;
+  /** Whether the user holds a code for the client, unspent and unexpired, that was issued without a PKCE challenge. */
+  hasOutstandingCodeWithoutPkce(clientId: string, userId: string, now: number): Promise<boolean>;
   findAuthorizationCode(hash: string): Promise<AuthorizationCodeRecord | undefined>;
   /**
    * Atomically marks the client's code used; exactly one concurrent caller sees "redeemed".
