@@ -80,6 +80,46 @@ test("a disconnect without this browser's CSRF token is refused and changes noth
   assert.equal((await h.profile(tokens.access_token)).statusCode, 200);
 });
 
+test("disconnect and sign-out tokens are the session's: one minted for another session is refused, same cookie or not", async () => {
+  const client = await h.createClient();
+  const victim = await h.createUser();
+  const tokens = await connect(client, victim);
+  // The attacker signs in, reads their own tokens, and plants their binding cookie in the victim's browser.
+  const attackerUser = await h.createUser();
+  await connect(client, attackerUser);
+  const attacker = new InjectBrowser(h);
+  await attacker.signIn("/login", attackerUser);
+  const attackerHome = (await attacker.get("/")).body;
+  const signOutToken = /action="\/logout"><input type="hidden" name="csrf_token" value="([^"]+)"/.exec(
+    attackerHome,
+  )?.[1];
+  assert.ok(signOutToken);
+  const browser = new InjectBrowser(h);
+  await browser.signIn("/login", victim);
+  browser.cookies.set("keyward_csrf", attacker.cookies.get("keyward_csrf") ?? "");
+
+  assert.ok(disconnectToken(attackerHome, client.clientId));
+  const forged = await browser.post("/connections/disconnect", {
+    csrf_token: disconnectToken(attackerHome, client.clientId),
+    client_id: client.clientId,
+  });
+  assert.equal(forged.statusCode, 403);
+  assert.equal((await h.profile(tokens.access_token)).statusCode, 200, "still connected");
+  assert.equal((await browser.post("/logout", { csrf_token: signOutToken })).statusCode, 403);
+  assert.match((await browser.get("/")).body, /Sign out/, "still signed in");
+});
+
+test("signing in gives the browser a new CSRF binding", async () => {
+  const browser = new InjectBrowser(h);
+  await browser.get("/login");
+  const before = browser.cookies.get("keyward_csrf");
+  assert.ok(before);
+  const res = await browser.signIn("/login", await h.createUser());
+  assert.equal(res.statusCode, 303);
+  const after = browser.cookies.get("keyward_csrf");
+  assert.ok(after && after !== before, "a new binding");
+});
+
 test("signed out, a disconnect goes to the sign-in page; with no integration named, an error page", async () => {
   const user = await h.createUser();
   const browser = new InjectBrowser(h);

@@ -288,6 +288,32 @@ describe("Secure cookies behind https", () => {
       await secure.close();
     }
   });
+
+  test("an https issuer's cookies carry the __Host- prefix, and unprefixed ones count for nothing", async () => {
+    const secure = await createHarness({ KEYWARD_ISSUER: "https://auth.example" });
+    try {
+      const who = await secure.createUser();
+      const browser = new InjectBrowser(secure);
+      assert.equal((await browser.signIn("/login", who)).statusCode, 303);
+      assert.deepEqual([...browser.cookies.keys()].sort(), ["__Host-keyward_csrf", "__Host-keyward_session"]);
+      assert.match((await browser.get("/")).body, /Sign out/);
+      // A cookie without the prefix may come from a sibling subdomain or plain http: it signs no one in.
+      const planted = new InjectBrowser(secure);
+      planted.cookies.set("keyward_session", browser.cookies.get("__Host-keyward_session") ?? "");
+      assert.doesNotMatch((await planted.get("/")).body, /Sign out/);
+      const page = await planted.get("/login");
+      assert.match(
+        String(page.headers["set-cookie"]),
+        /^__Host-keyward_csrf=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Secure$/,
+      );
+      assert.equal(
+        (await planted.post("/login", { csrf_token: "x", email: who.email, password: who.password })).statusCode,
+        403,
+      );
+    } finally {
+      await secure.close();
+    }
+  });
 });
 
 describe("pages refuse what is not a form, in HTML", () => {

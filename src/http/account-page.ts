@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { disconnect, listConnections } from "../core/connections.js";
-import { csrfBinding, csrfToken, csrfValid, signedInUser } from "./browser.js";
+import { csrfBinding, csrfToken, csrfValid, sessionPurpose, signedInUser } from "./browser.js";
 import type { AppDeps } from "./deps.js";
 import { firstValue, postedForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
@@ -19,17 +19,19 @@ export function registerAccountPage(app: FastifyInstance, deps: AppDeps): void {
     const view = {
       email: signedIn.user.email,
       connections: await listConnections(deps.core, signedIn.user.id),
-      disconnectCsrfToken: csrfToken(deps, binding, "disconnect"),
-      signOutCsrfToken: csrfToken(deps, binding, "sign_out"),
+      disconnectCsrfToken: csrfToken(deps, binding, sessionPurpose("disconnect", signedIn)),
+      signOutCsrfToken: csrfToken(deps, binding, sessionPurpose("sign_out", signedIn)),
     };
     return sendHtml(reply, 200, accountPage(view));
   });
 
   app.post("/connections/disconnect", async (request, reply) => {
     const form = postedForm(request.body);
-    if (!csrfValid(deps, request, form, "disconnect")) return sendHtml(reply, 403, formExpiredPage());
     const signedIn = await signedInUser(deps, request);
     if (!signedIn) return reply.status(303).header("location", "/login?return_to=%2F").send();
+    if (!csrfValid(deps, request, form, sessionPurpose("disconnect", signedIn))) {
+      return sendHtml(reply, 403, formExpiredPage());
+    }
     const clientId = firstValue(form, "client_id");
     if (!clientId || form.get("client_id")?.length !== 1) {
       return sendHtml(reply, 400, errorPage("Nothing to disconnect", "The form named no integration."));

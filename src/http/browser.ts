@@ -13,13 +13,21 @@ export function cookieOptions(deps: AppDeps) {
   return { secure: deps.config.issuer.startsWith("https:") };
 }
 
+/**
+ * Over https the cookies carry the `__Host-` prefix: a browser then keeps only such a cookie set
+ * by this very host over https, so a sibling subdomain or a plain-http attacker cannot plant one.
+ */
+function cookieName(deps: AppDeps, name: string): string {
+  return cookieOptions(deps).secure ? `__Host-${name}` : name;
+}
+
 export interface SignedIn {
   sessionId: string;
   user: UserRecord;
 }
 
 export async function signedInUser(deps: AppDeps, request: FastifyRequest): Promise<SignedIn | undefined> {
-  const sessionId = readCookie(request, SESSION_COOKIE);
+  const sessionId = readCookie(request, cookieName(deps, SESSION_COOKIE));
   const session = await findSession(deps.core, sessionId);
   if (!session || !sessionId) return undefined;
   const user = await deps.core.store.getUserById(session.userId);
@@ -28,11 +36,21 @@ export async function signedInUser(deps: AppDeps, request: FastifyRequest): Prom
 
 /** The browser's CSRF binding: a random cookie, set on first sight. */
 export function csrfBinding(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): string {
-  const existing = readCookie(request, CSRF_COOKIE);
-  if (existing) return existing;
+  return readCookie(request, cookieName(deps, CSRF_COOKIE)) ?? newCsrfBinding(deps, reply);
+}
+
+function newCsrfBinding(deps: AppDeps, reply: FastifyReply): string {
   const value = randomToken(32);
-  setCookie(reply, CSRF_COOKIE, value, cookieOptions(deps));
+  setCookie(reply, cookieName(deps, CSRF_COOKIE), value, cookieOptions(deps));
   return value;
+}
+
+/**
+ * What a signed-in form is for, tied to the session: a token minted for another session (an
+ * attacker's own, under a binding cookie they planted) is worthless for this one.
+ */
+export function sessionPurpose(purpose: string, signedIn: SignedIn): string {
+  return `${purpose}\u0000${signedIn.sessionId}`;
 }
 
 /**
@@ -44,7 +62,7 @@ export function csrfToken(deps: AppDeps, binding: string, purpose: string): stri
 }
 
 export function csrfValid(deps: AppDeps, request: FastifyRequest, form: FormBody, purpose: string): boolean {
-  const binding = readCookie(request, CSRF_COOKIE);
+  const binding = readCookie(request, cookieName(deps, CSRF_COOKIE));
   const presented = form.get("csrf_token");
   if (!binding || presented?.length !== 1 || !presented[0]) return false;
   return constantTimeEqual(presented[0], csrfToken(deps, binding, purpose));
@@ -74,10 +92,12 @@ export async function signIn(
   const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;
   if (!user) return { ok: false, status: 401, message: "Incorrect email or password.", email };
   await deps.signInThrottle.succeeded(email, request.ip);
-  const previous = readCookie(request, SESSION_COOKIE);
+  const previous = readCookie(request, cookieName(deps, SESSION_COOKIE));
   if (previous) await endSession(deps.core, previous);
   const sessionId = await startSession(deps.core, user.id, deps.config.sessionTtlMs);
-  setCookie(reply, SESSION_COOKIE, sessionId, {
+  // A binding from before sign-in may have been planted; the signed-in browser gets one of its own.
+  newCsrfBinding(deps, reply);
+  setCookie(reply, cookieName(deps, SESSION_COOKIE), sessionId, {
     ...cookieOptions(deps),
     maxAgeSeconds: Math.floor(deps.config.sessionTtlMs / 1000),
   });
@@ -85,7 +105,7 @@ export async function signIn(
 }
 
 export async function signOut(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const sessionId = readCookie(request, SESSION_COOKIE);
+  const sessionId = readCookie(request, cookieName(deps, SESSION_COOKIE));
   if (sessionId) await endSession(deps.core, sessionId);
-  clearCookie(reply, SESSION_COOKIE, cookieOptions(deps));
+  clearCookie(reply, cookieName(deps, SESSION_COOKIE), cookieOptions(deps));
 }

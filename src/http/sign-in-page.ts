@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import { csrfBinding, csrfToken, csrfValid, signIn, signOut } from "./browser.js";
+import { csrfBinding, csrfToken, csrfValid, sessionPurpose, signedInUser, signIn, signOut } from "./browser.js";
 import type { AppDeps } from "./deps.js";
 import { postedForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
@@ -55,7 +55,9 @@ export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
 
   app.post("/logout", async (request, reply) => {
     const form = postedForm(request.body);
-    if (!csrfValid(deps, request, form, "sign_out")) {
+    const signedIn = await signedInUser(deps, request);
+    // Signed out already, there is nothing a forged request could end.
+    if (signedIn && !csrfValid(deps, request, form, sessionPurpose("sign_out", signedIn))) {
       return sendHtml(reply, 403, formExpiredPage());
     }
     await signOut(deps, request, reply);
