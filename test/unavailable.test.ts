@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { classifyFailure } from "../src/http/request-failure.js";
-import { isUnavailable } from "../src/http/unavailable.js";
-import { isTransientConflict } from "../src/store/errors.js";
+import { isTransientConflict, isUnavailable } from "../src/store/errors.js";
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
 

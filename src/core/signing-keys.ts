@@ -65,11 +65,6 @@ export async function createSigningKey(
   };
 }
 
-/**
- * The signing keys as this process knows them: the current private key and the published set.
- * The server calls `load` every KEYWARD_KEY_RELOAD seconds, so a rotation made anywhere reaches
- * every instance.
- */
 /** Whether `keys` can open the private part of a stored signing key, which only the secret it was sealed under can. */
 export function opensSigningKey(keys: ServerKeys, record: SigningKeyRecord): boolean {
   try {
@@ -80,6 +75,11 @@ export function opensSigningKey(keys: ServerKeys, record: SigningKeyRecord): boo
   }
 }
 
+/**
+ * The signing keys as this process knows them: the current private key and the published set.
+ * The server calls `load` every KEYWARD_KEY_RELOAD seconds, so a rotation made anywhere reaches
+ * every instance.
+ */
 export class KeyRing {
   private active: ActiveKey | undefined;
   private published: JWK[] = [];

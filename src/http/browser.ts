@@ -1,3 +1,4 @@
+/** What pages and the Cal.com dialect need to know about the browser behind a request: its session and CSRF binding. */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { constantTimeEqual, randomToken } from "../core/crypto.js";
 import { endSession, findSession, startSession } from "../core/sessions.js";
@@ -8,7 +9,7 @@ import type { AppDeps } from "./deps.js";
 import { type FormBody, firstValue } from "./form-body.js";
 import { logSignInRefusal } from "./security-events.js";
 
-/** What pages and the Cal.com dialect need to know about the browser behind a request. */
+/** Cookie attributes that follow the issuer: Secure when it is served over https. */
 export function cookieOptions(deps: AppDeps) {
   return { secure: deps.config.issuer.startsWith("https:") };
 }

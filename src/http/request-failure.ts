@@ -1,7 +1,6 @@
 import type { FastifyError } from "fastify";
-import { isUnstorableText } from "../store/errors.js";
+import { isUnavailable, isUnstorableText } from "../store/errors.js";
 import { NotAFormError, TooManyParametersError } from "./form-body.js";
-import { isUnavailable } from "./unavailable.js";
 
 /**
  * What went wrong with a request outside the dialects' own errors: the classification every

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from "fastify";
 import { SCOPE_CATALOG } from "../core/scopes.js";
 import { SUPPORTED_GRANT_TYPES } from "../core/token-endpoint.js";
+import { isUnavailable } from "../store/errors.js";
 import { AUTHORIZE_PATH } from "./canva/authorize-page.js";
 import type { AppDeps } from "./deps.js";
 import { UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
-import { isUnavailable } from "./unavailable.js";
 
 /** RFC 8414 server metadata, the JWKS (RFC 7517), and the liveness and readiness checks. */
 export function registerWellKnown(app: FastifyInstance, deps: AppDeps): void {

@@ -30,36 +30,9 @@ async function deleteInBatches(batchSize: number, deleteBatch: DeleteBatch): Pro
  * the deletes are idempotent.
  */
 export async function pruneExpired(db: Kysely<Database>, now: number, batchSize: number): Promise<PruneCounts> {
-  const authorizationCodes = await deleteInBatches(batchSize, () =>
-    db
-      .deleteFrom("authorization_codes")
-      .where(
-        "hash",
-        "in",
-        db.selectFrom("authorization_codes as c").select("c.hash").where("c.expires_at", "<=", now).limit(batchSize),
-      )
-      .executeTakeFirst(),
-  );
-  const tokens = await deleteInBatches(batchSize, () =>
-    db
-      .deleteFrom("tokens")
-      .where(
-        "hash",
-        "in",
-        db.selectFrom("tokens as t").select("t.hash").where("t.expires_at", "<=", now).limit(batchSize),
-      )
-      .executeTakeFirst(),
-  );
-  const sessions = await deleteInBatches(batchSize, () =>
-    db
-      .deleteFrom("sessions")
-      .where(
-        "hash",
-        "in",
-        db.selectFrom("sessions as s").select("s.hash").where("s.expires_at", "<=", now).limit(batchSize),
-      )
-      .executeTakeFirst(),
-  );
+  const authorizationCodes = await deleteExpired(db, "authorization_codes", now, batchSize);
+  const tokens = await deleteExpired(db, "tokens", now, batchSize);
+  const sessions = await deleteExpired(db, "sessions", now, batchSize);
   const grants = await deleteInBatches(batchSize, () =>
     db
       .deleteFrom("grants")
@@ -95,4 +68,26 @@ export async function pruneExpired(db: Kysely<Database>, now: number, batchSize:
     signingKeys += Number(deleted.numDeletedRows);
   }
   return { authorizationCodes, tokens, sessions, grants, signingKeys };
+}
+
+/** The tables whose rows carry their own expiry, seen through the two columns pruning reads. */
+type Expiring = Record<"authorization_codes" | "tokens" | "sessions", { hash: string; expires_at: number }>;
+
+/** Deletes the table's rows whose `expires_at` has passed, `batchSize` at a time; how many. */
+function deleteExpired(database: Kysely<Database>, table: keyof Expiring, now: number, batchSize: number) {
+  const db = database as unknown as Kysely<Expiring>;
+  return deleteInBatches(batchSize, () =>
+    db
+      .deleteFrom(table)
+      .where(
+        "hash",
+        "in",
+        db
+          .selectFrom(`${table} as expired`)
+          .select("expired.hash")
+          .where("expired.expires_at", "<=", now)
+          .limit(batchSize),
+      )
+      .executeTakeFirst(),
+  );
 }

@@ -242,7 +242,7 @@ export interface Store {
   /** Keys of `purpose` (tokens unless given) still published (publishUntil null or in the future), newest first. */
   listSigningKeys(now: number, purpose?: KeyPurpose): Promise<SigningKeyRecord[]>;
 
-  /** The database's secret check (see `checkServerSecret`), if one was recorded. */
+  /** The database's secret check (see `holdsDatabaseSecret`), if one was recorded. */
   getSecretCheck(): Promise<string | undefined>;
   /** Records `value` as the secret check unless one is recorded already; returns the recorded one. */
   claimSecretCheck(value: string): Promise<string>;
@@ -256,8 +256,9 @@ export interface Store {
   deleteUserSessions(userId: string): Promise<number>;
 
   /**
-   * Deletes expired codes, tokens and sessions and lineages with nothing left in them, in
-   * batches of `batchSize` rows so that no statement holds locks for long.
+   * Deletes expired codes, tokens and sessions, lineages with nothing left in them, and retired
+   * signing and webhook keys no longer published, in batches of `batchSize` rows so that no
+   * statement holds locks for long.
    */
   pruneExpired(now: number, batchSize: number): Promise<PruneCounts>;
 

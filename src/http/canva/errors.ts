@@ -23,7 +23,7 @@ export class CanvaError extends Error {
 /** The answer to anything unexpected: no detail leaves the server. */
 export const internalError = () => new CanvaError(500, "internal_error", "Internal error", "server_error");
 
-/** Core error kinds to Canva's statuses and codes (see shared reference, "Errors"). */
+/** Core error kinds to Canva's statuses and codes (the statuses and codes Canva answers with). */
 export function fromCoreError(error: OAuthError, headers: Record<string, string> = {}): CanvaError {
   switch (error.code) {
     case "invalid_client":
