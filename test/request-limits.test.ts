@@ -66,3 +66,18 @@ test("a malformed request line: 400, and the server keeps serving", async () => 
   assert.equal(res.status, 400);
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 });
+
+test("an absolute-form request target is answered in the face of its path", async () => {
+  const cal = await raw(`POST http://elsewhere.example/v2/oauth/%E0%A4%A/refresh HTTP/1.1\r\nHost: x\r\n\r\n`);
+  assert.equal(cal.status, 400);
+  assert.equal(JSON.parse(cal.body).error.message, "The URL is not validly encoded");
+  assert.match(cal.head, /\r\ncontent-type: application\/json; charset=utf-8\r\n/i);
+  const canva = await raw(`POST http://elsewhere.example/rest/v1/users/%zz HTTP/1.1\r\nHost: x\r\n\r\n`);
+  assert.equal(canva.status, 400);
+  assert.deepEqual(JSON.parse(canva.body), {
+    code: "bad_request",
+    message: "The URL is not validly encoded",
+    error: "invalid_request",
+    error_description: "The URL is not validly encoded",
+  });
+});

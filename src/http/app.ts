@@ -12,6 +12,7 @@ import { adminErrorHandler } from "./admin/errors.js";
 import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaConnectKeys } from "./canva/connect-keys.js";
+import { CanvaError } from "./canva/errors.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerClientError } from "./client-errors.js";
@@ -192,12 +193,7 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
           registerCanvaConnectKeys(scope, deps);
         }
         scope.setNotFoundHandler((_request, reply) =>
-          reply.status(404).send({
-            code: "not_found",
-            message: "Not found",
-            error: "invalid_request",
-            error_description: "Not found",
-          }),
+          reply.status(404).send(new CanvaError(404, "not_found", "Not found", "invalid_request").body()),
         );
       },
       { prefix },

@@ -1,10 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
-import { adminErrorBody } from "./admin/errors.js";
-import { CalError } from "./cal/errors.js";
-import type { Face, FaceOf } from "./faces.js";
-import { errorPage } from "./pages/error.js";
+import { errorAnswer, type FaceOf } from "./faces.js";
 
 /**
  * Requests Node's parser refuses before any route sees them (oversized headers, malformed
@@ -21,7 +18,7 @@ export const answerClientError =
     // The request line's method and path are enough to tell the face: a long path may not fit whole.
     const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 2048).toString("latin1") : "";
     const path = /^[A-Z]+ (\/\S*)/.exec(raw)?.[1] ?? "";
-    const { type, body } = answerIn(faceOf(path), status, message, path);
+    const { type, body } = errorAnswer(faceOf(path), status, message, path);
     if (socket.writable) {
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
@@ -29,21 +26,3 @@ export const answerClientError =
     }
     socket.destroy();
   };
-
-function answerIn(face: Face, status: number, message: string, path: string): { type: string; body: string } {
-  switch (face) {
-    case "cal":
-      return { type: JSON_TYPE, body: JSON.stringify(new CalError(status, message).envelope(path)) };
-    case "canva":
-      return {
-        type: JSON_TYPE,
-        body: JSON.stringify({ code: "bad_request", message, error: "invalid_request", error_description: message }),
-      };
-    case "admin":
-      return { type: JSON_TYPE, body: JSON.stringify(adminErrorBody("invalid_request", message)) };
-    case "pages":
-      return { type: "text/html; charset=utf-8", body: errorPage("Invalid request", `${message}.`) };
-  }
-}
-
-const JSON_TYPE = "application/json";

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { adminErrorBody } from "./admin/errors.js";
 import { CalError } from "./cal/errors.js";
-import { internalError } from "./canva/errors.js";
+import { CanvaError, internalError } from "./canva/errors.js";
 import { sendHtml, withHtmlHeaders } from "./html.js";
 import { errorPage } from "./pages/error.js";
 
@@ -16,9 +16,11 @@ const CANVA_PATH = /^\/(rest|auth)\//;
 const ADMIN_PATH = /^\/admin\/v1(\/|\?|$)/;
 
 /** For answers given outside the routes' own error handlers, which already know their face. */
-export const faceOf: FaceOf = (path) => {
+export const faceOf: FaceOf = (target) => {
   // No path: a request line too broken to read. Browsers send none, so the APIs' shape.
-  if (path === "") return "canva";
+  if (target === "") return "canva";
+  // An absolute-form target (`http://host/path`), which Node passes on as the URL, by its path.
+  const path = target.startsWith("/") ? target : target.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, "");
   if (CAL_PATH.test(path)) return "cal";
   if (CANVA_PATH.test(path)) return "canva";
   if (ADMIN_PATH.test(path)) return "admin";
@@ -70,16 +72,27 @@ export const answerUnroutable =
     const status = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? 414 : 400;
     const message = status === 414 ? "The URL is too long" : "The URL is not validly encoded";
     reply.header("x-request-id", request.id).header("cache-control", "no-store");
-    switch (faceOf(request.url)) {
-      case "cal":
-        return reply.status(status).send(new CalError(status, message).envelope(request.url));
-      case "canva":
-        return reply
-          .status(status)
-          .send({ code: "bad_request", message, error: "invalid_request", error_description: message });
-      case "admin":
-        return reply.status(status).send(adminErrorBody("invalid_request", message));
-      case "pages":
-        return sendHtml(reply, status, errorPage("Invalid request", `${message}.`));
-    }
+    const face = faceOf(request.url);
+    const { type, body } = errorAnswer(face, status, message, request.url);
+    if (face === "pages") return sendHtml(reply, status, body);
+    return reply.status(status).header("content-type", `${type}; charset=utf-8`).send(body);
   };
+
+/** A refusal in the face's own shape, as a media type and a body. */
+export function errorAnswer(face: Face, status: number, message: string, path: string): { type: string; body: string } {
+  switch (face) {
+    case "cal":
+      return { type: JSON_TYPE, body: JSON.stringify(new CalError(status, message).envelope(path)) };
+    case "canva":
+      return {
+        type: JSON_TYPE,
+        body: JSON.stringify(new CanvaError(status, "bad_request", message, "invalid_request").body()),
+      };
+    case "admin":
+      return { type: JSON_TYPE, body: JSON.stringify(adminErrorBody("invalid_request", message)) };
+    case "pages":
+      return { type: "text/html; charset=utf-8", body: errorPage("Invalid request", `${message}.`) };
+  }
+}
+
+const JSON_TYPE = "application/json";

@@ -20,10 +20,19 @@ export class CanvaError extends Error {
   }
 }
 
+/** A body that is not a form: the token, introspection and revocation endpoints read nothing else. */
+export const unsupportedMediaType = () =>
+  new CanvaError(
+    415,
+    "unsupported_media_type",
+    "Content-Type must be application/x-www-form-urlencoded",
+    "invalid_request",
+  );
+
 /** The answer to anything unexpected: no detail leaves the server. */
 export const internalError = () => new CanvaError(500, "internal_error", "Internal error", "server_error");
 
-/** Core error kinds to Canva's statuses and codes (the statuses and codes Canva answers with). */
+/** Core error kinds to the statuses and codes Canva answers with. */
 export function fromCoreError(error: OAuthError, headers: Record<string, string> = {}): CanvaError {
   switch (error.code) {
     case "invalid_client":

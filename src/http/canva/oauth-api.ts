@@ -7,7 +7,7 @@ import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../
 import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { logIssuedEvent, logSecurityEvent } from "../security-events.js";
 import { authenticateCanvaClient } from "./client-auth.js";
-import { CanvaError, fromCoreError, internalError } from "./errors.js";
+import { CanvaError, fromCoreError, internalError, unsupportedMediaType } from "./errors.js";
 import { CanvaParams } from "./params.js";
 import { INTROSPECTION_RESPONSE, TOKEN_RESPONSE } from "./response-schemas.js";
 
@@ -28,12 +28,7 @@ function canvaErrorFor(failure: RequestFailure): CanvaError {
       return badBody("Request body has too many parameters");
     case "wrong-media-type":
     case "malformed-json":
-      return new CanvaError(
-        415,
-        "unsupported_media_type",
-        "Content-Type must be application/x-www-form-urlencoded",
-        "invalid_request",
-      );
+      return unsupportedMediaType();
     case "unavailable":
       return new CanvaError(
         503,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { FormBody } from "../form-body.js";
-import { CanvaError, invalidField } from "./errors.js";
+import { CanvaError, invalidField, unsupportedMediaType } from "./errors.js";
 
 /** Reads a form body's parameters the way Canva validates them: one value each, never blank. */
 export class CanvaParams {
@@ -9,12 +9,7 @@ export class CanvaParams {
   static of(request: FastifyRequest): CanvaParams {
     if (request.body === undefined || request.body === null) return new CanvaParams(new Map());
     if (!(request.body instanceof Map)) {
-      throw new CanvaError(
-        415,
-        "unsupported_media_type",
-        "Content-Type must be application/x-www-form-urlencoded",
-        "invalid_request",
-      );
+      throw unsupportedMediaType();
     }
     return new CanvaParams(request.body as FormBody);
   }
