@@ -1,7 +1,6 @@
 import type { ClientRecord, TokenWithGrant } from "../store/types.js";
 import type { CoreContext } from "./context.js";
 import { fail, ok, type Result } from "./errors.js";
-import { seconds } from "./time.js";
 
 /** The longest token a client may present anywhere; longer input is refused before hashing. */
 export const MAX_TOKEN_LENGTH = 4096;
@@ -23,39 +22,16 @@ export async function findTokenByValue(ctx: CoreContext, value: string): Promise
   return ctx.store.findToken(ctx.keys.hashToken(value));
 }
 
-export interface IntrospectionResponse {
-  active: boolean;
-  scope?: string;
-  client?: string;
-  client_id?: string;
-  token_type?: string;
-  exp?: number;
-  iat?: number;
-  nbf?: number;
-  jti?: string;
-  sub?: string;
-}
+/** What introspection found, before a dialect words it: a live token of the asking client and its user's pairwise id. */
+export type Introspection = { active: false } | { active: true; token: TokenWithGrant; subject: string };
+
+const INACTIVE: Introspection = { active: false };
 
 /** RFC 7662: only a live token issued to the asking client is active; anything else is just inactive. */
-export async function introspect(
-  ctx: CoreContext,
-  client: ClientRecord,
-  value: string,
-): Promise<IntrospectionResponse> {
+export async function introspect(ctx: CoreContext, client: ClientRecord, value: string): Promise<Introspection> {
   const token = await findTokenByValue(ctx, value);
-  if (!token || token.clientId !== client.id || stateOf(token, ctx.now()) !== "active") return { active: false };
-  return {
-    active: true,
-    scope: token.scopes.join(" "),
-    client: token.clientId,
-    client_id: token.clientId,
-    token_type: token.kind === "access" ? "access_token" : "refresh_token",
-    exp: seconds(token.expiresAt),
-    iat: seconds(token.createdAt),
-    nbf: seconds(token.createdAt),
-    jti: token.jti,
-    sub: ctx.keys.pairwiseId(token.clientId, token.userId),
-  };
+  if (!token || token.clientId !== client.id || stateOf(token, ctx.now()) !== "active") return INACTIVE;
+  return { active: true, token, subject: ctx.keys.pairwiseId(token.clientId, token.userId) };
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { seconds } from "../../core/time.js";
 import { exchange, SUPPORTED_GRANT_TYPES } from "../../core/token-endpoint.js";
-import { introspect, revoke } from "../../core/token-state.js";
+import { type Introspection, introspect, revoke } from "../../core/token-state.js";
 import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
@@ -105,7 +106,7 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
   app.post("/v1/oauth/introspect", { schema: { response: INTROSPECTION_RESPONSE } }, async (request) => {
     const params = CanvaParams.of(request);
     const client = await admit(request, params, "introspect", () => "introspect");
-    return introspect(core, client, params.required("token"));
+    return introspectionBody(await introspect(core, client, params.required("token")));
   });
 
   app.post("/v1/oauth/revoke", async (request) => {
@@ -115,4 +116,22 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
     if (!result.ok) throw fromCoreError(result.error);
     return {};
   });
+}
+
+/** RFC 7662's answer, with Canva's `client` beside `client_id`. */
+function introspectionBody(found: Introspection) {
+  if (!found.active) return { active: false };
+  const { token, subject } = found;
+  return {
+    active: true,
+    scope: token.scopes.join(" "),
+    client: token.clientId,
+    client_id: token.clientId,
+    token_type: token.kind === "access" ? "access_token" : "refresh_token",
+    exp: seconds(token.expiresAt),
+    iat: seconds(token.createdAt),
+    nbf: seconds(token.createdAt),
+    jti: token.jti,
+    sub: subject,
+  };
 }

@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { CoreContext } from "../../core/context.js";
-import { checkAccessToken } from "../../core/token-state.js";
-import type { TokenWithGrant } from "../../store/types.js";
+import { accessUser } from "../../core/resource-access.js";
 import type { AppDeps } from "../deps.js";
 import { CanvaError } from "./errors.js";
 
@@ -12,18 +11,22 @@ function bearerError(status: number, code: string, message: string, rfcError = "
 }
 
 /** RFC 6750 bearer authentication with Canva's resource errors. */
-async function authorize(core: CoreContext, request: FastifyRequest, scope?: string): Promise<TokenWithGrant> {
+async function authorize(core: CoreContext, request: FastifyRequest, scope?: string) {
   const header = request.headers.authorization;
   if (!header) throw bearerError(401, "invalid_access_token", "Missing Authorization header");
   const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
   if (!match?.[1]) throw bearerError(401, "invalid_access_token", "Malformed Authorization header");
-  const check = await checkAccessToken(core, match[1]);
-  if (check.status === "revoked") throw bearerError(401, "revoked_access_token", "Access token has been revoked");
-  if (check.status !== "valid") throw bearerError(401, "invalid_access_token", "Access token is invalid");
-  if (scope && !check.token.scopes.includes(scope)) {
-    throw bearerError(403, "missing_scope", `Missing scopes: ${scope}`, "insufficient_scope");
+  const access = await accessUser(core, match[1], scope);
+  switch (access.status) {
+    case "granted":
+      return access;
+    case "revoked":
+      throw bearerError(401, "revoked_access_token", "Access token has been revoked");
+    case "insufficient_scope":
+      throw bearerError(403, "missing_scope", `Missing scopes: ${access.scope}`, "insufficient_scope");
+    case "invalid":
+      throw bearerError(401, "invalid_access_token", "Access token is invalid");
   }
-  return check.token;
 }
 
 /** The user endpoints a Canva Connect access token unlocks. */
@@ -31,21 +34,12 @@ export function registerCanvaUsersApi(app: FastifyInstance, deps: AppDeps): void
   const { core } = deps;
 
   app.get("/v1/users/me", async (request) => {
-    const token = await authorize(core, request);
-    const user = await core.store.getUserById(token.userId);
-    if (!user) throw bearerError(401, "invalid_access_token", "Access token is invalid");
-    return {
-      team_user: {
-        user_id: core.keys.pairwiseId(token.clientId, user.id),
-        team_id: core.keys.pairwiseId(token.clientId, `team\u0000${user.teamId}`),
-      },
-    };
+    const { userId, teamId } = await authorize(core, request);
+    return { team_user: { user_id: userId, team_id: teamId } };
   });
 
   app.get("/v1/users/me/profile", async (request) => {
-    const token = await authorize(core, request, "profile:read");
-    const user = await core.store.getUserById(token.userId);
-    if (!user) throw bearerError(401, "invalid_access_token", "Access token is invalid");
+    const { user } = await authorize(core, request, "profile:read");
     return { profile: { display_name: user.displayName } };
   });
 }
