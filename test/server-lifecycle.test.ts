@@ -149,7 +149,24 @@ test("a body that stops arriving is answered 408 in its dialect's shape after KE
     );
     const answer = await closed;
     assert.match(answer, /^HTTP\/1\.1 408 /);
+    assert.match(answer, /\r\ncache-control: no-store\r\n/i);
     assert.match(answer, /"code":"bad_request","message":"Request timed out"/);
+    // Not only the shape a path without a known face gets: Cal.com's and a page's too.
+    const cal = await rawConnection(server.url);
+    cal.socket.write(
+      "POST /v2/oauth/OC-x/exchange HTTP/1.1\r\nHost: keyward\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{",
+    );
+    const calAnswer = await cal.closed;
+    assert.match(calAnswer, /^HTTP\/1\.1 408 /);
+    const envelope = JSON.parse(calAnswer.slice(calAnswer.indexOf("\r\n\r\n") + 4));
+    assert.equal(envelope.status, "error");
+    assert.equal(envelope.path, "/v2/oauth/OC-x/exchange");
+    assert.equal(envelope.error.message, "Request timed out");
+    const page = await rawConnection(server.url);
+    page.socket.write(
+      "POST /login HTTP/1.1\r\nHost: keyward\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\nemail=",
+    );
+    assert.match(await page.closed, /^HTTP\/1\.1 408 [\s\S]*\r\ncontent-type: text\/html/i);
   } finally {
     await server.stop();
   }
