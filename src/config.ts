@@ -11,7 +11,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * |--------------------------------|--------------------------|---------|
  * | PORT                           | 8080                     | port to listen on |
  * | HOST                           | 127.0.0.1                | address to listen on |
- * | DATABASE_URL                   | ./data/keyward.db        | `postgres://...` for PostgreSQL, anything else is a SQLite file path |
+ * | DATABASE_URL                   | ./data/keyward.db        | `postgres://...` for PostgreSQL, a path for a SQLite file; any other URL is refused |
  * | KEYWARD_ISSUER                 | http://localhost:<PORT>  | public base URL, the `iss` of every token |
  * | KEYWARD_SECRET                 | generated, see below     | server secret (32+ chars): keys token hashes, pairwise ids, CSRF, signing-key encryption |
  * | LOG_LEVEL                      | info                     | pino level |
@@ -23,15 +23,15 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_REFRESH_GRACE          | 0 (off)                  | up to 60: how long a client that lost a refresh's answer may present the spent refresh token again and get new tokens, rather than having its lineage revoked for reuse |
  * | KEYWARD_SESSION_TTL            | 43200                    | sign-in session lifetime |
  * | KEYWARD_KEY_RELOAD             | 30                       | how often signing keys are re-read, so a rotation reaches every instance |
- * | KEYWARD_PG_POOL_SIZE           | 10                       | PostgreSQL connections per process (per worker with KEYWARD_WORKERS) |
+ * | KEYWARD_PG_POOL_SIZE           | 10                       | PostgreSQL connections per process (per worker with KEYWARD_WORKERS), at most 1000 |
  * | KEYWARD_PG_STATEMENT_TIMEOUT   | 10                       | PostgreSQL statement_timeout; also bounds a transaction left idle |
  * | KEYWARD_PG_CONNECT_TIMEOUT     | 5                        | how long a request waits for a PostgreSQL connection before a 503 |
  * | KEYWARD_PG_PREPARE             | on                       | `off` sends every query unnamed, for a proxy that cannot keep named prepared statements per connection (PgBouncer before 1.21 in transaction mode) |
  * | KEYWARD_PRUNE_INTERVAL         | 600                      | mean time between prunes of expired records (randomized ±50%); 0 turns the timer off |
- * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning |
+ * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning, at most 100000 |
  * | KEYWARD_WORKERS                | 1                        | server processes on this machine, at most 256 (`keyward start --workers N` overrides) |
  * | KEYWARD_REQUEST_TIMEOUT        | 60                       | up to 3600: a request whose headers and body have not all arrived by then is answered 408 and its connection closed, so a stalled client holds neither a connection nor a shutdown |
- * | KEYWARD_TRUST_PROXY            | (none)                   | `true`, a hop count, or addresses of proxies whose X-Forwarded-For to believe |
+ * | KEYWARD_TRUST_PROXY            | (none)                   | `true`, a hop count (at most 100), or addresses of proxies whose X-Forwarded-For to believe |
  * | REDIS_URL                      | (none: limits in memory) | Redis shared by every instance for rate limits and sign-in failure counts |
  * | KEYWARD_REDIS_PREFIX           | keyward:rl:              | prefix of every Redis key keyward writes |
  * | KEYWARD_RATE_WINDOW            | 60                       | rate-limit window |
@@ -46,8 +46,9 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_ADMIN_HOST             | 127.0.0.1                | address of the admin listener |
  * | KEYWARD_ADMIN_FAILURES_PER_ADDRESS | 20                   | failed admin API authentications per source address per sign-in window, after which the address is refused (429) |
  *
- * A rate of 0 turns that limit off. Durations are whole seconds: lifetimes and windows at most ten
- * years, the key reload, prune interval and PostgreSQL timeouts at most about 24 days (Node's timer limit).
+ * A rate of 0 turns that limit off. An empty value is unset. Numbers are digits alone. Durations are
+ * whole seconds: lifetimes and windows at most ten years, the key reload, prune interval and
+ * PostgreSQL timeouts at most about 24 days (Node's timer limit).
  *
  * With SQLite and no KEYWARD_SECRET, a secret is generated on first start and kept in
  * `keyward.secret` beside the database file (mode 0600). PostgreSQL requires KEYWARD_SECRET,
@@ -103,10 +104,18 @@ export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * Digits only: `Number` would also take `0x10`, `1e3`, `+5` and surrounding spaces, none of which
+ * anyone writes for a count on purpose. NaN for anything else.
+ */
+function wholeNumber(raw: string): number {
+  return /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
+}
+
 function count(env: Env, name: string, fallback: number): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
+  const value = wholeNumber(raw);
   if (!Number.isInteger(value) || value < 0)
     throw new ConfigError(`${name} must be a whole number (0 turns the limit off)`);
   return value;
@@ -115,7 +124,7 @@ function count(env: Env, name: string, fallback: number): number {
 function atLeast(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
+  const value = wholeNumber(raw);
   if (!Number.isInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
     throw new ConfigError(`${name} must be a whole number ${range}`);
@@ -131,6 +140,12 @@ const MAX_REFRESH_GRACE_SECONDS = 60;
 
 /** More processes than any machine keyward runs on has cores for; a typo beyond it would fork without end. */
 export const MAX_WORKERS = 256;
+/** Far more connections than one PostgreSQL serves by default (100); a typo beyond it is refused. */
+const MAX_POOL_SIZE = 1000;
+/** Rows a prune deletes in one statement; more would hold locks for long, which batching is there to avoid. */
+const MAX_PRUNE_BATCH = 100_000;
+/** More proxies than any request passes through. */
+const MAX_PROXY_HOPS = 100;
 
 /** Ten years: a longer lifetime would put expiry times past what the stores' integer columns hold. */
 const MAX_LIFETIME_SECONDS = 10 * 365 * 86400;
@@ -140,7 +155,7 @@ const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 function seconds(env: Env, name: string, fallback: number, max = MAX_LIFETIME_SECONDS): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback * 1000;
-  const value = Number(raw);
+  const value = wholeNumber(raw);
   if (!Number.isInteger(value) || value <= 0 || value > max) {
     throw new ConfigError(`${name} must be a whole number of seconds from 1 to ${max}`);
   }
@@ -171,7 +186,11 @@ function isProxyAddress(value: string): boolean {
 function parseTrustProxy(raw: string | undefined): Config["trustProxy"] {
   if (!raw) return undefined;
   if (raw === "true") return true;
-  if (/^\d+$/.test(raw)) return Number(raw);
+  if (/^\d+$/.test(raw)) {
+    const hops = wholeNumber(raw);
+    if (hops <= MAX_PROXY_HOPS) return hops;
+    throw new ConfigError(`KEYWARD_TRUST_PROXY as a hop count must be at most ${MAX_PROXY_HOPS}`);
+  }
   const addresses = raw.split(",").map((address) => address.trim());
   const wrong = addresses.filter((address) => !isProxyAddress(address));
   if (wrong.length > 0) {
@@ -207,6 +226,15 @@ function parseIssuer(raw: string): string {
 
 export function isPostgresUrl(url: string): boolean {
   return /^postgres(ql)?:\/\//.test(url);
+}
+
+/** A SQLite file path or a PostgreSQL URL; any other URL is a mistake, not a file name. */
+function parseDatabaseUrl(raw: string | undefined): string {
+  const url = raw || "./data/keyward.db";
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !isPostgresUrl(url)) {
+    throw new ConfigError("DATABASE_URL must be a SQLite file path or a postgres:// (postgresql://) URL");
+  }
+  return url;
 }
 
 function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "secretSource"> {
@@ -255,7 +283,7 @@ function adminListener(env: Env, token: string | undefined, port: number): Confi
 
 export function loadConfig(env: Env = process.env): Config {
   const port = portNumber(env, "PORT") ?? 8080;
-  const databaseUrl = env.DATABASE_URL || "./data/keyward.db";
+  const databaseUrl = parseDatabaseUrl(env.DATABASE_URL);
   const issuer = parseIssuer(env.KEYWARD_ISSUER || `http://localhost:${port}`);
   const token = adminToken(env.KEYWARD_ADMIN_TOKEN);
   return {
@@ -274,7 +302,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlMs: seconds(env, "KEYWARD_SESSION_TTL", 12 * 3600),
     keyReloadMs: seconds(env, "KEYWARD_KEY_RELOAD", 30, MAX_TIMER_SECONDS),
     pool: {
-      size: atLeast(env, "KEYWARD_PG_POOL_SIZE", DEFAULT_POOL_SETTINGS.size, 1),
+      size: atLeast(env, "KEYWARD_PG_POOL_SIZE", DEFAULT_POOL_SETTINGS.size, 1, MAX_POOL_SIZE),
       statementTimeoutMs: seconds(
         env,
         "KEYWARD_PG_STATEMENT_TIMEOUT",
@@ -290,7 +318,7 @@ export function loadConfig(env: Env = process.env): Config {
       preparedStatements: onOff(env, "KEYWARD_PG_PREPARE", DEFAULT_POOL_SETTINGS.preparedStatements),
     },
     pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0, MAX_TIMER_SECONDS) * 1000,
-    pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1),
+    pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1, MAX_PRUNE_BATCH),
     workers: atLeast(env, "KEYWARD_WORKERS", 1, 1, MAX_WORKERS),
     requestTimeoutMs: seconds(env, "KEYWARD_REQUEST_TIMEOUT", 60, 3600),
     adminToken: token,

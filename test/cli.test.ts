@@ -361,6 +361,20 @@ describe("keyward help", () => {
       assert.equal(result.status, 2, `${name}=${value}: ${result.stderr}`);
       assert.match(result.stderr, message);
     }
+    for (const [name, value, message] of [
+      ["KEYWARD_WORKERS", "0x10", /KEYWARD_WORKERS must be a whole number/],
+      ["KEYWARD_WORKERS", " 5", /KEYWARD_WORKERS must be a whole number/],
+      ["KEYWARD_CODE_TTL", "1e3", /KEYWARD_CODE_TTL must be a whole number of seconds/],
+      ["KEYWARD_RATE_PER_CLIENT", "+5", /KEYWARD_RATE_PER_CLIENT must be a whole number/],
+      ["KEYWARD_PG_POOL_SIZE", "99999999999", /KEYWARD_PG_POOL_SIZE must be a whole number from 1 to 1000/],
+      ["KEYWARD_PRUNE_BATCH", "99999999999", /KEYWARD_PRUNE_BATCH must be a whole number from 1 to 100000/],
+      ["KEYWARD_TRUST_PROXY", "99999999999", /KEYWARD_TRUST_PROXY as a hop count must be at most 100/],
+      ["DATABASE_URL", "mysql://localhost/db", /DATABASE_URL must be a SQLite file path or a postgres:\/\//],
+      ["DATABASE_URL", "http://example.com/db", /DATABASE_URL must be a SQLite file path/],
+    ] as const) {
+      assert.throws(() => loadConfig({ DATABASE_URL: ":memory:", [name]: value }), message, `${name}=${value}`);
+    }
+    assert.equal(loadConfig({ DATABASE_URL: ":memory:", KEYWARD_TRUST_PROXY: "2" }).trustProxy, 2);
     const forks = runCli(["start", "--workers", "1000000"], env);
     assert.equal(forks.status, 2, forks.stderr);
     assert.match(forks.stderr, /--workers must be a whole number from 1 to 256/);
