@@ -237,6 +237,11 @@ function parseDatabaseUrl(raw: string | undefined): string {
   return url;
 }
 
+/** Where a SQLite database's generated secret is kept: beside the database file. */
+export function secretFile(databaseUrl: string): string {
+  return join(dirname(resolve(databaseUrl)), "keyward.secret");
+}
+
 function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "secretSource"> {
   const fromEnv = env.KEYWARD_SECRET;
   if (fromEnv) {
@@ -247,7 +252,7 @@ function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "
     throw new ConfigError("KEYWARD_SECRET must be set when DATABASE_URL is PostgreSQL (every instance shares it)");
   }
   if (databaseUrl === ":memory:") return { secret: randomToken(32), secretSource: "ephemeral" };
-  const file = join(dirname(resolve(databaseUrl)), "keyward.secret");
+  const file = secretFile(databaseUrl);
   if (existsSync(file)) return { secret: readFileSync(file, "utf8").trim(), secretSource: "file" };
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${randomToken(32)}\n`, { mode: 0o600, flag: "wx" });

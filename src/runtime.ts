@@ -27,13 +27,17 @@ export function maxJwtLifetimeMs(config: Config): number {
 /** How long starting up waits for Redis before serving without it (limits unenforced until it answers). */
 const REDIS_CONNECT_WAIT_MS = 2000;
 
+/** Told, once for each time Redis stops answering, that the rate limits are counted in this process alone. */
+export type RedisFallbackWarning = (error: Error) => void;
+
+const warnAsProcess: RedisFallbackWarning = (error) =>
+  process.emitWarning(`rate limits are counted by this process alone while Redis is unreachable: ${error.message}`);
+
 /** Redis when REDIS_URL is set; its client is loaded only then, as it costs every other process memory. */
-async function openRateLimiter(config: Config): Promise<RateLimiter> {
+async function openRateLimiter(config: Config, warn: RedisFallbackWarning): Promise<RateLimiter> {
   if (!config.redisUrl) return new MemoryRateLimiter();
   const { RedisRateLimiter } = await import("./store/redis-rate-limiter.js");
-  const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
-    process.emitWarning(`rate limits are counted by this process alone while Redis is unreachable: ${error.message}`),
-  );
+  const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, warn);
   await limiter.connected(REDIS_CONNECT_WAIT_MS);
   return limiter;
 }
@@ -42,7 +46,11 @@ async function openRateLimiter(config: Config): Promise<RateLimiter> {
  * Opens the database and assembles the core and its dependencies; shared by the server and the CLI.
  * `storeOptions` are for tests (a failing disk); the pool settings come from `config`.
  */
-export async function openRuntime(config: Config, storeOptions: Omit<StoreOptions, "pool"> = {}): Promise<Runtime> {
+export async function openRuntime(
+  config: Config,
+  storeOptions: Omit<StoreOptions, "pool"> = {},
+  warnRedisFallback: RedisFallbackWarning = warnAsProcess,
+): Promise<Runtime> {
   const opened = await openStore(config.databaseUrl, { ...storeOptions, pool: config.pool });
   const keys = new ServerKeys(config.secret);
   let holdsSecret: boolean;
@@ -69,7 +77,7 @@ export async function openRuntime(config: Config, storeOptions: Omit<StoreOption
   };
   const keyRing = new KeyRing(opened.store, keys);
   const webhookKeys = new KeyRing(opened.store, keys, "webhooks");
-  const rateLimiter = await openRateLimiter(config);
+  const rateLimiter = await openRateLimiter(config, warnRedisFallback);
   const limits = config.rateLimits;
   const signing = new SigningThread();
   return {

@@ -1,6 +1,7 @@
 import cluster from "node:cluster";
 import type { FastifyInstance } from "fastify";
-import type { Config } from "./config.js";
+import { pino } from "pino";
+import { type Config, secretFile } from "./config.js";
 import { buildAdminApp, buildApp } from "./http/app.js";
 import { answerCollections } from "./http/metrics-cluster.js";
 import { startPruneTimer } from "./prune-timer.js";
@@ -30,9 +31,13 @@ export async function startServer(
   config: Config,
   storeOptions: Omit<StoreOptions, "pool"> = {},
 ): Promise<RunningServer> {
-  const runtime = await openRuntime(config, storeOptions);
+  // Made before the app, so that what happens while the runtime opens (Redis unreachable) is logged as the rest is.
+  const log = pino({ level: config.logLevel });
+  const runtime = await openRuntime(config, storeOptions, (error) =>
+    log.warn({ err: error }, "rate limits are counted by this process alone while Redis is unreachable"),
+  );
   await runtime.loadKeys(Date.now());
-  const app = buildApp(runtime, { logger: { level: config.logLevel } });
+  const app = buildApp(runtime, { loggerInstance: log });
   if (cluster.isWorker) answerCollections(runtime.metrics);
   const reload = setInterval(() => {
     runtime.loadKeys(Date.now()).catch((error) => app.log.warn({ err: error }, "signing key reload failed"));
@@ -46,6 +51,7 @@ export async function startServer(
   );
   if (config.secretSource === "generated") {
     app.log.info(
+      { secret_file: secretFile(config.databaseUrl) },
       "generated a server secret and stored it beside the database; set KEYWARD_SECRET to manage it yourself",
     );
   }

@@ -95,6 +95,13 @@ test("backup refuses to overwrite a file, to back up what is not there, and Post
   assert.match(overwrite.stderr, /already exists/);
   assert.equal(readFileSync(taken, "utf8"), "keep me");
 
+  // README's own example names a directory that may not exist yet: it is made, for its owner only.
+  const nested = join(dirname(env.DATABASE_URL), "backups", "daily", "keyward.db");
+  const made = runCli(["backup", nested], env);
+  assert.equal(made.status, 0, made.stderr);
+  assert.equal(statSync(nested).mode & 0o777, 0o600);
+  assert.equal(statSync(dirname(nested)).mode & 0o777, 0o700);
+
   assert.equal(runCli(["backup"], env).status, 2);
   const postgres = runCli(["backup", `${taken}.pg`], { ...env, DATABASE_URL: "postgres://nobody@127.0.0.1:1/x" });
   assert.equal(postgres.status, 2);

@@ -186,9 +186,16 @@ function assertTokenResponse(response: Awaited<ReturnType<typeof runExample>>) {
 
 let issued: { access: string; refresh: string; claims: ReturnType<typeof decodeJwt> } | undefined;
 
-test("the generated secret is kept beside the database, readable only by its owner", { skip }, () => {
+test("the generated secret is kept beside the database, readable only by its owner, and the log says where", {
+  skip,
+}, () => {
   const file = join(dirname(env.DATABASE_URL as string), "keyward.secret");
   assert.equal(statSync(file).mode & 0o777, 0o600);
+  const said = server
+    .output()
+    .split("\n")
+    .find((line) => line.includes("generated a server secret"));
+  assert.equal(JSON.parse(said ?? "{}").secret_file, file);
 });
 
 test("seed 001: the token request with Basic credentials exchanges a real code", { skip }, async () => {

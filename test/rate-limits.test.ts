@@ -386,3 +386,23 @@ function wrongSecretFrom(h: Harness, forwardedFor: string) {
     payload: form({ grant_type: "refresh_token", refresh_token: "x" }),
   });
 }
+
+test("a server whose Redis does not answer says so once, in its JSON log, and still serves", {
+  timeout: 30_000,
+}, async () => {
+  const unused = await freePort();
+  const server = await startServerProcess({ DATABASE_URL: tempDatabase(), REDIS_URL: `redis://127.0.0.1:${unused}` });
+  try {
+    assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+    const warnings = server
+      .output()
+      .split("\n")
+      .filter((line) => line.includes("counted by this process alone"));
+    assert.equal(warnings.length, 1, server.output());
+    const logged = JSON.parse(warnings[0] ?? "");
+    assert.equal(logged.level, 40);
+    assert.match(logged.err.message, /ECONNREFUSED/);
+  } finally {
+    await server.stop();
+  }
+});

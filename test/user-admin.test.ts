@@ -84,7 +84,15 @@ test("users show: the user and the integrations they connected, with what each m
   assert.equal(printed.user_id, user.userId);
   assert.equal(printed.email, user.email);
   assert.equal(printed.connections.length, 1);
-  assert.match(printed.connections[0], new RegExp(`^${client.clientId} \\(Test Integration\\): .*profile:read`));
+  const [connection] = printed.connections;
+  assert.equal(connection.client_id, client.clientId);
+  assert.equal(connection.client_name, "Test Integration");
+  assert.match(connection.scope, /(^| )profile:read( |$)/);
+  assert.ok(Date.parse(connection.connected_at) <= Date.now(), connection.connected_at);
+  assert.match(
+    (await usersPrinting("show", { email: user.email })).printed,
+    new RegExp(`connections\\s+${client.clientId} \\(Test Integration\\): .*profile:read`),
+  );
 
   const lonely = await h.createUser();
   assert.match((await usersPrinting("show", { email: lonely.email })).printed, /connections\s+\(none\)/);

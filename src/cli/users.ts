@@ -128,15 +128,23 @@ async function disconnectClient(runtime: Runtime, values: UserOptions): Promise<
 async function show(runtime: Runtime, values: UserOptions): Promise<number> {
   const { email, user } = await userNamed(runtime, values);
   if (!user) return noUser(email);
-  const connections = (await listConnections(runtime.core, user.id)).map(
-    (c) => `${c.clientId} (${c.clientName}): ${c.scopes.join(" ")}`,
-  );
+  const connections = await listConnections(runtime.core, user.id);
+  // As JSON, each connection in the admin API's fields; as text, one line.
+  const listed =
+    values.json === true
+      ? connections.map((c) => ({
+          client_id: c.clientId,
+          client_name: c.clientName,
+          scope: c.scopes.join(" "),
+          connected_at: new Date(c.since).toISOString(),
+        }))
+      : connections.map((c) => `${c.clientId} (${c.clientName}): ${c.scopes.join(" ")}`).join("; ") || "(none)";
   print(values.json === true, {
     user_id: user.id,
     email: user.email,
     display_name: user.displayName,
     created_at: new Date(user.createdAt).toISOString(),
-    connections: values.json === true ? connections : connections.join("; ") || "(none)",
+    connections: listed,
   });
   return 0;
 }

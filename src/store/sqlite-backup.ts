@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import { SECRET_CHECK_ID } from "./kysely-store.js";
@@ -43,9 +43,11 @@ export function backupSqlite(source: string, target: string): BackupResult {
   }
   try {
     database.pragma("busy_timeout = 5000");
-    // Created owner-only from the start (VACUUM INTO runs synchronously, so nothing else sees this umask).
+    // Created owner-only from the start (VACUUM INTO runs synchronously, so nothing else sees this umask),
+    // and so is a directory made for it.
     const umask = process.umask(0o077);
     try {
+      mkdirSync(dirname(path), { recursive: true });
       database.prepare("vacuum into ?").run(path);
     } finally {
       process.umask(umask);
