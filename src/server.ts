@@ -23,6 +23,11 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** A listener that could not start, named by the settings that chose its address (a port taken, a host unknown). */
+function cannotListen(error: unknown, settings: string): Error {
+  return new Error(`cannot listen on ${settings}: ${(error as Error).message}`, { cause: error });
+}
+
 /** The listener's address as a URL a client on this machine can use. */
 const reachable = (address: string) => address.replace("://localhost", "://127.0.0.1");
 
@@ -55,12 +60,6 @@ export async function startServer(
       "generated a server secret and stored it beside the database; set KEYWARD_SECRET to manage it yourself",
     );
   }
-  const address = await app.listen({
-    port: config.port,
-    host: config.host,
-    listenTextResolver: (url) => `keyward listening on ${url} (issuer ${config.issuer}, ${runtime.opened.engine})`,
-  });
-  const url = reachable(address);
   let admin: RunningServer["admin"];
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -80,6 +79,19 @@ export async function startServer(
     })();
     return stopping;
   };
+  let url: string;
+  try {
+    const address = await app.listen({
+      port: config.port,
+      host: config.host,
+      listenTextResolver: (listening) =>
+        `keyward listening on ${listening} (issuer ${config.issuer}, ${runtime.opened.engine})`,
+    });
+    url = reachable(address);
+  } catch (error) {
+    await stop();
+    throw cannotListen(error, `HOST=${config.host} PORT=${config.port}`);
+  }
   if (config.adminToken && config.adminListener) {
     const adminApp = buildAdminApp(runtime, config.adminToken, {
       loggerInstance: app.log.child({ listener: "admin" }),
@@ -93,7 +105,8 @@ export async function startServer(
     } catch (error) {
       await adminApp.close();
       await stop();
-      throw error;
+      const { host, port } = config.adminListener;
+      throw cannotListen(error, `KEYWARD_ADMIN_HOST=${host} KEYWARD_ADMIN_PORT=${port}`);
     }
   }
   const stoppedOnFailure = new Promise<Error>((resolve) => {

@@ -4,7 +4,7 @@ import { request } from "node:http";
 import { resolve } from "node:path";
 import { test } from "node:test";
 import { authorize, createClientWithCli, createUserWithCli, pkce } from "./support/browserless.js";
-import { freePort, startServerProcess, tempDatabase } from "./support/server-process.js";
+import { freePort, runCli, startServerProcess, tempDatabase } from "./support/server-process.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
@@ -228,5 +228,30 @@ test("a client that half-closes its connection after a refresh still gets the ne
     assert.match(answer, /"refresh_token":"/);
   } finally {
     await server.stop();
+  }
+});
+
+test("a port already taken stops the server with a message naming the settings, and a non-zero exit", async () => {
+  const { createServer } = await import("node:net");
+  const holder = createServer();
+  const port = await freePort();
+  await new Promise<void>((listening) => holder.listen(port, "127.0.0.1", listening));
+  try {
+    const result = runCli(["start"], { DATABASE_URL: tempDatabase(), PORT: String(port) });
+    assert.equal(result.status, 1, result.stderr);
+    assert.match(result.stderr, new RegExp(`cannot listen on HOST=127\\.0\\.0\\.1 PORT=${port}: .*EADDRINUSE`));
+    const admin = runCli(["start"], {
+      DATABASE_URL: tempDatabase(),
+      PORT: "0",
+      KEYWARD_ADMIN_TOKEN: "a".repeat(32),
+      KEYWARD_ADMIN_PORT: String(port),
+    });
+    assert.equal(admin.status, 1, admin.stderr);
+    assert.match(
+      admin.stderr,
+      new RegExp(`cannot listen on KEYWARD_ADMIN_HOST=127\\.0\\.0\\.1 KEYWARD_ADMIN_PORT=${port}`),
+    );
+  } finally {
+    holder.close();
   }
 });
