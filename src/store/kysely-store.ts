@@ -1,22 +1,35 @@
-import {
-  type Compilable,
-  type CompiledQuery,
-  type Expression,
-  type Insertable,
-  type Kysely,
-  type QueryCreator,
-  type QueryResult,
-  type Selectable,
-  sql,
-  type Transaction,
-  type UpdateQueryBuilder,
-  type UpdateResult,
+import type {
+  Compilable,
+  CompiledQuery,
+  Kysely,
+  QueryCreator,
+  Transaction,
+  UpdateQueryBuilder,
+  UpdateResult,
 } from "kysely";
 import { isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
+import {
+  consumeRefreshQuery,
+  deleteConsentQuery,
+  inLiveLineage,
+  leadingRow,
+  ofTokenOfKind,
+  redeemCodeQuery,
+  revokeGrantQuery,
+  revokeGrantsOfQuery,
+  SECRET_CHECK_ID,
+  spentOne,
+  storable,
+  successorOf,
+  tokenOfClientQuery,
+  tokenToRevokeQuery,
+} from "./queries.js";
 import { QueryCache } from "./query-cache.js";
-import type { Database, KeyTable } from "./schema.js";
+import { KEY_TABLES, splitScopes, toClient, toCode, toSigningKey, toToken, toUser } from "./records.js";
+import type { Database } from "./schema.js";
 import type { WriteAlone } from "./sqlite.js";
+import { TOKEN_COLUMNS, TOKEN_FIELDS, tokenRows, tokenRowsIfSpent, tokenValues } from "./token-rows.js";
 import {
   type AuthorizationCodeRecord,
   type ClientChanges,
@@ -36,250 +49,6 @@ import {
   type UserRecord,
 } from "./types.js";
 import { ViewMemo } from "./view-memo.js";
-
-const splitScopes = (value: string): string[] => (value === "" ? [] : value.split(" "));
-
-function toClient(row: Selectable<Database["clients"]>): ClientRecord {
-  const client: ClientRecord = {
-    id: row.id,
-    name: row.name,
-    secretHash: row.secret_hash,
-    redirectUris: JSON.parse(row.redirect_uris) as string[],
-    scopes: splitScopes(row.scopes),
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  };
-  const { previous_secret_hash: hash, previous_secret_expires_at: expiresAt } = row;
-  return hash === null || expiresAt === null ? client : { ...client, previousSecret: { hash, expiresAt } };
-}
-
-function toUser(row: Selectable<Database["users"]>): UserRecord {
-  return {
-    id: row.id,
-    email: row.email,
-    passwordHash: row.password_hash,
-    displayName: row.display_name,
-    teamId: row.team_id,
-    createdAt: row.created_at,
-  };
-}
-
-function toCode(hash: string, row: Omit<Selectable<Database["authorization_codes"]>, "hash">): AuthorizationCodeRecord {
-  return {
-    hash,
-    grantId: row.grant_id,
-    clientId: row.client_id,
-    userId: row.user_id,
-    redirectUri: row.redirect_uri,
-    redirectUriExplicit: row.redirect_uri_explicit === 1,
-    codeChallenge: row.code_challenge,
-    scopes: splitScopes(row.scopes),
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    consumedAt: row.consumed_at,
-  };
-}
-
-/** A token row (its key given apart) and, from a join, whether its grant is revoked; one object shape either way. */
-function toToken(hash: string, row: TokenFields, grantRevokedAt: number | null): TokenWithGrant {
-  return {
-    hash,
-    kind: row.kind === "refresh" ? "refresh" : "access",
-    jti: row.jti,
-    grantId: row.grant_id,
-    clientId: row.client_id,
-    userId: row.user_id,
-    scopes: splitScopes(row.scopes),
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    consumedAt: row.consumed_at,
-    grantRevokedAt,
-  };
-}
-
-/** Where the keys of each purpose are kept. */
-const KEY_TABLES = { tokens: "signing_keys", webhooks: "webhook_keys" } as const;
-
-function toSigningKey(row: Selectable<KeyTable>, purpose: KeyPurpose): SigningKeyRecord {
-  return {
-    kid: row.kid,
-    alg: row.alg,
-    purpose,
-    publicJwk: row.public_jwk,
-    privateJwkEncrypted: row.private_jwk_encrypted,
-    createdAt: row.created_at,
-    retiredAt: row.retired_at,
-    publishUntil: row.publish_until,
-  };
-}
-
-/** The secret check's one row. */
-export const SECRET_CHECK_ID = "server";
-
-/**
- * Whether text could be stored at all: PostgreSQL refuses a NUL character in any text value, so no
- * row can hold one, and a lookup by a presented id or email that has one finds nothing on any engine.
- */
-const storable = (text: string) => !text.includes("\u0000");
-
-/** The refresh token among a rotation's new tokens, which the spent one names as its successor. */
-const successorOf = (tokens: TokenRecord[]): string | null =>
-  tokens.find((token) => token.kind === "refresh")?.hash ?? null;
-
-/** Whether an update marked one row spent. Nothing is read back: the caller read the row before. */
-const spentOne = (result: QueryResult<unknown>) => (result.numAffectedRows ?? 0n) > 0n;
-
-/** True where the row's lineage (its grant) exists and is not revoked. */
-const inLiveLineage = (grantColumn: "authorization_codes.grant_id" | "tokens.grant_id") =>
-  sql<boolean>`exists (select 1 from grants where grants.id = ${sql.ref(grantColumn)} and grants.revoked_at is null)`;
-
-/** Marks a live, unexpired code of `client` spent; exported so a test can read its plan. */
-export const redeemCodeQuery = (db: QueryCreator<Database>, codeHash: string, client: string, at: number) =>
-  db
-    .updateTable("authorization_codes")
-    .set({ consumed_at: at })
-    .where("hash", "=", codeHash)
-    .where("client_id", "=", client)
-    .where("consumed_at", "is", null)
-    .where("expires_at", ">", at)
-    .where(inLiveLineage("authorization_codes.grant_id"));
-
-/** Marks a live, unexpired refresh token of `client` spent, and names the refresh token that replaces it. */
-const consumeRefreshQuery = (
-  db: QueryCreator<Database>,
-  tokenHash: string,
-  client: string,
-  at: number,
-  successor: string | null,
-) =>
-  db
-    .updateTable("tokens")
-    .set({ consumed_at: at, successor })
-    .where("hash", "=", tokenHash)
-    .where("client_id", "=", client)
-    .where("kind", "=", "refresh")
-    .where("consumed_at", "is", null)
-    .where("expires_at", ">", at)
-    .where(inLiveLineage("tokens.grant_id"));
-
-/**
- * A value, or an expression standing for one: a named parameter bound from a write-thread group's
- * leading row (SQLite), or a scalar subquery (PostgreSQL's one-statement revocation).
- */
-type Operand = string | Expression<string>;
-
-const revokeGrantQuery = (db: QueryCreator<Database>, id: Operand, at: number) =>
-  db.updateTable("grants").set({ revoked_at: at }).where("id", "=", id).where("revoked_at", "is", null);
-
-/** Revokes every live lineage of the user with the client. */
-const revokeGrantsOfQuery = (db: QueryCreator<Database>, client: string, user: Operand, at: number) =>
-  db
-    .updateTable("grants")
-    .set({ revoked_at: at })
-    .where("client_id", "=", client)
-    .where("user_id", "=", user)
-    .where("revoked_at", "is", null);
-
-const deleteConsentQuery = (db: QueryCreator<Database>, client: string, user: Operand) =>
-  db.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user);
-
-/** The client's token with this hash: one row or none. */
-const tokenOfClientQuery = (db: QueryCreator<Database>, tokenHash: string, client: string) =>
-  db.selectFrom("tokens").select("kind").where("hash", "=", tokenHash).where("client_id", "=", client);
-
-/**
- * The client's token with this hash, as what revoking it touches: the grant of an access token,
- * the user of a refresh token (the other is null). One row or none.
- */
-const tokenToRevokeQuery = (db: QueryCreator<Database>, tokenHash: string, client: string) =>
-  db
-    .selectFrom("tokens")
-    .select((eb) => [
-      eb.case().when("kind", "=", "access").then(eb.ref("grant_id")).end().as("access_grant"),
-      eb.case().when("kind", "=", "refresh").then(eb.ref("user_id")).end().as("refresh_user"),
-    ])
-    .where("hash", "=", tokenHash)
-    .where("client_id", "=", client);
-
-/** Names `tokenToRevokeQuery`'s columns in a statement that follows it in a write-thread group. */
-const leadingRow = (column: "access_grant" | "refresh_user") => sql.raw<string>(`@${column}`);
-
-/**
- * The column of the client's token of this kind, as a scalar subquery (null when there is none),
- * for the writes of PostgreSQL's one-statement revocation.
- */
-const ofTokenOfKind = <Column extends "grant_id" | "user_id">(
-  db: QueryCreator<Database>,
-  column: Column,
-  tokenHash: string,
-  client: string,
-  kind: TokenRecord["kind"],
-) =>
-  db
-    .selectFrom("tokens")
-    .select(column)
-    .where("hash", "=", tokenHash)
-    .where("client_id", "=", client)
-    .where("kind", "=", kind)
-    .$asScalar();
-
-/** A token row as read: its key is given apart, and its successor is read only to answer a rotation again. */
-type TokenFields = Omit<Selectable<Database["tokens"]>, "hash" | "successor">;
-
-const TOKEN_COLUMNS = [
-  "hash",
-  "kind",
-  "jti",
-  "grant_id",
-  "client_id",
-  "user_id",
-  "scopes",
-  "created_at",
-  "expires_at",
-  "consumed_at",
-] as const;
-
-const TOKEN_FIELDS = TOKEN_COLUMNS.filter((column) => column !== "hash") as Exclude<
-  (typeof TOKEN_COLUMNS)[number],
-  "hash"
->[];
-
-/** Tokens' column values laid end to end, in TOKEN_COLUMNS order. */
-function tokenValues(tokens: TokenRecord[]): unknown[] {
-  // A loop rather than flatMap, which V8 runs as a slow generic builtin.
-  const values: unknown[] = [];
-  for (const t of tokens) {
-    values.push(t.hash, t.kind, t.jti, t.grantId, t.clientId, t.userId, t.scopes.join(" "));
-    values.push(t.createdAt, t.expiresAt, t.consumedAt);
-  }
-  return values;
-}
-
-/**
- * Token rows, from their column values laid end to end, as a query with one row for each row of
- * `spent` (a CTE that has one row or none). Its values are parameters of no stated type, which
- * PostgreSQL takes for text in a `select`: the numbers are cast.
- */
-function tokenRowsIfSpent(values: unknown[]) {
-  const rows = [];
-  for (let start = 0; start < values.length; start += TOKEN_COLUMNS.length) {
-    const columns = TOKEN_COLUMNS.map((column, i) => {
-      const value = values[start + i];
-      return column.endsWith("_at") ? sql`cast(${value} as bigint)` : sql`${value}`;
-    });
-    rows.push(sql`select ${sql.join(columns)} from spent`);
-  }
-  return sql.join(rows, sql` union all `);
-}
-
-/** Token rows from their column values laid end to end, in TOKEN_COLUMNS order. */
-function tokenRows(values: unknown[]): Insertable<Database["tokens"]>[] {
-  const rows: Insertable<Database["tokens"]>[] = [];
-  for (let start = 0; start < values.length; start += TOKEN_COLUMNS.length) {
-    rows.push(Object.fromEntries(TOKEN_COLUMNS.map((column, i) => [column, values[start + i]])) as never);
-  }
-  return rows;
-}
 
 /** Runs `work` as one transaction on `tx`, committing when it resolves and rolling back when it throws. */
 export type TransactionRunner = <T>(work: (tx: Transaction<Database>) => Promise<T>) => Promise<T>;

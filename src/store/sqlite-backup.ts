@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
-import { SECRET_CHECK_ID } from "./kysely-store.js";
+import { SECRET_CHECK_ID } from "./queries.js";
 
 /** A backup that could not be made; the message says why, and nothing was left at the target. */
 export class BackupError extends Error {}
