@@ -1,6 +1,7 @@
 import {
   type Checked,
   type ClientFieldProblem,
+  changeClient,
   checkClientChanges,
   checkNewClient,
   isPreviousSecretLifetime,
@@ -116,8 +117,7 @@ export async function runClientsCommand(
       if (Object.keys(changes).length === 0) {
         throw new UsageError("clients update needs --name, --redirect-uri or --scope");
       }
-      if (!(await store.updateClient(id, changes, runtime.core.now()))) return notFound(id);
-      const client = await store.getClient(id);
+      const client = await changeClient(runtime.core, id, changes);
       if (!client) return notFound(id);
       print(json, describe(client, runtime.core.now()));
       return 0;

@@ -128,3 +128,13 @@ export async function rotateClientSecret(
 export function isPreviousSecretLifetime(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= MAX_PREVIOUS_SECRET_SECONDS;
 }
+
+/** Applies checked changes to an integration; the integration as it now stands, or undefined if there is none. */
+export async function changeClient(
+  ctx: CoreContext,
+  id: string,
+  changes: ClientChanges,
+): Promise<ClientRecord | undefined> {
+  if (!(await ctx.store.updateClient(id, changes, ctx.now()))) return undefined;
+  return ctx.store.getClient(id);
+}

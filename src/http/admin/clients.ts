@@ -1,5 +1,11 @@
 import type { FastifyInstance } from "fastify";
-import { checkClientChanges, checkNewClient, registerClient, rotateClientSecret } from "../../core/client-registry.js";
+import {
+  changeClient,
+  checkClientChanges,
+  checkNewClient,
+  registerClient,
+  rotateClientSecret,
+} from "../../core/client-registry.js";
 import { livePreviousSecret } from "../../core/clients.js";
 import { seconds } from "../../core/time.js";
 import type { ClientRecord } from "../../store/types.js";
@@ -58,8 +64,7 @@ export function registerAdminClients(scope: FastifyInstance, deps: AppDeps, pref
         "Nothing to change: give client_name, redirect_uris or scope",
       );
     }
-    if (!(await core.store.updateClient(id, checked.value, core.now()))) throw notFound("client", id);
-    const client = await core.store.getClient(id);
+    const client = await changeClient(core, id, checked.value);
     if (!client) throw notFound("client", id);
     request.log.info({ client_id: id, changed: Object.keys(checked.value) }, "client changed through the admin API");
     return describe(client, core.now());
