@@ -37,123 +37,132 @@ function requestParams(query: string): AuthorizationRequestParams {
   };
 }
 
+function redirectWith(
+  deps: AppDeps,
+  reply: FastifyReply,
+  status: number,
+  uri: string,
+  params: Record<string, string | undefined>,
+) {
+  return reply
+    .status(status)
+    .header("location", withQuery(uri, { ...params, iss: deps.config.issuer }))
+    .header("cache-control", "no-store")
+    .header("referrer-policy", "no-referrer")
+    .send();
+}
+
+/** The request checked again, with its raw query; undefined once an error page or redirect has answered it. */
+async function validate(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, status: number) {
+  const query = rawQuery(request);
+  let params: AuthorizationRequestParams;
+  try {
+    params = requestParams(query);
+  } catch {
+    sendHtml(reply, 400, errorPage("Invalid request", "The authorization request has too many parameters."));
+    return undefined;
+  }
+  const check = await checkAuthorizationRequest(deps.core, params);
+  if (check.kind === "show-error") {
+    sendHtml(reply, 400, errorPage("Invalid authorization request", check.error.description, check.error.code));
+    return undefined;
+  }
+  if (check.kind === "redirect-error") {
+    redirectWith(deps, reply, status, check.redirectUri, {
+      error: check.error.code,
+      error_description: check.error.description,
+      state: check.state,
+    });
+    return undefined;
+  }
+  return { request: check.request, query };
+}
+
+/** Issues the code, or, when the user was deleted meanwhile, asks to sign in again. */
+async function approve(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  req: ValidAuthorizationRequest,
+  userId: string,
+) {
+  const code = await issueAuthorizationCode(deps.core, {
+    clientId: req.client.id,
+    userId,
+    scopes: req.scopes,
+    redirectUri: req.redirectUri,
+    redirectUriExplicit: req.redirectUriExplicit,
+    codeChallenge: req.codeChallenge,
+  });
+  if (code === undefined) return showSignIn(deps, request, reply, req);
+  return redirectWith(deps, reply, status, req.redirectUri, { code, state: req.state });
+}
+
+const consentPurpose = (signedIn: SignedIn, query: string) => `consent\u0000${signedIn.sessionId}\u0000${query}`;
+
+function showSignIn(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  req: ValidAuthorizationRequest,
+  status = 200,
+  error?: string,
+  email?: string,
+) {
+  const binding = csrfBinding(deps, request, reply);
+  return sendHtml(
+    reply,
+    status,
+    signInPage({
+      action: "",
+      csrfToken: csrfToken(deps, binding, "sign_in"),
+      clientName: req.client.name,
+      error,
+      email,
+    }),
+  );
+}
+
+function showConsent(
+  deps: AppDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  req: ValidAuthorizationRequest,
+  signedIn: SignedIn,
+  query: string,
+) {
+  const binding = csrfBinding(deps, request, reply);
+  return sendHtml(
+    reply,
+    200,
+    consentPage({
+      clientName: req.client.name,
+      userEmail: signedIn.user.email,
+      scopes: req.scopes,
+      csrfToken: csrfToken(deps, binding, consentPurpose(signedIn, query)),
+    }),
+  );
+}
+
 /**
  * The authorization page (RFC 6749 §4.1.1) at Canva's path. GET shows sign-in or consent; the
  * forms post back to the same URL, so the request is validated again on every step.
  */
 export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void {
-  const { core, config } = deps;
-
-  const redirectWith = (reply: FastifyReply, status: number, uri: string, params: Record<string, string | undefined>) =>
-    reply
-      .status(status)
-      .header("location", withQuery(uri, { ...params, iss: config.issuer }))
-      .header("cache-control", "no-store")
-      .header("referrer-policy", "no-referrer")
-      .send();
-
-  async function validate(request: FastifyRequest, reply: FastifyReply, status: number) {
-    const query = rawQuery(request);
-    let params: AuthorizationRequestParams;
-    try {
-      params = requestParams(query);
-    } catch {
-      sendHtml(reply, 400, errorPage("Invalid request", "The authorization request has too many parameters."));
-      return undefined;
-    }
-    const check = await checkAuthorizationRequest(core, params);
-    if (check.kind === "show-error") {
-      sendHtml(reply, 400, errorPage("Invalid authorization request", check.error.description, check.error.code));
-      return undefined;
-    }
-    if (check.kind === "redirect-error") {
-      redirectWith(reply, status, check.redirectUri, {
-        error: check.error.code,
-        error_description: check.error.description,
-        state: check.state,
-      });
-      return undefined;
-    }
-    return { request: check.request, query };
-  }
-
-  /** Issues the code, or, when the user was deleted meanwhile, asks to sign in again. */
-  async function approve(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    status: number,
-    req: ValidAuthorizationRequest,
-    userId: string,
-  ) {
-    const code = await issueAuthorizationCode(core, {
-      clientId: req.client.id,
-      userId,
-      scopes: req.scopes,
-      redirectUri: req.redirectUri,
-      redirectUriExplicit: req.redirectUriExplicit,
-      codeChallenge: req.codeChallenge,
-    });
-    if (code === undefined) return showSignIn(request, reply, req);
-    return redirectWith(reply, status, req.redirectUri, { code, state: req.state });
-  }
-
-  const consentPurpose = (signedIn: SignedIn, query: string) => `consent\u0000${signedIn.sessionId}\u0000${query}`;
-
-  function showSignIn(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    req: ValidAuthorizationRequest,
-    status = 200,
-    error?: string,
-    email?: string,
-  ) {
-    const binding = csrfBinding(deps, request, reply);
-    return sendHtml(
-      reply,
-      status,
-      signInPage({
-        action: "",
-        csrfToken: csrfToken(deps, binding, "sign_in"),
-        clientName: req.client.name,
-        error,
-        email,
-      }),
-    );
-  }
-
-  function showConsent(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    req: ValidAuthorizationRequest,
-    signedIn: SignedIn,
-    query: string,
-  ) {
-    const binding = csrfBinding(deps, request, reply);
-    return sendHtml(
-      reply,
-      200,
-      consentPage({
-        clientName: req.client.name,
-        userEmail: signedIn.user.email,
-        scopes: req.scopes,
-        csrfToken: csrfToken(deps, binding, consentPurpose(signedIn, query)),
-      }),
-    );
-  }
-
   app.get(AUTHORIZE_PATH, async (request, reply) => {
-    const valid = await validate(request, reply, 302);
+    const valid = await validate(deps, request, reply, 302);
     if (!valid) return reply;
     const signedIn = await signedInUser(deps, request);
-    if (!signedIn) return showSignIn(request, reply, valid.request);
-    if (await hasConsent(core, valid.request.client.id, signedIn.user.id, valid.request.scopes)) {
-      return approve(request, reply, 302, valid.request, signedIn.user.id);
+    if (!signedIn) return showSignIn(deps, request, reply, valid.request);
+    if (await hasConsent(deps.core, valid.request.client.id, signedIn.user.id, valid.request.scopes)) {
+      return approve(deps, request, reply, 302, valid.request, signedIn.user.id);
     }
-    return showConsent(request, reply, valid.request, signedIn, valid.query);
+    return showConsent(deps, request, reply, valid.request, signedIn, valid.query);
   });
 
   app.post(AUTHORIZE_PATH, async (request, reply) => {
-    const valid = await validate(request, reply, 303);
+    const valid = await validate(deps, request, reply, 303);
     if (!valid) return reply;
     const form = postedForm(request.body);
     const action = firstValue(form, "action");
@@ -162,24 +171,25 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     if (action === "sign_in") {
       if (!csrfValid(deps, request, form, "sign_in")) return expired();
       const outcome = await signIn(deps, request, reply, form);
-      if (!outcome.ok) return showSignIn(request, reply, valid.request, outcome.status, outcome.message, outcome.email);
+      if (!outcome.ok)
+        return showSignIn(deps, request, reply, valid.request, outcome.status, outcome.message, outcome.email);
       // Back to the same request, by path: an absolute-form request target (`POST http://host/...`) names any host.
       const again = `${AUTHORIZE_PATH}?${valid.query}`;
       return reply.status(303).header("location", again).header("cache-control", "no-store").send();
     }
 
     const signedIn = await signedInUser(deps, request);
-    if (action !== "consent" || !signedIn) return showSignIn(request, reply, valid.request);
+    if (action !== "consent" || !signedIn) return showSignIn(deps, request, reply, valid.request);
     if (!csrfValid(deps, request, form, consentPurpose(signedIn, valid.query))) return expired();
     const decision = firstValue(form, "decision");
     if (decision === "allow") {
-      if (!(await recordConsent(core, valid.request.client.id, signedIn.user.id, valid.request.scopes))) {
-        return showSignIn(request, reply, valid.request);
+      if (!(await recordConsent(deps.core, valid.request.client.id, signedIn.user.id, valid.request.scopes))) {
+        return showSignIn(deps, request, reply, valid.request);
       }
-      return approve(request, reply, 303, valid.request, signedIn.user.id);
+      return approve(deps, request, reply, 303, valid.request, signedIn.user.id);
     }
     if (decision === "deny") {
-      return redirectWith(reply, 303, valid.request.redirectUri, {
+      return redirectWith(deps, reply, 303, valid.request.redirectUri, {
         error: "access_denied",
         error_description: "The user denied the request",
         state: valid.request.state,
