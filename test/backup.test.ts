@@ -75,6 +75,7 @@ test("backup tells when the database was made with another secret than the comma
   const other = runCli(["backup", target], { ...env, KEYWARD_SECRET: "another-secret-another-secret-0123456789" });
   assert.equal(other.status, 1);
   assert.match(other.stderr, /made with another secret/);
+  assert.ok(existsSync(target), "the copy is made all the same: it is the database's, for the database's secret");
   assert.equal(runCli(["backup", `${target}.2`], env).status, 0, "the right secret is fine");
 });
 

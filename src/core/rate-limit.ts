@@ -144,6 +144,8 @@ export class MemoryRateLimiter implements RateLimiter {
  * (a forwarded header may carry any text) is its own key.
  */
 export function addressKey(address: string): string {
+  // The common case, on every request: an IPv4 address, which has no colon.
+  if (!address.includes(":")) return address;
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
   if (mapped?.[1]) return mapped[1];
   const groups = ipv6Groups(address);
