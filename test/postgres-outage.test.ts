@@ -30,64 +30,60 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-describe("PostgreSQL outage", { skip: PG_SKIP }, () => {
-  let schema: TestSchema;
-  let proxy: TcpProxy;
-  let server: ServerProcess;
-  let seeder: Seeder;
-
+/** A keyward server on a schema of its own, reaching PostgreSQL through a proxy the test can break. */
+function serverBehindProxy(settings: Record<string, string>) {
+  const at = {} as { schema: TestSchema; proxy: TcpProxy; server: ServerProcess; seeder: Seeder };
   before(async () => {
-    schema = await createTestSchema();
+    at.schema = await createTestSchema();
     const target = new URL(PG_URL ?? "");
-    proxy = new TcpProxy(target.hostname, Number(target.port || 5432), await freePort());
-    await proxy.open();
+    at.proxy = new TcpProxy(target.hostname, Number(target.port || 5432), await freePort());
+    await at.proxy.open();
     target.hostname = "127.0.0.1";
-    target.port = String(proxy.port);
-    server = await startServerProcess(
-      deploymentEnv(withSearchPath(target.toString(), schema.name), {
-        KEYWARD_PG_CONNECT_TIMEOUT: "1",
-        KEYWARD_PG_POOL_SIZE: "4",
-      }),
-    );
-    seeder = await openSeeder(schema.url);
+    target.port = String(at.proxy.port);
+    at.server = await startServerProcess(deploymentEnv(withSearchPath(target.toString(), at.schema.name), settings));
+    at.seeder = await openSeeder(at.schema.url);
   });
-
   after(async () => {
-    await server?.stop();
-    await proxy?.cut();
-    await seeder?.close();
-    await schema?.drop();
+    await at.server?.stop();
+    await at.proxy?.cut();
+    await at.seeder?.close();
+    await at.schema?.drop();
   });
+  return at;
+}
+
+describe("PostgreSQL outage", { skip: PG_SKIP }, () => {
+  const at = serverBehindProxy({ KEYWARD_PG_CONNECT_TIMEOUT: "1", KEYWARD_PG_POOL_SIZE: "4" });
 
   test("answers 503 in Canva's shape while the database is away, then resumes without losing anything", async (t) => {
-    const issued = await redeem(server.url, seeder.client, await seeder.issueCode());
+    const issued = await redeem(at.server.url, at.seeder.client, await at.seeder.issueCode());
     assert.equal(issued.status, 200, JSON.stringify(issued.body));
     const accessToken = String(issued.body.access_token);
     const refreshToken = String(issued.body.refresh_token);
-    const introspect = () => canvaPost(server.url, "introspect", seeder.client, { token: accessToken });
+    const introspect = () => canvaPost(at.server.url, "introspect", at.seeder.client, { token: accessToken });
     assert.equal((await introspect()).body.active, true);
 
-    await proxy.cut();
+    await at.proxy.cut();
     // The pooled connections break while idle: reported, not fatal.
     await until("the lost connections to be logged", async () =>
-      /database connection lost/.test(server.output()) ? true : undefined,
+      /database connection lost/.test(at.server.output()) ? true : undefined,
     );
     const during: Reply[] = [];
     for (let i = 0; i < 5; i++) {
-      during.push(await introspect(), await refresh(server.url, seeder.client, refreshToken));
-      during.push(await redeem(server.url, seeder.client, { code: "whatever", verifier: "x".repeat(43) }));
+      during.push(await introspect(), await refresh(at.server.url, at.seeder.client, refreshToken));
+      during.push(await redeem(at.server.url, at.seeder.client, { code: "whatever", verifier: "x".repeat(43) }));
     }
     for (const reply of during) {
       assert.equal(reply.status, 503, JSON.stringify(reply.body));
       assert.deepEqual(reply.body, CANVA_UNAVAILABLE);
     }
-    const health = await fetch(`${server.url}/healthz`);
+    const health = await fetch(`${at.server.url}/healthz`);
     assert.equal(health.status, 200);
-    const readiness = await fetch(`${server.url}/readyz`);
+    const readiness = await fetch(`${at.server.url}/readyz`);
     assert.equal(readiness.status, 503, "not ready while the database is away");
     assert.deepEqual(await readiness.json(), { status: "unavailable" });
-    assert.equal(server.child.exitCode, null, "the process stays up");
-    await proxy.open();
+    assert.equal(at.server.child.exitCode, null, "the process stays up");
+    await at.proxy.open();
     const back = Date.now();
     const resumed = await until("service to resume", async () => {
       const reply = await introspect();
@@ -95,9 +91,63 @@ describe("PostgreSQL outage", { skip: PG_SKIP }, () => {
     });
     t.diagnostic(`service resumed ${Date.now() - back} ms after the database came back`);
     assert.equal(resumed.body.active, true, "a token issued before the outage is still active");
-    assert.equal((await fetch(`${server.url}/readyz`)).status, 200, "ready again");
-    const refreshed = await refresh(server.url, seeder.client, refreshToken);
+    assert.equal((await fetch(`${at.server.url}/readyz`)).status, 200, "ready again");
+    const refreshed = await refresh(at.server.url, at.seeder.client, refreshToken);
     assert.equal(refreshed.status, 200, "the refresh token was not consumed by the failed attempts");
-    assert.equal(server.child.exitCode, null);
+    assert.equal(at.server.child.exitCode, null);
+  });
+});
+
+describe("PostgreSQL connections that go silent", { skip: PG_SKIP }, () => {
+  const at = serverBehindProxy({ KEYWARD_PG_STATEMENT_TIMEOUT: "1", KEYWARD_PG_POOL_SIZE: "2" });
+
+  test("a query on a connection that stopped answering fails as unavailable, the pool replaces it, and shutdown is prompt", {
+    timeout: 120_000,
+  }, async (t) => {
+    const issued = await redeem(at.server.url, at.seeder.client, await at.seeder.issueCode());
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const introspect = () =>
+      canvaPost(at.server.url, "introspect", at.seeder.client, { token: String(issued.body.access_token) });
+    // Both pooled connections open, then silent: no answer, no reset.
+    await Promise.all([introspect(), introspect(), introspect()]);
+    at.proxy.freeze();
+    const frozen = Date.now();
+    const answers: number[] = [];
+    for (;;) {
+      const started = Date.now();
+      const reply = await introspect();
+      // statement_timeout (1 s) and the margin (5 s), with room for a slow machine.
+      assert.ok(Date.now() - started < 15_000, `answered after ${Date.now() - started} ms`);
+      answers.push(reply.status);
+      if (reply.status === 200) break;
+      assert.equal(reply.status, 503, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body, CANVA_UNAVAILABLE);
+      assert.ok(answers.length <= 4, `still failing after ${answers.join(", ")}`);
+    }
+    t.diagnostic(`answers after the freeze: ${answers.join(", ")}, served again after ${Date.now() - frozen} ms`);
+    assert.ok(answers.includes(503), "the silent connections were used, and given up on");
+    assert.equal((await fetch(`${at.server.url}/readyz`)).status, 200);
+    const stopping = Date.now();
+    assert.equal(await at.server.stop(), 0);
+    assert.ok(Date.now() - stopping < 15_000, "shutdown waited for no silent connection");
+  });
+});
+
+describe("PostgreSQL answers lost after the commit", { skip: PG_SKIP }, () => {
+  const at = serverBehindProxy({ KEYWARD_PG_POOL_SIZE: "1" });
+
+  test("a refresh whose write committed before its connection broke is answered with its tokens, not a 503", async () => {
+    const issued = await redeem(at.server.url, at.seeder.client, await at.seeder.issueCode());
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    at.proxy.loseAnswerToNext('insert into "tokens"');
+    const rotated = await refresh(at.server.url, at.seeder.client, String(issued.body.refresh_token));
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const introspected = await canvaPost(at.server.url, "introspect", at.seeder.client, {
+      token: String(rotated.body.access_token),
+    });
+    assert.equal(introspected.body.active, true, "the tokens answered are the ones stored");
+    const again = await refresh(at.server.url, at.seeder.client, String(rotated.body.refresh_token));
+    assert.equal(again.status, 200, "the lineage lives on");
+    assert.doesNotMatch(at.server.output(), /refresh_token_reused/);
   });
 });

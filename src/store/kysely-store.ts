@@ -7,7 +7,7 @@ import type {
   UpdateQueryBuilder,
   UpdateResult,
 } from "kysely";
-import { isUniqueViolation, retryOnConflict } from "./errors.js";
+import { isUnavailable, isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
 import {
   consumeRefreshQuery,
@@ -596,7 +596,7 @@ export class KyselyStore implements Store {
         return outcomes.spent;
       });
     }
-    const { rows } = await this.retriedAlone(() =>
+    const saving = this.retriedAlone(() =>
       this.run(
         `${name}AndSave${tokens.length}`,
         (db, spentHash: string, client: string, at: number, ...values: unknown[]) =>
@@ -615,6 +615,19 @@ export class KyselyStore implements Store {
         ...tokenValues(tokens),
       ),
     );
+    let rows: unknown[];
+    try {
+      ({ rows } = await saving);
+    } catch (error) {
+      // The connection broke after the statement was sent: it may have committed, with its answer
+      // lost. Its tokens tell, read on another connection; a client told to retry a spend that
+      // stood would present a spent code or token, and lose its lineage for reuse.
+      const [first] = tokens;
+      if (first && isUnavailable(error) && (await this.findToken(first.hash).catch(() => undefined))) {
+        return outcomes.spent;
+      }
+      throw error;
+    }
     return rows.length > 0 ? outcomes.spent : outcomes.whyNot(this);
   }
 

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from "kysely";
 import pg from "pg";
+import { endWithin } from "./query-deadline.js";
 import type { Database } from "./schema.js";
 import type { ReadView } from "./view-memo.js";
 
@@ -72,7 +73,8 @@ export class PostgresClientChanges {
     clearTimeout(this.retryTimer);
     const client = this.listener;
     this.listener = undefined;
-    await client?.end().catch(() => {});
+    // A connection whose path went silent would never finish ending.
+    if (client) await endWithin(client, this.timings.connectTimeoutMs);
   }
 
   private start(): void {

@@ -2,6 +2,7 @@ import { Kysely, PostgresDialect } from "kysely";
 import pg from "pg";
 import type { PoolSettings } from "./pool-settings.js";
 import { PreparingPool } from "./prepared-statements.js";
+import { DeadlinePool, QUERY_DEADLINE_MARGIN_MS } from "./query-deadline.js";
 import type { Database } from "./schema.js";
 
 // int8 columns hold epoch milliseconds, well inside a double's exact range.
@@ -28,7 +29,8 @@ export function openPostgres(
   // A connection that breaks while checked out between two queries emits 'error' on the client,
   // which the pool does not listen to then. The next query on it fails and is answered with 503.
   pool.on("connect", (client) => client.on("error", () => {}));
+  const bounded = new DeadlinePool(pool, settings.statementTimeoutMs + QUERY_DEADLINE_MARGIN_MS);
   return new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: settings.preparedStatements ? new PreparingPool(pool) : pool }),
+    dialect: new PostgresDialect({ pool: settings.preparedStatements ? new PreparingPool(bounded) : bounded }),
   });
 }

@@ -1,6 +1,6 @@
 import type { PostgresCursor, PostgresPool, PostgresPoolClient, PostgresQueryResult } from "kysely";
-import type pg from "pg";
 import { isCachedPlanInvalid } from "./errors.js";
+import type { ClientSource, QueryClient } from "./query-deadline.js";
 
 /** Beyond this many distinct statements, further ones are sent unnamed rather than kept on every connection. */
 const MAX_NAMED_STATEMENTS = 500;
@@ -23,7 +23,7 @@ export class PreparingPool implements PostgresPool {
   /** Bumped when prepared statements went stale, so that every connection prepares them anew. */
   private generation = 0;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: ClientSource) {}
 
   async connect(): Promise<PostgresPoolClient> {
     return new PreparingClient(await this.pool.connect(), this);
@@ -54,7 +54,7 @@ class PreparingClient implements PostgresPoolClient {
   private inTransaction = false;
 
   constructor(
-    private readonly client: pg.PoolClient,
+    private readonly client: QueryClient,
     private readonly pool: PreparingPool,
   ) {}
 
@@ -64,7 +64,7 @@ class PreparingClient implements PostgresPoolClient {
     sqlOrCursor: string | PostgresCursor<R>,
     parameters?: ReadonlyArray<unknown>,
   ): Promise<PostgresQueryResult<R>> | PostgresCursor<R> {
-    const client = this.client as unknown as {
+    const client = this.client as {
       query(config: unknown, values?: unknown): Promise<PostgresQueryResult<R>> | PostgresCursor<R>;
     };
     if (typeof sqlOrCursor !== "string") return client.query(sqlOrCursor) as PostgresCursor<R>;
