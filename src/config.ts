@@ -22,7 +22,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_CAL_REFRESH_TOKEN_TTL  | 31536000 (365 days)      | Cal.com dialect refresh token lifetime |
  * | KEYWARD_REFRESH_GRACE          | 0 (off)                  | up to 60: how long a client that lost a refresh's answer may present the spent refresh token again and get new tokens, rather than having its lineage revoked for reuse |
  * | KEYWARD_SESSION_TTL            | 43200                    | sign-in session lifetime |
- * | KEYWARD_KEY_RELOAD             | 30                       | how often signing keys are re-read, so a rotation reaches every instance |
+ * | KEYWARD_KEY_RELOAD             | 30                       | how often signing keys are re-read, so a rotation reaches every instance; a new key signs this long (and 2 s) after its rotation |
  * | KEYWARD_PG_POOL_SIZE           | 10                       | PostgreSQL connections per process (per worker with KEYWARD_WORKERS), at most 1000 |
  * | KEYWARD_PG_STATEMENT_TIMEOUT   | 10                       | PostgreSQL statement_timeout; also bounds a transaction left idle |
  * | KEYWARD_PG_CONNECT_TIMEOUT     | 5                        | how long a request waits for a PostgreSQL connection before a 503 |

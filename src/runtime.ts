@@ -24,6 +24,17 @@ export function maxJwtLifetimeMs(config: Config): number {
   return Math.max(config.accessTokenTtlMs, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs);
 }
 
+/** Allowance, beyond one key reload, for a reload's own time and for clocks that disagree a little. */
+const KEY_ACTIVATION_MARGIN_MS = 2000;
+
+/**
+ * How long after its rotation a key starts signing: once every instance has reloaded, and so
+ * publishes it. Until then the key it replaced signs, and so must stay published that much longer.
+ */
+export function keyActivationDelayMs(config: Config): number {
+  return config.keyReloadMs + KEY_ACTIVATION_MARGIN_MS;
+}
+
 /** How long starting up waits for Redis before serving without it (limits unenforced until it answers). */
 const REDIS_CONNECT_WAIT_MS = 2000;
 
@@ -75,8 +86,9 @@ export async function openRuntime(
     codeTtlMs: config.codeTtlMs,
     refreshGraceMs: config.refreshGraceMs,
   };
-  const keyRing = new KeyRing(opened.store, keys);
-  const webhookKeys = new KeyRing(opened.store, keys, "webhooks");
+  const activation = keyActivationDelayMs(config);
+  const keyRing = new KeyRing(opened.store, keys, "tokens", activation);
+  const webhookKeys = new KeyRing(opened.store, keys, "webhooks", activation);
   const rateLimiter = await openRateLimiter(config, warnRedisFallback);
   const limits = config.rateLimits;
   const signing = new SigningThread();

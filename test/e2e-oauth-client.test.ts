@@ -425,12 +425,19 @@ test("keys rotate via the CLI: new tokens carry the new kid, both keys are publi
   assert.ok(published.includes(newKid), `the new key is published (saw ${published.join(", ")})`);
   assert.ok(published.includes(oldKid), "the retired key stays published");
 
+  // It signs once every instance has had a reload to publish it (1 s, and a 2 s margin); the old key meanwhile.
+  let signedBy = oldKid;
+  while (signedBy !== newKid) {
+    assert.ok(Date.now() < deadline + 10_000, "the new key never signed");
+    const { tokens: fresh } = await obtainTokens(basicClient, auth);
+    signedBy = (await verifyAccessToken(fresh.access_token)).kid;
+    assert.ok([oldKid, newKid].includes(signedBy), signedBy);
+    if (signedBy !== newKid) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+
   const refreshed = await refresh(basicClient, auth, before.refresh_token);
   assert.equal(decodeProtectedHeader(refreshed.access_token).kid, newKid);
   assert.equal((await verifyAccessToken(refreshed.access_token)).kid, newKid);
-
-  const { tokens: fresh } = await obtainTokens(basicClient, auth);
-  assert.equal((await verifyAccessToken(fresh.access_token)).kid, newKid);
 
   const old = await verifyAccessToken(before.access_token);
   assert.equal(old.kid, oldKid, "a token signed before the rotation still verifies");

@@ -3,7 +3,7 @@ import { rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe, test } from "node:test";
 import { ServerKeys } from "../src/core/crypto.js";
-import { KeyRing } from "../src/core/signing-keys.js";
+import { KeyRing, rotateSigningKey } from "../src/core/signing-keys.js";
 import { openStore } from "../src/store/open.js";
 import { TEST_SECRET } from "./support/harness.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
@@ -48,3 +48,32 @@ for (const { engine, skip, place } of ENGINES) {
     });
   });
 }
+
+test("a rotated key signs only once every instance has had a reload to publish it; the one it replaced signs meanwhile", async () => {
+  const url = tempDatabase();
+  const { store } = await openStore(url);
+  try {
+    const keys = new ServerKeys(TEST_SECRET);
+    const delay = 10_000;
+    const ring = new KeyRing(store, keys, "tokens", delay);
+    const t0 = Date.now();
+    await ring.load(t0);
+    const first = ring.current().kid;
+    const rotated = await rotateSigningKey(store, keys, t0 + 60_000, 3_600_000);
+    await ring.load(t0 + 60_000);
+    assert.equal(ring.current().kid, first, "the new key is published, not yet signing");
+    assert.deepEqual(new Set(ring.jwks().keys.map((key) => key.kid)), new Set([first, rotated.kid]));
+    await ring.load(t0 + 60_000 + delay - 1);
+    assert.equal(ring.current().kid, first);
+    await ring.load(t0 + 60_000 + delay);
+    assert.equal(ring.current().kid, rotated.kid, "a reload later, everywhere published: it signs");
+    // Without a delay (the CLI's rings), the newest key signs at once.
+    const immediate = new KeyRing(store, keys);
+    const again = await rotateSigningKey(store, keys, t0 + 120_000, 3_600_000);
+    await immediate.load(t0 + 120_000);
+    assert.equal(immediate.current().kid, again.kid);
+  } finally {
+    await store.close();
+    rmSync(dirname(url), { recursive: true, force: true });
+  }
+});

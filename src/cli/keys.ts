@@ -1,6 +1,6 @@
 import { rotateSigningKey } from "../core/signing-keys.js";
 import { WEBHOOK_KEY_OVERLAP_MS } from "../core/webhook-signatures.js";
-import { maxJwtLifetimeMs, type Runtime } from "../runtime.js";
+import { keyActivationDelayMs, maxJwtLifetimeMs, type Runtime } from "../runtime.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";
 
@@ -17,14 +17,17 @@ export async function runKeysCommand(
 ): Promise<number> {
   if (sub !== "rotate") throw new UsageError(`unknown keys command: ${sub ?? "(none)"}; expected rotate`);
   const now = runtime.core.now();
-  const publishFor = webhooks ? WEBHOOK_KEY_OVERLAP_MS : maxJwtLifetimeMs(runtime.config);
+  // The old key signs until the new one is published everywhere, then its last tokens live out their lifetime.
+  const activation = keyActivationDelayMs(runtime.config);
+  const publishFor = activation + (webhooks ? WEBHOOK_KEY_OVERLAP_MS : maxJwtLifetimeMs(runtime.config));
   const purpose = webhooks ? "webhooks" : "tokens";
   const key = await rotateSigningKey(runtime.core.store, runtime.core.keys, now, publishFor, purpose);
   print(json, {
     kid: key.kid,
     purpose,
     previous_keys_published_until: new Date(now + publishFor).toISOString(),
-    takes_effect_within_seconds: Math.ceil(runtime.config.keyReloadMs / 1000),
+    published_everywhere_within_seconds: Math.ceil(runtime.config.keyReloadMs / 1000),
+    signs_from: new Date(now + activation).toISOString(),
   });
   return 0;
 }

@@ -84,10 +84,16 @@ export class KeyRing {
   private active: ActiveKey | undefined;
   private published: JWK[] = [];
 
+  /**
+   * `activationDelayMs`: how old a key must be before this ring signs with it. Every instance
+   * reloads its keys within KEYWARD_KEY_RELOAD, so a key that old is published by all of them; one
+   * younger may not be yet, and a verifier asking another instance for it would not find it.
+   */
   constructor(
     private readonly store: Store,
     private readonly keys: ServerKeys,
     readonly purpose: KeyPurpose = "tokens",
+    private readonly activationDelayMs = 0,
   ) {}
 
   /** Loads the keys, creating the first one on an empty database. */
@@ -104,8 +110,11 @@ export class KeyRing {
       }
       records = await this.store.listSigningKeys(now, this.purpose);
     }
-    const current = records.find((r) => r.retiredAt === null);
-    if (!current) throw new Error("no current signing key");
+    const newest = records.find((r) => r.retiredAt === null);
+    if (!newest) throw new Error("no current signing key");
+    // Until the newest key is old enough, the newest one that is (still published, though retired);
+    // the first key of all has none before it, and is used at once.
+    const current = records.find((r) => r.createdAt <= now - this.activationDelayMs) ?? newest;
     if (this.active?.kid !== current.kid) {
       const jwk = JSON.parse(decrypt(this.keys.keyEncryption, current.kid, current.privateJwkEncrypted)) as JWK;
       const imported = (await importJWK(jwk, ALGORITHMS[this.purpose])) as CryptoKey;
