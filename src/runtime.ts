@@ -41,8 +41,10 @@ const REDIS_CONNECT_WAIT_MS = 2000;
 /** Told, once for each time Redis stops answering, that the rate limits are counted in this process alone. */
 export type RedisFallbackWarning = (error: Error) => void;
 
+export const REDIS_FALLBACK_MESSAGE = "rate limits are counted by this process alone while Redis is unreachable";
+
 const warnAsProcess: RedisFallbackWarning = (error) =>
-  process.emitWarning(`rate limits are counted by this process alone while Redis is unreachable: ${error.message}`);
+  process.emitWarning(`${REDIS_FALLBACK_MESSAGE}: ${error.message}`);
 
 /** Redis when REDIS_URL is set; its client is loaded only then, as it costs every other process memory. */
 async function openRateLimiter(config: Config, warn: RedisFallbackWarning): Promise<RateLimiter> {

@@ -8,7 +8,7 @@ import {
   type ValidAuthorizationRequest,
 } from "../../core/authorization.js";
 import { withQuery } from "../../core/redirect-uri.js";
-import { csrfBinding, csrfToken, csrfValid, type SignedIn, signedInUser, signIn } from "../browser.js";
+import { csrfBinding, csrfToken, csrfValid, type SignedIn, sessionPurpose, signedInUser, signIn } from "../browser.js";
 import type { AppDeps } from "../deps.js";
 import { duplicatedNames, firstValue, parseForm, postedForm } from "../form-body.js";
 import { sendHtml } from "../html.js";
@@ -99,7 +99,8 @@ async function approve(
   return redirectWith(deps, reply, status, req.redirectUri, { code, state: req.state });
 }
 
-const consentPurpose = (signedIn: SignedIn, query: string) => `consent\u0000${signedIn.sessionId}\u0000${query}`;
+/** Consent's token is the session's, as every signed-in form's, and also the exact request's. */
+const consentPurpose = (signedIn: SignedIn, query: string) => `${sessionPurpose("consent", signedIn)}\u0000${query}`;
 
 function showSignIn(
   deps: AppDeps,
