@@ -38,7 +38,7 @@ import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.
  * | KEYWARD_RATE_PER_CLIENT        | 1200                     | requests per window per client per endpoint (token, revoke, Cal.com flow) |
  * | KEYWARD_RATE_INTROSPECT_PER_CLIENT | 12000                | introspection requests per window per client |
  * | KEYWARD_RATE_PER_ADDRESS       | 3000                     | requests per window per source address per endpoint, counted before authentication |
- * | KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT | 5                   | failed sign-ins per account per sign-in window before attempts must wait |
+ * | KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT | 5                   | failed sign-ins per account per sign-in window before attempts must wait; counted apart for each browser the account trusts |
  * | KEYWARD_SIGNIN_FAILURES_PER_ADDRESS | 20                  | failed sign-ins per source address per sign-in window |
  * | KEYWARD_SIGNIN_WINDOW          | 900                      | sign-in failure window |
  * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ characters; turns on the admin API (`/admin/v1`: clients and users), which takes it as a bearer token |

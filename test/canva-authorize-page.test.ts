@@ -29,8 +29,8 @@ before(async () => {
 after(() => h.close());
 
 class Browser extends InjectBrowser {
-  constructor() {
-    super(h);
+  constructor(remoteAddress?: string) {
+    super(h, remoteAddress);
   }
 }
 
@@ -249,6 +249,34 @@ describe("sign-in and consent", () => {
     assert.equal(browser.cookies.get("keyward_session"), undefined);
   });
 
+  test("a browser that signed in before still can while strangers guess the account's password", async () => {
+    const victim = await h.createUser();
+    // Each browser from an address of its own: this is the account's limit, not an address's.
+    const own = new Browser("192.0.2.1");
+    assert.equal((await signIn(own, authorizeUrl(), victim)).statusCode, 303);
+    assert.ok(own.cookies.get("keyward_device"), "a trusted-device cookie");
+    own.cookies.delete("keyward_session");
+    // The attacker signs in to an account of their own: their cookie vouches for it, not the victim's.
+    const attacker = new Browser("192.0.2.2");
+    assert.equal((await signIn(attacker, authorizeUrl(), await h.createUser())).statusCode, 303);
+    attacker.cookies.delete("keyward_session");
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await signIn(attacker, authorizeUrl(), { ...victim, password: `wrong-${i}` })).statusCode, 401);
+    }
+    assert.equal((await signIn(attacker, authorizeUrl(), victim)).statusCode, 429, "the attacker is locked out");
+    assert.equal((await signIn(new Browser("192.0.2.3"), authorizeUrl(), victim)).statusCode, 429, "a new browser too");
+    const forged = new Browser("192.0.2.4");
+    forged.cookies.set("keyward_device", `${"A".repeat(16)}${"B".repeat(16)}`);
+    assert.equal((await signIn(forged, authorizeUrl(), victim)).statusCode, 429, "so is a forged cookie");
+    assert.equal((await signIn(own, authorizeUrl(), victim)).statusCode, 303, "the owner's browser is not");
+    // The trusted browser's own failures are limited all the same.
+    own.cookies.delete("keyward_session");
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await signIn(own, authorizeUrl(), { ...victim, password: `typo-${i}` })).statusCode, 401);
+    }
+    assert.equal((await signIn(own, authorizeUrl(), victim)).statusCode, 429);
+  });
+
   test("guesses sent in parallel get no more tries than guesses sent one by one", async () => {
     const victim = await h.createUser();
     const browser = new Browser();
@@ -295,7 +323,11 @@ describe("Secure cookies behind https", () => {
       const who = await secure.createUser();
       const browser = new InjectBrowser(secure);
       assert.equal((await browser.signIn("/login", who)).statusCode, 303);
-      assert.deepEqual([...browser.cookies.keys()].sort(), ["__Host-keyward_csrf", "__Host-keyward_session"]);
+      assert.deepEqual([...browser.cookies.keys()].sort(), [
+        "__Host-keyward_csrf",
+        "__Host-keyward_device",
+        "__Host-keyward_session",
+      ]);
       assert.match((await browser.get("/")).body, /Sign out/);
       // A cookie without the prefix may come from a sibling subdomain or plain http: it signs no one in.
       const planted = new InjectBrowser(secure);

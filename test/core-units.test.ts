@@ -26,6 +26,7 @@ import { addressKey, decide, MemoryRateLimiter } from "../src/core/rate-limit.js
 import { isRegistrableRedirectUri, matchesExactly, matchesWithGlobs, withQuery } from "../src/core/redirect-uri.js";
 import { isSubset, missingScopes, parseScope } from "../src/core/scopes.js";
 import { SignInThrottle } from "../src/core/sign-in-throttle.js";
+import { rememberDevice, TRUSTED_ACCOUNTS_PER_DEVICE, trustedDevice } from "../src/core/trusted-devices.js";
 import { isPlausibleEmail } from "../src/core/users.js";
 import { pkcePair, TEST_SECRET } from "./support/harness.js";
 
@@ -566,6 +567,44 @@ describe("rate limits", () => {
       ["unknown", "unknown"],
     ];
     for (const [address, key] of cases) assert.equal(addressKey(address), key, address);
+  });
+
+  test("a browser an account trusts has failures of its own, apart from strangers' browsers", async () => {
+    const limiter = new MemoryRateLimiter(() => 0);
+    const throttle = new SignInThrottle(limiter, { failuresPerAccount: 3, failuresPerAddress: 100, windowMs: 60_000 });
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("a@x", "10.0.0.1"), undefined);
+    assert.equal((await throttle.attempt("a@x", "10.0.0.2"))?.limited, "account", "strangers are locked out");
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("a@x", "10.0.0.3", "device-1"), undefined);
+    assert.equal((await throttle.attempt("a@x", "10.0.0.3", "device-1"))?.limited, "device");
+    assert.equal(await throttle.attempt("a@x", "10.0.0.4", "device-2"), undefined, "another trusted browser");
+    await throttle.succeeded("a@x", "10.0.0.4", "device-2");
+    for (let i = 0; i < 3; i++) assert.equal(await throttle.attempt("a@x", "10.0.0.4", "device-2"), undefined);
+    await limiter.close();
+  });
+
+  test("a trusted-device cookie vouches for its own accounts only, and cannot be forged", () => {
+    const keys = new ServerKeys(TEST_SECRET);
+    const cookie = rememberDevice(keys, undefined, "a@x");
+    assert.match(cookie, /^[A-Za-z0-9_-]{32}$/);
+    const device = trustedDevice(keys, cookie, "a@x");
+    assert.ok(device);
+    assert.equal(trustedDevice(keys, cookie, "b@x"), undefined, "another account");
+    assert.equal(trustedDevice(new ServerKeys(`${TEST_SECRET}-other`), cookie, "a@x"), undefined, "another secret");
+    const flipped = cookie.slice(0, 31) + (cookie[31] === "A" ? "B" : "A");
+    assert.equal(trustedDevice(keys, flipped, "a@x"), undefined, "a changed tag");
+    assert.equal(trustedDevice(keys, `x${cookie.slice(1)}`, "a@x"), undefined, "a changed nonce");
+    assert.equal(trustedDevice(keys, `${cookie}x`, "a@x"), undefined, "a cookie of the wrong length");
+    assert.equal(trustedDevice(keys, undefined, "a@x"), undefined);
+    // Signing in again keeps the device's id, so its count of failures stays its own.
+    assert.equal(rememberDevice(keys, cookie, "a@x"), cookie);
+    let many = cookie;
+    for (const account of ["b@x", "c@x", "d@x"]) many = rememberDevice(keys, many, account);
+    assert.equal(many.length, 32 * TRUSTED_ACCOUNTS_PER_DEVICE);
+    assert.equal(trustedDevice(keys, many, "a@x"), undefined, "the oldest is forgotten");
+    for (const account of ["b@x", "c@x", "d@x"]) assert.ok(trustedDevice(keys, many, account), account);
+    const again = rememberDevice(keys, many, "b@x");
+    assert.equal(trustedDevice(keys, again, "b@x"), trustedDevice(keys, many, "b@x"));
+    assert.ok(trustedDevice(keys, again, "c@x"), "signing in to a remembered account forgets no other");
   });
 
   test("an attempt its address is refused counts against no account", async () => {

@@ -148,6 +148,7 @@ export class ServerKeys {
   readonly subject: Buffer;
   private readonly subjectHmac: KeyedSha256;
   readonly csrf: Buffer;
+  private readonly deviceHmac: KeyedSha256;
   readonly keyEncryption: Buffer;
   private readonly secretCheckKey: Buffer;
   private readonly pairwiseIds = new Map<string, string>();
@@ -158,6 +159,7 @@ export class ServerKeys {
     this.tokenHash = derive("token-hash");
     this.subject = derive("pairwise-subject");
     this.csrf = derive("csrf");
+    this.deviceHmac = new KeyedSha256(derive("trusted-device"));
     this.keyEncryption = derive("signing-key-encryption");
     this.secretCheckKey = derive("secret-check");
     this.tokenHmac = new KeyedSha256(this.tokenHash);
@@ -196,5 +198,10 @@ export class ServerKeys {
 
   csrfToken(binding: string): string {
     return createHmac("sha256", this.csrf).update(binding).digest("base64url");
+  }
+
+  /** The tag that vouches a browser once signed in to an account (see trusted-devices.ts). */
+  deviceTag(input: string, bytes: number): string {
+    return this.deviceHmac.truncatedBase64url(input, bytes);
   }
 }

@@ -2,7 +2,10 @@ import { addressKey, type RateLimiter } from "./rate-limit.js";
 import { MAX_EMAIL_LENGTH } from "./users.js";
 
 export interface SignInPolicy {
-  /** Failed sign-ins allowed per account within the window; 0 for no limit. */
+  /**
+   * Failed sign-ins allowed per account within the window, from browsers it does not trust; and,
+   * apart, from each browser it trusts (see trusted-devices.ts). 0 for no limit.
+   */
   failuresPerAccount: number;
   /** Failed sign-ins allowed per source address within the window: higher, since many people may share one. */
   failuresPerAddress: number;
@@ -12,8 +15,8 @@ export interface SignInPolicy {
 /** What refused a sign-in attempt, and for how long. */
 export interface SignInRefusal {
   retryAfterMs: number;
-  /** The limit used up: the account's, or the source address's. */
-  limited: "account" | "address";
+  /** The limit used up: the account's, a trusted browser's own for the account, or the source address's. */
+  limited: "account" | "device" | "address";
   /**
    * The first refusal for that account or address in about a sign-in window: worth reporting.
    * Later ones are not, or a guesser could fill the log.
@@ -34,11 +37,19 @@ export class SignInThrottle {
     private readonly policy: SignInPolicy,
   ) {}
 
-  /** The counters an attempt uses. An email longer than any account's counts against its address alone. */
-  private counters(account: string, address: string): Counter[] {
+  /**
+   * The counters an attempt uses: a browser the account trusts (`device`, its id from
+   * `trustedDevice`) has its own instead of the account's. An email longer than any account's
+   * counts against its address alone.
+   */
+  private counters(account: string, address: string, device: string | undefined): Counter[] {
     const counters: Counter[] = [];
     if (this.policy.failuresPerAccount > 0 && account.length <= MAX_EMAIL_LENGTH) {
-      counters.push({ key: `signin:account:${account}`, limit: this.policy.failuresPerAccount, kind: "account" });
+      counters.push(
+        device === undefined
+          ? { key: `signin:account:${account}`, limit: this.policy.failuresPerAccount, kind: "account" }
+          : { key: `signin:device:${device}`, limit: this.policy.failuresPerAccount, kind: "device" },
+      );
     }
     if (this.policy.failuresPerAddress > 0) {
       counters.push({
@@ -57,8 +68,8 @@ export class SignInThrottle {
    * them had failed would let them all through. A refused attempt counts against nothing, so an
    * address that is already refused cannot use up another account's failures.
    */
-  async attempt(account: string, address: string): Promise<SignInRefusal | undefined> {
-    const counters = this.counters(account, address);
+  async attempt(account: string, address: string, device?: string): Promise<SignInRefusal | undefined> {
+    const counters = this.counters(account, address, device);
     for (const counter of counters) {
       const decision = await this.limiter.check(counter.key, counter.limit, this.policy.windowMs);
       if (!decision.allowed) return this.refuse(counter, decision.retryAfterMs);
@@ -83,7 +94,8 @@ export class SignInThrottle {
   }
 
   /** The attempt succeeded: it no longer counts as a failure. */
-  async succeeded(account: string, address: string): Promise<void> {
-    for (const { key } of this.counters(account, address)) await this.limiter.release(key, this.policy.windowMs);
+  async succeeded(account: string, address: string, device?: string): Promise<void> {
+    for (const { key } of this.counters(account, address, device))
+      await this.limiter.release(key, this.policy.windowMs);
   }
 }

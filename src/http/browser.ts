@@ -2,9 +2,10 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { constantTimeEqual, randomToken } from "../core/crypto.js";
 import { endSession, findSession, startSession } from "../core/sessions.js";
+import { rememberDevice, trustedDevice } from "../core/trusted-devices.js";
 import { checkCredentials, normalizeEmail } from "../core/users.js";
 import type { UserRecord } from "../store/types.js";
-import { CSRF_COOKIE, clearCookie, readCookie, SESSION_COOKIE, setCookie } from "./cookies.js";
+import { CSRF_COOKIE, clearCookie, DEVICE_COOKIE, readCookie, SESSION_COOKIE, setCookie } from "./cookies.js";
 import type { AppDeps } from "./deps.js";
 import { type FormBody, firstValue } from "./form-body.js";
 import { logSignInRefusal } from "./security-events.js";
@@ -73,7 +74,14 @@ export type SignInOutcome =
   | { ok: true; user: UserRecord }
   | { ok: false; status: number; message: string; email: string };
 
-/** Checks a submitted email and password, slowing down repeated failures, and starts a session. */
+/** How long a browser stays trusted by the accounts signed in from it, renewed at each sign-in. */
+const TRUSTED_DEVICE_SECONDS = 365 * 24 * 3600;
+
+/**
+ * Checks a submitted email and password, slowing down repeated failures, and starts a session. A
+ * browser the account trusts (it signed in before) has failures of its own, so others' guessing
+ * does not lock it out.
+ */
 export async function signIn(
   deps: AppDeps,
   request: FastifyRequest,
@@ -82,7 +90,9 @@ export async function signIn(
 ): Promise<SignInOutcome> {
   const email = normalizeEmail(firstValue(form, "email") ?? "");
   const password = firstValue(form, "password") ?? "";
-  const refusal = await deps.signInThrottle.attempt(email, request.ip);
+  const deviceCookie = readCookie(request, cookieName(deps, DEVICE_COOKIE));
+  const device = trustedDevice(deps.core.keys, deviceCookie, email);
+  const refusal = await deps.signInThrottle.attempt(email, request.ip, device);
   if (refusal) {
     if (refusal.firstInWindow) await logSignInRefusal(deps, request, email, refusal);
     const wait = Math.ceil(refusal.retryAfterMs / 1000);
@@ -92,7 +102,11 @@ export async function signIn(
   }
   const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;
   if (!user) return { ok: false, status: 401, message: "Incorrect email or password.", email };
-  await deps.signInThrottle.succeeded(email, request.ip);
+  await deps.signInThrottle.succeeded(email, request.ip, device);
+  setCookie(reply, cookieName(deps, DEVICE_COOKIE), rememberDevice(deps.core.keys, deviceCookie, email), {
+    ...cookieOptions(deps),
+    maxAgeSeconds: TRUSTED_DEVICE_SECONDS,
+  });
   const previous = readCookie(request, cookieName(deps, SESSION_COOKIE));
   if (previous) await endSession(deps.core, previous);
   const sessionId = await startSession(deps.core, user.id, deps.config.sessionTtlMs);

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 
 export const SESSION_COOKIE = "keyward_session";
 export const CSRF_COOKIE = "keyward_csrf";
+export const DEVICE_COOKIE = "keyward_device";
 
 export function readCookie(request: FastifyRequest, name: string): string | undefined {
   const header = request.headers.cookie;

@@ -64,12 +64,14 @@ export async function logSignInRefusal(
   request.log.warn(
     {
       event: "sign_in_throttled",
-      limited: "account",
+      limited: refusal.limited,
       ...(user ? { user_id: user.id } : { account_exists: false }),
       address: request.ip,
       retry_after: retryAfter,
     },
-    "sign-ins to this account refused: too many failed attempts",
+    refusal.limited === "device"
+      ? "sign-ins to this account from one of its trusted browsers refused: too many failed attempts"
+      : "sign-ins to this account refused: too many failed attempts",
   );
 }
 

@@ -5,7 +5,11 @@ import { FORM, form, type Harness, pkcePair, REDIRECT_URI, type TestUser } from 
 export class InjectBrowser {
   readonly cookies = new Map<string, string>();
 
-  constructor(private readonly h: Harness) {}
+  /** `remoteAddress` is where its requests come from, for tests that need their own address's limits. */
+  constructor(
+    private readonly h: Harness,
+    private readonly remoteAddress?: string,
+  ) {}
 
   private absorb(setCookie: string | string[] | undefined): void {
     for (const line of [setCookie ?? []].flat()) {
@@ -22,7 +26,12 @@ export class InjectBrowser {
   }
 
   async get(url: string, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-    const res = await this.h.app.inject({ method: "GET", url, headers: { cookie: this.header(), ...headers } });
+    const res = await this.h.app.inject({
+      method: "GET",
+      url,
+      headers: { cookie: this.header(), ...headers },
+      remoteAddress: this.remoteAddress,
+    });
     this.absorb(res.headers["set-cookie"]);
     return res;
   }
@@ -37,6 +46,7 @@ export class InjectBrowser {
       url,
       headers: { ...FORM, cookie: this.header(), ...headers },
       payload: form(body),
+      remoteAddress: this.remoteAddress,
     });
     this.absorb(res.headers["set-cookie"]);
     return res;
