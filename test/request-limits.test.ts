@@ -81,3 +81,44 @@ test("an absolute-form request target is answered in the face of its path", asyn
     error_description: "The URL is not validly encoded",
   });
 });
+
+test("an HTTP/1.1 request without a Host header: 400 in its face's shape; HTTP/1.0 needs none", async () => {
+  const cal = await raw("POST /v2/oauth/OC-x/refresh HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  assert.equal(cal.status, 400);
+  assert.equal(JSON.parse(cal.body).error.message, "A Host header is required");
+  assert.match(cal.head, /\r\nx-request-id: [0-9a-f-]{36}\r\n/i);
+  const canva = await raw("POST /rest/v1/oauth/token HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  assert.equal(canva.status, 400);
+  assert.equal(JSON.parse(canva.body).code, "bad_request");
+  const page = await raw("GET /login HTTP/1.1\r\n\r\n");
+  assert.equal(page.status, 400);
+  assert.match(page.body, /A Host header is required/);
+  const old = await raw("GET /healthz HTTP/1.0\r\n\r\n");
+  assert.match(old.head, /^HTTP\/1\.1 200 /);
+});
+
+test("an expectation other than 100-continue: 417 in its face's shape", async () => {
+  const res = await raw(
+    "POST /rest/v1/oauth/token HTTP/1.1\r\nHost: x\r\nExpect: 200-ok\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 0\r\n\r\n",
+  );
+  assert.equal(res.status, 417);
+  assert.deepEqual(JSON.parse(res.body), {
+    code: "bad_request",
+    message: "Only the 100-continue expectation is supported",
+    error: "invalid_request",
+    error_description: "Only the 100-continue expectation is supported",
+  });
+  const cal = await raw(
+    "POST /v2/oauth/OC-x/exchange HTTP/1.1\r\nHost: x\r\nExpect: nothing\r\nContent-Length: 0\r\n\r\n",
+  );
+  assert.equal(cal.status, 417);
+  assert.equal(JSON.parse(cal.body).path, "/v2/oauth/OC-x/exchange");
+});
+
+test("CONNECT: 501, and the server keeps serving", async () => {
+  const res = await raw("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n");
+  assert.equal(res.status, 501);
+  assert.match(res.head, /\r\ncontent-type: text\/html/i);
+  assert.match(res.body, /CONNECT is not supported/);
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});

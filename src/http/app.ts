@@ -15,7 +15,7 @@ import { registerCanvaConnectKeys } from "./canva/connect-keys.js";
 import { CanvaError } from "./canva/errors.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
-import { answerClientError } from "./client-errors.js";
+import { answerBareRefusals, answerClientError } from "./client-errors.js";
 import type { AppDeps } from "./deps.js";
 import { adminOnly, answerUnroutable, type FaceOf, publicFaces, storageFailureAnswer } from "./faces.js";
 import { parseForm } from "./form-body.js";
@@ -91,6 +91,8 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
     http: {
       // Explicit rather than Node's default: larger headers get a 431 from answerClientError.
       maxHeaderSize: MAX_HEADER_BYTES,
+      // Node's own answer to a request without one is bare; answerBareRefusals gives it a shape.
+      requireHostHeader: false,
       headersTimeout,
       // How often Node checks both timeouts.
       connectionsCheckingInterval: headersTimeout / 4,
@@ -106,6 +108,7 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
   // default Node closes such a connection unanswered, though what the request wrote stands (a
   // refresh's rotation, say, whose retry would then look like reuse).
   (app.server as { httpAllowHalfOpen?: boolean }).httpAllowHalfOpen = true;
+  answerBareRefusals(app.server, faceOf);
 
   app.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "string" }, (_request, body, done) => {
     try {

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { STATUS_CODES } from "node:http";
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { errorAnswer, type FaceOf } from "./faces.js";
 
 /** What Node keeps on a server socket: the response it is writing, and that response's request. */
@@ -23,12 +24,55 @@ export const answerClientError =
     // face (a long path may not fit whole).
     const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 2048).toString("latin1") : "";
     const path = socket._httpMessage?.req?.url ?? /^[A-Z]+ (\S+)/.exec(raw)?.[1] ?? "";
-    const { type, body } = errorAnswer(faceOf(path), status, message, path);
     // Once an answer has begun, another written on the socket would corrupt it.
-    if (socket.writable && !socket._httpMessage?.headersSent) {
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nCache-Control: no-store\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
-      );
-    }
-    socket.destroy();
+    if (socket._httpMessage?.headersSent) socket.destroy();
+    else answerOnSocket(socket, faceOf, status, message, path);
   };
+
+/** Writes a whole answer, in the face of `path`, straight on a socket no route will answer, and closes it. */
+function answerOnSocket(socket: Duplex, faceOf: FaceOf, status: number, message: string, path: string): void {
+  const { type, body } = errorAnswer(faceOf(path), status, message, path);
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nCache-Control: no-store\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/** Answers a request no route will see through its response, in the face of its path, and closes the connection. */
+function answerOnResponse(response: ServerResponse, faceOf: FaceOf, status: number, message: string): void {
+  const path = response.req.url ?? "";
+  const { type, body } = errorAnswer(faceOf(path), status, message, path);
+  response.shouldKeepAlive = false;
+  response.writeHead(status, {
+    "content-length": Buffer.byteLength(body),
+    "content-type": type,
+    "cache-control": "no-store",
+    "x-request-id": randomUUID(),
+  });
+  response.end(body);
+}
+
+/**
+ * What Node would otherwise answer itself, bare, outside every route: an HTTP/1.1 request without
+ * a Host header (RFC 9112 asks for a 400), an `Expect` other than 100-continue (417), and CONNECT,
+ * which nothing here tunnels (501). Each gets its face's shape, as a parser error does.
+ */
+export function answerBareRefusals(server: Server, faceOf: FaceOf): void {
+  const handlers = server.listeners("request") as ((request: IncomingMessage, response: ServerResponse) => void)[];
+  server.removeAllListeners("request");
+  server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    if (request.headers.host === undefined && request.httpVersionMinor >= 1) {
+      answerOnResponse(response, faceOf, 400, "A Host header is required");
+      return;
+    }
+    for (const handler of handlers) handler(request, response);
+  });
+  server.on("checkExpectation", (_request: IncomingMessage, response: ServerResponse) =>
+    answerOnResponse(response, faceOf, 417, "Only the 100-continue expectation is supported"),
+  );
+  server.on("connect", (request: IncomingMessage, socket: Duplex) =>
+    answerOnSocket(socket, faceOf, 501, `${request.method} is not supported`, request.url ?? ""),
+  );
+}
