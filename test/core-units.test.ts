@@ -23,7 +23,13 @@ import { HeaderEncoder, signEs256Jwt, signWithEncodedHeader } from "../src/core/
 import { hashPassword, verifyPassword } from "../src/core/passwords.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge, verifierMatches } from "../src/core/pkce.js";
 import { addressKey, decide, MemoryRateLimiter } from "../src/core/rate-limit.js";
-import { isRegistrableRedirectUri, matchesExactly, matchesWithGlobs, withQuery } from "../src/core/redirect-uri.js";
+import {
+  compileGlob,
+  isRegistrableRedirectUri,
+  matchesExactly,
+  matchesWithGlobs,
+  withQuery,
+} from "../src/core/redirect-uri.js";
 import { isSubset, missingScopes, parseScope } from "../src/core/scopes.js";
 import { SignInThrottle } from "../src/core/sign-in-throttle.js";
 import { rememberDevice, TRUSTED_ACCOUNTS_PER_DEVICE, trustedDevice } from "../src/core/trusted-devices.js";
@@ -85,6 +91,13 @@ describe("redirect URIs", () => {
     assert.ok(!matchesWithGlobs("https://app.example.com.evil.net/x", ["https://app.example.com*"]));
   });
 
+  test("a run of stars in a glob is one star, so its matching costs no more than one", () => {
+    const base = "https://a.example.com/";
+    assert.equal(compileGlob(`${base}${"*".repeat(1500)}`).length, base.length + 1);
+    assert.equal(compileGlob("https://***.example.com/").length, "https://*.example.com/".length);
+    assert.equal(compileGlob("https://a*.b/*x*").length, "https://a*.b/*x*".length);
+  });
+
   test("glob matching agrees with the anchored regular expression it replaces, on random candidates", () => {
     // The regular expression the globs were once matched with: right, but it backtracked without bound.
     const oracle = (pattern: string) => {
@@ -99,7 +112,13 @@ describe("redirect URIs", () => {
       const rest = translate(pattern.slice(authorityEnd), "[A-Za-z0-9\\-._~:/?\\[\\]@!$&'()*+,;=%]*");
       return new RegExp(`^${host}${rest}$`);
     };
-    const patterns = ["https://*.example.com/*", "https://*.*.a.b/*/c*", "https://a.b*", "http://localhost:*/cb?x=*"];
+    const patterns = [
+      "https://*.example.com/*",
+      "https://*.*.a.b/*/c*",
+      "https://a.b*",
+      "http://localhost:*/cb?x=*",
+      "https://a**.b/**c",
+    ];
     const alphabet = [
       "a",
       "b",
@@ -567,6 +586,10 @@ describe("rate limits", () => {
       ["unknown", "unknown"],
     ];
     for (const [address, key] of cases) assert.equal(addressKey(address), key, address);
+    assert.equal(addressKey(undefined), "gone", "a client whose connection is gone");
+    const madeUp = "x".repeat(8000);
+    assert.match(addressKey(madeUp), /^#[A-Za-z0-9_-]{43}$/, "long text is kept as its digest");
+    assert.notEqual(addressKey(madeUp), addressKey(`${madeUp}y`));
   });
 
   test("a browser an account trusts has failures of its own, apart from strangers' browsers", async () => {

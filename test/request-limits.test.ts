@@ -122,3 +122,27 @@ test("CONNECT: 501, and the server keeps serving", async () => {
   assert.match(res.body, /CONNECT is not supported/);
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 });
+
+test("a client that resets its connection once its request is sent causes no error", async () => {
+  const url = new URL(server.url);
+  const requests = [
+    "POST /rest/v1/oauth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 21\r\n\r\ngrant_type=nothing&a=",
+    'POST /v2/oauth/OC-x/refresh HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 18\r\n\r\n{"refreshToken":1}',
+    "POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\nemail=a",
+  ];
+  for (const request of requests) {
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve) => {
+        const socket = connect(Number(url.port), url.hostname, () => {
+          socket.write(request);
+          socket.resetAndDestroy();
+          resolve();
+        });
+        socket.on("error", () => resolve());
+      });
+    }
+  }
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  assert.doesNotMatch(server.output(), /"level":50/);
+  assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});

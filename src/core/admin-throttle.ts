@@ -26,12 +26,12 @@ export class AdminAuthThrottle {
     private readonly policy: AdminThrottlePolicy,
   ) {}
 
-  private key(address: string): string {
+  private key(address: string | undefined): string {
     return `admin-auth:address:${addressKey(address)}`;
   }
 
   /** Why a request from `address` must be refused before its token is looked at; undefined if it need not. */
-  async refusal(address: string): Promise<AdminRefusal | undefined> {
+  async refusal(address: string | undefined): Promise<AdminRefusal | undefined> {
     const { failuresPerAddress, windowMs } = this.policy;
     if (failuresPerAddress <= 0) return undefined;
     const decision = await this.limiter.check(this.key(address), failuresPerAddress, windowMs);
@@ -42,7 +42,7 @@ export class AdminAuthThrottle {
   }
 
   /** Counts a request from `address` whose token was missing or wrong. */
-  async failed(address: string): Promise<void> {
+  async failed(address: string | undefined): Promise<void> {
     const { failuresPerAddress, windowMs } = this.policy;
     if (failuresPerAddress > 0) await this.limiter.consume(this.key(address), failuresPerAddress, windowMs);
   }

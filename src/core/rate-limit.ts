@@ -1,3 +1,5 @@
+import { sha256Base64url } from "./crypto.js";
+
 /**
  * Rate limits as a sliding window: the count of the previous window, weighted by how much of it
  * still overlaps the last `windowMs`, plus the current window's count. Refused requests are not
@@ -137,13 +139,20 @@ export class MemoryRateLimiter implements RateLimiter {
   }
 }
 
+/** Longer than any address written out (an IPv6 one with a zone fits): text a forwarded header made up. */
+const MAX_ADDRESS_CHARS = 64;
+
 /**
  * What per-address limits count a client's address as: an IPv4 address whole (an IPv4-mapped IPv6
  * one as its IPv4), an IPv6 address by its first 64 bits, the least a subscriber is given
  * (RFC 6177), so that one network cannot spread its requests over 2^64 addresses. Anything else
- * (a forwarded header may carry any text) is its own key.
+ * (a forwarded header may carry any text) is its own key, by its digest when it is long, so that
+ * made-up text cannot fill the limiter's memory. A client whose connection is gone has no address
+ * any more (Node forgets it): all such count as one.
  */
-export function addressKey(address: string): string {
+export function addressKey(address: string | undefined): string {
+  if (address === undefined) return "gone";
+  if (address.length > MAX_ADDRESS_CHARS) return `#${sha256Base64url(address)}`;
   // The common case, on every request: an IPv4 address, which has no colon.
   if (!address.includes(":")) return address;
   const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);

@@ -33,20 +33,29 @@ export function matchesWithGlobs(candidate: string, registered: readonly string[
 const isHostCharacter = (c: string) => /^[A-Za-z0-9.-]$/.test(c);
 const isUriCharacter = (c: string) => /^[A-Za-z0-9\-._~:/?[\]@!$&'()*+,;=%]$/.test(c);
 
-/** A glob as a sequence of steps: a character to match as is, or a `*` that repeats characters of one class. */
-type GlobStep = string | ((c: string) => boolean);
+/** A `*` in the host, and one after it: each repeats characters of its own class. */
+const HOST_STAR = 1;
+const URI_STAR = 2;
+
+/** A glob as a sequence of steps: a character to match as is, or a star. */
+type GlobStep = string | typeof HOST_STAR | typeof URI_STAR;
 
 /**
  * `*` matches any run of characters, as Cal.com documents, except that inside the host it
  * matches only host characters: `https://*.example.com` must not match `https://evil.com/.example.com`.
  * After the host it matches only URI characters (RFC 3986) other than `#`, so whatever it lets
- * through is also a valid `Location` header value.
+ * through is also a valid `Location` header value. A run of stars is one star.
  */
-function compileGlob(pattern: string): GlobStep[] {
+export function compileGlob(pattern: string): GlobStep[] {
   const schemeEnd = pattern.indexOf("://");
   const pathStart = schemeEnd < 0 ? -1 : pattern.indexOf("/", schemeEnd + 3);
   const authorityEnd = pathStart < 0 ? pattern.length : pathStart;
-  return [...pattern].map((c, i) => (c !== "*" ? c : i < authorityEnd ? isHostCharacter : isUriCharacter));
+  const steps: GlobStep[] = [];
+  [...pattern].forEach((c, i) => {
+    const step = c !== "*" ? c : i < authorityEnd ? HOST_STAR : URI_STAR;
+    if (typeof step === "string" || steps.at(-1) !== step) steps.push(step);
+  });
+  return steps;
 }
 
 /**
@@ -59,23 +68,22 @@ function matchesGlob(steps: GlobStep[], candidate: string): boolean {
   let current = new Uint8Array(steps.length + 1);
   let next = new Uint8Array(steps.length + 1);
   const skipStars = (positions: Uint8Array) => {
-    for (let i = 0; i < steps.length; i++) if (positions[i] && typeof steps[i] === "function") positions[i + 1] = 1;
+    for (let i = 0; i < steps.length; i++) if (positions[i] && typeof steps[i] === "number") positions[i + 1] = 1;
   };
   current[0] = 1;
   skipStars(current);
   for (const c of candidate) {
+    // Each class is tested once a character, not once a star.
+    const host = isHostCharacter(c);
+    const uri = isUriCharacter(c);
     next.fill(0);
     let any = false;
     for (let i = 0; i < steps.length; i++) {
       if (!current[i]) continue;
-      const step = steps[i] as GlobStep;
-      if (typeof step === "string") {
-        if (step === c) next[i + 1] = 1;
-      } else if (step(c)) {
-        next[i] = 1;
-      } else {
-        continue;
-      }
+      const step = steps[i];
+      if (step === c) next[i + 1] = 1;
+      else if ((step === HOST_STAR && host) || (step === URI_STAR && uri)) next[i] = 1;
+      else continue;
       any = true;
     }
     if (!any) return false;

@@ -42,7 +42,7 @@ export class SignInThrottle {
    * `trustedDevice`) has its own instead of the account's. An email longer than any account's
    * counts against its address alone.
    */
-  private counters(account: string, address: string, device: string | undefined): Counter[] {
+  private counters(account: string, address: string | undefined, device: string | undefined): Counter[] {
     const counters: Counter[] = [];
     if (this.policy.failuresPerAccount > 0 && account.length <= MAX_EMAIL_LENGTH) {
       counters.push(
@@ -68,7 +68,7 @@ export class SignInThrottle {
    * them had failed would let them all through. A refused attempt counts against nothing, so an
    * address that is already refused cannot use up another account's failures.
    */
-  async attempt(account: string, address: string, device?: string): Promise<SignInRefusal | undefined> {
+  async attempt(account: string, address: string | undefined, device?: string): Promise<SignInRefusal | undefined> {
     const counters = this.counters(account, address, device);
     for (const counter of counters) {
       const decision = await this.limiter.check(counter.key, counter.limit, this.policy.windowMs);
@@ -94,7 +94,7 @@ export class SignInThrottle {
   }
 
   /** The attempt succeeded: it no longer counts as a failure. */
-  async succeeded(account: string, address: string, device?: string): Promise<void> {
+  async succeeded(account: string, address: string | undefined, device?: string): Promise<void> {
     for (const { key } of this.counters(account, address, device))
       await this.limiter.release(key, this.policy.windowMs);
   }

@@ -19,7 +19,7 @@ function waitFor(deps: AppDeps, key: string, limit: number): MaybePromise<number
 }
 
 /** Counted before authentication, so floods of bad credentials are limited too. Returns ms to wait, 0 if allowed. */
-export function addressWait(deps: AppDeps, bucket: RateBucket, address: string): MaybePromise<number> {
+export function addressWait(deps: AppDeps, bucket: RateBucket, address: string | undefined): MaybePromise<number> {
   return waitFor(deps, `${bucket}:address:${addressKey(address)}`, deps.config.rateLimits.perAddress);
 }
 
