@@ -172,6 +172,30 @@ test("a body that stops arriving is answered 408 in its dialect's shape after KE
   }
 });
 
+test("a request answered before its body arrived gets that one answer, not a 408 after it", {
+  timeout: 30_000,
+}, async () => {
+  const server = await startServerProcess({ DATABASE_URL: tempDatabase(), KEYWARD_REQUEST_TIMEOUT: "2" });
+  try {
+    for (const head of [
+      "GET /rest/v1/users/me HTTP/1.1\r\nHost: keyward\r\nContent-Length: 10\r\n\r\nab",
+      "GET /login HTTP/1.1\r\nHost: keyward\r\nContent-Length: 10\r\n\r\nab",
+    ]) {
+      const { socket, closed } = await rawConnection(server.url);
+      socket.write(head);
+      const answer = await closed;
+      assert.equal(answer.match(/HTTP\/1\.1 \d{3}/g)?.length, 1, answer);
+      assert.doesNotMatch(answer, /408/);
+    }
+    // A second request whose headers stop arriving on the same connection still gets its 408.
+    const { socket, closed } = await rawConnection(server.url);
+    socket.write("GET /healthz HTTP/1.1\r\nHost: keyward\r\n\r\nGET /healthz HTTP/1.1\r\nHost: k");
+    assert.match(await closed, /^HTTP\/1\.1 200 [\s\S]*HTTP\/1\.1 408 /);
+  } finally {
+    await server.stop();
+  }
+});
+
 test("a client that stops sending does not hold a shutdown open past KEYWARD_REQUEST_TIMEOUT", {
   timeout: 30_000,
 }, async () => {

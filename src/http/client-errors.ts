@@ -4,8 +4,14 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { errorAnswer, type FaceOf } from "./faces.js";
 
+/** The last request a connection carried, kept on its socket by answerBareRefusals. */
+const LAST_REQUEST = Symbol("keyward.lastRequest");
+
 /** What Node keeps on a server socket: the response it is writing, and that response's request. */
-type ServerSocket = Socket & { _httpMessage?: { headersSent?: boolean; req?: { url?: string } } };
+type ServerSocket = Socket & {
+  _httpMessage?: { headersSent?: boolean; req?: { url?: string } } | null;
+  [LAST_REQUEST]?: IncomingMessage;
+};
 
 /**
  * Requests Node's parser refuses before any route sees them (oversized headers, malformed
@@ -16,6 +22,14 @@ export const answerClientError =
   (faceOf: FaceOf) =>
   (error: Error & { code?: string; rawPacket?: unknown }, socket: ServerSocket): void => {
     if (error.code === "ECONNRESET" || socket.destroyed) return;
+    // A route may answer before reading a body that then never comes (a GET sent with one, say):
+    // the request times out after its answer went out. The client has its answer; another would
+    // arrive unasked for, as the answer to its next request.
+    const answered = !socket._httpMessage && socket[LAST_REQUEST]?.complete === false;
+    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" && answered) {
+      socket.destroy();
+      return;
+    }
     const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     const message =
       status === 431 ? "Request headers too large" : status === 408 ? "Request timed out" : "Malformed HTTP request";
@@ -63,6 +77,7 @@ export function answerBareRefusals(server: Server, faceOf: FaceOf): void {
   const handlers = server.listeners("request") as ((request: IncomingMessage, response: ServerResponse) => void)[];
   server.removeAllListeners("request");
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    (request.socket as ServerSocket)[LAST_REQUEST] = request;
     if (request.headers.host === undefined && request.httpVersionMinor >= 1) {
       answerOnResponse(response, faceOf, 400, "A Host header is required");
       return;
