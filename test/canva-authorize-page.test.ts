@@ -351,11 +351,13 @@ describe("Secure cookies behind https", () => {
 describe("pages refuse what is not a form, in HTML", () => {
   const notForms = [
     { "content-type": "application/json", payload: '{"action":"consent","decision":"allow"}' },
+    { "content-type": "application/json", payload: '{"action":' },
+    { "content-type": "application/json", payload: "" },
     { "content-type": "text/plain", payload: "action=consent&decision=allow" },
   ];
 
   for (const { payload, ...headers } of notForms) {
-    test(`${headers["content-type"]} posted to the authorize page, /login and /logout: 415`, async () => {
+    test(`${headers["content-type"]} ${JSON.stringify(payload.slice(0, 10))} posted to the authorize page, /login and /logout: 415`, async () => {
       for (const url of [authorizeUrl(), "/login", "/logout"]) {
         const res = await h.app.inject({ method: "POST", url, headers, payload });
         assert.equal(res.statusCode, 415, `${url}: ${res.body}`);

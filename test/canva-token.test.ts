@@ -398,14 +398,16 @@ describe("token endpoint errors", () => {
     assertCanvaError(res, 400, "bad_request_body");
   });
 
-  test("a JSON body: 415 with a clear message", async () => {
-    const res = await h.app.inject({
-      method: "POST",
-      url: "/rest/v1/oauth/token",
-      headers: { "content-type": "application/json", authorization: client.basic },
-      payload: JSON.stringify({ grant_type: "refresh_token" }),
-    });
-    assertCanvaError(res, 415, "unsupported_media_type", /application\/x-www-form-urlencoded/);
+  test("a JSON body, well-formed, malformed or empty: 415 with a clear message", async () => {
+    for (const payload of [JSON.stringify({ grant_type: "refresh_token" }), "{", ""]) {
+      const res = await h.app.inject({
+        method: "POST",
+        url: "/rest/v1/oauth/token",
+        headers: { "content-type": "application/json", authorization: client.basic },
+        payload,
+      });
+      assertCanvaError(res, 415, "unsupported_media_type", /application\/x-www-form-urlencoded/);
+    }
   });
 
   test("the same endpoints answer under /auth as Canva's newest spec lists", async () => {

@@ -171,7 +171,9 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
         return sendHtml(reply, failure.status, errorPage("Invalid request", failure.message));
       case "body-too-large":
         return sendHtml(reply, 413, errorPage("Invalid request", "The form is too large."));
+      // A page takes forms only: JSON, well-formed or not, is the wrong media type.
       case "wrong-media-type":
+      case "malformed-json":
         return sendHtml(reply, 415, errorPage("Invalid request", "The form was not sent as a form."));
       default:
         return sendHtml(reply, 400, errorPage("Invalid request", "The form could not be read."));

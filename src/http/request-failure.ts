@@ -23,7 +23,9 @@ export function classifyFailure(error: unknown): RequestFailure {
   if (code === "FST_ERR_CTP_BODY_TOO_LARGE") return { kind: "body-too-large" };
   if (error instanceof TooManyParametersError) return { kind: "too-many-parameters" };
   if (code === "FST_ERR_CTP_INVALID_MEDIA_TYPE" || error instanceof NotAFormError) return { kind: "wrong-media-type" };
-  if (code === "FST_ERR_CTP_INVALID_JSON_BODY") return { kind: "malformed-json" };
+  // An empty body is not JSON either (RFC 8259 asks for one value at least).
+  if (code === "FST_ERR_CTP_INVALID_JSON_BODY" || code === "FST_ERR_CTP_EMPTY_JSON_BODY")
+    return { kind: "malformed-json" };
   if (isUnavailable(error)) return { kind: "unavailable" };
   if (isUnstorableText(error)) {
     return { kind: "client-error", status: 400, message: "The request holds a character that cannot be stored" };
