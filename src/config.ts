@@ -3,6 +3,7 @@ import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { randomToken } from "./core/crypto.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.js";
+import { syncPath } from "./sync-path.js";
 
 /**
  * Every setting keyward reads, from the environment. Durations are in seconds.
@@ -257,6 +258,10 @@ function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${randomToken(32)}\n`, { mode: 0o600, flag: "wx" });
   chmodSync(file, 0o600);
+  // On disk before the database it unlocks is: a database whose secret a power loss took is lost whole.
+  syncPath(file);
+  syncPath(dirname(file));
+  syncPath(dirname(dirname(file)));
   return { secret: readFileSync(file, "utf8").trim(), secretSource: "generated" };
 }
 
