@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
 import SQLite from "better-sqlite3";
 import { runCliAsync } from "./support/cli-async.js";
 import { createHarness, TEST_SECRET } from "./support/harness.js";
-import { runCli, tempDatabase } from "./support/server-process.js";
+import { CLI, runCli, tempDatabase } from "./support/server-process.js";
 
 interface Tokens {
   access_token: string;
@@ -102,9 +103,37 @@ test("backup refuses to overwrite a file, to back up what is not there, and Post
   assert.equal(made.status, 0, made.stderr);
   assert.equal(statSync(nested).mode & 0o777, 0o600);
   assert.equal(statSync(dirname(nested)).mode & 0o777, 0o700);
+  assert.deepEqual(readdirSync(dirname(nested)), ["keyward.db"], "nothing left beside the copy");
 
   assert.equal(runCli(["backup"], env).status, 2);
   const postgres = runCli(["backup", `${taken}.pg`], { ...env, DATABASE_URL: "postgres://nobody@127.0.0.1:1/x" });
   assert.equal(postgres.status, 2);
   assert.match(postgres.stderr, /pg_dump/);
+});
+
+test("a backup killed midway leaves no file at its target", { timeout: 60_000 }, async () => {
+  const source = tempDatabase();
+  const filler = new SQLite(source);
+  filler.exec("create table filler (data blob)");
+  const insert = filler.prepare("insert into filler values (randomblob(4096))");
+  filler.transaction(() => {
+    for (let i = 0; i < 12_000; i++) insert.run();
+  })();
+  filler.close();
+  const target = join(dirname(source), "killed", "copy.db");
+  const child = spawn(process.execPath, [CLI, "backup", target], {
+    env: { ...process.env, DATABASE_URL: source, KEYWARD_SECRET: TEST_SECRET },
+    stdio: "ignore",
+  });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  // Killed as soon as anything of the copy's appears beside its target.
+  const started = Date.now();
+  while (!existsSync(dirname(target)) || readdirSync(dirname(target)).length === 0) {
+    assert.ok(Date.now() - started < 30_000, "the backup never started writing");
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  child.kill("SIGKILL");
+  await exited;
+  assert.equal(existsSync(target), false, "a partial copy under the target's name");
+  for (const name of readdirSync(dirname(target))) assert.match(name, /^copy\.db\.[0-9a-f]{12}\.partial(-journal)?$/);
 });

@@ -1,6 +1,8 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
+import { syncPath } from "../sync-path.js";
 import { SECRET_CHECK_ID } from "./queries.js";
 
 /** A backup that could not be made; the message says why, and nothing was left at the target. */
@@ -14,23 +16,15 @@ export interface BackupResult {
   secretCheck: string | undefined;
 }
 
-/** Fsyncs a file or a directory, so that what was written there survives a power loss. */
-function syncPath(path: string): void {
-  const fd = openSync(path, "r");
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * Copies the SQLite database at `source` to `target`, a new file, while servers keep using it.
  * VACUUM INTO reads one snapshot in one read transaction: in WAL mode it neither waits for the
  * servers' writes nor holds them up, and the copy holds every commit made before it began. The
  * copy is one self-contained file (rollback journal, same page size), checked and synced before
  * this returns. It is readable by its owner only, as the secret is: users' emails and password
- * hashes travel with it.
+ * hashes travel with it. It is written under a name of its own (`.partial`) and given the target's
+ * name only once whole and checked, so a process killed midway leaves no file a script could take
+ * for a backup.
  */
 export function backupSqlite(source: string, target: string): BackupResult {
   const path = resolve(target);
@@ -41,6 +35,7 @@ export function backupSqlite(source: string, target: string): BackupResult {
   } catch (error) {
     throw new BackupError(`cannot open the database ${resolve(source)}: ${(error as Error).message}`);
   }
+  const partial = `${path}.${randomBytes(6).toString("hex")}.partial`;
   try {
     database.pragma("busy_timeout = 5000");
     // Created owner-only from the start (VACUUM INTO runs synchronously, so nothing else sees this umask),
@@ -48,34 +43,54 @@ export function backupSqlite(source: string, target: string): BackupResult {
     const umask = process.umask(0o077);
     try {
       mkdirSync(dirname(path), { recursive: true });
-      database.prepare("vacuum into ?").run(path);
+      database.prepare("vacuum into ?").run(partial);
     } finally {
       process.umask(umask);
     }
   } catch (error) {
-    const message = (error as Error).message;
-    // A file that appeared meanwhile is someone else's; anything else written there is a partial copy.
-    if (!message.includes("already exists")) rmSync(path, { force: true });
-    throw new BackupError(`cannot write ${path}: ${message}`);
+    rmSync(partial, { force: true });
+    throw new BackupError(`cannot write ${path}: ${(error as Error).message}`);
   } finally {
     database.close();
   }
-  const copy = new SQLite(path, { fileMustExist: true, readonly: true });
-  let integrity: unknown;
-  let secretCheck: string | undefined;
   try {
-    integrity = copy.pragma("integrity_check", { simple: true });
-    secretCheck = recordedSecretCheck(copy);
+    const { integrity, secretCheck } = checkCopy(partial);
+    if (integrity !== "ok") {
+      throw new BackupError(`the copy failed its integrity check and was removed: ${String(integrity)}`);
+    }
+    syncPath(partial);
+    giveName(partial, path);
+    return { path, bytes: statSync(path).size, secretCheck };
+  } finally {
+    rmSync(partial, { force: true });
+    syncPath(dirname(path));
+  }
+}
+
+/**
+ * Gives the finished copy the target's name. A link, not a rename, where the file system has them:
+ * it fails rather than replace a file that appeared at the target meanwhile.
+ */
+function giveName(partial: string, path: string): void {
+  try {
+    linkSync(partial, path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP") {
+      throw new BackupError(`cannot write ${path}: ${(error as Error).message}`);
+    }
+    if (existsSync(path)) throw new BackupError(`${path} already exists; a backup never overwrites a file`);
+    renameSync(partial, path);
+  }
+}
+
+function checkCopy(path: string): { integrity: unknown; secretCheck: string | undefined } {
+  const copy = new SQLite(path, { fileMustExist: true, readonly: true });
+  try {
+    return { integrity: copy.pragma("integrity_check", { simple: true }), secretCheck: recordedSecretCheck(copy) };
   } finally {
     copy.close();
   }
-  if (integrity !== "ok") {
-    rmSync(path, { force: true });
-    throw new BackupError(`the copy failed its integrity check and was removed: ${String(integrity)}`);
-  }
-  syncPath(path);
-  syncPath(dirname(path));
-  return { path, bytes: statSync(path).size, secretCheck };
 }
 
 function recordedSecretCheck(database: SQLite.Database): string | undefined {
