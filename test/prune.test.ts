@@ -10,7 +10,7 @@ import { runCliAsync } from "./support/cli-async.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 import { tempDatabase } from "./support/server-process.js";
 import { deploymentEnv } from "./support/shared-database.js";
-import { grantRecord, sessionRecord, tokenRecord } from "./support/store-records.js";
+import { grantRecord, sessionRecord, storeSession, tokenRecord } from "./support/store-records.js";
 
 interface Place {
   url: string;
@@ -44,7 +44,7 @@ async function seed(store: Store, now: number) {
   const live = tokenRecord(grant, { expiresAt: now + 3600_000 });
   await store.saveTokens([expired, live]);
   const oldSession = sessionRecord({ expiresAt: now - 1000 });
-  await store.createSession(oldSession);
+  await storeSession(store, oldSession);
   return { expired: expired.hash, live: live.hash, session: oldSession.hash };
 }
 

@@ -16,6 +16,7 @@ import {
   NOW,
   sessionRecord,
   signingKeyRecord,
+  storeSession,
   tokenRecord,
   userRecord,
 } from "./support/store-records.js";
@@ -164,7 +165,7 @@ for (const { engine, open, skip } of ENGINES) {
         await store.createAuthorizationCode(code);
         await store.saveTokens([token]);
         await store.saveConsent({ clientId: client.id, userId: user.id, scopes: ["profile:read"], updatedAt: NOW });
-        await store.createSession(session);
+        await storeSession(store, session);
         held.push({ user, token, code, session });
       }
       assert.equal(await store.deleteUser(gone.id), true);
@@ -244,7 +245,7 @@ for (const { engine, open, skip } of ENGINES) {
       const mine = sessionRecord({ userId: "signing-out" });
       const alsoMine = sessionRecord({ userId: "signing-out" });
       const theirs = sessionRecord({ userId: "staying" });
-      for (const session of [mine, alsoMine, theirs]) await store.createSession(session);
+      for (const session of [mine, alsoMine, theirs]) await storeSession(store, session);
       assert.equal(await store.deleteUserSessions("signing-out"), 2);
       assert.equal(await store.findSession(mine.hash, NOW), undefined);
       assert.equal(await store.findSession(alsoMine.hash, NOW), undefined);
@@ -322,8 +323,8 @@ for (const { engine, open, skip } of ENGINES) {
       await store.createUser(other);
       const session = sessionRecord({ userId: user.id });
       const otherSession = sessionRecord({ userId: other.id });
-      await store.createSession(session);
-      await store.createSession(otherSession);
+      await storeSession(store, session);
+      await storeSession(store, otherSession);
       assert.equal(await store.setUserPassword(user.id, "scrypt$new"), true);
       assert.equal(await store.setUserPassword("missing", "scrypt$x"), false);
       assert.equal((await store.getUserById(user.id))?.passwordHash, "scrypt$new");
@@ -851,7 +852,7 @@ for (const { engine, open, skip } of ENGINES) {
 
     it("creates, finds and deletes sessions; an expired one is not found", async (store) => {
       const session = sessionRecord();
-      await store.createSession(session);
+      await storeSession(store, session);
       assert.deepEqual(await store.findSession(session.hash, NOW), session);
       assert.equal(await store.findSession(session.hash, session.expiresAt), undefined);
       await store.deleteSession(session.hash);
@@ -871,7 +872,7 @@ for (const { engine, open, skip } of ENGINES) {
       const liveToken = tokenRecord(live, { expiresAt: later + HOUR, consumedAt: NOW });
       await store.saveTokens([...expiredTokens, liveToken]);
       const sessions = [sessionRecord(), sessionRecord({ expiresAt: later + 1 })];
-      for (const session of sessions) await store.createSession(session);
+      for (const session of sessions) await storeSession(store, session);
 
       const current = signingKeyRecord({ createdAt: NOW });
       const published = signingKeyRecord({ createdAt: NOW - 2, retiredAt: NOW, publishUntil: later + 1 });

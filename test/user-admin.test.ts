@@ -37,6 +37,12 @@ async function usersPrinting(
   }
 }
 
+const storedUser = async (id: string) => {
+  const user = await h.runtime.core.store.getUserById(id);
+  assert.ok(user);
+  return user;
+};
+
 const users = async (sub: string, values: { email?: string; password?: string; client?: string }) =>
   (await usersPrinting(sub, values)).status;
 
@@ -44,7 +50,7 @@ test("users delete: the user's tokens, sessions and consents go; another user's 
   const [gone, kept] = [await h.createUser(), await h.createUser()];
   const goneTokens = await tokensFor(gone);
   const keptTokens = await tokensFor(kept);
-  const session = await startSession(h.runtime.core, gone.userId, 3_600_000);
+  const session = await startSession(h.runtime.core, await storedUser(gone.userId), 3_600_000);
   assert.ok(await findSession(h.runtime.core, session));
 
   assert.equal(await users("delete", { email: gone.email.toUpperCase() }), 0);
@@ -63,7 +69,7 @@ test("users delete: the user's tokens, sessions and consents go; another user's 
 test("users set-password: the new password signs in, the old does not, sessions end, tokens stay", async () => {
   const user = await h.createUser();
   const tokens = await tokensFor(user);
-  const session = await startSession(h.runtime.core, user.userId, 3_600_000);
+  const session = await startSession(h.runtime.core, await storedUser(user.userId), 3_600_000);
   assert.ok(await findSession(h.runtime.core, session));
 
   assert.equal(await users("set-password", { email: user.email, password: "a brand new passphrase" }), 0);

@@ -7,6 +7,8 @@ import {
   issueAuthorizationCode,
   recordConsent,
 } from "../src/core/authorization.js";
+import { findSession, startSession } from "../src/core/sessions.js";
+import { changePassword, checkCredentials } from "../src/core/users.js";
 import { createHarness, type Harness, pkcePair, REDIRECT_URI } from "./support/harness.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 
@@ -70,6 +72,58 @@ test("on PostgreSQL, an approval waiting on its user's deletion writes nothing o
     await assertNothingHeldFor(h, issue);
   } finally {
     await deleter.end();
+    await h.close();
+    await schema.drop();
+  }
+});
+
+test("a sign-in whose password changed, or whose user went, while it was checked starts no session", async () => {
+  const h = await createHarness();
+  try {
+    const { core } = h.runtime;
+    for (const change of [
+      (userId: string) => changePassword(core, userId, "a brand new passphrase"),
+      (userId: string) => core.store.deleteUser(userId),
+    ]) {
+      const who = await h.createUser();
+      const checked = await checkCredentials(core, who.email, who.password);
+      assert.ok(checked);
+      await change(who.userId);
+      assert.equal(await startSession(core, checked, 3_600_000), undefined);
+      assert.equal(await core.store.deleteUserSessions(who.userId), 0, "no session was stored");
+    }
+    const unchanged = await h.createUser();
+    const checked = await checkCredentials(core, unchanged.email, unchanged.password);
+    assert.ok(checked && (await findSession(core, await startSession(core, checked, 3_600_000))));
+  } finally {
+    await h.close();
+  }
+});
+
+test("on PostgreSQL, a sign-in waiting on its user's password change starts no session once it commits", {
+  skip: PG_SKIP,
+}, async () => {
+  const schema = await createTestSchema();
+  const h = await createHarness({ DATABASE_URL: schema.url });
+  const changer = new pg.Client({ connectionString: schema.url });
+  try {
+    const { core } = h.runtime;
+    const who = await h.createUser();
+    const checked = await checkCredentials(core, who.email, who.password);
+    assert.ok(checked);
+    await changer.connect();
+    await changer.query("begin");
+    await changer.query("update users set password_hash = 'scrypt$changed' where id = $1", [who.userId]);
+    await changer.query("delete from sessions where user_id = $1", [who.userId]);
+
+    const starting = startSession(core, checked, 3_600_000);
+    await waitForLockWaiters(changer, 1);
+    await changer.query("commit");
+
+    assert.equal(await starting, undefined);
+    assert.equal(await core.store.deleteUserSessions(who.userId), 0, "no session was stored");
+  } finally {
+    await changer.end();
     await h.close();
     await schema.drop();
   }

@@ -1,13 +1,17 @@
-import type { SessionRecord } from "../store/types.js";
+import type { SessionRecord, UserRecord } from "../store/types.js";
 import type { CoreContext } from "./context.js";
 import { randomToken } from "./crypto.js";
 
-/** A signed-in browser. The cookie carries the random id; the store only its keyed hash. */
-export async function startSession(ctx: CoreContext, userId: string, ttlMs: number): Promise<string> {
+/**
+ * A signed-in browser. The cookie carries the random id; the store only its keyed hash. `user` is
+ * the record the password was checked against: undefined when its password changed (or the user
+ * went) meanwhile, so the password that was checked no longer signs anyone in.
+ */
+export async function startSession(ctx: CoreContext, user: UserRecord, ttlMs: number): Promise<string | undefined> {
   const id = randomToken(32);
   const now = ctx.now();
-  await ctx.store.createSession({ hash: ctx.keys.hashToken(id), userId, createdAt: now, expiresAt: now + ttlMs });
-  return id;
+  const session = { hash: ctx.keys.hashToken(id), userId: user.id, createdAt: now, expiresAt: now + ttlMs };
+  return (await ctx.store.createSession(session, user.passwordHash)) ? id : undefined;
 }
 
 export async function findSession(ctx: CoreContext, id: string | undefined): Promise<SessionRecord | undefined> {

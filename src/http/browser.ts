@@ -101,7 +101,9 @@ export async function signIn(
     return { ok: false, status: 429, message, email };
   }
   const user = email && password ? await checkCredentials(deps.core, email, password) : undefined;
-  if (!user) return { ok: false, status: 401, message: "Incorrect email or password.", email };
+  // No session either when the password changed while it was being checked: it is no longer the password.
+  const sessionId = user && (await startSession(deps.core, user, deps.config.sessionTtlMs));
+  if (!user || !sessionId) return { ok: false, status: 401, message: "Incorrect email or password.", email };
   await deps.signInThrottle.succeeded(email, request.ip, device);
   setCookie(reply, cookieName(deps, DEVICE_COOKIE), rememberDevice(deps.core.keys, deviceCookie, email), {
     ...cookieOptions(deps),
@@ -109,7 +111,6 @@ export async function signIn(
   });
   const previous = readCookie(request, cookieName(deps, SESSION_COOKIE));
   if (previous) await endSession(deps.core, previous);
-  const sessionId = await startSession(deps.core, user.id, deps.config.sessionTtlMs);
   // A binding from before sign-in may have been planted; the signed-in browser gets one of its own.
   newCsrfBinding(deps, reply);
   setCookie(reply, cookieName(deps, SESSION_COOKIE), sessionId, {

@@ -819,16 +819,30 @@ export class KyselyStore implements Store {
       .execute();
   }
 
-  async createSession(session: SessionRecord): Promise<void> {
-    await this.db
-      .insertInto("sessions")
-      .values({
-        hash: session.hash,
-        user_id: session.userId,
-        created_at: session.createdAt,
-        expires_at: session.expiresAt,
-      })
-      .execute();
+  async createSession(session: SessionRecord, passwordHash: string): Promise<boolean> {
+    return this.transaction(async (tx) => {
+      const db = (tx as KyselyStore).db;
+      // As holdUser, and only while the password is the one checked: on PostgreSQL the update takes
+      // the user's row lock, so a password change waits for this to commit and then ends this
+      // session with the others, or commits first and leaves this update nothing to match.
+      const held = await db
+        .updateTable("users")
+        .set((eb) => ({ created_at: eb.ref("users.created_at") }))
+        .where("id", "=", session.userId)
+        .where("password_hash", "=", passwordHash)
+        .executeTakeFirst();
+      if (held.numUpdatedRows === 0n) return false;
+      await db
+        .insertInto("sessions")
+        .values({
+          hash: session.hash,
+          user_id: session.userId,
+          created_at: session.createdAt,
+          expires_at: session.expiresAt,
+        })
+        .execute();
+      return true;
+    });
   }
 
   async findSession(hash: string, now: number): Promise<SessionRecord | undefined> {

@@ -249,7 +249,12 @@ export interface Store {
   /** Retires the current key of `purpose`, keeping it published until `publishUntil`. */
   retireSigningKeys(now: number, publishUntil: number, purpose: KeyPurpose): Promise<void>;
 
-  createSession(session: SessionRecord): Promise<void>;
+  /**
+   * Starts the session only while its user exists with `passwordHash`, the hash the password was
+   * checked against: a password change or deletion of the user that commits first leaves no
+   * session; one that commits later ends it. False when no session was started.
+   */
+  createSession(session: SessionRecord, passwordHash: string): Promise<boolean>;
   findSession(hash: string, now: number): Promise<SessionRecord | undefined>;
   deleteSession(hash: string): Promise<void>;
   /** Ends every sign-in session of the user; how many there were. */

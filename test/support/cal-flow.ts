@@ -15,7 +15,9 @@ export interface CalKeys {
 
 /** A session cookie for `user`, as keyward's sign-in page would set it. */
 export async function sessionCookie(h: Harness, user: TestUser): Promise<string> {
-  const id = await startSession(h.runtime.core, user.userId, h.runtime.config.sessionTtlMs);
+  const stored = await h.runtime.core.store.getUserById(user.userId);
+  const id = stored && (await startSession(h.runtime.core, stored, h.runtime.config.sessionTtlMs));
+  if (!id) throw new Error(`no session for ${user.userId}`);
   return `keyward_session=${id}`;
 }
 

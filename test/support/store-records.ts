@@ -1,3 +1,4 @@
+import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import type {
   AuthorizationCodeRecord,
@@ -5,6 +6,7 @@ import type {
   GrantRecord,
   SessionRecord,
   SigningKeyRecord,
+  Store,
   TokenRecord,
   UserRecord,
 } from "../../src/store/types.js";
@@ -97,3 +99,13 @@ export const signingKeyRecord = (over: Partial<SigningKeyRecord> = {}): SigningK
   publishUntil: null,
   ...over,
 });
+
+/** Stores a session as sign-in does, at its user's password hash; the user is made first if there is none. */
+export async function storeSession(store: Store, session: SessionRecord): Promise<void> {
+  let user = await store.getUserById(session.userId);
+  if (!user) {
+    user = userRecord({ id: session.userId });
+    await store.createUser(user);
+  }
+  assert.equal(await store.createSession(session, user.passwordHash), true);
+}
