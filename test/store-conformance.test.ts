@@ -265,6 +265,16 @@ for (const { engine, open, skip } of ENGINES) {
       assert.deepEqual(await store.getUserById(user.id), user, "holding changes nothing");
     });
 
+    it("holds a client who exists, and reports one who does not", async (store) => {
+      const client = clientRecord();
+      await store.createClient(client);
+      assert.equal(await store.transaction((tx) => tx.holdClient(client.id)), true);
+      assert.equal(await store.transaction((tx) => tx.holdClient("missing")), false);
+      assert.deepEqual(await store.getClient(client.id), client, "holding changes nothing");
+      assert.equal(await store.deleteClient(client.id), true);
+      assert.equal(await store.transaction((tx) => tx.holdClient(client.id)), false);
+    });
+
     it("deleting a user waits for a transaction holding them, then removes what it wrote", async (store) => {
       const client = clientRecord();
       const user = userRecord();

@@ -9,22 +9,9 @@ import {
 } from "../src/core/authorization.js";
 import { findSession, startSession } from "../src/core/sessions.js";
 import { changePassword, checkCredentials } from "../src/core/users.js";
-import { createHarness, type Harness, pkcePair, REDIRECT_URI } from "./support/harness.js";
+import { newCodeIssue } from "./support/code-issue.js";
+import { createHarness, type Harness } from "./support/harness.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
-
-/** What the consent page would issue for `userId`, had they not been deleted while approving. */
-async function issueFor(h: Harness): Promise<CodeIssue> {
-  const client = await h.createClient();
-  const user = await h.createUser();
-  return {
-    clientId: client.clientId,
-    userId: user.userId,
-    scopes: ["profile:read"],
-    redirectUri: REDIRECT_URI,
-    redirectUriExplicit: true,
-    codeChallenge: pkcePair().challenge,
-  };
-}
 
 async function assertNothingHeldFor(h: Harness, issue: CodeIssue): Promise<void> {
   const { store } = h.runtime.core;
@@ -36,7 +23,7 @@ async function assertNothingHeldFor(h: Harness, issue: CodeIssue): Promise<void>
 test("an approval that reaches the store after its user was deleted writes nothing", async () => {
   const h = await createHarness();
   try {
-    const issue = await issueFor(h);
+    const issue = await newCodeIssue(h);
     const { core } = h.runtime;
     assert.equal(await core.store.deleteUser(issue.userId), true);
 
@@ -56,7 +43,7 @@ test("on PostgreSQL, an approval waiting on its user's deletion writes nothing o
   const h = await createHarness({ DATABASE_URL: schema.url });
   const deleter = new pg.Client({ connectionString: schema.url });
   try {
-    const issue = await issueFor(h);
+    const issue = await newCodeIssue(h);
     const { core } = h.runtime;
     await deleter.connect();
     await deleter.query("begin");

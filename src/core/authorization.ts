@@ -1,4 +1,4 @@
-import type { ClientRecord } from "../store/types.js";
+import type { ClientRecord, Store } from "../store/types.js";
 import type { CoreContext } from "./context.js";
 import { orderedToken } from "./crypto.js";
 import type { OAuthError } from "./errors.js";
@@ -102,9 +102,19 @@ export async function hasConsent(
 }
 
 /**
+ * Holds the user's row, then the client's: the order every writer of a lineage or consent takes
+ * them in, and deleting a user or a client takes its row first, so none waits on another in turn.
+ * False when either is gone.
+ */
+async function holdUserAndClient(tx: Store, userId: string, clientId: string): Promise<boolean> {
+  return (await tx.holdUser(userId)) && (await tx.holdClient(clientId));
+}
+
+/**
  * Records consent, adding to whatever the user already consented to for this client. The row is
  * held before it is read, so two approvals at once (two tabs, two instances) both count. False,
- * with nothing written, when the user no longer exists (deleted while they were approving).
+ * with nothing written, when the user or the client no longer exists (deleted while the user was
+ * approving).
  */
 export async function recordConsent(
   ctx: CoreContext,
@@ -113,8 +123,7 @@ export async function recordConsent(
   scopes: readonly string[],
 ): Promise<boolean> {
   return ctx.store.transaction(async (tx) => {
-    // The user before the consent, in the order deleting a user takes them, so neither waits on the other in turn.
-    if (!(await tx.holdUser(userId))) return false;
+    if (!(await holdUserAndClient(tx, userId, clientId))) return false;
     await tx.holdConsent(clientId, userId, ctx.now());
     const previous = await tx.getConsent(clientId, userId);
     const merged = [...new Set([...(previous?.scopes ?? []), ...scopes])];
@@ -144,16 +153,16 @@ export function newGrantId(now: number): string {
 
 /**
  * Starts a lineage and issues its single-use authorization code. Returns the code, or undefined,
- * with nothing written, when the user no longer exists.
+ * with nothing written, when the user or the client no longer exists.
  */
 export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue): Promise<string | undefined> {
   const now = ctx.now();
   const code = orderedToken(now);
   const grantId = newGrantId(now);
   const issued = await ctx.store.transaction(async (tx) => {
-    // Holding the user means a deletion either waits for this lineage and removes it, or has
-    // already happened and nothing is written: no code outlives its user.
-    if (!(await tx.holdUser(issue.userId))) return false;
+    // Holding the user and the client means a deletion of either waits for this lineage and
+    // removes it, or has already happened and nothing is written: no code outlives them.
+    if (!(await holdUserAndClient(tx, issue.userId, issue.clientId))) return false;
     await tx.createGrant({
       id: grantId,
       clientId: issue.clientId,
@@ -180,11 +189,70 @@ export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue)
   return issued ? code : undefined;
 }
 
+export type ApprovalOutcome =
+  | { kind: "issued"; code: string }
+  /** The consent asked for is not (or no longer) there: the user must be asked. Nothing was written. */
+  | { kind: "ask" }
+  /** The user or the client no longer exists; nothing was written. */
+  | { kind: "gone" };
+
+/** Thrown inside a transaction that must write nothing, so that what it held or placed rolls back. */
+class Unissued extends Error {
+  constructor(readonly outcome: ApprovalOutcome) {
+    super(outcome.kind);
+  }
+}
+
+async function unlessUnissued(work: () => Promise<ApprovalOutcome>): Promise<ApprovalOutcome> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof Unissued) return error.outcome;
+    throw error;
+  }
+}
+
+/**
+ * Issues a code under consent the user gave before, checked in the transaction that writes the
+ * lineage, with the consent's row held: withdrawing the consent (which deletes it before revoking
+ * lineages) either waits for this lineage and revokes it too, or comes first, and the user is
+ * asked again. Without that, a lineage could start after its consent was withdrawn and live on,
+ * listed nowhere.
+ */
+export async function issueUnderConsent(ctx: CoreContext, issue: CodeIssue): Promise<ApprovalOutcome> {
+  return unlessUnissued(() =>
+    ctx.store.transaction(async (tx): Promise<ApprovalOutcome> => {
+      if (!(await holdUserAndClient(tx, issue.userId, issue.clientId))) return { kind: "gone" };
+      await tx.holdConsent(issue.clientId, issue.userId, ctx.now());
+      const consent = await tx.getConsent(issue.clientId, issue.userId);
+      // The hold may have placed an empty consent: rolled back with the rest.
+      if (!consent || !isSubset(issue.scopes, consent.scopes)) throw new Unissued({ kind: "ask" });
+      const code = await issueAuthorizationCode({ ...ctx, store: tx }, issue);
+      if (code === undefined) throw new Error("user or client vanished while held");
+      return { kind: "issued", code };
+    }),
+  );
+}
+
+/** Records the consent just given and issues the code under it, together or not at all. */
+export async function consentAndIssue(
+  ctx: CoreContext,
+  issue: CodeIssue,
+): Promise<Exclude<ApprovalOutcome, { kind: "ask" }>> {
+  return ctx.store.transaction(async (tx) => {
+    const inTransaction = { ...ctx, store: tx };
+    if (!(await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes))) return { kind: "gone" };
+    const code = await issueAuthorizationCode(inTransaction, issue);
+    if (code === undefined) throw new Error("user or client vanished while held");
+    return { kind: "issued", code };
+  });
+}
+
 export type SoleCodeOutcome =
   | { kind: "issued"; code: string }
   /** The user already holds an unspent code for this client; nothing was written. */
   | { kind: "outstanding" }
-  /** The user no longer exists; nothing was written. */
+  /** The user (or, rarely, the client, deleted meanwhile) no longer exists; nothing was written. */
   | { kind: "user-gone" };
 
 /** Thrown inside the transaction of `consentAndIssueSoleCode`, so that the consent rolls back with it. */

@@ -32,9 +32,11 @@ export async function listConnections(ctx: CoreContext, userId: string): Promise
 export async function disconnect(ctx: CoreContext, userId: string, clientId: string): Promise<boolean> {
   const now = ctx.now();
   return ctx.store.transaction(async (tx) => {
-    const revoked = await tx.revokeGrantsOf(clientId, userId, now);
     const consented = (await tx.getConsent(clientId, userId)) !== undefined;
+    // The consent before the lineages: a code being issued under it holds its row (issueUnderConsent),
+    // so this waits for that lineage and then revokes it with the rest.
     await tx.deleteConsent(clientId, userId);
+    const revoked = await tx.revokeGrantsOf(clientId, userId, now);
     return revoked > 0 || consented;
   });
 }

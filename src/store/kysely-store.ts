@@ -197,6 +197,13 @@ export class KyselyStore implements Store {
   async deleteClient(id: string): Promise<boolean> {
     const deleted = await this.transaction(async (tx) => {
       const db = (tx as KyselyStore).db;
+      // The client's row first: a transaction holding it (holdClient) makes this wait until it
+      // commits, so the statements below see the lineage it wrote; one that comes later finds no client.
+      await db
+        .updateTable("clients")
+        .set((eb) => ({ updated_at: eb.ref("clients.updated_at") }))
+        .where("id", "=", id)
+        .execute();
       await db.deleteFrom("tokens").where("client_id", "=", id).execute();
       await db.deleteFrom("authorization_codes").where("client_id", "=", id).execute();
       await db.deleteFrom("grants").where("client_id", "=", id).execute();
@@ -331,6 +338,13 @@ export class KyselyStore implements Store {
       .where("id", "=", id)
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
+  }
+
+  async holdClient(id: string): Promise<boolean> {
+    const query = this.db.selectFrom("clients").select("id").where("id", "=", id);
+    // SQLite's write lock already holds the whole database for the transaction, and has no FOR SHARE.
+    const row = await (this.writableCtes ? query.forShare() : query).executeTakeFirst();
+    return row !== undefined;
   }
 
   async getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined> {

@@ -174,6 +174,12 @@ export interface Store {
    * exist, or was deleted while this waited; the caller then writes nothing on their behalf.
    */
   holdUser(id: string): Promise<boolean>;
+  /**
+   * Inside a transaction: holds the client's row, shared, until the transaction ends, so that
+   * deleting the client waits for this transaction and then removes what it wrote, while other
+   * transactions holding it go on. False when the client does not exist (any more).
+   */
+  holdClient(id: string): Promise<boolean>;
 
   getConsent(clientId: string, userId: string): Promise<ConsentRecord | undefined>;
   /**

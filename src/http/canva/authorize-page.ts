@@ -1,10 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import {
+  type ApprovalOutcome,
   type AuthorizationRequestParams,
+  type CodeIssue,
   checkAuthorizationRequest,
+  consentAndIssue,
   hasConsent,
-  issueAuthorizationCode,
-  recordConsent,
+  issueUnderConsent,
   type ValidAuthorizationRequest,
 } from "../../core/authorization.js";
 import { withQuery } from "../../core/redirect-uri.js";
@@ -78,25 +80,26 @@ async function validate(deps: AppDeps, request: FastifyRequest, reply: FastifyRe
   return { request: check.request, query };
 }
 
-/** Issues the code, or, when the user was deleted meanwhile, asks to sign in again. */
-async function approve(
+const codeIssue = (req: ValidAuthorizationRequest, userId: string): CodeIssue => ({
+  clientId: req.client.id,
+  userId,
+  scopes: req.scopes,
+  redirectUri: req.redirectUri,
+  redirectUriExplicit: req.redirectUriExplicit,
+  codeChallenge: req.codeChallenge,
+});
+
+/** Redirects with the code, or, when the user was deleted meanwhile, asks to sign in again. */
+function answerApproval(
   deps: AppDeps,
   request: FastifyRequest,
   reply: FastifyReply,
   status: number,
   req: ValidAuthorizationRequest,
-  userId: string,
+  outcome: Exclude<ApprovalOutcome, { kind: "ask" }>,
 ) {
-  const code = await issueAuthorizationCode(deps.core, {
-    clientId: req.client.id,
-    userId,
-    scopes: req.scopes,
-    redirectUri: req.redirectUri,
-    redirectUriExplicit: req.redirectUriExplicit,
-    codeChallenge: req.codeChallenge,
-  });
-  if (code === undefined) return showSignIn(deps, request, reply, req);
-  return redirectWith(deps, reply, status, req.redirectUri, { code, state: req.state });
+  if (outcome.kind === "gone") return showSignIn(deps, request, reply, req);
+  return redirectWith(deps, reply, status, req.redirectUri, { code: outcome.code, state: req.state });
 }
 
 /** Consent's token is the session's, as every signed-in form's, and also the exact request's. */
@@ -157,7 +160,9 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     const signedIn = await signedInUser(deps, request);
     if (!signedIn) return showSignIn(deps, request, reply, valid.request);
     if (await hasConsent(deps.core, valid.request.client.id, signedIn.user.id, valid.request.scopes)) {
-      return approve(deps, request, reply, 302, valid.request, signedIn.user.id);
+      // Checked again as the code is issued: the consent may be withdrawn meanwhile.
+      const outcome = await issueUnderConsent(deps.core, codeIssue(valid.request, signedIn.user.id));
+      if (outcome.kind !== "ask") return answerApproval(deps, request, reply, 302, valid.request, outcome);
     }
     return showConsent(deps, request, reply, valid.request, signedIn, valid.query);
   });
@@ -184,10 +189,8 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     if (!csrfValid(deps, request, form, consentPurpose(signedIn, valid.query))) return expired();
     const decision = firstValue(form, "decision");
     if (decision === "allow") {
-      if (!(await recordConsent(deps.core, valid.request.client.id, signedIn.user.id, valid.request.scopes))) {
-        return showSignIn(deps, request, reply, valid.request);
-      }
-      return approve(deps, request, reply, 303, valid.request, signedIn.user.id);
+      const outcome = await consentAndIssue(deps.core, codeIssue(valid.request, signedIn.user.id));
+      return answerApproval(deps, request, reply, 303, valid.request, outcome);
     }
     if (decision === "deny") {
       return redirectWith(deps, reply, 303, valid.request.redirectUri, {

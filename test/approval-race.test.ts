@@ -1,0 +1,140 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { type CodeIssue, issueAuthorizationCode, issueUnderConsent, recordConsent } from "../src/core/authorization.js";
+import { disconnect } from "../src/core/connections.js";
+import type { Store } from "../src/store/types.js";
+import { newCodeIssue } from "./support/code-issue.js";
+import { createHarness, type Harness } from "./support/harness.js";
+import { createTestSchema, PG_SKIP } from "./support/postgres.js";
+import { signal } from "./support/signal.js";
+import { codeRecord, grantRecord, NOW } from "./support/store-records.js";
+
+/** A user who has consented to a client, and what an authorization for them would issue. */
+async function consented(h: Harness): Promise<CodeIssue> {
+  const issue = await newCodeIssue(h);
+  assert.equal(await recordConsent(h.runtime.core, issue.clientId, issue.userId, issue.scopes), true);
+  return issue;
+}
+
+/**
+ * A code being issued as issueUnderConsent issues it, paused after taking its rows: returns the
+ * lineage it writes once released.
+ */
+async function issuingPaused(store: Store, issue: CodeIssue) {
+  const [holding, released] = [signal(), signal()];
+  const grant = grantRecord({ clientId: issue.clientId, userId: issue.userId, createdAt: NOW });
+  const code = codeRecord(grant);
+  const done = store.transaction(async (tx) => {
+    assert.equal(await tx.holdUser(issue.userId), true);
+    assert.equal(await tx.holdClient(issue.clientId), true);
+    await tx.holdConsent(issue.clientId, issue.userId, NOW);
+    holding.fire();
+    await released.fired;
+    await tx.createGrant(grant);
+    await tx.createAuthorizationCode(code);
+  });
+  await holding.fired;
+  return { grant, code, release: () => released.fire(), done };
+}
+
+/** Runs `work` and checks it is still waiting a moment later, as it must while the rows it needs are held. */
+async function waitsFor<T>(work: () => Promise<T>, release: () => void, held: Promise<void>): Promise<T> {
+  let finished = false;
+  const running = work().then((value) => {
+    finished = true;
+    return value;
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(finished, false, "it waits for the holder");
+  release();
+  await held;
+  return running;
+}
+
+function raceSuite(
+  engine: string,
+  open: () => Promise<{ h: Harness; close: () => Promise<void> }>,
+  skip: string | false,
+) {
+  describe(`approvals racing withdrawals (${engine})`, { skip }, () => {
+    const race = (name: string, body: (h: Harness) => Promise<void>) =>
+      test(name, async () => {
+        const { h, close } = await open();
+        try {
+          await body(h);
+        } finally {
+          await close();
+        }
+      });
+
+    race("a disconnect waits for a code being issued under the consent, then revokes its lineage", async (h) => {
+      const { core } = h.runtime;
+      const issue = await consented(h);
+      const issuing = await issuingPaused(core.store, issue);
+      assert.equal(
+        await waitsFor(() => disconnect(core, issue.userId, issue.clientId), issuing.release, issuing.done),
+        true,
+      );
+      assert.equal(await core.store.getConsent(issue.clientId, issue.userId), undefined);
+      assert.equal(await core.store.revokeGrant(issuing.grant.id, Date.now()), false, "its lineage was revoked");
+    });
+
+    race("a code asked under a consent withdrawn meanwhile is not issued, and the user is asked again", async (h) => {
+      const { core } = h.runtime;
+      const issue = await consented(h);
+      assert.equal(await disconnect(core, issue.userId, issue.clientId), true);
+      assert.deepEqual(await issueUnderConsent(core, issue), { kind: "ask" });
+      assert.equal(await core.store.getConsent(issue.clientId, issue.userId), undefined, "nothing left behind");
+      assert.equal(await core.store.revokeGrantsOf(issue.clientId, issue.userId, Date.now()), 0, "no lineage");
+      assert.equal(
+        (await issueUnderConsent(core, { ...issue, scopes: ["profile:read", "design:meta:read"] })).kind,
+        "ask",
+      );
+    });
+
+    race(
+      "deleting a client waits for a code being issued to it, then removes its lineage; later, none is issued",
+      async (h) => {
+        const { core } = h.runtime;
+        const issue = await consented(h);
+        const issuing = await issuingPaused(core.store, issue);
+        assert.equal(
+          await waitsFor(() => core.store.deleteClient(issue.clientId), issuing.release, issuing.done),
+          true,
+        );
+        assert.equal(await core.store.revokeGrant(issuing.grant.id, Date.now()), false, "the lineage is gone");
+        assert.equal(
+          (await core.store.redeemAuthorizationCode(issuing.code.hash, issue.clientId, Date.now())).status,
+          "unknown",
+        );
+        assert.equal(await issueAuthorizationCode(core, issue), undefined);
+        assert.deepEqual(await issueUnderConsent(core, issue), { kind: "gone" });
+      },
+    );
+  });
+}
+
+raceSuite(
+  "SQLite",
+  async () => {
+    const h = await createHarness();
+    return { h, close: () => h.close() };
+  },
+  false,
+);
+
+raceSuite(
+  "PostgreSQL",
+  async () => {
+    const schema = await createTestSchema();
+    const h = await createHarness({ DATABASE_URL: schema.url });
+    return {
+      h,
+      close: async () => {
+        await h.close();
+        await schema.drop();
+      },
+    };
+  },
+  PG_SKIP,
+);
