@@ -101,6 +101,19 @@ describe("a refresh answered again within KEYWARD_REFRESH_GRACE", () => {
     await assertReuse(first.refresh_token, second.access_token, second.refresh_token);
   });
 
+  test("two presentations of one token at once are both answered, with one live pair between them", async () => {
+    const first = await issued();
+    const answers = await Promise.all([h.refresh(client, first.refresh_token), h.refresh(client, first.refresh_token)]);
+    assert.deepEqual(
+      answers.map((res) => res.statusCode),
+      [200, 200],
+      answers.map((res) => res.body).join("\n"),
+    );
+    const live = [];
+    for (const res of answers) live.push((await introspect(res.json().refresh_token)).active);
+    assert.deepEqual(live.sort(), [false, true], "the answer given again replaced the other");
+  });
+
   test("another client presenting the token gets nothing and changes nothing", async () => {
     const first = await issued();
     const second = await rotated(first.refresh_token);
@@ -150,6 +163,22 @@ describe("KEYWARD_REFRESH_GRACE", () => {
     assert.equal(loadConfig({ ...base, KEYWARD_REFRESH_GRACE: "60" }).refreshGraceMs, 60_000);
     for (const bad of ["61", "-1", "1.5", "soon"]) {
       assert.throws(() => loadConfig({ ...base, KEYWARD_REFRESH_GRACE: bad }), /KEYWARD_REFRESH_GRACE/);
+    }
+  });
+
+  test("off, a spent refresh token is reuse even by a clock that reads before its spending", async () => {
+    const h = await createHarness();
+    try {
+      const client = await h.createClient();
+      const user = await h.createUser();
+      const first = (await h.exchangeCode(client, user)).json();
+      const second = (await h.refresh(client, first.refresh_token)).json();
+      // Another instance whose clock runs behind, or a request that read the time and then waited.
+      h.advanceClock(-2000);
+      assert.equal((await h.refresh(client, first.refresh_token)).statusCode, 400);
+      assert.equal((await h.refresh(client, second.refresh_token)).statusCode, 400, "the lineage is revoked");
+    } finally {
+      await h.close();
     }
   });
 

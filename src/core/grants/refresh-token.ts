@@ -33,7 +33,10 @@ export const refreshTokenGrant: GrantHandler = {
     const hash = ctx.keys.hashToken(request.refreshToken);
     const token = await ctx.store.findToken(hash);
     if (token?.kind !== "refresh" || token.clientId !== request.client.id) return tokenRefusal("unknown");
-    const retry = token.consumedAt !== null && now - token.consumedAt <= ctx.refreshGraceMs;
+    const graceOn = ctx.refreshGraceMs > 0;
+    // Without a grace, a spent token is reuse however recently it was spent (even "after" this
+    // request began, by another instance's clock or while this one waited for a connection).
+    const retry = graceOn && token.consumedAt !== null && now - token.consumedAt <= ctx.refreshGraceMs;
     if (token.consumedAt !== null && !retry) {
       return tokenRefusal("reused", await revokeReusedLineage(ctx, "refresh_token_reused", token, now));
     }
@@ -61,13 +64,18 @@ export const refreshTokenGrant: GrantHandler = {
       rotation: true,
       now,
     });
-    const outcome = await spendAndStore(ctx, "refresh_token_reused", token, now, () =>
-      retry
-        ? ctx.store.replaceRotation(hash, token.clientId, now, minted.records)
-        : ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records),
-    );
+    let answeredAgain = retry;
+    const outcome = await spendAndStore(ctx, "refresh_token_reused", token, now, async () => {
+      if (retry) return ctx.store.replaceRotation(hash, token.clientId, now, minted.records);
+      const rotated = await ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records);
+      // With a grace, the loser of a race with another presentation of the token is a retry too:
+      // the other spent it this very moment (a client that timed out and retried at once).
+      if (rotated.status !== "reused" || !graceOn) return rotated;
+      answeredAgain = true;
+      return ctx.store.replaceRotation(hash, token.clientId, now, minted.records);
+    });
     if (outcome.status !== "consumed") return tokenRefusal(outcome.status, outcome.event);
-    if (!retry) return ok(minted.issued);
+    if (!answeredAgain) return ok(minted.issued);
     const event: SecurityEvent = { kind: "refresh_token_retried", clientId: token.clientId, userId: token.userId };
     return ok({ ...minted.issued, event });
   },
