@@ -47,6 +47,12 @@ export async function startServer(
   }, config.keyReloadMs);
   reload.unref();
   runtime.opened.onConnectionError((error) => app.log.warn({ err: error }, "database connection lost; reconnecting"));
+  if (runtime.opened.migrationsAheadOfBuild.length > 0) {
+    app.log.warn(
+      { migrations: runtime.opened.migrationsAheadOfBuild },
+      "the database schema is ahead of this build (a newer build migrated it): running on it as it is",
+    );
+  }
   const pruner = startPruneTimer(
     runtime.core.store,
     { intervalMs: config.pruneIntervalMs, batchSize: config.pruneBatchSize },

@@ -188,6 +188,36 @@ for (const { engine, place, skip } of ENGINES) {
       }
     });
 
+    test("a database a newer build migrated is run on as it is; one from another line of builds is refused", async () => {
+      const target = await place();
+      try {
+        await (await openStore(target.url)).store.close();
+        const raw = await connectDatabase(target.url);
+        await sql`insert into kysely_migration (name, timestamp) values ('9999_from_a_newer_build', '2026-12-07T00:00:00.000Z')`.execute(
+          raw.db,
+        );
+        await raw.close();
+        const newer = await openStore(target.url);
+        try {
+          assert.deepEqual(newer.migrationsApplied, []);
+          assert.deepEqual(newer.migrationsAheadOfBuild, ["9999_from_a_newer_build"]);
+          await newer.store.createClient(client);
+          assert.deepEqual(await newer.store.getClient(client.id), client);
+        } finally {
+          await newer.store.close();
+        }
+        const other = await connectDatabase(target.url);
+        await sql`delete from kysely_migration where name = ${ALL.at(-1)}`.execute(other.db);
+        await other.close();
+        await assert.rejects(
+          openStore(target.url),
+          /does not know \(9999_from_a_newer_build\) and lacks some of its own/,
+        );
+      } finally {
+        await target.remove();
+      }
+    });
+
     test("a database of the previous release (0001 with data) upgrades without losing anything", async () => {
       const target = await place();
       try {

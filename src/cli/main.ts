@@ -101,7 +101,12 @@ export async function main(argv: string[]): Promise<number> {
     switch (command) {
       case "migrate":
         for (const name of runtime.opened.migrationsApplied) process.stdout.write(`applied migration ${name}\n`);
-        process.stdout.write(`database schema is up to date (${runtime.opened.engine})\n`);
+        if (runtime.opened.migrationsAheadOfBuild.length > 0) {
+          const ahead = runtime.opened.migrationsAheadOfBuild.join(", ");
+          process.stdout.write(`database schema is ahead of this build (${ahead}); nothing to apply\n`);
+        } else {
+          process.stdout.write(`database schema is up to date (${runtime.opened.engine})\n`);
+        }
         return 0;
       case "prune":
         return await runPruneCommand(runtime, values.json === true);

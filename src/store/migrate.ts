@@ -1,5 +1,5 @@
 import { type Kysely, type MigrationResultSet, Migrator, sql } from "kysely";
-import { migrationProvider } from "./migrations.js";
+import { MIGRATION_NAMES, migrationProvider } from "./migrations.js";
 import type { Database } from "./schema.js";
 import { underSqliteWriteLock } from "./sqlite.js";
 
@@ -55,4 +55,30 @@ function check({ error, results }: MigrationResultSet): string[] {
     throw new Error(`database migration ${failed ?? ""} failed: ${(error as Error).message ?? error}`);
   }
   return (results ?? []).filter((r) => r.status === "Success").map((r) => r.migrationName);
+}
+
+/**
+ * The migrations in the database's history that this build does not know: a newer build's, which
+ * has migrated the database during a rolling upgrade. Migrations only add (tables, indexes,
+ * columns with defaults), so this build can run on that schema as it is, and does not migrate
+ * it; Kysely's migrator would refuse to start at all. A history that also lacks one of this
+ * build's own migrations comes from another line of builds: refused.
+ */
+export async function migrationsAhead(db: Kysely<Database>, engine: Engine): Promise<string[]> {
+  const table =
+    engine === "sqlite"
+      ? sql`select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'`
+      : sql`select 1 where to_regclass('kysely_migration') is not null`;
+  if ((await table.execute(db)).rows.length === 0) return [];
+  const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const executed = new Set(rows.map((row) => row.name));
+  const ahead = [...executed].filter((name) => !MIGRATION_NAMES.includes(name)).sort();
+  const missing = MIGRATION_NAMES.filter((name) => !executed.has(name));
+  if (ahead.length > 0 && missing.length > 0) {
+    throw new Error(
+      `database migration failed: the database has migrations this build does not know (${ahead.join(", ")}) ` +
+        `and lacks some of its own (${missing.join(", ")})`,
+    );
+  }
+  return ahead;
 }

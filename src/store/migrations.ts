@@ -2,6 +2,8 @@ import { type Kysely, type Migration, type MigrationProvider, SqliteAdapter, sql
 
 /**
  * The one migration history for both engines. Append new migrations; never edit a released one.
+ * A migration only adds (tables, indexes, columns with defaults) or rebuilds what it keeps: an
+ * older build runs on the schema a newer one migrated during a rolling upgrade (see migrationsAhead).
  * Types are chosen to mean the same on both: `bigint` holds epoch milliseconds, `integer` 0/1 flags.
  */
 const migrations: Record<string, Migration> = {
@@ -254,6 +256,9 @@ async function clusterByPrimaryKey(db: Kysely<unknown>, table: string): Promise<
   await sql`alter table ${sql.table(rebuilt)} rename to ${sql.table(table)}`.execute(db);
   for (const row of rows) if (row.type === "index") await sql.raw(row.sql).execute(db);
 }
+
+/** This build's migrations, in the order they run. */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(migrations).sort();
 
 export const migrationProvider: MigrationProvider = {
   async getMigrations() {

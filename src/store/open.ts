@@ -1,7 +1,7 @@
 import type { Kysely } from "kysely";
 import { isPostgresUrl } from "../config.js";
 import { KyselyStore, type TransactionRunner } from "./kysely-store.js";
-import { type Engine, migrateDatabase } from "./migrate.js";
+import { type Engine, migrateDatabase, migrationsAhead } from "./migrate.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";
 import type { ClientChangeTimings, PostgresClientChanges } from "./postgres-client-changes.js";
 import { QueryCache, type RunNow } from "./query-cache.js";
@@ -48,6 +48,8 @@ export interface OpenedStore extends ConnectedDatabase {
   store: Store;
   /** Migrations this open applied, oldest first. */
   migrationsApplied: string[];
+  /** Migrations a newer build applied that this one does not know (see `migrationsAhead`): none were applied then. */
+  migrationsAheadOfBuild: string[];
 }
 
 export interface StoreOptions {
@@ -101,13 +103,15 @@ export async function openStore(url: string, options: StoreOptions = {}): Promis
   const connected = await connectDatabase(url, options);
   const { db, engine } = connected;
   let migrationsApplied: string[];
+  let migrationsAheadOfBuild: string[];
   try {
-    migrationsApplied = await migrateDatabase(db, engine);
+    migrationsAheadOfBuild = await migrationsAhead(db, engine);
+    migrationsApplied = migrationsAheadOfBuild.length > 0 ? [] : await migrateDatabase(db, engine);
   } catch (error) {
     await connected.close();
     throw error;
   }
-  return { ...connected, store: storeOver(connected), migrationsApplied };
+  return { ...connected, store: storeOver(connected), migrationsApplied, migrationsAheadOfBuild };
 }
 
 /** The store over a connected database, whatever its schema; `openStore` migrates first. */
