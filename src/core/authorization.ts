@@ -197,17 +197,18 @@ export type ApprovalOutcome =
   | { kind: "gone" };
 
 /** Thrown inside a transaction that must write nothing, so that what it held or placed rolls back. */
-class Unissued extends Error {
-  constructor(readonly outcome: ApprovalOutcome) {
-    super(outcome.kind);
+class Unissued<Outcome> extends Error {
+  constructor(readonly outcome: Outcome) {
+    super("unissued");
   }
 }
 
-async function unlessUnissued(work: () => Promise<ApprovalOutcome>): Promise<ApprovalOutcome> {
+/** Runs `work`, answering the outcome it threw as Unissued once its transaction has rolled back. */
+async function unlessUnissued<Outcome>(work: () => Promise<Outcome>): Promise<Outcome> {
   try {
     return await work();
   } catch (error) {
-    if (error instanceof Unissued) return error.outcome;
+    if (error instanceof Unissued) return error.outcome as Outcome;
     throw error;
   }
 }
@@ -226,7 +227,7 @@ export async function issueUnderConsent(ctx: CoreContext, issue: CodeIssue): Pro
       await tx.holdConsent(issue.clientId, issue.userId, ctx.now());
       const consent = await tx.getConsent(issue.clientId, issue.userId);
       // The hold may have placed an empty consent: rolled back with the rest.
-      if (!consent || !isSubset(issue.scopes, consent.scopes)) throw new Unissued({ kind: "ask" });
+      if (!consent || !isSubset(issue.scopes, consent.scopes)) throw new Unissued<ApprovalOutcome>({ kind: "ask" });
       const code = await issueAuthorizationCode({ ...ctx, store: tx }, issue);
       if (code === undefined) throw new Error("user or client vanished while held");
       return { kind: "issued", code };
@@ -255,9 +256,6 @@ export type SoleCodeOutcome =
   /** The user (or, rarely, the client, deleted meanwhile) no longer exists; nothing was written. */
   | { kind: "user-gone" };
 
-/** Thrown inside the transaction of `consentAndIssueSoleCode`, so that the consent rolls back with it. */
-class CodeOutstanding extends Error {}
-
 /**
  * Cal.com's rule: a user holds at most one unspent code per client. Records consent and issues the
  * code in one transaction, unless a code is outstanding; then nothing is written. Two concurrent
@@ -266,22 +264,21 @@ class CodeOutstanding extends Error {}
  * user who consented before, and it must not block this flow until it expires.
  */
 export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue): Promise<SoleCodeOutcome> {
-  try {
-    return await ctx.store.transaction(async (tx): Promise<SoleCodeOutcome> => {
+  return unlessUnissued(() =>
+    ctx.store.transaction(async (tx): Promise<SoleCodeOutcome> => {
       const inTransaction = { ...ctx, store: tx };
       // Consent first: it holds the user's row and the consent's, so a concurrent call for the same user
       // and client waits there until this one commits, and its check below then sees the code issued here.
       if (!(await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes))) {
         return { kind: "user-gone" };
       }
-      if (await tx.hasOutstandingCodeWithoutPkce(issue.clientId, issue.userId, ctx.now())) throw new CodeOutstanding();
+      if (await tx.hasOutstandingCodeWithoutPkce(issue.clientId, issue.userId, ctx.now())) {
+        throw new Unissued<SoleCodeOutcome>({ kind: "outstanding" });
+      }
       const code = await issueAuthorizationCode(inTransaction, issue);
-      // The user's row is held since recordConsent, so they cannot have gone in between.
-      if (code === undefined) throw new Error("user vanished while held");
+      // The user's and the client's rows are held since recordConsent: neither can have gone in between.
+      if (code === undefined) throw new Error("user or client vanished while held");
       return { kind: "issued", code };
-    });
-  } catch (error) {
-    if (error instanceof CodeOutstanding) return { kind: "outstanding" };
-    throw error;
-  }
+    }),
+  );
 }
