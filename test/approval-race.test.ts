@@ -17,8 +17,8 @@ async function consented(h: Harness): Promise<CodeIssue> {
 }
 
 /**
- * A code being issued as issueUnderConsent issues it, paused after taking its rows: returns the
- * lineage it writes once released.
+ * A code being issued as issueUnderConsent or consentAndIssue issue it, paused after taking its
+ * rows (the consent's placed when there was none): returns the lineage it writes once released.
  */
 async function issuingPaused(store: Store, issue: CodeIssue) {
   const [holding, released] = [signal(), signal()];
@@ -30,6 +30,7 @@ async function issuingPaused(store: Store, issue: CodeIssue) {
     await tx.holdConsent(issue.clientId, issue.userId, NOW);
     holding.fire();
     await released.fired;
+    await tx.saveConsent({ clientId: issue.clientId, userId: issue.userId, scopes: [...issue.scopes], updatedAt: NOW });
     await tx.createGrant(grant);
     await tx.createAuthorizationCode(code);
   });
@@ -44,10 +45,13 @@ async function waitsFor<T>(work: () => Promise<T>, release: () => void, held: Pr
     finished = true;
     return value;
   });
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.equal(finished, false, "it waits for the holder");
-  release();
-  await held;
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(finished, false, "it waits for the holder");
+  } finally {
+    release();
+    await held;
+  }
   return running;
 }
 
@@ -76,6 +80,18 @@ function raceSuite(
         true,
       );
       assert.equal(await core.store.getConsent(issue.clientId, issue.userId), undefined);
+      assert.equal(await core.store.revokeGrant(issuing.grant.id, Date.now()), false, "its lineage was revoked");
+    });
+
+    race("a disconnect waits for consent being given for the first time, then withdraws it", async (h) => {
+      const { core } = h.runtime;
+      const issue = await newCodeIssue(h);
+      const issuing = await issuingPaused(core.store, issue);
+      assert.equal(
+        await waitsFor(() => disconnect(core, issue.userId, issue.clientId), issuing.release, issuing.done),
+        true,
+      );
+      assert.equal(await core.store.getConsent(issue.clientId, issue.userId), undefined, "the consent is withdrawn");
       assert.equal(await core.store.revokeGrant(issuing.grant.id, Date.now()), false, "its lineage was revoked");
     });
 

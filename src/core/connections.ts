@@ -32,6 +32,9 @@ export async function listConnections(ctx: CoreContext, userId: string): Promise
 export async function disconnect(ctx: CoreContext, userId: string, clientId: string): Promise<boolean> {
   const now = ctx.now();
   return ctx.store.transaction(async (tx) => {
+    // The user's row first, as every writer of a consent or lineage takes it: a consent being given
+    // (its row not yet committed, so not yet there to delete) is waited for, then withdrawn.
+    if (!(await tx.holdUser(userId))) return false;
     const consented = (await tx.getConsent(clientId, userId)) !== undefined;
     // The consent before the lineages: a code being issued under it holds its row (issueUnderConsent),
     // so this waits for that lineage and then revokes it with the rest.
