@@ -14,6 +14,11 @@ test("database conditions a client should retry are unavailable (503), not serve
     "40P01",
     "57014",
     "57P01",
+    "3D000",
+    "28P01",
+    "SQLITE_READONLY",
+    "SQLITE_READONLY_DBMOVED",
+    "SQLITE_CANTOPEN",
     "ECONNREFUSED",
   ]) {
     assert.equal(isUnavailable(coded(code)), true, code);

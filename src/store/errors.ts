@@ -91,7 +91,13 @@ const CONNECTION_CODES = new Set([
   "08003",
   "08006",
   "53300", // too_many_connections
+  "3D000", // invalid_catalog_name: the database was dropped or renamed
+  "28000", // invalid_authorization_specification
+  "28P01", // invalid_password: the role's password was changed
 ]);
+
+/** SQLite's file could not be written or opened (made read-only, or its directory taken away). */
+const SQLITE_UNAVAILABLE_PREFIXES = ["SQLITE_READONLY", "SQLITE_CANTOPEN"];
 
 const CONNECTION_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Query read timeout/i;
@@ -99,6 +105,7 @@ const CONNECTION_MESSAGES =
 export function isUnavailable(error: unknown): boolean {
   const e = error as { code?: string; message?: string; errors?: unknown[] } | undefined;
   if (e?.code && CONNECTION_CODES.has(e.code)) return true;
+  if (SQLITE_UNAVAILABLE_PREFIXES.some((prefix) => codeOf(error).startsWith(prefix))) return true;
   // Still conflicting after the store's retries (SQLite busy beyond busy_timeout, repeated deadlocks).
   if (isTransientConflict(error)) return true;
   // Node reports a failed connection to a host with several addresses as an AggregateError.
