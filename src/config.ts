@@ -33,7 +33,7 @@ import { syncPath } from "./sync-path.js";
  * | KEYWARD_WORKERS                | 1                        | server processes on this machine, at most 256 (`keyward start --workers N` overrides) |
  * | KEYWARD_REQUEST_TIMEOUT        | 60                       | up to 3600: a request whose headers and body have not all arrived by then is answered 408 and its connection closed, so a stalled client holds neither a connection nor a shutdown |
  * | KEYWARD_TRUST_PROXY            | (none)                   | `true`, a hop count (at most 100), or addresses of proxies whose X-Forwarded-For to believe |
- * | REDIS_URL                      | (none: limits in memory) | Redis shared by every instance for rate limits and sign-in failure counts |
+ * | REDIS_URL                      | (none: limits in memory) | Redis (redis:// or rediss://) shared by every instance for rate limits and sign-in failure counts |
  * | KEYWARD_REDIS_PREFIX           | keyward:rl:              | prefix of every Redis key keyward writes |
  * | KEYWARD_RATE_WINDOW            | 60                       | rate-limit window |
  * | KEYWARD_RATE_PER_CLIENT        | 1200                     | requests per window per client per endpoint (token, revoke, Cal.com flow) |
@@ -42,7 +42,7 @@ import { syncPath } from "./sync-path.js";
  * | KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT | 5                   | failed sign-ins per account per sign-in window before attempts must wait; counted apart for each browser the account trusts |
  * | KEYWARD_SIGNIN_FAILURES_PER_ADDRESS | 20                  | failed sign-ins per source address per sign-in window |
  * | KEYWARD_SIGNIN_WINDOW          | 900                      | sign-in failure window |
- * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ characters; turns on the admin API (`/admin/v1`: clients and users), which takes it as a bearer token |
+ * | KEYWARD_ADMIN_TOKEN            | (none: no admin API)     | 32+ printable ASCII characters, no spaces; turns on the admin API (`/admin/v1`: clients and users), which takes it as a bearer token |
  * | KEYWARD_ADMIN_PORT             | (none: on PORT)          | serves the admin API on a listener of its own, and not on PORT; needs KEYWARD_ADMIN_TOKEN |
  * | KEYWARD_ADMIN_HOST             | 127.0.0.1                | address of the admin listener |
  * | KEYWARD_ADMIN_FAILURES_PER_ADDRESS | 20                   | failed admin API authentications per source address per sign-in window, after which the address is refused (429) |
@@ -232,7 +232,8 @@ export function isPostgresUrl(url: string): boolean {
 /** A SQLite file path or a PostgreSQL URL; any other URL is a mistake, not a file name. */
 function parseDatabaseUrl(raw: string | undefined): string {
   const url = raw || "./data/keyward.db";
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !isPostgresUrl(url)) {
+  // `file:` with or without slashes (as other tools write SQLite URLs) is a URL too, not a directory named "file:".
+  if ((/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^file:/i.test(url)) && !isPostgresUrl(url)) {
     throw new ConfigError("DATABASE_URL must be a SQLite file path or a postgres:// (postgresql://) URL");
   }
   return url;
@@ -268,6 +269,27 @@ function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "
 function adminToken(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (value.length < 32) throw new ConfigError("KEYWARD_ADMIN_TOKEN must be at least 32 characters long");
+  // What an `Authorization: Bearer` header can carry as one token: no spaces, nothing outside printable ASCII.
+  if (!/^[\x21-\x7e]+$/.test(value)) {
+    throw new ConfigError(
+      "KEYWARD_ADMIN_TOKEN must be printable ASCII without spaces (a bearer token carries no others)",
+    );
+  }
+  return value;
+}
+
+/** A Redis URL ioredis reads as one: `redis://` or `rediss://` and a host; anything else it would take for a socket path. */
+function redisUrl(value: string | undefined): string | undefined {
+  if (!value) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== "redis:" && url.protocol !== "rediss:") || !url.hostname) {
+    throw new ConfigError("REDIS_URL must be a redis:// or rediss:// URL naming a host");
+  }
   return value;
 }
 
@@ -334,7 +356,7 @@ export function loadConfig(env: Env = process.env): Config {
     adminToken: token,
     adminListener: adminListener(env, token, port),
     trustProxy: parseTrustProxy(env.KEYWARD_TRUST_PROXY),
-    redisUrl: env.REDIS_URL || undefined,
+    redisUrl: redisUrl(env.REDIS_URL),
     redisPrefix: env.KEYWARD_REDIS_PREFIX || "keyward:rl:",
     rateLimits: {
       windowMs: seconds(env, "KEYWARD_RATE_WINDOW", 60),

@@ -223,6 +223,17 @@ describe("keyward users", () => {
     const again = runCli(["users", "create", "--email", "ada@example.com", "--password", "long enough"], env);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /already exists/);
+    const blank = json([
+      "users",
+      "create",
+      "--email",
+      "blank@example.com",
+      "--password",
+      "long enough",
+      "--display-name",
+      "  ",
+    ]);
+    assert.equal(blank.display_name, "blank", "a blank name is no name");
   });
 
   test("list prints every user, as lines or as one JSON array", () => {
@@ -374,13 +385,28 @@ describe("keyward help", () => {
       ["KEYWARD_TRUST_PROXY", "99999999999", /KEYWARD_TRUST_PROXY as a hop count must be at most 100/],
       ["DATABASE_URL", "mysql://localhost/db", /DATABASE_URL must be a SQLite file path or a postgres:\/\//],
       ["DATABASE_URL", "http://example.com/db", /DATABASE_URL must be a SQLite file path/],
+      ["DATABASE_URL", "file:/tmp/keyward.db", /DATABASE_URL must be a SQLite file path/],
+      ["REDIS_URL", "http://127.0.0.1:6379", /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+      ["REDIS_URL", "garbage url", /REDIS_URL must be a redis:\/\/ or rediss:\/\/ URL/],
+      [
+        "KEYWARD_ADMIN_TOKEN",
+        "correct horse battery staple and more words",
+        /KEYWARD_ADMIN_TOKEN must be printable ASCII/,
+      ],
+      ["KEYWARD_ADMIN_TOKEN", `${"x".repeat(32)}\u00e9`, /KEYWARD_ADMIN_TOKEN must be printable ASCII/],
     ] as const) {
       assert.throws(() => loadConfig({ DATABASE_URL: ":memory:", [name]: value }), message, `${name}=${value}`);
     }
     assert.equal(loadConfig({ DATABASE_URL: ":memory:", KEYWARD_TRUST_PROXY: "2" }).trustProxy, 2);
-    const forks = runCli(["start", "--workers", "1000000"], env);
-    assert.equal(forks.status, 2, forks.stderr);
-    assert.match(forks.stderr, /--workers must be a whole number from 1 to 256/);
+    for (const workers of ["1000000", "0x2", "1e1"]) {
+      const forks = runCli(["start", "--workers", workers], env);
+      assert.equal(forks.status, 2, forks.stderr);
+      assert.match(forks.stderr, /--workers must be a whole number from 1 to 256/);
+    }
+    assert.equal(
+      loadConfig({ DATABASE_URL: ":memory:", REDIS_URL: "rediss://cache.example:6380/2" }).redisUrl,
+      "rediss://cache.example:6380/2",
+    );
     const accepted = loadConfig({
       DATABASE_URL: ":memory:",
       KEYWARD_TRUST_PROXY: "loopback, 10.0.0.0/8, 192.168.0.0/255.255.0.0, ::1, fd00::/8",

@@ -85,7 +85,9 @@ export async function main(argv: string[]): Promise<number> {
   if (extra !== undefined) throw new UsageError(`unexpected argument: ${extra}`);
   const config = loadConfig();
   if (command === "start") {
-    const workers = values.workers === undefined ? config.workers : Number(values.workers);
+    // Digits alone, as every number keyward reads: `0x2` or `1e1` are typos, not 2 and 10.
+    const workers =
+      values.workers === undefined ? config.workers : /^\d{1,3}$/.test(values.workers) ? Number(values.workers) : 0;
     if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
       throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS}`);
     }

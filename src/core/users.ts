@@ -52,7 +52,8 @@ export async function createUser(ctx: CoreContext, input: NewUser): Promise<User
     id: randomToken(16),
     email,
     passwordHash: await hashPassword(input.password),
-    displayName: input.displayName ?? email.split("@")[0] ?? email,
+    // A blank name is no name: the email's local part stands in, as when none is given.
+    displayName: input.displayName?.trim() || email.split("@")[0] || email,
     teamId: randomToken(16),
     createdAt: ctx.now(),
   };
