@@ -445,6 +445,39 @@ describe("keyward help", () => {
     assert.deepEqual(list.redirect_uris, ["https://a.example/cb", "https://a.example/other"]);
   });
 
+  test("an option a command does not take is refused, and nothing is done", () => {
+    json(["users", "create", "--email", "kept@example.com", "--password", "long enough"]);
+    for (const args of [
+      ["users", "delete", "--email", "kept@example.com", "--client", "OC-x"],
+      ["users", "set-password", "--email", "kept@example.com", "--password", "another one", "--json"],
+      [
+        "clients",
+        "create",
+        "--name",
+        "T",
+        "--redirect-uri",
+        "https://a.example/cb",
+        "--scope",
+        "profile:read",
+        "--email",
+        "x",
+      ],
+      ["prune", "--webhooks"],
+      ["migrate", "--json"],
+      ["start", "--json"],
+    ]) {
+      const result = runCli(args, env);
+      assert.equal(result.status, 2, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, /^keyward: --\S+ does not apply to /);
+    }
+    assert.ok(json(["users", "show", "--email", "kept@example.com"]).user_id, "the user is still there");
+    assert.equal(
+      runCli(["users", "delete", "--email", "kept@example.com", "--help"], env).status,
+      0,
+      "--help goes anywhere",
+    );
+  });
+
   test("PostgreSQL without KEYWARD_SECRET is a configuration error", () => {
     const result = runCli(["clients", "list"], { DATABASE_URL: "postgres://127.0.0.1:1/none", KEYWARD_SECRET: "" });
     assert.equal(result.status, 2);

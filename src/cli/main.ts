@@ -52,6 +52,41 @@ async function serve(config: Config): Promise<number> {
   return Promise.race([signalled, failed]);
 }
 
+/**
+ * The options each command takes, as the usage text lists them (`--help` aside). Any other is
+ * refused rather than ignored: `users delete --email E --client C` must not delete the user when
+ * disconnecting one client was meant.
+ */
+const OPTIONS_OF: Record<string, readonly (keyof typeof OPTIONS)[]> = {
+  start: ["workers"],
+  migrate: [],
+  prune: ["json"],
+  backup: ["json"],
+  "clients create": ["name", "redirect-uri", "scope", "json"],
+  "clients list": ["json"],
+  "clients show": ["json"],
+  "clients update": ["name", "redirect-uri", "scope", "json"],
+  "clients delete": [],
+  "clients rotate-secret": ["previous-valid-for", "json"],
+  "users create": ["email", "password", "display-name", "json"],
+  "users list": ["json"],
+  "users show": ["email", "json"],
+  "users sign-out": ["email", "json"],
+  "users disconnect": ["email", "client", "json"],
+  "users set-password": ["email", "password"],
+  "users delete": ["email"],
+  "keys rotate": ["webhooks", "json"],
+};
+
+/** Refuses an option the command does not take; an unknown subcommand is left to its command to name. */
+function refuseForeignOptions(command: string, sub: string | undefined, given: string[]): void {
+  const name = ["clients", "users", "keys"].includes(command) ? `${command} ${sub ?? ""}` : command;
+  const allowed = OPTIONS_OF[name];
+  if (allowed === undefined) return;
+  const foreign = given.find((option) => option !== "help" && !allowed.includes(option as keyof typeof OPTIONS));
+  if (foreign !== undefined) throw new UsageError(`--${foreign} does not apply to ${name}`);
+}
+
 /** How many words a command takes, its own name included; a word more is a mistake, not something to ignore. */
 function wordsTaken(command: string, sub: string | undefined): number {
   if (command === "clients") return ["show", "update", "delete", "rotate-secret"].includes(sub ?? "") ? 3 : 2;
@@ -83,6 +118,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const extra = positionals[wordsTaken(command, sub)];
   if (extra !== undefined) throw new UsageError(`unexpected argument: ${extra}`);
+  refuseForeignOptions(command, sub, given);
   const config = loadConfig();
   if (command === "start") {
     // Digits alone, as every number keyward reads: `0x2` or `1e1` are typos, not 2 and 10.
