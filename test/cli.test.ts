@@ -445,6 +445,12 @@ describe("keyward help", () => {
     assert.deepEqual(list.redirect_uris, ["https://a.example/cb", "https://a.example/other"]);
   });
 
+  test("commands do not wait for Redis, which only rate limits use", () => {
+    const result = runCli(["users", "list"], { ...env, REDIS_URL: "redis://127.0.0.1:1" });
+    assert.equal(result.status, 0, result.stderr);
+    assert.doesNotMatch(result.stderr, /Redis/);
+  });
+
   test("an option a command does not take is refused, and nothing is done", () => {
     json(["users", "create", "--email", "kept@example.com", "--password", "long enough"]);
     for (const args of [

@@ -15,7 +15,8 @@ const REPLACE_DELAY_MS = 1000;
  */
 export async function runCluster(config: Config, workers: number): Promise<number> {
   const log = pino({ level: config.logLevel }).child({ role: "primary" });
-  const runtime = await openRuntime(config);
+  // It counts no requests: no rate limiter, so no Redis to wait for (or warn about) here.
+  const runtime = await openRuntime({ ...config, redisUrl: undefined });
   try {
     await runtime.loadKeys(Date.now());
   } finally {

@@ -134,7 +134,8 @@ export async function main(argv: string[]): Promise<number> {
   if (!["migrate", "prune", "clients", "users", "keys"].includes(command)) {
     throw new UsageError(`unknown command: ${command}`);
   }
-  const runtime = await openRuntime(config);
+  // A command counts no requests: no rate limiter, so no Redis to wait for (or warn about).
+  const runtime = await openRuntime({ ...config, redisUrl: undefined });
   try {
     switch (command) {
       case "migrate":
