@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
-import { rmSync } from "node:fs";
+import { copyFileSync, renameSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import SQLite from "better-sqlite3";
 import type { CompiledQuery } from "kysely";
+import { isUnavailable } from "../src/store/errors.js";
 import { openStore } from "../src/store/open.js";
 import { isWriteThreadLost, WriteThread } from "../src/store/write-thread.js";
 import { tempDatabase } from "./support/server-process.js";
@@ -217,5 +218,33 @@ test("the write thread's connection keeps the page cache it is given", async () 
     assert.deepEqual(await thread.run(cacheOf(2000)), [0], "the query tells one size from another");
   } finally {
     await thread.stop();
+  }
+});
+
+test("a database file replaced under the store: not ready, and no revocation goes to the new file", async () => {
+  const path = newPath();
+  const { store, client, tokens } = await storeWithLineages(path, 1);
+  const [token] = tokens;
+  assert.ok(token);
+  await store.ping();
+  // What an operator restoring a backup over a running server does.
+  renameSync(path, `${path}.old`);
+  copyFileSync(`${path}.old`, path);
+  try {
+    await assert.rejects(
+      store.ping(),
+      (error: unknown) => isUnavailable(error) && /replaced or removed/.test(String(error)),
+    );
+    await assert.rejects(store.revokeToken(token.hash, client.id, NOW), (error: unknown) => isUnavailable(error));
+    const copy = new SQLite(path, { readonly: true });
+    const revoked = copy.prepare("select count(*) as n from grants where revoked_at is not null").get() as {
+      n: number;
+    };
+    copy.close();
+    assert.equal(revoked.n, 0, "nothing was written to the file now at the path");
+    rmSync(path);
+    await assert.rejects(store.ping(), /replaced or removed/);
+  } finally {
+    await store.close();
   }
 });

@@ -76,6 +76,8 @@ export interface KyselyStoreOptions {
   writableCtes?: boolean;
   /** SQLite only: runs idempotent write groups on the write thread (see WriteAlone). */
   writeAlone?: WriteAlone;
+  /** SQLite only: throws when the database's path no longer names the file opened; `ping` asks it. */
+  checkFile?: () => void;
 }
 
 /** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
@@ -88,6 +90,7 @@ export class KyselyStore implements Store {
   private readonly announceClientChange: () => Promise<void>;
   private readonly writableCtes: boolean;
   private readonly writeAlone: WriteAlone | undefined;
+  private readonly checkFile: () => void;
   private lastInner: KyselyStore | undefined;
 
   constructor(
@@ -102,6 +105,7 @@ export class KyselyStore implements Store {
     this.announceClientChange = options.announceClientChange ?? (async () => {});
     this.writableCtes = options.writableCtes ?? false;
     this.writeAlone = options.writeAlone;
+    this.checkFile = options.checkFile ?? (() => {});
   }
 
   private newStoreIn(trx: Transaction<Database>): KyselyStore {
@@ -878,6 +882,8 @@ export class KyselyStore implements Store {
   }
 
   async ping(): Promise<void> {
+    // A file replaced under the server is not ready either: its writes would part ways.
+    this.checkFile();
     // A table of the schema, not just `select 1`: a database that lost it is not ready either.
     await this.db.selectFrom("signing_keys").select("kid").limit(1).execute();
   }

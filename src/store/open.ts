@@ -40,6 +40,8 @@ export interface ConnectedDatabase {
   transactions?: TransactionRunner;
   /** SQLite only: runs idempotent write groups on a thread of their own (see WriteAlone). */
   writeAlone?: WriteAlone;
+  /** SQLite only: throws when the path no longer names the file opened (see DatabaseFileMovedError). */
+  checkFile?: () => void;
   /** PostgreSQL only: the view of the clients table, heard from the other processes (see PostgresClientChanges). */
   clientChanges?: Pick<PostgresClientChanges, "view" | "announce">;
 }
@@ -91,11 +93,23 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     return { db, engine, onConnectionError, onDurabilityLost, flush: async () => {}, close, clientChanges };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close, runNow, tableView, transactions, writeAlone } = openSqlite(url, {
+  const { db, flush, close, runNow, tableView, transactions, writeAlone, checkFile } = openSqlite(url, {
     syncWal: options.syncWal,
     onDurabilityLost: (error) => lostListener(error),
   });
-  return { db, engine, onConnectionError, onDurabilityLost, flush, close, runNow, tableView, transactions, writeAlone };
+  return {
+    db,
+    engine,
+    onConnectionError,
+    onDurabilityLost,
+    flush,
+    close,
+    runNow,
+    tableView,
+    transactions,
+    writeAlone,
+    checkFile,
+  };
 }
 
 /** Connects and brings the schema up to date. */
@@ -124,6 +138,7 @@ export function storeOver(connected: ConnectedDatabase): Store {
     announceClientChange: connected.clientChanges?.announce.bind(connected.clientChanges),
     transactions: connected.transactions,
     writeAlone: connected.writeAlone,
+    checkFile: connected.checkFile,
     writableCtes: connected.engine === "postgres",
   });
 }

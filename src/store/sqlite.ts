@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import SQLite from "better-sqlite3";
 import {
@@ -69,6 +69,31 @@ export interface OpenedSqlite {
   transactions: TransactionRunner;
   /** See `WriteAlone`; absent for an in-memory database, which no other connection can open. */
   writeAlone?: WriteAlone;
+  /** Throws DatabaseFileMovedError when the path no longer names the file this connection opened. */
+  checkFile(): void;
+}
+
+/**
+ * The file at the database's path is no longer the one the server opened: it was replaced or
+ * removed while the server ran. A connection opened now (the revocations' write thread starts on
+ * first use) would write to another database than the serving connection reads. Named as
+ * SQLite names its own such refusal, so it is answered as an outage (503), never a 500.
+ */
+export class DatabaseFileMovedError extends Error {
+  readonly code = "SQLITE_READONLY_DBMOVED";
+  constructor(path: string) {
+    super(`the database file ${path} was replaced or removed while the server ran: restart it`);
+  }
+}
+
+/** The device and inode a path names now, or undefined when nothing is there. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const { dev, ino } = statSync(path);
+    return `${dev}:${ino}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -104,18 +129,28 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
   const checkpointer =
     path === ":memory:" ? undefined : new WalCheckpointer(database, resolve(path), WAL_SIZE_LIMIT_BYTES);
   const driver = new BetterSqliteDriver(database, wal, BUSY_TIMEOUT_MS);
-  // Started on first use: most commands of the CLI never revoke anything.
+  const opened = path === ":memory:" ? undefined : fileIdentity(resolve(path));
+  const checkFile = () => {
+    if (opened !== undefined && fileIdentity(resolve(path)) !== opened) throw new DatabaseFileMovedError(resolve(path));
+  };
+  // Started on first use: most commands of the CLI never revoke anything. It opens the file by its
+  // path, so only while the path still names the file the serving connection has open.
   let writeThread: WriteThread | undefined;
-  const startedWriteThread = () =>
-    (writeThread ??= new WriteThread(
-      resolve(path),
-      BUSY_TIMEOUT_MS,
-      () => {
-        wal.noteWrite();
-        return driver.afterOtherCommit();
-      },
-      PAGE_CACHE_KIB,
-    ));
+  const startedWriteThread = () => {
+    if (writeThread === undefined) {
+      checkFile();
+      writeThread = new WriteThread(
+        resolve(path),
+        BUSY_TIMEOUT_MS,
+        () => {
+          wal.noteWrite();
+          return driver.afterOtherCommit();
+        },
+        PAGE_CACHE_KIB,
+      );
+    }
+    return writeThread;
+  };
   const dialect: Dialect = {
     createDriver: () => driver,
     createAdapter: () => new SqliteAdapter(),
@@ -138,7 +173,8 @@ export function openSqlite(path: string, options: SqliteOptions = {}): OpenedSql
     transactions: (work) => driver.transaction(() => work(held)),
     runNow: (query, inOwnTransaction) => driver.executeNow(query, inOwnTransaction),
     tableView: (table) => driver.tableView(table),
-    writeAlone: path === ":memory:" ? undefined : (statements) => writeAlone(startedWriteThread(), statements),
+    writeAlone: path === ":memory:" ? undefined : async (statements) => writeAlone(startedWriteThread(), statements),
+    checkFile,
     flush() {
       // Most reads wrote nothing; answering them must not cost a promise chain.
       if (!driver.hasOpenBatch && !wal.hasUnsyncedWrites) return SETTLED;
