@@ -75,9 +75,13 @@ export async function openRuntime(
   }
   if (!holdsSecret) {
     await opened.store.close();
+    // The schema's migrations need no secret and may have run: said as it is.
+    const applied = opened.migrationsApplied;
+    const changed =
+      applied.length === 0 ? "nothing was changed" : `only the schema was brought up to date (${applied.join(", ")})`;
     throw new ConfigError(
       "KEYWARD_SECRET is not the secret this database was set up with (with SQLite and no KEYWARD_SECRET, " +
-        "that is the one in keyward.secret beside the database); nothing was changed",
+        `that is the one in keyward.secret beside the database); ${changed}`,
     );
   }
   const core: CoreContext = {

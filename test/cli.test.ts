@@ -329,9 +329,20 @@ describe("the database's secret", () => {
     for (const args of [create("Second"), ["keys", "rotate"]]) {
       const refused = runCli(args, wrong);
       assert.equal(refused.status, 2, refused.stderr);
-      assert.match(refused.stderr, /KEYWARD_SECRET is not the secret this database was set up with/);
+      assert.match(
+        refused.stderr,
+        /KEYWARD_SECRET is not the secret this database was set up with.*; nothing was changed/,
+      );
     }
     assert.equal(json2(own, ["clients", "list"]).length, 1);
+    // A migration still to run needs no secret and runs: the refusal says so rather than claim nothing changed.
+    const database = new SQLite(own.DATABASE_URL);
+    database.prepare("delete from kysely_migration where name = ?").run("0011_webhook_keys");
+    database.prepare("drop table webhook_keys").run();
+    database.close();
+    const migrated = runCli(["clients", "list"], wrong);
+    assert.equal(migrated.status, 2, migrated.stderr);
+    assert.match(migrated.stderr, /only the schema was brought up to date \(0011_webhook_keys\)/);
   });
 
   test("a database from before the check takes only a secret that opens its signing keys", () => {
