@@ -256,13 +256,17 @@ function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "
   if (databaseUrl === ":memory:") return { secret: randomToken(32), secretSource: "ephemeral" };
   const file = secretFile(databaseUrl);
   if (existsSync(file)) return { secret: readFileSync(file, "utf8").trim(), secretSource: "file" };
-  mkdirSync(dirname(file), { recursive: true });
+  const made = mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${randomToken(32)}\n`, { mode: 0o600, flag: "wx" });
   chmodSync(file, 0o600);
-  // On disk before the database it unlocks is: a database whose secret a power loss took is lost whole.
+  // On disk before the database it unlocks is: a database whose secret a power loss took is lost
+  // whole. So are the names leading to it: its directory's, and those of directories made for it.
   syncPath(file);
-  syncPath(dirname(file));
-  syncPath(dirname(dirname(file)));
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    syncPath(dir);
+    if (made === undefined || dir === made || dir === dirname(dir)) break;
+  }
+  if (made !== undefined) syncPath(dirname(made));
   return { secret: readFileSync(file, "utf8").trim(), secretSource: "generated" };
 }
 

@@ -5,6 +5,7 @@ import { disconnect } from "../src/core/connections.js";
 import type { Store } from "../src/store/types.js";
 import { newCodeIssue } from "./support/code-issue.js";
 import { createHarness, type Harness } from "./support/harness.js";
+import { withPostgresHarness } from "./support/pg-harness.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 import { signal } from "./support/signal.js";
 import { codeRecord, grantRecord, NOW } from "./support/store-records.js";
@@ -153,4 +154,36 @@ raceSuite(
     };
   },
   PG_SKIP,
+);
+
+test(
+  "on PostgreSQL, a disconnect and the deletion of its client take their rows in one order: no deadlock",
+  {
+    skip: PG_SKIP,
+  },
+  () =>
+    withPostgresHarness(async (h, deleter) => {
+      const { core } = h.runtime;
+      const issue = await consented(h);
+      assert.ok(await issueAuthorizationCode(core, issue));
+      const deadlocks = async () =>
+        (
+          await deleter.query<{ n: number }>(
+            "select deadlocks::int as n from pg_stat_database where datname = current_database()",
+          )
+        ).rows[0]?.n;
+      const before = await deadlocks();
+      // deleteClient's statements, paused after the lineages and before the consent.
+      await deleter.query("begin");
+      await deleter.query("select id from clients where id = $1 for update", [issue.clientId]);
+      await deleter.query("delete from grants where client_id = $1", [issue.clientId]);
+      const disconnecting = disconnect(core, issue.userId, issue.clientId);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await deleter.query("delete from consents where client_id = $1", [issue.clientId]);
+      await deleter.query("delete from clients where id = $1", [issue.clientId]);
+      await deleter.query("commit");
+      assert.equal(await disconnecting, false, "the client went first: nothing was left to withdraw");
+      await deleter.query("select pg_stat_clear_snapshot()");
+      assert.equal(await deadlocks(), before);
+    }),
 );

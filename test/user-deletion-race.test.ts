@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import pg from "pg";
+import type pg from "pg";
 import {
   type CodeIssue,
   consentAndIssueSoleCode,
@@ -11,7 +11,8 @@ import { findSession, startSession } from "../src/core/sessions.js";
 import { changePassword, checkCredentials } from "../src/core/users.js";
 import { newCodeIssue } from "./support/code-issue.js";
 import { createHarness, type Harness } from "./support/harness.js";
-import { createTestSchema, PG_SKIP } from "./support/postgres.js";
+import { withPostgresHarness } from "./support/pg-harness.js";
+import { PG_SKIP } from "./support/postgres.js";
 
 async function assertNothingHeldFor(h: Harness, issue: CodeIssue): Promise<void> {
   const { store } = h.runtime.core;
@@ -29,40 +30,35 @@ test("an approval that reaches the store after its user was deleted writes nothi
 
     assert.equal(await recordConsent(core, issue.clientId, issue.userId, issue.scopes), false);
     assert.equal(await issueAuthorizationCode(core, issue), undefined);
-    assert.deepEqual(await consentAndIssueSoleCode(core, { ...issue, codeChallenge: null }), { kind: "user-gone" });
+    assert.deepEqual(await consentAndIssueSoleCode(core, { ...issue, codeChallenge: null }), { kind: "gone" });
     await assertNothingHeldFor(h, issue);
   } finally {
     await h.close();
   }
 });
 
-test("on PostgreSQL, an approval waiting on its user's deletion writes nothing once it commits", {
-  skip: PG_SKIP,
-}, async () => {
-  const schema = await createTestSchema();
-  const h = await createHarness({ DATABASE_URL: schema.url });
-  const deleter = new pg.Client({ connectionString: schema.url });
-  try {
-    const issue = await newCodeIssue(h);
-    const { core } = h.runtime;
-    await deleter.connect();
-    await deleter.query("begin");
-    await deleter.query("delete from users where id = $1", [issue.userId]);
+test(
+  "on PostgreSQL, an approval waiting on its user's deletion writes nothing once it commits",
+  {
+    skip: PG_SKIP,
+  },
+  () =>
+    withPostgresHarness(async (h, deleter) => {
+      const issue = await newCodeIssue(h);
+      const { core } = h.runtime;
+      await deleter.query("begin");
+      await deleter.query("delete from users where id = $1", [issue.userId]);
 
-    const consenting = recordConsent(core, issue.clientId, issue.userId, issue.scopes);
-    const issuing = issueAuthorizationCode(core, issue);
-    await waitForLockWaiters(deleter, 2);
-    await deleter.query("commit");
+      const consenting = recordConsent(core, issue.clientId, issue.userId, issue.scopes);
+      const issuing = issueAuthorizationCode(core, issue);
+      await waitForLockWaiters(deleter, 2);
+      await deleter.query("commit");
 
-    assert.equal(await consenting, false);
-    assert.equal(await issuing, undefined);
-    await assertNothingHeldFor(h, issue);
-  } finally {
-    await deleter.end();
-    await h.close();
-    await schema.drop();
-  }
-});
+      assert.equal(await consenting, false);
+      assert.equal(await issuing, undefined);
+      await assertNothingHeldFor(h, issue);
+    }),
+);
 
 test("a sign-in whose password changed, or whose user went, while it was checked starts no session", async () => {
   const h = await createHarness();
@@ -87,34 +83,29 @@ test("a sign-in whose password changed, or whose user went, while it was checked
   }
 });
 
-test("on PostgreSQL, a sign-in waiting on its user's password change starts no session once it commits", {
-  skip: PG_SKIP,
-}, async () => {
-  const schema = await createTestSchema();
-  const h = await createHarness({ DATABASE_URL: schema.url });
-  const changer = new pg.Client({ connectionString: schema.url });
-  try {
-    const { core } = h.runtime;
-    const who = await h.createUser();
-    const checked = await checkCredentials(core, who.email, who.password);
-    assert.ok(checked);
-    await changer.connect();
-    await changer.query("begin");
-    await changer.query("update users set password_hash = 'scrypt$changed' where id = $1", [who.userId]);
-    await changer.query("delete from sessions where user_id = $1", [who.userId]);
+test(
+  "on PostgreSQL, a sign-in waiting on its user's password change starts no session once it commits",
+  {
+    skip: PG_SKIP,
+  },
+  () =>
+    withPostgresHarness(async (h, changer) => {
+      const { core } = h.runtime;
+      const who = await h.createUser();
+      const checked = await checkCredentials(core, who.email, who.password);
+      assert.ok(checked);
+      await changer.query("begin");
+      await changer.query("update users set password_hash = 'scrypt$changed' where id = $1", [who.userId]);
+      await changer.query("delete from sessions where user_id = $1", [who.userId]);
 
-    const starting = startSession(core, checked, 3_600_000);
-    await waitForLockWaiters(changer, 1);
-    await changer.query("commit");
+      const starting = startSession(core, checked, 3_600_000);
+      await waitForLockWaiters(changer, 1);
+      await changer.query("commit");
 
-    assert.equal(await starting, undefined);
-    assert.equal(await core.store.deleteUserSessions(who.userId), 0, "no session was stored");
-  } finally {
-    await changer.end();
-    await h.close();
-    await schema.drop();
-  }
-});
+      assert.equal(await starting, undefined);
+      assert.equal(await core.store.deleteUserSessions(who.userId), 0, "no session was stored");
+    }),
+);
 
 /** Waits until `count` sessions wait, directly or not, on `client`'s locks: the approvals have reached the user's row. */
 async function waitForLockWaiters(client: pg.Client, count: number): Promise<void> {

@@ -102,11 +102,11 @@ export async function hasConsent(
 }
 
 /**
- * Holds the user's row, then the client's: the order every writer of a lineage or consent takes
- * them in, and deleting a user or a client takes its row first, so none waits on another in turn.
- * False when either is gone.
+ * Holds the user's row, then the client's: the order every writer of a lineage or consent, and a
+ * disconnect, takes them in, before any consent, grant or code; deleting a user or a client takes
+ * its row first. False when either is gone.
  */
-async function holdUserAndClient(tx: Store, userId: string, clientId: string): Promise<boolean> {
+export async function holdUserAndClient(tx: Store, userId: string, clientId: string): Promise<boolean> {
   return (await tx.holdUser(userId)) && (await tx.holdClient(clientId));
 }
 
@@ -156,37 +156,41 @@ export function newGrantId(now: number): string {
  * with nothing written, when the user or the client no longer exists.
  */
 export async function issueAuthorizationCode(ctx: CoreContext, issue: CodeIssue): Promise<string | undefined> {
+  return ctx.store.transaction(async (tx) => {
+    // Holding the user and the client means a deletion of either waits for this lineage and
+    // removes it, or has already happened and nothing is written: no code outlives them.
+    if (!(await holdUserAndClient(tx, issue.userId, issue.clientId))) return undefined;
+    return writeLineage({ ...ctx, store: tx }, issue);
+  });
+}
+
+/** Writes a new lineage and its code, in a transaction that holds the user's and the client's rows already. */
+async function writeLineage(ctx: CoreContext, issue: CodeIssue): Promise<string> {
   const now = ctx.now();
   const code = orderedToken(now);
   const grantId = newGrantId(now);
-  const issued = await ctx.store.transaction(async (tx) => {
-    // Holding the user and the client means a deletion of either waits for this lineage and
-    // removes it, or has already happened and nothing is written: no code outlives them.
-    if (!(await holdUserAndClient(tx, issue.userId, issue.clientId))) return false;
-    await tx.createGrant({
-      id: grantId,
-      clientId: issue.clientId,
-      userId: issue.userId,
-      scopes: [...issue.scopes],
-      createdAt: now,
-      revokedAt: null,
-    });
-    await tx.createAuthorizationCode({
-      hash: ctx.keys.hashToken(code),
-      grantId,
-      clientId: issue.clientId,
-      userId: issue.userId,
-      redirectUri: issue.redirectUri,
-      redirectUriExplicit: issue.redirectUriExplicit,
-      codeChallenge: issue.codeChallenge,
-      scopes: [...issue.scopes],
-      createdAt: now,
-      expiresAt: now + ctx.codeTtlMs,
-      consumedAt: null,
-    });
-    return true;
+  await ctx.store.createGrant({
+    id: grantId,
+    clientId: issue.clientId,
+    userId: issue.userId,
+    scopes: [...issue.scopes],
+    createdAt: now,
+    revokedAt: null,
   });
-  return issued ? code : undefined;
+  await ctx.store.createAuthorizationCode({
+    hash: ctx.keys.hashToken(code),
+    grantId,
+    clientId: issue.clientId,
+    userId: issue.userId,
+    redirectUri: issue.redirectUri,
+    redirectUriExplicit: issue.redirectUriExplicit,
+    codeChallenge: issue.codeChallenge,
+    scopes: [...issue.scopes],
+    createdAt: now,
+    expiresAt: now + ctx.codeTtlMs,
+    consumedAt: null,
+  });
+  return code;
 }
 
 export type ApprovalOutcome =
@@ -228,9 +232,7 @@ export async function issueUnderConsent(ctx: CoreContext, issue: CodeIssue): Pro
       const consent = await tx.getConsent(issue.clientId, issue.userId);
       // The hold may have placed an empty consent: rolled back with the rest.
       if (!consent || !isSubset(issue.scopes, consent.scopes)) throw new Unissued<ApprovalOutcome>({ kind: "ask" });
-      const code = await issueAuthorizationCode({ ...ctx, store: tx }, issue);
-      if (code === undefined) throw new Error("user or client vanished while held");
-      return { kind: "issued", code };
+      return { kind: "issued", code: await writeLineage({ ...ctx, store: tx }, issue) };
     }),
   );
 }
@@ -242,10 +244,9 @@ export async function consentAndIssue(
 ): Promise<Exclude<ApprovalOutcome, { kind: "ask" }>> {
   return ctx.store.transaction(async (tx) => {
     const inTransaction = { ...ctx, store: tx };
+    // recordConsent holds the user's and the client's rows: the lineage is written under them.
     if (!(await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes))) return { kind: "gone" };
-    const code = await issueAuthorizationCode(inTransaction, issue);
-    if (code === undefined) throw new Error("user or client vanished while held");
-    return { kind: "issued", code };
+    return { kind: "issued", code: await writeLineage(inTransaction, issue) };
   });
 }
 
@@ -253,8 +254,8 @@ export type SoleCodeOutcome =
   | { kind: "issued"; code: string }
   /** The user already holds an unspent code for this client; nothing was written. */
   | { kind: "outstanding" }
-  /** The user (or, rarely, the client, deleted meanwhile) no longer exists; nothing was written. */
-  | { kind: "user-gone" };
+  /** The user or the client no longer exists; nothing was written. */
+  | { kind: "gone" };
 
 /**
  * Cal.com's rule: a user holds at most one unspent code per client. Records consent and issues the
@@ -270,15 +271,13 @@ export async function consentAndIssueSoleCode(ctx: CoreContext, issue: CodeIssue
       // Consent first: it holds the user's row and the consent's, so a concurrent call for the same user
       // and client waits there until this one commits, and its check below then sees the code issued here.
       if (!(await recordConsent(inTransaction, issue.clientId, issue.userId, issue.scopes))) {
-        return { kind: "user-gone" };
+        return { kind: "gone" };
       }
       if (await tx.hasOutstandingCodeWithoutPkce(issue.clientId, issue.userId, ctx.now())) {
         throw new Unissued<SoleCodeOutcome>({ kind: "outstanding" });
       }
-      const code = await issueAuthorizationCode(inTransaction, issue);
       // The user's and the client's rows are held since recordConsent: neither can have gone in between.
-      if (code === undefined) throw new Error("user or client vanished while held");
-      return { kind: "issued", code };
+      return { kind: "issued", code: await writeLineage(inTransaction, issue) };
     }),
   );
 }

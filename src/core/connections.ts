@@ -1,3 +1,4 @@
+import { holdUserAndClient } from "./authorization.js";
 import type { CoreContext } from "./context.js";
 
 /** An integration the user has let act on their behalf, as the account page lists it. */
@@ -32,14 +33,14 @@ export async function listConnections(ctx: CoreContext, userId: string): Promise
 export async function disconnect(ctx: CoreContext, userId: string, clientId: string): Promise<boolean> {
   const now = ctx.now();
   return ctx.store.transaction(async (tx) => {
-    // The user's row first, as every writer of a consent or lineage takes it: a consent being given
-    // (its row not yet committed, so not yet there to delete) is waited for, then withdrawn.
-    if (!(await tx.holdUser(userId))) return false;
-    const consented = (await tx.getConsent(clientId, userId)) !== undefined;
-    // The consent before the lineages: a code being issued under it holds its row (issueUnderConsent),
-    // so this waits for that lineage and then revokes it with the rest.
-    await tx.deleteConsent(clientId, userId);
+    // The user's and the client's rows first, as every writer of a consent or lineage takes them:
+    // an approval in flight (its consent and lineage not yet committed, so not yet there to
+    // withdraw) is waited for, then withdrawn with the rest. Then lineages before the consent, the
+    // order deleting the client and revoking a refresh token take them in.
+    if (!(await holdUserAndClient(tx, userId, clientId))) return false;
     const revoked = await tx.revokeGrantsOf(clientId, userId, now);
+    const consented = (await tx.getConsent(clientId, userId)) !== undefined;
+    await tx.deleteConsent(clientId, userId);
     return revoked > 0 || consented;
   });
 }

@@ -78,6 +78,11 @@ export interface KyselyStoreOptions {
   writeAlone?: WriteAlone;
   /** SQLite only: throws when the database's path no longer names the file opened; `ping` asks it. */
   checkFile?: () => void;
+  /**
+   * The engine locks rows (PostgreSQL's FOR UPDATE, FOR KEY SHARE); without, a write transaction
+   * holds the whole database (SQLite), so the holds that take row locks have nothing to do.
+   */
+  rowLocks?: boolean;
 }
 
 /** The Store over any Kysely database: the same queries serve SQLite and PostgreSQL. */
@@ -91,6 +96,7 @@ export class KyselyStore implements Store {
   private readonly writableCtes: boolean;
   private readonly writeAlone: WriteAlone | undefined;
   private readonly checkFile: () => void;
+  private readonly rowLocks: boolean;
   private lastInner: KyselyStore | undefined;
 
   constructor(
@@ -106,10 +112,16 @@ export class KyselyStore implements Store {
     this.writableCtes = options.writableCtes ?? false;
     this.writeAlone = options.writeAlone;
     this.checkFile = options.checkFile ?? (() => {});
+    this.rowLocks = options.rowLocks ?? false;
   }
 
   private newStoreIn(trx: Transaction<Database>): KyselyStore {
-    return new KyselyStore(trx, { queries: this.queries, clients: this.clients, writableCtes: this.writableCtes });
+    return new KyselyStore(trx, {
+      queries: this.queries,
+      clients: this.clients,
+      writableCtes: this.writableCtes,
+      rowLocks: this.rowLocks,
+    });
   }
 
   /** The store of `trx` when transactions run through `transactions`: they all share one `trx`, and so one store. */
@@ -203,11 +215,7 @@ export class KyselyStore implements Store {
       const db = (tx as KyselyStore).db;
       // The client's row first: a transaction holding it (holdClient) makes this wait until it
       // commits, so the statements below see the lineage it wrote; one that comes later finds no client.
-      await db
-        .updateTable("clients")
-        .set((eb) => ({ updated_at: eb.ref("clients.updated_at") }))
-        .where("id", "=", id)
-        .execute();
+      if (this.rowLocks) await db.selectFrom("clients").select("id").where("id", "=", id).forUpdate().execute();
       await db.deleteFrom("tokens").where("client_id", "=", id).execute();
       await db.deleteFrom("authorization_codes").where("client_id", "=", id).execute();
       await db.deleteFrom("grants").where("client_id", "=", id).execute();
@@ -346,8 +354,10 @@ export class KyselyStore implements Store {
 
   async holdClient(id: string): Promise<boolean> {
     const query = this.db.selectFrom("clients").select("id").where("id", "=", id);
-    // SQLite's write lock already holds the whole database for the transaction, and has no FOR SHARE.
-    const row = await (this.writableCtes ? query.forShare() : query).executeTakeFirst();
+    // FOR KEY SHARE, the lock a foreign key check takes: holders do not wait on one another, and
+    // deleteClient's FOR UPDATE waits for them all. SQLite's write lock already holds the whole
+    // database for the transaction, and SQLite has no row locks.
+    const row = await (this.rowLocks ? query.forKeyShare() : query).executeTakeFirst();
     return row !== undefined;
   }
 

@@ -59,9 +59,9 @@ function check({ error, results }: MigrationResultSet): string[] {
 
 /**
  * The migrations in the database's history that this build does not know: a newer build's, which
- * has migrated the database during a rolling upgrade. Migrations only add (tables, indexes,
- * columns with defaults), so this build can run on that schema as it is, and does not migrate
- * it; Kysely's migrator would refuse to start at all. A history that also lacks one of this
+ * has migrated the database during a rolling upgrade. Migrations keep what an older build reads
+ * and writes working (see migrations.ts), so this build runs on that schema as it is, and does not
+ * migrate it; Kysely's migrator would refuse to start at all. A history that also lacks one of this
  * build's own migrations comes from another line of builds: refused.
  */
 export async function migrationsAhead(db: Kysely<Database>, engine: Engine): Promise<string[]> {

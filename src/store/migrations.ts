@@ -2,8 +2,9 @@ import { type Kysely, type Migration, type MigrationProvider, SqliteAdapter, sql
 
 /**
  * The one migration history for both engines. Append new migrations; never edit a released one.
- * A migration only adds (tables, indexes, columns with defaults) or rebuilds what it keeps: an
- * older build runs on the schema a newer one migrated during a rolling upgrade (see migrationsAhead).
+ * A migration keeps what an older build reads and writes working (it adds tables, indexes and
+ * columns that are nullable or have defaults, drops only indexes, rewrites data in place): an older
+ * build runs on the schema a newer one migrated during a rolling upgrade (see migrationsAhead).
  * Types are chosen to mean the same on both: `bigint` holds epoch milliseconds, `integer` 0/1 flags.
  */
 const migrations: Record<string, Migration> = {

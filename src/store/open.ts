@@ -140,5 +140,6 @@ export function storeOver(connected: ConnectedDatabase): Store {
     writeAlone: connected.writeAlone,
     checkFile: connected.checkFile,
     writableCtes: connected.engine === "postgres",
+    rowLocks: connected.engine === "postgres",
   });
 }

@@ -60,10 +60,11 @@ export function backupSqlite(source: string, target: string): BackupResult {
     }
     syncPath(partial);
     giveName(partial, path);
+    rmSync(partial, { force: true });
+    syncPath(dirname(path));
     return { path, bytes: statSync(path).size, secretCheck };
   } finally {
     rmSync(partial, { force: true });
-    syncPath(dirname(path));
   }
 }
 

@@ -68,9 +68,13 @@ export const refreshTokenGrant: GrantHandler = {
     const outcome = await spendAndStore(ctx, "refresh_token_reused", token, now, async () => {
       if (retry) return ctx.store.replaceRotation(hash, token.clientId, now, minted.records);
       const rotated = await ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records);
-      // With a grace, the loser of a race with another presentation of the token is a retry too:
-      // the other spent it this very moment (a client that timed out and retried at once).
+      // With a grace, the loser of a race with another presentation of the token is a retry too
+      // (a client that timed out and retried at once), if the other spent it within the grace of
+      // now: this request may have waited (for a connection, say) since it read the token.
       if (rotated.status !== "reused" || !graceOn) return rotated;
+      const spent = await ctx.store.findToken(hash);
+      const spentAt = spent?.consumedAt ?? null;
+      if (spentAt === null || ctx.now() - spentAt > ctx.refreshGraceMs) return rotated;
       answeredAgain = true;
       return ctx.store.replaceRotation(hash, token.clientId, now, minted.records);
     });

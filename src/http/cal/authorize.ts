@@ -35,7 +35,7 @@ export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void 
       redirectUriExplicit: false,
       codeChallenge: null,
     });
-    if (outcome.kind === "user-gone") throw unauthorized("You must be signed in to authorize a client");
+    if (outcome.kind === "gone") throw unauthorized("You must be signed in to authorize a client");
     if (outcome.kind === "outstanding") {
       const ownerId = core.keys.pairwiseId(client.id, userId);
       throw badRequest(`User with id=${ownerId} has already authorized client with id=${client.id}.`);
