@@ -109,7 +109,7 @@ type Env = Record<string, string | undefined>;
  * Digits only: `Number` would also take `0x10`, `1e3`, `+5` and surrounding spaces, none of which
  * anyone writes for a count on purpose. NaN for anything else.
  */
-function wholeNumber(raw: string): number {
+export function wholeNumber(raw: string): number {
   return /^\d{1,15}$/.test(raw) ? Number(raw) : Number.NaN;
 }
 

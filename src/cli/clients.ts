@@ -1,3 +1,4 @@
+import { wholeNumber } from "../config.js";
 import {
   type Checked,
   type ClientFieldProblem,
@@ -143,7 +144,7 @@ export async function runClientsCommand(
 
 function previousLifetime(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
-  const lifetime = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  const lifetime = wholeNumber(raw);
   if (!isPreviousSecretLifetime(lifetime)) {
     throw new UsageError(
       `--previous-valid-for must be a whole number of seconds from 1 to ${MAX_PREVIOUS_SECRET_SECONDS}`,

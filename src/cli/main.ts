@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { inspect, parseArgs } from "node:util";
-import { type Config, ConfigError, loadConfig, MAX_WORKERS } from "../config.js";
+import { type Config, ConfigError, loadConfig, MAX_WORKERS, wholeNumber } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
 import { runBackupCommand } from "./backup.js";
@@ -121,9 +121,7 @@ export async function main(argv: string[]): Promise<number> {
   refuseForeignOptions(command, sub, given);
   const config = loadConfig();
   if (command === "start") {
-    // Digits alone, as every number keyward reads: `0x2` or `1e1` are typos, not 2 and 10.
-    const workers =
-      values.workers === undefined ? config.workers : /^\d{1,3}$/.test(values.workers) ? Number(values.workers) : 0;
+    const workers = values.workers === undefined ? config.workers : wholeNumber(values.workers);
     if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
       throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS}`);
     }
