@@ -4,13 +4,13 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { errorAnswer, type FaceOf } from "./faces.js";
 
-/** The last request a connection carried, kept on its socket by answerBareRefusals. */
-const LAST_REQUEST = Symbol("keyward.lastRequest");
-
-/** What Node keeps on a server socket: the response it is writing, and that response's request. */
+/**
+ * What Node keeps on a server socket: the response it is writing, that response's request, and
+ * the request its parser last read (which stays there once its response has gone out).
+ */
 type ServerSocket = Socket & {
   _httpMessage?: { headersSent?: boolean; req?: { url?: string } } | null;
-  [LAST_REQUEST]?: IncomingMessage;
+  parser?: { incoming?: IncomingMessage | null } | null;
 };
 
 /**
@@ -25,7 +25,7 @@ export const answerClientError =
     // A route may answer before reading a body that then never comes (a GET sent with one, say):
     // the request times out after its answer went out. The client has its answer; another would
     // arrive unasked for, as the answer to its next request.
-    const answered = !socket._httpMessage && socket[LAST_REQUEST]?.complete === false;
+    const answered = !socket._httpMessage && socket.parser?.incoming?.complete === false;
     if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" && answered) {
       socket.destroy();
       return;
@@ -77,7 +77,6 @@ export function answerBareRefusals(server: Server, faceOf: FaceOf): void {
   const handlers = server.listeners("request") as ((request: IncomingMessage, response: ServerResponse) => void)[];
   server.removeAllListeners("request");
   server.on("request", (request: IncomingMessage, response: ServerResponse) => {
-    (request.socket as ServerSocket)[LAST_REQUEST] = request;
     if (request.headers.host === undefined && request.httpVersionMinor >= 1) {
       answerOnResponse(response, faceOf, 400, "A Host header is required");
       return;
