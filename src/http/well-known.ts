@@ -42,12 +42,18 @@ export function registerWellKnown(app: FastifyInstance, deps: AppDeps): void {
   app.get("/healthz", async () => ({ status: "ok" }));
 
   // Readiness: the database answers too, so a load balancer can send traffic elsewhere meanwhile.
+  // Probes come every few seconds, so an outage is logged when it starts and when it ends, not per probe.
+  let ready = true;
   app.get("/readyz", async (request, reply) => {
     try {
       await deps.core.store.ping();
+      if (!ready) request.log.info({ event: "ready_again" }, "ready again: the database answers");
+      ready = true;
       return { status: "ok" };
     } catch (error) {
       if (!isUnavailable(error)) request.log.error({ err: error }, "readiness check failed");
+      else if (ready) request.log.warn({ event: "not_ready", err: error }, "not ready: the database does not answer");
+      ready = false;
       reply.status(503).header("retry-after", UNAVAILABLE_RETRY_AFTER).header("cache-control", "no-store");
       return { status: "unavailable" };
     }
