@@ -8,7 +8,7 @@ import { createHarness, type Harness } from "./support/harness.js";
 import { withPostgresHarness } from "./support/pg-harness.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 import { signal } from "./support/signal.js";
-import { codeRecord, grantRecord, NOW } from "./support/store-records.js";
+import { codeRecord, grantRecord, NOW, tokenRecord } from "./support/store-records.js";
 
 /** A user who has consented to a client, and what an authorization for them would issue. */
 async function consented(h: Harness): Promise<CodeIssue> {
@@ -95,6 +95,24 @@ function raceSuite(
       assert.equal(await core.store.getConsent(issue.clientId, issue.userId), undefined, "the consent is withdrawn");
       assert.equal(await core.store.revokeGrant(issuing.grant.id, Date.now()), false, "its lineage was revoked");
     });
+
+    race(
+      "revoking a refresh token waits for a code being issued under the consent, then revokes its lineage too",
+      async (h) => {
+        const { core } = h.runtime;
+        const issue = await consented(h);
+        const earlier = grantRecord({ clientId: issue.clientId, userId: issue.userId, createdAt: NOW });
+        const refresh = tokenRecord(earlier);
+        await core.store.createGrant(earlier);
+        await core.store.saveTokens([refresh]);
+        const issuing = await issuingPaused(core.store, issue);
+        const revoking = () => core.store.revokeToken(refresh.hash, issue.clientId, Date.now());
+        assert.equal(await waitsFor(revoking, issuing.release, issuing.done), true);
+        assert.equal(await core.store.getConsent(issue.clientId, issue.userId), undefined, "the consent is withdrawn");
+        assert.equal(await core.store.revokeGrant(earlier.id, Date.now()), false, "the token's lineage was revoked");
+        assert.equal(await core.store.revokeGrant(issuing.grant.id, Date.now()), false, "and the new one");
+      },
+    );
 
     race("a code asked under a consent withdrawn meanwhile is not issued, and the user is asked again", async (h) => {
       const { core } = h.runtime;

@@ -10,11 +10,13 @@ import type {
 import { isUnavailable, isUniqueViolation, retryOnConflict } from "./errors.js";
 import { pruneExpired } from "./prune.js";
 import {
+  consentQuery,
   consumeRefreshQuery,
   deleteConsentQuery,
   inLiveLineage,
   leadingRow,
   ofTokenOfKind,
+  ROW_VERSION,
   redeemCodeQuery,
   revokeGrantQuery,
   revokeGrantsOfQuery,
@@ -22,7 +24,6 @@ import {
   spentOne,
   storable,
   successorOf,
-  tokenOfClientQuery,
   tokenToRevokeQuery,
 } from "./queries.js";
 import { QueryCache } from "./query-cache.js";
@@ -452,34 +453,52 @@ export class KyselyStore implements Store {
         this.run(
           "revokeToken",
           (db, tokenHash: string, client: string, at: number) =>
-            tokenOfClientQuery(
-              db
-                // The lineage of an access token; every lineage of the user of a refresh token, and the consent.
-                .with("lineage", (q) =>
-                  revokeGrantQuery(q, ofTokenOfKind(q, "grant_id", tokenHash, client, "access"), at).returning("id"),
-                )
-                .with("lineages", (q) =>
-                  revokeGrantsOfQuery(
-                    q,
-                    client,
-                    ofTokenOfKind(q, "user_id", tokenHash, client, "refresh"),
-                    at,
-                  ).returning("id"),
-                )
-                .with("consent", (q) =>
-                  deleteConsentQuery(q, client, ofTokenOfKind(q, "user_id", tokenHash, client, "refresh")).returning(
-                    "user_id",
-                  ),
+            db
+              // The lineage of an access token; every lineage of the user of a refresh token, and the consent.
+              .with("lineage", (q) =>
+                revokeGrantQuery(q, ofTokenOfKind(q, "grant_id", tokenHash, client, "access"), at).returning("id"),
+              )
+              .with("lineages", (q) =>
+                revokeGrantsOfQuery(q, client, ofTokenOfKind(q, "user_id", tokenHash, client, "refresh"), at).returning(
+                  "id",
                 ),
-              tokenHash,
-              client,
-            ),
+              )
+              // The consent as the snapshot has it, then as deleted: the latest version of its row.
+              .with("seen", (q) =>
+                consentQuery(q, client, ofTokenOfKind(q, "user_id", tokenHash, client, "refresh")).select([
+                  "user_id",
+                  ROW_VERSION.as("version"),
+                ]),
+              )
+              .with("consent", (q) =>
+                deleteConsentQuery(q, client, q.selectFrom("seen").select("user_id").$asScalar()).returning([
+                  "user_id",
+                  ROW_VERSION.as("version"),
+                ]),
+              )
+              .selectFrom("tokens")
+              .select((eb) => [
+                eb.selectFrom("consent").select("user_id").as("withdrawn_from"),
+                eb.selectFrom("consent").select("version").as("deleted_version"),
+                eb.selectFrom("seen").select("version").as("seen_version"),
+              ])
+              .where("hash", "=", tokenHash)
+              .where("client_id", "=", client),
           hash,
           clientId,
           now,
         ),
       );
-      return rows.length > 0;
+      const row = rows[0];
+      // Every issuance under a consent updates its row (holdConsent). A row version newer than the
+      // statement's snapshot means one committed while the delete waited for it: its lineage is
+      // invisible to this statement, so a second one, with a snapshot of its own, revokes it.
+      if (row?.withdrawn_from && row.deleted_version !== row.seen_version) {
+        await this.retriedAlone(() =>
+          this.run("revokeGrantsOf", revokeGrantsOfQuery, clientId, String(row.withdrawn_from), now),
+        );
+      }
+      return row !== undefined;
     }
     if (!this.db.isTransaction) {
       // SQLite: the lookup runs with the writes on the write thread, whose pages are warm; the

@@ -73,9 +73,15 @@ export const revokeGrantsOfQuery = (db: QueryCreator<Database>, client: string, 
 export const deleteConsentQuery = (db: QueryCreator<Database>, client: string, user: Operand) =>
   db.deleteFrom("consents").where("client_id", "=", client).where("user_id", "=", user);
 
-/** The client's token with this hash: one row or none. */
-export const tokenOfClientQuery = (db: QueryCreator<Database>, tokenHash: string, client: string) =>
-  db.selectFrom("tokens").select("kind").where("hash", "=", tokenHash).where("client_id", "=", client);
+/** The user's consent to the client, columns to be selected: one row or none. */
+export const consentQuery = (db: QueryCreator<Database>, client: string, user: Operand) =>
+  db.selectFrom("consents").where("client_id", "=", client).where("user_id", "=", user);
+
+/**
+ * PostgreSQL only: the transaction that wrote the row version read, which changes with every
+ * update, even one that sets a column to itself.
+ */
+export const ROW_VERSION = sql<string>`xmin::text`;
 
 /**
  * The client's token with this hash, as what revoking it touches: the grant of an access token,
