@@ -33,7 +33,7 @@ import {
 import { isSubset, missingScopes, parseScope } from "../src/core/scopes.js";
 import { SignInThrottle } from "../src/core/sign-in-throttle.js";
 import { rememberDevice, TRUSTED_ACCOUNTS_PER_DEVICE, trustedDevice } from "../src/core/trusted-devices.js";
-import { isPlausibleEmail } from "../src/core/users.js";
+import { checkEmail, isPlausibleEmail } from "../src/core/users.js";
 import { pkcePair, TEST_SECRET } from "./support/harness.js";
 
 describe("pkce", () => {
@@ -193,6 +193,10 @@ describe("emails", () => {
       assert.ok(!isPlausibleEmail(bad), JSON.stringify(bad));
     }
     assert.ok(!isPlausibleEmail(`${"a".repeat(251)}@b.c`), "longer than SMTP carries");
+    const lengthened = `${"İ".repeat(40)}${"a".repeat(200)}@b.c`;
+    assert.equal(lengthened.length, 244);
+    assert.equal(checkEmail(lengthened).ok, false, "longer than that once lower-cased, as it is stored");
+    assert.equal(checkEmail(` ${"İ".repeat(10)}@b.c `).ok, true);
   });
 });
 

@@ -29,7 +29,10 @@ export type CheckedUserField = { ok: true; value: string } | { ok: false; proble
 export function checkEmail(email: string | undefined): CheckedUserField {
   const trimmed = email?.trim();
   if (!trimmed) return { ok: false, problem: { field: "email", problem: "missing" } };
-  if (!isPlausibleEmail(trimmed)) return { ok: false, problem: { field: "email", problem: "invalid", value: trimmed } };
+  // Checked as stored: lower-casing can lengthen it (İ becomes i and a combining dot), and sign-in
+  // counts an email longer than any account's against its address alone.
+  if (!isPlausibleEmail(normalizeEmail(trimmed)))
+    return { ok: false, problem: { field: "email", problem: "invalid", value: trimmed } };
   return { ok: true, value: trimmed };
 }
 
