@@ -225,6 +225,30 @@ describe("sign-in and consent", () => {
     assert.equal(stolen.statusCode, 403);
   });
 
+  test("a Cal.com glob registered for the client is neither matched literally nor a default", async () => {
+    const globbed = await h.createClient({ redirectUris: ["https://*.client.example/*", REDIRECT_URI] });
+    const url = (redirect_uri: string | undefined) => clientAuthorizeUrl(globbed.clientId, { redirect_uri });
+    const literal = await new Browser().get(url("https://*.client.example/*"));
+    assert.equal(literal.statusCode, 400);
+    assert.equal(literal.headers.location, undefined);
+    const matching = await new Browser().get(url("https://a.client.example/x"));
+    assert.equal(matching.statusCode, 400, "globs match in the Cal.com dialect only");
+    const browser = new Browser();
+    const unnamed = url(undefined);
+    await signIn(browser, unnamed, await h.createUser());
+    const consent = await browser.get(unnamed);
+    const res = await browser.post(unnamed, {
+      csrf_token: csrfOf(consent.body),
+      action: "consent",
+      decision: "allow",
+    });
+    assert.equal(redirectParams(res.headers.location as string).base, REDIRECT_URI, "the first URI that is not a glob");
+    const onlyGlobs = await h.createClient({ redirectUris: ["https://*.client.example/*"] });
+    const none = await new Browser().get(clientAuthorizeUrl(onlyGlobs.clientId, { redirect_uri: undefined }));
+    assert.equal(none.statusCode, 400);
+    assert.equal(none.headers.location, undefined);
+  });
+
   test("the redirect_uri defaults to the first registered one", async () => {
     const browser = new Browser();
     const url = authorizeUrl({ redirect_uri: undefined });

@@ -3,7 +3,7 @@ import type { CoreContext } from "./context.js";
 import { orderedToken } from "./crypto.js";
 import type { OAuthError } from "./errors.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge } from "./pkce.js";
-import { matchesExactly } from "./redirect-uri.js";
+import { defaultRedirectUri, matchesExactly } from "./redirect-uri.js";
 import { isSubset, missingScopes, parseScope } from "./scopes.js";
 
 export interface AuthorizationRequestParams {
@@ -50,7 +50,7 @@ export async function checkAuthorizationRequest(
   const client = await ctx.store.getClient(params.clientId);
   if (!client) return { kind: "show-error", error: err("invalid_client", "Unknown client_id") };
   const redirectUriExplicit = params.redirectUri !== undefined;
-  const redirectUri = params.redirectUri ?? client.redirectUris[0];
+  const redirectUri = params.redirectUri ?? defaultRedirectUri(client.redirectUris);
   if (redirectUri === undefined || !matchesExactly(redirectUri, client.redirectUris)) {
     return {
       kind: "show-error",

@@ -20,14 +20,20 @@ function isLoopbackOrLocal(hostname: string): boolean {
   return hostname === "127.0.0.1" || hostname === "[::1]" || hostname === "localhost";
 }
 
+/** A registered entry with `*` is a Cal.com glob, never a URI: no exact match or default names it. */
+const isGlob = (entry: string) => entry.includes("*");
+
 export function matchesExactly(candidate: string, registered: readonly string[]): boolean {
-  return registered.includes(candidate);
+  return !isGlob(candidate) && registered.includes(candidate);
+}
+
+/** The redirect URI a request that names none gets: the first registered one that is not a glob. */
+export function defaultRedirectUri(registered: readonly string[]): string | undefined {
+  return registered.find((entry) => !isGlob(entry));
 }
 
 export function matchesWithGlobs(candidate: string, registered: readonly string[]): boolean {
-  return registered.some((entry) =>
-    entry.includes("*") ? matchesGlob(compileGlob(entry), candidate) : entry === candidate,
-  );
+  return registered.some((entry) => (isGlob(entry) ? matchesGlob(compileGlob(entry), candidate) : entry === candidate));
 }
 
 const isHostCharacter = (c: string) => /^[A-Za-z0-9.-]$/.test(c);
