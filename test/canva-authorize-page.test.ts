@@ -171,6 +171,8 @@ describe("sign-in and consent", () => {
     assert.equal(signedIn.statusCode, 303);
     const session = String(signedIn.headers["set-cookie"]);
     assert.match(session, /keyward_session=.*HttpOnly.*SameSite=Lax/);
+    const names = [signedIn.headers["set-cookie"] ?? []].flat().map((line) => line.split("=")[0]);
+    assert.deepEqual(names.sort(), ["keyward_csrf", "keyward_device", "keyward_session"], "each cookie set once");
     const consent = await browser.get(url);
     assert.equal(consent.statusCode, 200);
     assert.match(consent.body, /View your display name/);

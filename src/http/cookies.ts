@@ -28,9 +28,8 @@ export function setCookie(reply: FastifyReply, name: string, value: string, opti
   const parts = [`${name}=${value}`, "Path=/", "HttpOnly", "SameSite=Lax"];
   if (options.secure) parts.push("Secure");
   if (options.maxAgeSeconds !== undefined) parts.push(`Max-Age=${options.maxAgeSeconds}`);
-  const existing = reply.getHeader("set-cookie");
-  const list = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)];
-  reply.header("set-cookie", [...list, parts.join("; ")]);
+  // Fastify adds to the set-cookie lines already there rather than replacing them.
+  reply.header("set-cookie", parts.join("; "));
 }
 
 export function clearCookie(reply: FastifyReply, name: string, options: CookieOptions): void {
