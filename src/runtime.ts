@@ -38,19 +38,25 @@ export function keyActivationDelayMs(config: Config): number {
 /** How long starting up waits for Redis before serving without it (limits unenforced until it answers). */
 const REDIS_CONNECT_WAIT_MS = 2000;
 
-/** Told, once for each time Redis stops answering, that the rate limits are counted in this process alone. */
-export type RedisFallbackWarning = (error: Error) => void;
+/**
+ * Told what the process goes on without, and why: once for each time Redis stops answering (rate
+ * limits are then counted in this process alone), and if the signing thread is lost.
+ */
+export type RuntimeWarning = (error: Error, message: string) => void;
 
 export const REDIS_FALLBACK_MESSAGE = "rate limits are counted by this process alone while Redis is unreachable";
+export const SIGNING_THREAD_LOST_MESSAGE =
+  "the signing thread failed: tokens are signed on the thread pool from now on";
 
-const warnAsProcess: RedisFallbackWarning = (error) =>
-  process.emitWarning(`${REDIS_FALLBACK_MESSAGE}: ${error.message}`);
+const warnAsProcess: RuntimeWarning = (error, message) => process.emitWarning(`${message}: ${error.message}`);
 
 /** Redis when REDIS_URL is set; its client is loaded only then, as it costs every other process memory. */
-async function openRateLimiter(config: Config, warn: RedisFallbackWarning): Promise<RateLimiter> {
+async function openRateLimiter(config: Config, warn: RuntimeWarning): Promise<RateLimiter> {
   if (!config.redisUrl) return new MemoryRateLimiter();
   const { RedisRateLimiter } = await import("./store/redis-rate-limiter.js");
-  const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, warn);
+  const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
+    warn(error, REDIS_FALLBACK_MESSAGE),
+  );
   await limiter.connected(REDIS_CONNECT_WAIT_MS);
   return limiter;
 }
@@ -62,7 +68,7 @@ async function openRateLimiter(config: Config, warn: RedisFallbackWarning): Prom
 export async function openRuntime(
   config: Config,
   storeOptions: Omit<StoreOptions, "pool"> = {},
-  warnRedisFallback: RedisFallbackWarning = warnAsProcess,
+  warn: RuntimeWarning = warnAsProcess,
 ): Promise<Runtime> {
   const opened = await openStore(config.databaseUrl, { ...storeOptions, pool: config.pool });
   const keys = new ServerKeys(config.secret);
@@ -95,9 +101,15 @@ export async function openRuntime(
   const activation = keyActivationDelayMs(config);
   const keyRing = new KeyRing(opened.store, keys, "tokens", activation);
   const webhookKeys = new KeyRing(opened.store, keys, "webhooks", activation);
-  const rateLimiter = await openRateLimiter(config, warnRedisFallback);
+  let rateLimiter: RateLimiter;
+  try {
+    rateLimiter = await openRateLimiter(config, warn);
+  } catch (error) {
+    await opened.store.close();
+    throw error;
+  }
   const limits = config.rateLimits;
-  const signing = new SigningThread();
+  const signing = new SigningThread((error) => warn(error, SIGNING_THREAD_LOST_MESSAGE));
   return {
     config,
     core,

@@ -5,7 +5,7 @@ import { type Config, secretFile } from "./config.js";
 import { buildAdminApp, buildApp } from "./http/app.js";
 import { answerCollections } from "./http/metrics-cluster.js";
 import { startPruneTimer } from "./prune-timer.js";
-import { openRuntime, REDIS_FALLBACK_MESSAGE, type Runtime } from "./runtime.js";
+import { openRuntime, type Runtime } from "./runtime.js";
 import type { StoreOptions } from "./store/open.js";
 
 export interface RunningServer {
@@ -38,7 +38,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   // Made before the app, so that what happens while the runtime opens (Redis unreachable) is logged as the rest is.
   const log = pino({ level: config.logLevel });
-  const runtime = await openRuntime(config, storeOptions, (error) => log.warn({ err: error }, REDIS_FALLBACK_MESSAGE));
+  const runtime = await openRuntime(config, storeOptions, (error, message) => log.warn({ err: error }, message));
   await runtime.loadKeys(Date.now());
   const app = buildApp(runtime, { loggerInstance: log });
   if (cluster.isWorker) answerCollections(runtime.metrics);

@@ -64,31 +64,40 @@ describe("signing thread", () => {
   });
 
   test("when the thread dies, what it held and everything after is signed on the thread pool", async () => {
-    const thread = new SigningThread(FAILING_WORKER);
+    const lost: Error[] = [];
+    const thread = new SigningThread((error) => lost.push(error), FAILING_WORKER);
     const { privateKey, publicKey } = p256();
     const held = await Promise.all(signMany(thread, 10, () => privateKey));
     await Promise.all(held.map((jwt, i) => assertVerifies(jwt, publicKey, i)));
     const later = await Promise.all(signMany(thread, 3, () => privateKey));
     await Promise.all(later.map((jwt, i) => assertVerifies(jwt, publicKey, i)));
     await thread.close();
+    assert.equal(lost.length, 1, "the loss is told once");
   });
 
   test("a thread that cannot start leaves signing to the thread pool", async () => {
-    const thread = new SigningThread(new URL("./support/no-such-signing-worker.js", import.meta.url));
+    const lost: Error[] = [];
+    const missing = new URL("./support/no-such-signing-worker.js", import.meta.url);
+    const thread = new SigningThread((error) => lost.push(error), missing);
     const { privateKey, publicKey } = p256();
     const jwts = await Promise.all(signMany(thread, 4, () => privateKey));
     await Promise.all(jwts.map((jwt, i) => assertVerifies(jwt, publicKey, i)));
     await thread.close();
+    assert.equal(lost.length, 1);
+    assert.match(String(lost[0]?.message), /no-such-signing-worker/);
   });
 
   test("closing answers what is outstanding, and signing still works after it", async () => {
-    const thread = new SigningThread();
+    const lost: Error[] = [];
+    const thread = new SigningThread((error) => lost.push(error));
     const { privateKey, publicKey } = p256();
     const outstanding = signMany(thread, 5, () => privateKey);
     await new Promise((resolve) => setImmediate(resolve));
     await thread.close();
     const jwts = await Promise.all([...outstanding, ...signMany(thread, 2, () => privateKey)]);
     await Promise.all(jwts.map((jwt, i) => assertVerifies(jwt, publicKey, i % 5)));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.deepEqual(lost, [], "a thread closed is not a thread lost");
   });
 
   test("an idle thread does not keep the process alive", async () => {

@@ -42,7 +42,7 @@ async function serve(config: Config): Promise<number> {
         () => resolve(0),
         (error) => {
           server.app.log.error({ err: error }, "shutdown failed");
-          resolve(0);
+          resolve(1);
         },
       );
     };

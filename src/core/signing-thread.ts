@@ -24,8 +24,14 @@ function signEachOnThreadPool(waiters: readonly Waiter[]): void {
  * instead; no signature is lost. Closing does the same with whatever is still unanswered.
  */
 export class SigningThread {
-  /** `workerScript`: the thread's code; tests give one that fails. */
-  constructor(private readonly workerScript = new URL("./signing-worker.js", import.meta.url)) {}
+  /**
+   * `lost` is told, once, why the thread is given up (never for `close`): signing goes on, slower.
+   * `workerScript`: the thread's code; tests give one that fails.
+   */
+  constructor(
+    private readonly lost: (error: Error) => void = () => {},
+    private readonly workerScript = new URL("./signing-worker.js", import.meta.url),
+  ) {}
 
   private worker: Worker | undefined;
   /** Once the thread failed or was closed, everything signs on the thread pool. */
@@ -60,9 +66,9 @@ export class SigningThread {
       resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 },
     });
     worker.on("message", (reply: SignReply) => this.answer(reply));
-    worker.on("messageerror", () => this.fail(worker));
-    worker.on("error", () => this.fail(worker));
-    worker.on("exit", () => this.fail(worker));
+    worker.on("messageerror", (error) => this.fail(worker, error));
+    worker.on("error", (error) => this.fail(worker, error));
+    worker.on("exit", (code) => this.fail(worker, new Error(`the signing thread exited with code ${code}`)));
     // Held only while a batch is out, so an idle thread never keeps the process alive.
     worker.unref();
     this.worker = worker;
@@ -80,7 +86,8 @@ export class SigningThread {
     let worker: Worker;
     try {
       worker = this.worker ?? this.start();
-    } catch {
+    } catch (error) {
+      this.lost(error as Error);
       this.retire();
       signEachOnThreadPool(queue);
       return;
@@ -119,8 +126,9 @@ export class SigningThread {
     });
   }
 
-  private fail(worker: Worker): void {
+  private fail(worker: Worker, error: Error): void {
     if (worker !== this.worker) return;
+    this.lost(error);
     this.retire();
     void worker.terminate();
   }

@@ -12,7 +12,7 @@ import {
 import { withQuery } from "../../core/redirect-uri.js";
 import { csrfBinding, csrfToken, csrfValid, type SignedIn, sessionPurpose, signedInUser, signIn } from "../browser.js";
 import type { AppDeps } from "../deps.js";
-import { duplicatedNames, firstValue, parseForm, postedForm } from "../form-body.js";
+import { duplicatedNames, firstValue, parseForm, postedForm, TooManyParametersError } from "../form-body.js";
 import { sendHtml } from "../html.js";
 import { consentPage } from "../pages/consent.js";
 import { errorPage, formExpiredPage } from "../pages/error.js";
@@ -60,7 +60,8 @@ async function validate(deps: AppDeps, request: FastifyRequest, reply: FastifyRe
   let params: AuthorizationRequestParams;
   try {
     params = requestParams(query);
-  } catch {
+  } catch (error) {
+    if (!(error instanceof TooManyParametersError)) throw error;
     sendHtml(reply, 400, errorPage("Invalid request", "The authorization request has too many parameters."));
     return undefined;
   }
