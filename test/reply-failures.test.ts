@@ -29,6 +29,29 @@ test("a reply Node refuses to write becomes a bare 500, and the server keeps ser
   }
 });
 
+test("a reply that fails on its way out fails alone: the others written in its turn still go", async () => {
+  const app = buildApp(h.runtime, { logger: false });
+  await app.ready();
+  const metrics = h.runtime.metrics;
+  const observe = metrics.observe;
+  let calls = 0;
+  metrics.observe = (...args) => {
+    if (calls++ === 0) throw new Error("the first reply's bookkeeping fails");
+    observe.apply(metrics, args);
+  };
+  try {
+    const replies = await Promise.all([1, 2, 3].map(() => app.inject({ method: "GET", url: "/healthz" })));
+    assert.deepEqual(
+      replies.map((res) => res.statusCode),
+      [500, 200, 200],
+    );
+    assert.equal(calls, 3, "one turn's replies");
+  } finally {
+    metrics.observe = observe;
+    await app.close();
+  }
+});
+
 test("when the disk keeps refusing to sync, each dialect still answers its own 500", async () => {
   const store = h.runtime.core.store as { flush: () => Promise<void> };
   store.flush = async () => {

@@ -58,15 +58,6 @@ function answerUnwritable(request: FastifyRequest, reply: FastifyReply, error: u
 
 type SendDone = (error: null, payload: unknown) => void;
 
-/** Lets Fastify write the reply; Node's refusal to write it, thrown here, must not escape the promise. */
-function sendOn(done: SendDone, payload: unknown, request: FastifyRequest, reply: FastifyReply): void {
-  try {
-    done(null, payload);
-  } catch (error) {
-    answerUnwritable(request, reply, error);
-  }
-}
-
 /**
  * What every listener shares: limits, the form parser, and replies held back until what their
  * request wrote is durable. `faceOf` tells which shape an error answered outside a route takes.
@@ -127,9 +118,15 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
   const replies = new ReplyBatch();
   const sendInTurn = (request: FastifyRequest, reply: FastifyReply, done: SendDone, payload: unknown) =>
     replies.add(() => {
-      if (closing) reply.header("connection", "close");
-      deps.metrics.observe(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
-      sendOn(done, payload, request, reply);
+      // Lets Fastify write the reply. Nothing may throw out of here (Node refusing to write it,
+      // say), or the replies after this one in the turn would be lost.
+      try {
+        if (closing) reply.header("connection", "close");
+        deps.metrics.observe(request.method, request.routeOptions.url, reply.statusCode, reply.elapsedTime / 1000);
+        done(null, payload);
+      } catch (error) {
+        answerUnwritable(request, reply, error);
+      }
     });
   app.addHook("onSend", (request, reply, payload, done) => {
     reply.header("x-request-id", request.id);
