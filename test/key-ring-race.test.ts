@@ -38,7 +38,7 @@ for (const { engine, skip, place } of ENGINES) {
         const rings = opened.map(({ store }) => new KeyRing(store, keys));
         const now = Date.now();
         await Promise.all(rings.map((ring) => ring.load(now)));
-        const kids = new Set(rings.map((ring) => ring.current().kid));
+        const kids = new Set(rings.map((ring) => ring.current(now).kid));
         assert.equal(kids.size, 1);
         assert.equal((await opened[0]?.store.listSigningKeys(now))?.length, 1);
       } finally {
@@ -58,20 +58,28 @@ test("a rotated key signs only once every instance has had a reload to publish i
     const ring = new KeyRing(store, keys, "tokens", delay);
     const t0 = Date.now();
     await ring.load(t0);
-    const first = ring.current().kid;
+    const first = ring.current(t0).kid;
     const rotated = await rotateSigningKey(store, keys, t0 + 60_000, 3_600_000);
     await ring.load(t0 + 60_000);
-    assert.equal(ring.current().kid, first, "the new key is published, not yet signing");
+    assert.equal(ring.current(t0 + 60_000).kid, first, "the new key is published, not yet signing");
     assert.deepEqual(new Set(ring.jwks().keys.map((key) => key.kid)), new Set([first, rotated.kid]));
-    await ring.load(t0 + 60_000 + delay - 1);
-    assert.equal(ring.current().kid, first);
-    await ring.load(t0 + 60_000 + delay);
-    assert.equal(ring.current().kid, rotated.kid, "a reload later, everywhere published: it signs");
+    assert.equal(ring.current(t0 + 60_000 + delay - 1).kid, first);
+    assert.equal(
+      ring.current(t0 + 60_000 + delay).kid,
+      rotated.kid,
+      "a reload's time later, everywhere published: it signs, without waiting for this ring's next reload",
+    );
+    await ring.load(t0 + 60_000 + delay + 1);
+    assert.equal(ring.current(t0 + 60_000 + delay + 1).kid, rotated.kid, "and the reload agrees");
+    // A ring that first loads after the key may sign signs with it at once.
+    const late = new KeyRing(store, keys, "tokens", delay);
+    await late.load(t0 + 60_000 + delay);
+    assert.equal(late.current(t0 + 60_000 + delay).kid, rotated.kid);
     // Without a delay (the CLI's rings), the newest key signs at once.
     const immediate = new KeyRing(store, keys);
     const again = await rotateSigningKey(store, keys, t0 + 120_000, 3_600_000);
     await immediate.load(t0 + 120_000);
-    assert.equal(immediate.current().kid, again.kid);
+    assert.equal(immediate.current(t0 + 120_000).kid, again.kid);
   } finally {
     await store.close();
     rmSync(dirname(url), { recursive: true, force: true });

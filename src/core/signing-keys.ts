@@ -82,6 +82,8 @@ export function opensSigningKey(keys: ServerKeys, record: SigningKeyRecord): boo
  */
 export class KeyRing {
   private active: ActiveKey | undefined;
+  /** The newest key while it is too young to sign, opened ahead so it signs from the moment it may. */
+  private next: { key: ActiveKey; signsFrom: number } | undefined;
   private published: JWK[] = [];
 
   /**
@@ -115,17 +117,31 @@ export class KeyRing {
     // Until the newest key is old enough, the newest one that is (still published, though retired);
     // the first key of all has none before it, and is used at once.
     const current = records.find((r) => r.createdAt <= now - this.activationDelayMs) ?? newest;
-    if (this.active?.kid !== current.kid) {
-      const jwk = JSON.parse(decrypt(this.keys.keyEncryption, current.kid, current.privateJwkEncrypted)) as JWK;
-      const imported = (await importJWK(jwk, ALGORITHMS[this.purpose])) as CryptoKey;
-      this.active = { kid: current.kid, privateKey: KeyObject.from(imported) };
+    if (this.active?.kid !== current.kid) this.active = await this.open(current);
+    if (newest === current) this.next = undefined;
+    else if (this.next?.key.kid !== newest.kid) {
+      // Not at the next reload, which may come up to KEYWARD_KEY_RELOAD after the time
+      // `keys rotate` printed: the key it replaces is published for that long, no longer.
+      this.next = { key: await this.open(newest), signsFrom: newest.createdAt + this.activationDelayMs };
     }
     this.published = records.map((r) => JSON.parse(r.publicJwk) as JWK);
   }
 
-  current(): ActiveKey {
+  /** The key to sign with at `now`. */
+  current(now: number): ActiveKey {
+    const next = this.next;
+    if (next !== undefined && now >= next.signsFrom) {
+      this.active = next.key;
+      this.next = undefined;
+    }
     if (!this.active) throw new Error("signing keys are not loaded");
     return this.active;
+  }
+
+  private async open(record: SigningKeyRecord): Promise<ActiveKey> {
+    const jwk = JSON.parse(decrypt(this.keys.keyEncryption, record.kid, record.privateJwkEncrypted)) as JWK;
+    const imported = (await importJWK(jwk, ALGORITHMS[this.purpose])) as CryptoKey;
+    return { kid: record.kid, privateKey: KeyObject.from(imported) };
   }
 
   jwks(): { keys: JWK[] } {

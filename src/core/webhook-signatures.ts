@@ -16,8 +16,9 @@ export const WEBHOOK_KEY_OVERLAP_MS = 7 * 24 * 3600 * 1000;
 export async function signWebhookNotification(
   ring: KeyRing,
   notification: string,
+  now: number,
 ): Promise<{ jwt: string; kid: string }> {
-  const { kid, privateKey } = ring.current();
+  const { kid, privateKey } = ring.current(now);
   const payload = new TextEncoder().encode(notification);
   const jwt = await new CompactSign(payload).setProtectedHeader({ alg: WEBHOOK_ALG, kid, typ: "JWT" }).sign(privateKey);
   return { jwt, kid };

@@ -27,7 +27,7 @@ export function registerAdminWebhooks(scope: FastifyInstance, deps: AppDeps): vo
     webhooks.post("/webhooks/sign", async (request) => {
       const { text, parsed } = (request.body ?? { text: "", parsed: undefined }) as AsSent;
       readJsonObject(request, parsed);
-      return signWebhookNotification(deps.webhookKeys, text);
+      return signWebhookNotification(deps.webhookKeys, text, deps.core.now());
     });
   });
 }

@@ -29,7 +29,7 @@ export class CalTokenFormat implements TokenFormat {
   }
 
   private async mint(ctx: IssueContext, type: string, expiresAt: number): Promise<MintedToken> {
-    const key = this.keyRing.current();
+    const key = this.keyRing.current(ctx.now);
     // First in the payload, where `ServerKeys.hashToken` finds it without parsing the token.
     const jti = orderedToken(ctx.now, 32);
     const { clientId, subject, issuer } = ctx;

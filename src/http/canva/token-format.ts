@@ -17,7 +17,7 @@ export class CanvaTokenFormat implements TokenFormat {
   ) {}
 
   async mintAccess(ctx: IssueContext): Promise<MintedToken> {
-    const key = this.keyRing.current();
+    const key = this.keyRing.current(ctx.now);
     // First in the payload, where `ServerKeys.hashToken` finds it without parsing the token.
     const jti = orderedToken(ctx.now, 16);
     const expiresAt = ctx.now + this.accessTtlMs;
