@@ -27,10 +27,16 @@ test("database conditions a client should retry are unavailable (503), not serve
   assert.equal(isUnavailable(refused), true);
   assert.equal(isUnavailable(new Error("timeout exceeded when trying to connect")), true);
   assert.equal(isUnavailable(new Error("Connection terminated unexpectedly")), true);
+  const refusing = Object.assign(new Error('database "keyward" is not currently accepting connections'), {
+    code: "55000",
+  });
+  assert.equal(isUnavailable(refusing), true, "a database made to refuse connections");
 });
 
 test("other errors are not mistaken for an outage", () => {
   assert.equal(isUnavailable(coded("23505")), false);
+  const misuse = Object.assign(new Error("lastval is not yet defined in this session"), { code: "55000" });
+  assert.equal(isUnavailable(misuse), false, "the same code for a mistake in a query");
   assert.equal(isUnavailable(coded("SQLITE_CONSTRAINT_UNIQUE")), false);
   assert.equal(isUnavailable(new Error("boom")), false);
   assert.equal(isUnavailable(undefined), false);

@@ -99,8 +99,10 @@ const CONNECTION_CODES = new Set([
 /** SQLite's file could not be written or opened (made read-only, or its directory taken away). */
 const SQLITE_UNAVAILABLE_PREFIXES = ["SQLITE_READONLY", "SQLITE_CANTOPEN"];
 
+// The last: a database made to refuse connections (ALTER DATABASE ... ALLOW_CONNECTIONS false), whose
+// code, 55000 object_not_in_prerequisite_state, also stands for programming errors.
 const CONNECTION_MESSAGES =
-  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Query read timeout/i;
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Query read timeout|is not currently accepting connections/i;
 
 export function isUnavailable(error: unknown): boolean {
   const e = error as { code?: string; message?: string; errors?: unknown[] } | undefined;
