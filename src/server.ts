@@ -1,7 +1,7 @@
 import cluster from "node:cluster";
 import type { FastifyInstance } from "fastify";
 import { pino } from "pino";
-import { type Config, secretFile } from "./config.js";
+import { type Config, ConfigError, secretFile } from "./config.js";
 import { buildAdminApp, buildApp } from "./http/app.js";
 import { answerCollections } from "./http/metrics-cluster.js";
 import { startPruneTimer } from "./prune-timer.js";
@@ -23,9 +23,17 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** A listener that could not start, named by the settings that chose its address (a port taken, a host unknown). */
+/** Addresses no retry can listen on: a host name that names nothing, an address this machine does not have. */
+const UNUSABLE_ADDRESS = new Set(["ENOTFOUND", "EADDRNOTAVAIL"]);
+
+/**
+ * A listener that could not start, named by the settings that chose its address. An unusable host
+ * is a setting keyward cannot use (exit 2); a port taken may be free at the next start (exit 1).
+ */
 function cannotListen(error: unknown, settings: string): Error {
-  return new Error(`cannot listen on ${settings}: ${(error as Error).message}`, { cause: error });
+  const message = `cannot listen on ${settings}: ${(error as Error).message}`;
+  const code = (error as { code?: unknown }).code;
+  return UNUSABLE_ADDRESS.has(String(code)) ? new ConfigError(message) : new Error(message, { cause: error });
 }
 
 /** The listener's address as a URL a client on this machine can use. */

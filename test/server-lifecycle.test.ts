@@ -279,3 +279,14 @@ test("a port already taken stops the server with a message naming the settings, 
     holder.close();
   }
 });
+
+test("a host no listener can use is a setting keyward cannot use: exit 2, naming it", () => {
+  for (const host of ["not..valid", "203.0.113.9"]) {
+    const result = runCli(["start"], { DATABASE_URL: tempDatabase(), HOST: host, PORT: "0" });
+    assert.equal(result.status, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(`^keyward: cannot listen on HOST=${host.replaceAll(".", "\\.")} PORT=0: `, "m"),
+    );
+  }
+});
