@@ -13,7 +13,7 @@ import { syncPath } from "./sync-path.js";
  * | PORT                           | 8080                     | port to listen on |
  * | HOST                           | 127.0.0.1                | address to listen on |
  * | DATABASE_URL                   | ./data/keyward.db        | `postgres://...` for PostgreSQL, a path for a SQLite file; any other URL is refused |
- * | KEYWARD_ISSUER                 | http://localhost:<PORT>  | public base URL, the `iss` of every token |
+ * | KEYWARD_ISSUER                 | http://127.0.0.1:<PORT>  | public base URL, the `iss` of every token (the default is where HOST's default listens) |
  * | KEYWARD_SECRET                 | generated, see below     | server secret (32+ chars): keys token hashes, pairwise ids, CSRF, signing-key encryption |
  * | LOG_LEVEL                      | info                     | pino level |
  * | KEYWARD_CODE_TTL               | 600                      | authorization code lifetime |
@@ -320,7 +320,7 @@ function adminListener(env: Env, token: string | undefined, port: number): Confi
 export function loadConfig(env: Env = process.env): Config {
   const port = portNumber(env, "PORT") ?? 8080;
   const databaseUrl = parseDatabaseUrl(env.DATABASE_URL);
-  const issuer = parseIssuer(env.KEYWARD_ISSUER || `http://localhost:${port}`);
+  const issuer = parseIssuer(env.KEYWARD_ISSUER || `http://127.0.0.1:${port}`);
   const token = adminToken(env.KEYWARD_ADMIN_TOKEN);
   return {
     port,

@@ -426,6 +426,8 @@ describe("keyward help", () => {
     });
     assert.deepEqual(accepted.trustProxy, ["loopback", "10.0.0.0/8", "192.168.0.0/255.255.0.0", "::1", "fd00::/8"]);
     assert.equal(accepted.issuer, "https://auth.example/base");
+    // Unset, the issuer is where the server listens by default, the URL the README's walk-through uses.
+    assert.equal(loadConfig({ DATABASE_URL: ":memory:", PORT: "8088" }).issuer, "http://127.0.0.1:8088");
   });
 
   test("a word more than a command takes is refused, before anything runs", () => {
