@@ -122,7 +122,8 @@ function count(env: Env, name: string, fallback: number): number {
   return value;
 }
 
-function atLeast(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+/** A whole-number setting within [min, max]. */
+function wholeNumberIn(env: Env, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback;
   const value = wholeNumber(raw);
@@ -153,7 +154,8 @@ const MAX_LIFETIME_SECONDS = 10 * 365 * 86400;
 /** About 24 days: Node runs a timer set for longer at once, over and over. */
 const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
 
-function seconds(env: Env, name: string, fallback: number, max = MAX_LIFETIME_SECONDS): number {
+/** A setting given in whole seconds, at least one, as milliseconds. */
+function durationMs(env: Env, name: string, fallback: number, max = MAX_LIFETIME_SECONDS): number {
   const raw = env[name];
   if (raw === undefined || raw === "") return fallback * 1000;
   const value = wholeNumber(raw);
@@ -329,23 +331,23 @@ export function loadConfig(env: Env = process.env): Config {
     issuer,
     ...resolveSecret(env, databaseUrl),
     logLevel: logLevel(env.LOG_LEVEL),
-    codeTtlMs: seconds(env, "KEYWARD_CODE_TTL", 600),
-    accessTokenTtlMs: seconds(env, "KEYWARD_ACCESS_TOKEN_TTL", 4 * 3600),
-    refreshTokenTtlMs: seconds(env, "KEYWARD_REFRESH_TOKEN_TTL", 180 * 86400),
-    calAccessTokenTtlMs: seconds(env, "KEYWARD_CAL_ACCESS_TOKEN_TTL", 3600),
-    calRefreshTokenTtlMs: seconds(env, "KEYWARD_CAL_REFRESH_TOKEN_TTL", 365 * 86400),
-    refreshGraceMs: atLeast(env, "KEYWARD_REFRESH_GRACE", 0, 0, MAX_REFRESH_GRACE_SECONDS) * 1000,
-    sessionTtlMs: seconds(env, "KEYWARD_SESSION_TTL", 12 * 3600),
-    keyReloadMs: seconds(env, "KEYWARD_KEY_RELOAD", 30, MAX_TIMER_SECONDS),
+    codeTtlMs: durationMs(env, "KEYWARD_CODE_TTL", 600),
+    accessTokenTtlMs: durationMs(env, "KEYWARD_ACCESS_TOKEN_TTL", 4 * 3600),
+    refreshTokenTtlMs: durationMs(env, "KEYWARD_REFRESH_TOKEN_TTL", 180 * 86400),
+    calAccessTokenTtlMs: durationMs(env, "KEYWARD_CAL_ACCESS_TOKEN_TTL", 3600),
+    calRefreshTokenTtlMs: durationMs(env, "KEYWARD_CAL_REFRESH_TOKEN_TTL", 365 * 86400),
+    refreshGraceMs: wholeNumberIn(env, "KEYWARD_REFRESH_GRACE", 0, 0, MAX_REFRESH_GRACE_SECONDS) * 1000,
+    sessionTtlMs: durationMs(env, "KEYWARD_SESSION_TTL", 12 * 3600),
+    keyReloadMs: durationMs(env, "KEYWARD_KEY_RELOAD", 30, MAX_TIMER_SECONDS),
     pool: {
-      size: atLeast(env, "KEYWARD_PG_POOL_SIZE", DEFAULT_POOL_SETTINGS.size, 1, MAX_POOL_SIZE),
-      statementTimeoutMs: seconds(
+      size: wholeNumberIn(env, "KEYWARD_PG_POOL_SIZE", DEFAULT_POOL_SETTINGS.size, 1, MAX_POOL_SIZE),
+      statementTimeoutMs: durationMs(
         env,
         "KEYWARD_PG_STATEMENT_TIMEOUT",
         DEFAULT_POOL_SETTINGS.statementTimeoutMs / 1000,
         MAX_TIMER_SECONDS,
       ),
-      connectTimeoutMs: seconds(
+      connectTimeoutMs: durationMs(
         env,
         "KEYWARD_PG_CONNECT_TIMEOUT",
         DEFAULT_POOL_SETTINGS.connectTimeoutMs / 1000,
@@ -353,23 +355,23 @@ export function loadConfig(env: Env = process.env): Config {
       ),
       preparedStatements: onOff(env, "KEYWARD_PG_PREPARE", DEFAULT_POOL_SETTINGS.preparedStatements),
     },
-    pruneIntervalMs: atLeast(env, "KEYWARD_PRUNE_INTERVAL", 600, 0, MAX_TIMER_SECONDS) * 1000,
-    pruneBatchSize: atLeast(env, "KEYWARD_PRUNE_BATCH", 500, 1, MAX_PRUNE_BATCH),
-    workers: atLeast(env, "KEYWARD_WORKERS", 1, 1, MAX_WORKERS),
-    requestTimeoutMs: seconds(env, "KEYWARD_REQUEST_TIMEOUT", 60, 3600),
+    pruneIntervalMs: wholeNumberIn(env, "KEYWARD_PRUNE_INTERVAL", 600, 0, MAX_TIMER_SECONDS) * 1000,
+    pruneBatchSize: wholeNumberIn(env, "KEYWARD_PRUNE_BATCH", 500, 1, MAX_PRUNE_BATCH),
+    workers: wholeNumberIn(env, "KEYWARD_WORKERS", 1, 1, MAX_WORKERS),
+    requestTimeoutMs: durationMs(env, "KEYWARD_REQUEST_TIMEOUT", 60, 3600),
     adminToken: token,
     adminListener: adminListener(env, token, port),
     trustProxy: parseTrustProxy(env.KEYWARD_TRUST_PROXY),
     redisUrl: redisUrl(env.REDIS_URL),
     redisPrefix: env.KEYWARD_REDIS_PREFIX || "keyward:rl:",
     rateLimits: {
-      windowMs: seconds(env, "KEYWARD_RATE_WINDOW", 60),
+      windowMs: durationMs(env, "KEYWARD_RATE_WINDOW", 60),
       perClient: count(env, "KEYWARD_RATE_PER_CLIENT", 1200),
       introspectPerClient: count(env, "KEYWARD_RATE_INTROSPECT_PER_CLIENT", 12000),
       perAddress: count(env, "KEYWARD_RATE_PER_ADDRESS", 3000),
       signInFailuresPerAccount: count(env, "KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT", 5),
       signInFailuresPerAddress: count(env, "KEYWARD_SIGNIN_FAILURES_PER_ADDRESS", 20),
-      signInWindowMs: seconds(env, "KEYWARD_SIGNIN_WINDOW", 900),
+      signInWindowMs: durationMs(env, "KEYWARD_SIGNIN_WINDOW", 900),
       adminFailuresPerAddress: count(env, "KEYWARD_ADMIN_FAILURES_PER_ADDRESS", 20),
     },
   };

@@ -12,6 +12,7 @@ import {
   rotateClientSecret,
 } from "../core/client-registry.js";
 import { livePreviousSecret } from "../core/clients.js";
+import { REDIRECT_URI_RULE } from "../core/redirect-uri.js";
 import type { Runtime } from "../runtime.js";
 import { everyRecord } from "../store/every-record.js";
 import type { ClientRecord } from "../store/types.js";
@@ -30,7 +31,7 @@ function usageMessage(p: ClientFieldProblem): string {
   if (p.field === "redirect_uris") {
     if (p.problem === "missing") return "at least one --redirect-uri is required";
     if (p.problem === "too_many") return `at most ${MAX_REDIRECT_URIS} --redirect-uri values are allowed`;
-    return `--redirect-uri ${p.value} is not allowed: use an absolute https URL (or http on localhost/127.0.0.1) without a fragment or credentials`;
+    return `--redirect-uri ${p.value} is not allowed: ${REDIRECT_URI_RULE}`;
   }
   if (p.problem === "missing") return '--scope is required, e.g. --scope "design:meta:read profile:read"';
   return `unknown scope: ${p.value}`;

@@ -1,7 +1,7 @@
 import type { Store } from "../store/types.js";
 import type { ServerKeys } from "./crypto.js";
 
-/** What every core operation needs: storage, the server's keys, the issuer and a clock. */
+/** What every core operation needs: storage, the server's keys, the issuer, a clock, and the lifetimes core enforces. */
 export interface CoreContext {
   readonly store: Store;
   readonly keys: ServerKeys;

@@ -1,10 +1,10 @@
-import { sha256Base64url } from "./crypto.js";
-
 /**
  * Rate limits as a sliding window: the count of the previous window, weighted by how much of it
  * still overlaps the last `windowMs`, plus the current window's count. Refused requests are not
  * counted, so a caller that backs off recovers.
  */
+import { sha256Base64url } from "./crypto.js";
+
 export interface RateDecision {
   /** Read-only: every allowed request shares one decision (ALLOWED). */
   readonly allowed: boolean;

@@ -2,6 +2,10 @@
  * Redirect URI registration and matching. Matching is exact string comparison (RFC 9700 §2.1);
  * only the Cal.com dialect opts into anchored `*` globs, because its clients register them.
  */
+/** What `isRegistrableRedirectUri` asks, in words for whoever registers one. */
+export const REDIRECT_URI_RULE =
+  "use an absolute https URL (or http on localhost, 127.0.0.1 or [::1]) of printable ASCII, without a fragment or credentials";
+
 export function isRegistrableRedirectUri(value: string): boolean {
   // Printable ASCII only: anything else must be percent-encoded, or it could not go in a Location header.
   if (!/^[\x21-\x7e]+$/.test(value)) return false;

@@ -3,7 +3,7 @@ import type { CoreContext } from "../context.js";
 import { fail, ok, type Result, type SecurityEvent } from "../errors.js";
 import { verifierMatches } from "../pkce.js";
 import { NO_SCOPE_LEFT, stillAllowed } from "../scopes.js";
-import { mintTokens, revokeReusedLineage, spendAndStore } from "./issue-tokens.js";
+import { mintTokens, revokeReusedLineage, spendOrRevokeLineage } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
 /** Checks what the token request must repeat from the authorization request. */
@@ -64,7 +64,7 @@ export const authorizationCodeGrant: GrantHandler = {
       rotation: false,
       now,
     });
-    const outcome = await spendAndStore(ctx, "authorization_code_reused", code, now, () =>
+    const outcome = await spendOrRevokeLineage(ctx, "authorization_code_reused", code, now, () =>
       ctx.store.exchangeAuthorizationCode(hash, code.clientId, now, minted.records),
     );
     return outcome.status === "redeemed" ? ok(minted.issued) : codeRefusal(outcome.status, outcome.event);

@@ -66,7 +66,7 @@ function tokenRecord(
 }
 
 /** The lineage a code or refresh token belongs to, and whose it is. */
-export interface Spent {
+export interface LineageOwner {
   grantId: string;
   clientId: string;
   userId: string;
@@ -79,11 +79,11 @@ export interface Spent {
 export async function revokeReusedLineage(
   ctx: CoreContext,
   kind: SecurityEvent["kind"],
-  spent: Spent,
+  lineage: LineageOwner,
   now: number,
 ): Promise<SecurityEvent | undefined> {
-  const revoked = await ctx.store.revokeGrant(spent.grantId, now);
-  return revoked ? { kind, clientId: spent.clientId, userId: spent.userId } : undefined;
+  const revoked = await ctx.store.revokeGrant(lineage.grantId, now);
+  return revoked ? { kind, clientId: lineage.clientId, userId: lineage.userId } : undefined;
 }
 
 /**
@@ -91,14 +91,14 @@ export async function revokeReusedLineage(
  * stores the minted tokens, together or not at all (`Store.exchangeAuthorizationCode`,
  * `Store.rotateRefreshToken`). A second use then revokes the lineage. Returns how spending went.
  */
-export async function spendAndStore<Status extends string>(
+export async function spendOrRevokeLineage<Status extends string>(
   ctx: CoreContext,
   kind: SecurityEvent["kind"],
-  spent: Spent,
+  lineage: LineageOwner,
   now: number,
   spend: () => Promise<{ status: Status | "reused" }>,
 ): Promise<{ status: Status | "reused"; event?: SecurityEvent }> {
   const { status } = await spend();
   if (status !== "reused") return { status };
-  return { status, event: await revokeReusedLineage(ctx, kind, spent, now) };
+  return { status, event: await revokeReusedLineage(ctx, kind, lineage, now) };
 }

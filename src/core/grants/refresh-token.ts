@@ -1,7 +1,7 @@
 import type { CoreContext } from "../context.js";
 import { fail, ok, type Result, type SecurityEvent } from "../errors.js";
 import { isSubset, missingScopes, NO_SCOPE_LEFT, parseScope, stillAllowed } from "../scopes.js";
-import { mintTokens, revokeReusedLineage, spendAndStore } from "./issue-tokens.js";
+import { mintTokens, revokeReusedLineage, spendOrRevokeLineage } from "./issue-tokens.js";
 import type { GrantHandler, IssuedTokens, TokenRequest } from "./types.js";
 
 /** The answer to a refresh token that cannot be spent, whether the first read or the spending found out. */
@@ -65,7 +65,7 @@ export const refreshTokenGrant: GrantHandler = {
       now,
     });
     let answeredAgain = retry;
-    const outcome = await spendAndStore(ctx, "refresh_token_reused", token, now, async () => {
+    const outcome = await spendOrRevokeLineage(ctx, "refresh_token_reused", token, now, async () => {
       if (retry) return ctx.store.replaceRotation(hash, token.clientId, now, minted.records);
       const rotated = await ctx.store.rotateRefreshToken(hash, token.clientId, now, minted.records);
       // With a grace, the loser of a race with another presentation of the token is a retry too

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type ClientFieldProblem, MAX_REDIRECT_URIS } from "../../core/client-registry.js";
+import { REDIRECT_URI_RULE } from "../../core/redirect-uri.js";
 import { classifyFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 
 /** The admin API's errors: RFC 7591's `error` and `error_description`, with an HTTP status. */
@@ -25,7 +26,7 @@ export function metadataError(p: ClientFieldProblem): AdminError {
         ? "redirect_uris must list at least one URI"
         : p.problem === "too_many"
           ? `redirect_uris may list at most ${MAX_REDIRECT_URIS} URIs`
-          : `redirect_uris: ${p.value} is not allowed: use an absolute https URL (or http on localhost/127.0.0.1) without a fragment or credentials`;
+          : `redirect_uris: ${p.value} is not allowed: ${REDIRECT_URI_RULE}`;
     return new AdminError(400, "invalid_redirect_uri", description);
   }
   if (p.field === "name") return new AdminError(400, "invalid_client_metadata", "client_name is required");
