@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { checkCalAuthorization } from "../src/core/authorization.js";
 import {
   assertCalError,
   authorize,
@@ -159,6 +160,22 @@ test("authorizing records consent for the client's registered scopes", async () 
   codeFrom(await authorize(h, client.clientId, { cookie }));
   const consent = await h.runtime.core.store.getConsent(client.clientId, user.userId);
   assert.deepEqual(consent?.scopes, SCOPES.split(" "));
+});
+
+test("the core checks a Cal.com authorization and returns its refusals as values", async () => {
+  const core = h.runtime.core;
+  const client = await h.createClient({ redirectUris: [REDIRECT_URI, "https://*.example.com/*"] });
+  const unknown = await checkCalAuthorization(core, "OC-nosuchclient", REDIRECT_URI);
+  assert.deepEqual(unknown, { ok: false, error: { code: "invalid_client", description: "Unknown client_id" } });
+  const unregistered = await checkCalAuthorization(core, client.clientId, "https://evil.com/.example.com/");
+  assert.equal(unregistered.ok, false);
+  assert.equal(!unregistered.ok && unregistered.error.code, "invalid_request");
+  for (const redirectUri of [REDIRECT_URI, "https://app.example.com/done"]) {
+    const valid = await checkCalAuthorization(core, client.clientId, redirectUri);
+    assert.ok(valid.ok);
+    assert.equal(valid.value.client.id, client.clientId);
+    assert.deepEqual(valid.value.scopes, SCOPES.split(" "));
+  }
 });
 
 test("no session, or a session cookie that is not one, is 401", async () => {

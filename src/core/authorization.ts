@@ -1,9 +1,9 @@
 import type { ClientRecord, Store } from "../store/types.js";
 import type { CoreContext } from "./context.js";
 import { orderedToken } from "./crypto.js";
-import type { OAuthError } from "./errors.js";
+import { fail, type OAuthError, ok, type Result } from "./errors.js";
 import { isSupportedChallengeMethod, isWellFormedChallenge } from "./pkce.js";
-import { defaultRedirectUri, matchesExactly } from "./redirect-uri.js";
+import { defaultRedirectUri, matchesExactly, matchesWithGlobs } from "./redirect-uri.js";
 import { isSubset, missingScopes, parseScope } from "./scopes.js";
 
 export interface AuthorizationRequestParams {
@@ -89,6 +89,29 @@ export async function checkAuthorizationRequest(
     kind: "valid",
     request: { client, redirectUri, redirectUriExplicit, scopes, state, codeChallenge: params.codeChallenge },
   };
+}
+
+export interface CalAuthorization {
+  client: ClientRecord;
+  /** What the user consents to: Cal.com's request names no scope, so every scope the client registered. */
+  scopes: readonly string[];
+}
+
+/**
+ * Checks a Cal.com authorization: the client must exist (`invalid_client`) and the redirect URI
+ * match one it registered, globs included (`invalid_request`). The dialect words each refusal.
+ */
+export async function checkCalAuthorization(
+  ctx: CoreContext,
+  clientId: string,
+  redirectUri: string,
+): Promise<Result<CalAuthorization>> {
+  const client = await ctx.store.getClient(clientId);
+  if (!client) return fail("invalid_client", "Unknown client_id");
+  if (!matchesWithGlobs(redirectUri, client.redirectUris)) {
+    return fail("invalid_request", "redirect_uri is not registered for this client");
+  }
+  return ok({ client, scopes: client.scopes });
 }
 
 export async function hasConsent(

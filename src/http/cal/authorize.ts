@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
-import { consentAndIssueSoleCode } from "../../core/authorization.js";
-import { matchesWithGlobs, withQuery } from "../../core/redirect-uri.js";
+import { checkCalAuthorization, consentAndIssueSoleCode } from "../../core/authorization.js";
+import { withQuery } from "../../core/redirect-uri.js";
 import { signedInUser } from "../browser.js";
 import type { AppDeps } from "../deps.js";
 import { badRequest, unauthorized } from "./errors.js";
@@ -22,15 +22,21 @@ export function registerCalAuthorize(app: FastifyInstance, deps: AppDeps): void 
     assertSameOrigin(deps, request);
     const { redirectUri } = readJsonStrings(request, ["redirectUri"], "refuse");
     const { clientId } = request.params;
-    const client = await core.store.getClient(clientId);
-    if (!client) throw badRequest(`OAuth client with ID '${clientId}' not found`);
-    if (!matchesWithGlobs(redirectUri, client.redirectUris)) throw badRequest("Invalid 'redirect_uri' value.");
+    const checked = await checkCalAuthorization(core, clientId, redirectUri);
+    if (!checked.ok) {
+      throw badRequest(
+        checked.error.code === "invalid_client"
+          ? `OAuth client with ID '${clientId}' not found`
+          : "Invalid 'redirect_uri' value.",
+      );
+    }
+    const { client, scopes } = checked.value;
     const userId = signedIn.user.id;
     await throttleClient(deps, reply, "cal-authorize", `${client.id}:${userId}`);
     const outcome = await consentAndIssueSoleCode(core, {
       clientId: client.id,
       userId,
-      scopes: client.scopes,
+      scopes,
       redirectUri,
       redirectUriExplicit: false,
       codeChallenge: null,
