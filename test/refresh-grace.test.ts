@@ -146,7 +146,17 @@ describe("a refresh answered again within KEYWARD_REFRESH_GRACE", () => {
   test("Cal.com's refresh is answered again the same way", async () => {
     const { client: calClient, keys } = await obtainKeys(h);
     const lost = keysFrom(await refresh(h, calClient, keys.refreshToken));
+    const counted = () => h.runtime.metrics.snapshot().securityEvents.refresh_token_retried ?? 0;
+    const before = counted();
+    lines = [];
     const again = keysFrom(await refresh(h, calClient, keys.refreshToken));
+    const events = lines.filter((line) => line.event !== undefined);
+    assert.deepEqual(
+      events.map((line) => [line.level, line.event, line.client_id]),
+      [[30, "refresh_token_retried", calClient.clientId]],
+      "logged at info and counted, as Canva's is",
+    );
+    assert.equal(counted() - before, 1);
     assert.equal((await introspectAt(h, calClient, lost.accessToken)).active, false);
     assert.equal((await introspectAt(h, calClient, again.accessToken)).active, true);
     const replay = await refresh(h, calClient, lost.refreshToken);

@@ -3,7 +3,7 @@ import { authenticateClient } from "../../core/clients.js";
 import type { OAuthError } from "../../core/errors.js";
 import { exchange } from "../../core/token-endpoint.js";
 import type { AppDeps } from "../deps.js";
-import { logSecurityEvent } from "../security-events.js";
+import { issuedOrThrow } from "../token-outcome.js";
 import { badRequest, fromCoreError } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
 import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
@@ -41,12 +41,7 @@ export function registerCalExchange(app: FastifyInstance, deps: AppDeps): void {
         format: deps.calTokens,
         code,
       });
-      if (!result.ok) {
-        logSecurityEvent(request.log, deps.metrics, result.error);
-        throw exchangeError(result.error);
-      }
-      deps.metrics.tokenIssued("cal", "authorization_code");
-      return keysResponse(result.value);
+      return keysResponse(issuedOrThrow(request.log, deps.metrics, result, exchangeError, "cal", "authorization_code"));
     },
   );
 }

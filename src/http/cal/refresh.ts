@@ -4,7 +4,7 @@ import type { OAuthError } from "../../core/errors.js";
 import { exchange } from "../../core/token-endpoint.js";
 import type { ClientRecord } from "../../store/types.js";
 import type { AppDeps } from "../deps.js";
-import { logIssuedEvent, logSecurityEvent } from "../security-events.js";
+import { issuedOrThrow } from "../token-outcome.js";
 import { badRequest, fromCoreError, unauthorized } from "./errors.js";
 import { readJsonStrings } from "./json-body.js";
 import { KEYS_RESPONSE, keysResponse } from "./keys-response.js";
@@ -43,13 +43,7 @@ export function registerCalRefresh(app: FastifyInstance, deps: AppDeps): void {
       await throttleClient(deps, reply, "cal-refresh", client.id);
       const { refreshToken } = readJsonStrings(request, ["refreshToken"], "ignore");
       const result = await exchange(deps.core, "refresh_token", { client, format: deps.calTokens, refreshToken });
-      if (!result.ok) {
-        logSecurityEvent(request.log, deps.metrics, result.error);
-        throw refreshError(result.error);
-      }
-      logIssuedEvent(request.log, deps.metrics, result.value.event);
-      deps.metrics.tokenIssued("cal", "refresh_token");
-      return keysResponse(result.value);
+      return keysResponse(issuedOrThrow(request.log, deps.metrics, result, refreshError, "cal", "refresh_token"));
     },
   );
 }

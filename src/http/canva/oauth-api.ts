@@ -6,7 +6,7 @@ import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
 import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
-import { logIssuedEvent, logSecurityEvent } from "../security-events.js";
+import { issuedOrThrow } from "../token-outcome.js";
 import { authenticateCanvaClient } from "./client-auth.js";
 import { CanvaError, fromCoreError, internalError, unsupportedMediaType } from "./errors.js";
 import { CanvaParams } from "./params.js";
@@ -87,13 +87,14 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
       refreshToken: grantType === "refresh_token" ? params.required("refresh_token") : undefined,
       scope: params.optional("scope"),
     });
-    if (!result.ok) {
-      logSecurityEvent(request.log, deps.metrics, result.error);
-      throw fromCoreError(result.error);
-    }
-    logIssuedEvent(request.log, deps.metrics, result.value.event);
-    deps.metrics.tokenIssued("canva", grantType);
-    const { accessToken, refreshToken, scopes } = result.value;
+    const { accessToken, refreshToken, scopes } = issuedOrThrow(
+      request.log,
+      deps.metrics,
+      result,
+      fromCoreError,
+      "canva",
+      grantType,
+    );
     return {
       access_token: accessToken.value,
       refresh_token: refreshToken.value,
