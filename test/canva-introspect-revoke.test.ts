@@ -273,3 +273,22 @@ describe("metadata", () => {
     assert.ok(users.every((u) => u.password_hash.startsWith("scrypt$")));
   });
 });
+
+test("an unknown path under Canva's base paths is 404 in Canva's shape, never cached", async () => {
+  for (const [method, url] of [
+    ["GET", "/rest/v1/nothing-here"],
+    ["POST", "/auth/v1/oauth/nothing-here"],
+  ] as const) {
+    const res = await h.app.inject({ method, url });
+    assert.equal(res.statusCode, 404, url);
+    assert.match(String(res.headers["content-type"]), /^application\/json/);
+    assert.equal(res.headers["cache-control"], "no-store");
+    assert.equal(res.headers.pragma, "no-cache");
+    assert.deepEqual(res.json(), {
+      code: "not_found",
+      message: "Not found",
+      error: "invalid_request",
+      error_description: "Not found",
+    });
+  }
+});

@@ -12,7 +12,7 @@ import { adminErrorHandler } from "./admin/errors.js";
 import { registerCalOAuthFlow } from "./cal/oauth-flow.js";
 import { registerAuthorizePage } from "./canva/authorize-page.js";
 import { registerCanvaConnectKeys } from "./canva/connect-keys.js";
-import { CanvaError } from "./canva/errors.js";
+import { canvaNotFoundHandler } from "./canva/error-handler.js";
 import { registerCanvaOAuthApi } from "./canva/oauth-api.js";
 import { registerCanvaUsersApi } from "./canva/users-api.js";
 import { answerBareRefusals, answerClientError } from "./client-errors.js";
@@ -194,9 +194,7 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
           registerCanvaUsersApi(scope, deps);
           registerCanvaConnectKeys(scope, deps);
         }
-        scope.setNotFoundHandler((_request, reply) =>
-          reply.status(404).send(new CanvaError(404, "not_found", "Not found", "invalid_request").body()),
-        );
+        scope.setNotFoundHandler(canvaNotFoundHandler);
       },
       { prefix },
     );

@@ -1,48 +1,16 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { seconds } from "../../core/time.js";
 import { exchange, SUPPORTED_GRANT_TYPES } from "../../core/token-endpoint.js";
 import { type Introspection, introspect, revoke } from "../../core/token-state.js";
 import type { AppDeps } from "../deps.js";
 import { forbidCaching } from "../no-store.js";
 import { addressWait, clientWait, type RateBucket, retryAfterSeconds } from "../rate-limits.js";
-import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { issuedOrThrow } from "../token-outcome.js";
 import { authenticateCanvaClient } from "./client-auth.js";
-import { CanvaError, fromCoreError, internalError, unsupportedMediaType } from "./errors.js";
+import { canvaErrorHandler } from "./error-handler.js";
+import { CanvaError, fromCoreError } from "./errors.js";
 import { CanvaParams } from "./params.js";
 import { INTROSPECTION_RESPONSE, TOKEN_RESPONSE } from "./response-schemas.js";
-
-/** Any error inside the Canva scope, in Canva's shape. Never a stack trace, never an unshaped 500. */
-export function canvaErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
-  const shaped = error instanceof CanvaError ? error : canvaErrorFor(classifyFailure(error));
-  if (shaped.status === 503) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
-  if (shaped.status === 500) request.log.error({ err: error }, "unexpected error");
-  return reply.status(shaped.status).headers(shaped.headers).send(shaped.body());
-}
-
-function canvaErrorFor(failure: RequestFailure): CanvaError {
-  const badBody = (message: string) => new CanvaError(400, "bad_request_body", message, "invalid_request");
-  switch (failure.kind) {
-    case "body-too-large":
-      return badBody("Request body too large");
-    case "too-many-parameters":
-      return badBody("Request body has too many parameters");
-    case "wrong-media-type":
-    case "malformed-json":
-      return unsupportedMediaType();
-    case "unavailable":
-      return new CanvaError(
-        503,
-        "service_unavailable",
-        "The service is temporarily unavailable",
-        "temporarily_unavailable",
-      );
-    case "client-error":
-      return badBody(failure.message);
-    case "internal":
-      return internalError();
-  }
-}
 
 /** Canva's 429 names the grant type asked for; one keyward does not know is not repeated back. */
 const grantLabel = (grantType: string | undefined) =>
