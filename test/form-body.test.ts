@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { type FormBody, MAX_FORM_PARAMETERS, parseForm, TooManyParametersError } from "../src/http/form-body.js";
+import {
+  decodeFormComponent,
+  type FormBody,
+  MAX_FORM_PARAMETERS,
+  parseForm,
+  TooManyParametersError,
+} from "../src/http/form-body.js";
 
 /**
  * What the WHATWG urlencoded parser makes of `text`, grouped by name as parseForm groups it:
@@ -50,6 +56,35 @@ test("forms: the cases a decoder gets wrong", () => {
   ]) {
     assert.deepEqual(parseForm(input), reference(input), input);
   }
+});
+
+test("a form component decodes as URLSearchParams decodes it, or is undefined where that would keep or replace", () => {
+  for (const [raw, decoded] of [
+    ["", ""],
+    ["abc", "abc"],
+    ["a+b", "a b"],
+    ["%2B%26%3D", "+&="],
+    ["%C3%A9+x", "é x"],
+    ["%zz", undefined],
+    ["%", undefined],
+    ["%E9", undefined],
+    ["%ED%A0%80", undefined],
+  ] as const) {
+    assert.equal(decodeFormComponent(raw), decoded, raw);
+  }
+  const text = fc.array(fc.oneof(fc.constantFrom(...FRAGMENTS, ...odd), fc.string({ maxLength: 4 })), {
+    maxLength: 10,
+  });
+  fc.assert(
+    fc.property(text, (parts) => {
+      const raw = parts.join("").replaceAll(/[&=]/g, "");
+      const decoded = decodeFormComponent(raw);
+      if (decoded !== undefined && !/[\uD800-\uDFFF]/.test(raw)) {
+        assert.equal(decoded, new URLSearchParams(`=${raw}`).get(""), raw);
+      }
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test("a form with too many parameters is refused", () => {

@@ -19,19 +19,24 @@ export function postedForm(body: unknown): FormBody {
 }
 
 /**
- * One name or value of a form, decoded as URLSearchParams decodes it. Most need no decoding; the
- * rest go through decodeURIComponent, and only what it refuses (a stray `%`, bytes that are not
- * UTF-8, which URLSearchParams keeps or replaces rather than refusing) through URLSearchParams.
+ * One form-encoded name or value, decoded: `+` is a space, `%XX` a UTF-8 byte. Most need no
+ * decoding. Undefined when the escapes do not decode (a stray `%`, bytes that are not UTF-8).
  */
-function decodeFormComponent(raw: string): string {
+export function decodeFormComponent(raw: string): string | undefined {
   if (!raw.includes("%")) return raw.includes("+") ? raw.replaceAll("+", " ") : raw;
-  const spaced = raw.replaceAll("+", " ");
   try {
-    return decodeURIComponent(spaced);
+    return decodeURIComponent(raw.replaceAll("+", " "));
   } catch {
-    return new URLSearchParams(`=${raw}`).get("") ?? "";
+    return undefined;
   }
 }
+
+/**
+ * One name or value of a posted form, decoded as URLSearchParams decodes it: what does not decode
+ * is left to URLSearchParams, which keeps a stray `%` and replaces bytes that are not UTF-8.
+ */
+const decodeAsUrlSearchParams = (raw: string): string =>
+  decodeFormComponent(raw) ?? new URLSearchParams(`=${raw}`).get("") ?? "";
 
 /** Any UTF-16 surrogate: text that has one is left to URLSearchParams, which replaces lone ones. */
 const SURROGATE = /[\uD800-\uDFFF]/;
@@ -59,8 +64,8 @@ function splitPairs(text: string): Array<[string, string]> {
   for (const pair of text.split("&")) {
     if (pair === "") continue;
     const equals = pair.indexOf("=");
-    if (equals === -1) pairs.push([decodeFormComponent(pair), ""]);
-    else pairs.push([decodeFormComponent(pair.slice(0, equals)), decodeFormComponent(pair.slice(equals + 1))]);
+    if (equals === -1) pairs.push([decodeAsUrlSearchParams(pair), ""]);
+    else pairs.push([decodeAsUrlSearchParams(pair.slice(0, equals)), decodeAsUrlSearchParams(pair.slice(equals + 1))]);
   }
   return pairs;
 }

@@ -2,27 +2,19 @@ import type { FastifyRequest } from "fastify";
 import { authenticateClient, type ClientCredentials } from "../../core/clients.js";
 import type { CoreContext } from "../../core/context.js";
 import type { ClientRecord } from "../../store/types.js";
+import { decodeFormComponent } from "../form-body.js";
 import { CanvaError, fromCoreError } from "./errors.js";
 import type { CanvaParams } from "./params.js";
 
 const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="keyward", charset="UTF-8"' };
-
-function decodeComponent(value: string): string | undefined {
-  if (!value.includes("%") && !value.includes("+")) return value;
-  try {
-    return decodeURIComponent(value.replaceAll("+", " "));
-  } catch {
-    return undefined;
-  }
-}
 
 /** RFC 6749 §2.3.1: Basic credentials are the form-encoded id and secret, base64-encoded. */
 function parseBasic(header: string): ClientCredentials | undefined {
   const decoded = Buffer.from(header.slice(6).trim(), "base64").toString("utf8");
   const colon = decoded.indexOf(":");
   if (colon <= 0) return undefined;
-  const clientId = decodeComponent(decoded.slice(0, colon));
-  const clientSecret = decodeComponent(decoded.slice(colon + 1));
+  const clientId = decodeFormComponent(decoded.slice(0, colon));
+  const clientSecret = decodeFormComponent(decoded.slice(colon + 1));
   if (!clientId || !clientSecret) return undefined;
   return { clientId, clientSecret };
 }
