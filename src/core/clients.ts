@@ -3,7 +3,7 @@ import type { CoreContext } from "./context.js";
 import { constantTimeEqual, randomToken } from "./crypto.js";
 import { fail, ok, type Result } from "./errors.js";
 
-export const CLIENT_SECRET_PREFIX = "cnvca";
+const CLIENT_SECRET_PREFIX = "cnvca";
 
 /** Canva-shaped credentials: an `OC-` id and a `cnvca` secret carrying 256 bits of randomness. */
 export function generateClientId(): string {

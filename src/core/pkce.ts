@@ -12,7 +12,7 @@ export function isWellFormedChallenge(challenge: string): boolean {
   return S256_CHALLENGE.test(challenge);
 }
 
-export function isWellFormedVerifier(verifier: string): boolean {
+function isWellFormedVerifier(verifier: string): boolean {
   return VERIFIER.test(verifier);
 }
 

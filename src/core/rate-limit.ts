@@ -39,7 +39,7 @@ export interface WindowCounts {
  * object's map sent V8 down slow paths that cost more than the allocation saved (callgrind: 261,000
  * main-thread instructions per introspection against 236,000 unfrozen).
  */
-export const ALLOWED: RateDecision = { allowed: true, retryAfterMs: 0 };
+const ALLOWED: RateDecision = { allowed: true, retryAfterMs: 0 };
 
 /** The decision both implementations share, from the two window counts before this request. */
 export function decide(counts: WindowCounts, limit: number, windowMs: number, now: number): RateDecision {

@@ -40,7 +40,7 @@ function decrypt(key: Buffer, kid: string, sealed: string): string {
   return Buffer.concat([decipher.update(Buffer.from(body, "base64url")), decipher.final()]).toString("utf8");
 }
 
-export async function createSigningKey(
+async function createSigningKey(
   keys: ServerKeys,
   now: number,
   purpose: KeyPurpose = "tokens",

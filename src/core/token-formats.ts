@@ -20,9 +20,6 @@ export interface MintedToken {
  * keyed hashes of what a format mints; a format decides only the shape and lifetimes.
  */
 export interface TokenFormat {
-  readonly name: string;
-  readonly accessTtlMs: number;
-  readonly refreshTtlMs: number;
   mintAccess(ctx: IssueContext): Promise<MintedToken>;
   mintRefresh(ctx: IssueContext): Promise<MintedToken>;
 }

@@ -3,11 +3,11 @@ import type { CoreContext } from "./context.js";
 import { fail, ok, type Result } from "./errors.js";
 
 /** The longest token a client may present anywhere; longer input is refused before hashing. */
-export const MAX_TOKEN_LENGTH = 4096;
+const MAX_TOKEN_LENGTH = 4096;
 
 export type TokenState = "active" | "expired" | "revoked" | "consumed";
 
-export function stateOf(token: TokenWithGrant, now: number): TokenState {
+function stateOf(token: TokenWithGrant, now: number): TokenState {
   if (token.grantRevokedAt !== null) return "revoked";
   if (token.consumedAt !== null) return "consumed";
   if (token.expiresAt <= now) return "expired";
@@ -17,7 +17,7 @@ export function stateOf(token: TokenWithGrant, now: number): TokenState {
 /** Whether a presented value could be a token at all; anything else is refused before hashing. */
 const presentable = (value: string) => value.length > 0 && value.length <= MAX_TOKEN_LENGTH;
 
-export async function findTokenByValue(ctx: CoreContext, value: string): Promise<TokenWithGrant | undefined> {
+async function findTokenByValue(ctx: CoreContext, value: string): Promise<TokenWithGrant | undefined> {
   if (!presentable(value)) return undefined;
   return ctx.store.findToken(ctx.keys.hashToken(value));
 }

@@ -27,12 +27,12 @@ import { lazyRequestLogger } from "./request-logger.js";
 import { registerSignInPage } from "./sign-in-page.js";
 import { registerWellKnown } from "./well-known.js";
 
-export const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
 /** Node's own default for the headers, kept unless the request timeout is shorter. */
 const HEADERS_TIMEOUT_MS = 60_000;
 
 /** Request bodies are small forms or JSON objects; anything bigger is refused unread. */
-export const BODY_LIMIT_BYTES = 16 * 1024;
+const BODY_LIMIT_BYTES = 16 * 1024;
 
 /** A hop count becomes "trust the first n hops", which is what Fastify's function form expresses. */
 function trustProxyOption(value: AppDeps["config"]["trustProxy"]) {

@@ -11,7 +11,7 @@ import { type FormBody, firstValue } from "./form-body.js";
 import { logSignInRefusal } from "./security-events.js";
 
 /** Cookie attributes that follow the issuer: Secure when it is served over https. */
-export function cookieOptions(deps: AppDeps) {
+function cookieOptions(deps: AppDeps) {
   return { secure: deps.config.issuer.startsWith("https:") };
 }
 

@@ -11,7 +11,7 @@ const SNAPSHOT = "keyward:metrics:snapshot";
 const ANSWER = "keyward:metrics:answer";
 
 /** How long the primary waits for each worker, and a worker for the primary. */
-export const COLLECT_TIMEOUT_MS = 2000;
+const COLLECT_TIMEOUT_MS = 2000;
 
 interface Message {
   type: string;

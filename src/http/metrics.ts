@@ -1,7 +1,7 @@
 import { memoryUsage } from "node:process";
 
 /** Upper bounds, in seconds, of the request duration histogram's buckets. */
-export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /** One route and method: its answers by status, and how long they took. */
 export interface RouteSeries {

@@ -9,7 +9,7 @@ export type Engine = "sqlite" | "postgres";
  * The schema unqualified table names resolve to (`public` unless the connection sets search_path).
  * Kysely's migrator looks for its bookkeeping tables in every schema unless it is told which one.
  */
-export async function currentSchema(db: Kysely<Database>): Promise<string> {
+async function currentSchema(db: Kysely<Database>): Promise<string> {
   const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
   const schema = rows[0]?.schema;
   if (!schema) throw new Error("the PostgreSQL search_path names no existing schema");

@@ -8,7 +8,7 @@ import type { PruneCounts } from "./types.js";
  * A lineage is pruned only when nothing can be issued from it again (no code, no token) and it
  * is older than this, so an issuance still in flight on another instance is never cut short.
  */
-export const LINEAGE_GRACE_MS = 3600_000;
+const LINEAGE_GRACE_MS = 3600_000;
 
 type DeleteBatch = () => Promise<{ numDeletedRows: bigint }>;
 

@@ -6,7 +6,7 @@ import type { CheckpointWorkerData } from "./checkpoint-worker.js";
 const AUTOCHECKPOINT_PAGES = 1000;
 
 /** How often the checkpoint thread copies the WAL back into the database file. */
-export const CHECKPOINT_INTERVAL_MS = 100;
+const CHECKPOINT_INTERVAL_MS = 100;
 
 /**
  * Moves WAL checkpoints off the event loop. Left to itself, SQLite checkpoints inside the commit

@@ -10,13 +10,12 @@ import type { IssueContext, MintedToken, TokenFormat } from "../../core/token-fo
  * token unguessable on its own; validity is always decided by the stored keyed hash.
  */
 export class CalTokenFormat implements TokenFormat {
-  readonly name = "cal";
   private readonly headers = new HeaderEncoder(SIGNING_ALG, "JWT");
 
   constructor(
     private readonly keyRing: KeyRing,
-    readonly accessTtlMs: number,
-    readonly refreshTtlMs: number,
+    private readonly accessTtlMs: number,
+    private readonly refreshTtlMs: number,
     private readonly signer: Es256Signer = signOnThreadPool,
   ) {}
 

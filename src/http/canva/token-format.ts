@@ -6,13 +6,12 @@ import type { IssueContext, MintedToken, TokenFormat } from "../../core/token-fo
 
 /** Canva Connect: RFC 9068 JWT access tokens with Canva's claims, opaque refresh tokens. */
 export class CanvaTokenFormat implements TokenFormat {
-  readonly name = "canva";
   private readonly headers = new HeaderEncoder(SIGNING_ALG, "at+jwt");
 
   constructor(
     private readonly keyRing: KeyRing,
-    readonly accessTtlMs: number,
-    readonly refreshTtlMs: number,
+    private readonly accessTtlMs: number,
+    private readonly refreshTtlMs: number,
     private readonly signer: Es256Signer = signOnThreadPool,
   ) {}
 
