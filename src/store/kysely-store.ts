@@ -27,7 +27,17 @@ import {
   tokenToRevokeQuery,
 } from "./queries.js";
 import { QueryCache } from "./query-cache.js";
-import { KEY_TABLES, splitScopes, toClient, toCode, toSigningKey, toToken, toUser } from "./records.js";
+import {
+  joinScopes,
+  KEY_TABLES,
+  toClient,
+  toCode,
+  toConsent,
+  toSession,
+  toSigningKey,
+  toToken,
+  toUser,
+} from "./records.js";
 import type { Database } from "./schema.js";
 import type { WriteAlone } from "./sqlite.js";
 import { TOKEN_COLUMNS, TOKEN_FIELDS, tokenRows, tokenRowsIfSpent, tokenValues } from "./token-rows.js";
@@ -185,7 +195,7 @@ export class KyselyStore implements Store {
         name: client.name,
         secret_hash: client.secretHash,
         redirect_uris: JSON.stringify(client.redirectUris),
-        scopes: client.scopes.join(" "),
+        scopes: joinScopes(client.scopes),
         created_at: client.createdAt,
         updated_at: client.updatedAt,
       })
@@ -256,7 +266,7 @@ export class KyselyStore implements Store {
         updated_at: now,
         ...(changes.name !== undefined && { name: changes.name }),
         ...(changes.redirectUris !== undefined && { redirect_uris: JSON.stringify(changes.redirectUris) }),
-        ...(changes.scopes !== undefined && { scopes: changes.scopes.join(" ") }),
+        ...(changes.scopes !== undefined && { scopes: joinScopes(changes.scopes) }),
       })
       .where("id", "=", id)
       .executeTakeFirst();
@@ -369,11 +379,11 @@ export class KyselyStore implements Store {
       .where("client_id", "=", clientId)
       .where("user_id", "=", userId)
       .executeTakeFirst();
-    return row && { clientId, userId, scopes: splitScopes(row.scopes), updatedAt: row.updated_at };
+    return row && toConsent(row, userId);
   }
 
   async saveConsent(consent: ConsentRecord): Promise<void> {
-    const scopes = consent.scopes.join(" ");
+    const scopes = joinScopes(consent.scopes);
     await this.db
       .insertInto("consents")
       .values({ client_id: consent.clientId, user_id: consent.userId, scopes, updated_at: consent.updatedAt })
@@ -403,12 +413,7 @@ export class KyselyStore implements Store {
       .orderBy("updated_at", "desc")
       .orderBy("client_id")
       .execute();
-    return rows.map((row) => ({
-      clientId: row.client_id,
-      userId,
-      scopes: splitScopes(row.scopes),
-      updatedAt: row.updated_at,
-    }));
+    return rows.map((row) => toConsent(row, userId));
   }
 
   async deleteConsent(clientId: string, userId: string): Promise<void> {
@@ -422,7 +427,7 @@ export class KyselyStore implements Store {
         id: grant.id,
         client_id: grant.clientId,
         user_id: grant.userId,
-        scopes: grant.scopes.join(" "),
+        scopes: joinScopes(grant.scopes),
         created_at: grant.createdAt,
         revoked_at: grant.revokedAt,
       })
@@ -551,7 +556,7 @@ export class KyselyStore implements Store {
         redirect_uri: code.redirectUri,
         redirect_uri_explicit: code.redirectUriExplicit ? 1 : 0,
         code_challenge: code.codeChallenge,
-        scopes: code.scopes.join(" "),
+        scopes: joinScopes(code.scopes),
         created_at: code.createdAt,
         expires_at: code.expiresAt,
         consumed_at: code.consumedAt,
@@ -899,7 +904,7 @@ export class KyselyStore implements Store {
       .where("hash", "=", hash)
       .where("expires_at", ">", now)
       .executeTakeFirst();
-    return row && { hash: row.hash, userId: row.user_id, createdAt: row.created_at, expiresAt: row.expires_at };
+    return row && toSession(row);
   }
 
   async deleteSession(hash: string): Promise<void> {

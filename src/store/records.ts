@@ -5,13 +5,18 @@ import type { TokenFields } from "./token-rows.js";
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
+  ConsentRecord,
   KeyPurpose,
+  SessionRecord,
   SigningKeyRecord,
   TokenWithGrant,
   UserRecord,
 } from "./types.js";
 
 export const splitScopes = (value: string): string[] => (value === "" ? [] : value.split(" "));
+
+/** Scopes as a column holds them, which `splitScopes` reads back. */
+export const joinScopes = (scopes: readonly string[]): string => scopes.join(" ");
 
 export function toClient(row: Selectable<Database["clients"]>): ClientRecord {
   const client: ClientRecord = {
@@ -36,6 +41,15 @@ export function toUser(row: Selectable<Database["users"]>): UserRecord {
     teamId: row.team_id,
     createdAt: row.created_at,
   };
+}
+
+export function toSession(row: Selectable<Database["sessions"]>): SessionRecord {
+  return { hash: row.hash, userId: row.user_id, createdAt: row.created_at, expiresAt: row.expires_at };
+}
+
+/** A consent row of `userId`, who the caller read it for. */
+export function toConsent(row: Selectable<Database["consents"]>, userId: string): ConsentRecord {
+  return { clientId: row.client_id, userId, scopes: splitScopes(row.scopes), updatedAt: row.updated_at };
 }
 
 export function toCode(

@@ -1,5 +1,6 @@
 /** Token rows written several at once: their columns, their values laid end to end, and the rows built from them. */
 import { type Insertable, type Selectable, sql } from "kysely";
+import { joinScopes } from "./records.js";
 import type { Database } from "./schema.js";
 import type { TokenRecord } from "./types.js";
 
@@ -29,7 +30,7 @@ export function tokenValues(tokens: TokenRecord[]): unknown[] {
   // A loop rather than flatMap, which V8 runs as a slow generic builtin.
   const values: unknown[] = [];
   for (const t of tokens) {
-    values.push(t.hash, t.kind, t.jti, t.grantId, t.clientId, t.userId, t.scopes.join(" "));
+    values.push(t.hash, t.kind, t.jti, t.grantId, t.clientId, t.userId, joinScopes(t.scopes));
     values.push(t.createdAt, t.expiresAt, t.consumedAt);
   }
   return values;
