@@ -4,6 +4,7 @@ import type { LightMyRequestResponse } from "fastify";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { signInThroughLoginPage } from "./support/cal-flow.js";
 import { createHarness, type Harness, REDIRECT_URI, SCOPES, type TestClient } from "./support/harness.js";
+import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 
 const ADMIN_TOKEN = "admin-token-admin-token-0123456789-abcdef";
 const JSON_TYPE = { "content-type": "application/json" };
@@ -22,8 +23,9 @@ function admin(
   path: string,
   body?: unknown,
   headers: Record<string, string> = { authorization: `Bearer ${ADMIN_TOKEN}` },
+  harness: Harness = h,
 ): Promise<LightMyRequestResponse> {
-  return h.app.inject({
+  return harness.app.inject({
     method,
     url: `/admin/v1${path}`,
     headers: body === undefined ? headers : { ...JSON_TYPE, ...headers },
@@ -80,6 +82,26 @@ async function assertPagedListing(path: "/users" | "/clients", created: string[]
   assert.ok(defaults[field].length >= created.length && defaults[field].length <= 100);
   for (const query of ["limit=0", "limit=1001", "limit=ten", "limit=1&limit=2", "after=", "colour=blue"]) {
     assertError(await admin("GET", `${path}?${query}`), 400, "invalid_request");
+  }
+}
+
+/**
+ * An id holding a NUL, which no row can hold (PostgreSQL refuses one in text), names no user and no
+ * client: a 404 on every engine, not the database's refusal.
+ */
+async function assertNulIdsNotFound(harness: Harness) {
+  const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
+  const password = { password: "a long enough passphrase" };
+  for (const [method, path, body, found] of [
+    ["GET", "/users/%00", undefined, "user"],
+    ["GET", "/users/x%00y", undefined, "user"],
+    ["DELETE", "/users/%00/sessions", undefined, "user"],
+    ["PUT", "/users/%00/password", password, "user"],
+    ["GET", "/users/%00/connections", undefined, "user"],
+    ["GET", "/clients/%00", undefined, "client"],
+  ] as const) {
+    const res = await admin(method, path, body, bearer, harness);
+    assertError(res, 404, "not_found", new RegExp(`^No ${found} with id`));
   }
 }
 
@@ -273,6 +295,7 @@ describe("admin API: users", () => {
     assert.deepEqual((await admin("GET", "/users?email=nobody@example.com")).json(), { users: [] });
     assertError(await admin("GET", "/users?email=a@example.com&email=b@example.com"), 400, "invalid_request");
     assertError(await admin("GET", "/users/nobody"), 404, "not_found");
+    await assertNulIdsNotFound(h);
 
     const again = await admin("POST", "/users", { email: "portal.user@example.com", password });
     assertError(again, 409, "user_exists");
@@ -426,4 +449,15 @@ test("without KEYWARD_ADMIN_TOKEN there is no admin API at all", async () => {
     await plain.close();
   }
   assert.throws(() => loadConfig({ DATABASE_URL: ":memory:", KEYWARD_ADMIN_TOKEN: "short" }), ConfigError);
+});
+
+test("an id holding a NUL names no user and no client on PostgreSQL either", { skip: PG_SKIP }, async () => {
+  const schema = await createTestSchema();
+  const onPostgres = await createHarness({ DATABASE_URL: schema.url, KEYWARD_ADMIN_TOKEN: ADMIN_TOKEN });
+  try {
+    await assertNulIdsNotFound(onPostgres);
+  } finally {
+    await onPostgres.close();
+    await schema.drop();
+  }
 });

@@ -350,6 +350,8 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.getClient(`${client.id}\u0000`), undefined);
       assert.equal(await store.getClient("\u0000"), undefined);
       assert.equal(await store.getUserByEmail(`${user.email}\u0000`), undefined);
+      assert.equal(await store.getUserById(`${user.id}\u0000`), undefined);
+      assert.equal(await store.getUserById("\u0000"), undefined);
     });
 
     it("records the first secret check and keeps it", async (store) => {

@@ -31,6 +31,7 @@ export async function getUserByEmail(cx: KyselyContext, email: string): Promise<
 }
 
 export async function getUserById(cx: KyselyContext, id: string): Promise<UserRecord | undefined> {
+  if (!storable(id)) return undefined;
   const row = await cx.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
   return row && toUser(row);
 }
