@@ -79,7 +79,11 @@ export interface TokenRecord {
   scopes: string[];
   createdAt: number;
   expiresAt: number;
-  /** Refresh tokens only: when it was exchanged. */
+  /**
+   * When it was spent, null until then. A refresh token: when it was exchanged (rotated). Access
+   * tokens too: when the rotation that stored a pair is answered again (replaceRotation), the
+   * access token of that pair is spent with its refresh token, and is no longer active.
+   */
   consumedAt: number | null;
 }
 
