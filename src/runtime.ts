@@ -39,24 +39,33 @@ export function keyActivationDelayMs(config: Config): number {
 const REDIS_CONNECT_WAIT_MS = 2000;
 
 /**
- * Told what the process goes on without, and why: once for each time Redis stops answering (rate
- * limits are then counted in this process alone), and if the signing thread is lost.
+ * Told what the process goes on without, and why (`warn`): once for each time Redis stops
+ * answering (rate limits are then counted in this process alone), and if the signing thread is
+ * lost; and when Redis answers again (`info`).
  */
-export type RuntimeWarning = (error: Error, message: string) => void;
+export interface RuntimeLog {
+  warn(error: Error, message: string): void;
+  info(message: string): void;
+}
 
 export const REDIS_FALLBACK_MESSAGE = "rate limits are counted by this process alone while Redis is unreachable";
+export const REDIS_RESTORED_MESSAGE = "Redis answers again: rate limits are shared by every instance";
 export const SIGNING_THREAD_LOST_MESSAGE =
   "the signing thread failed: tokens are signed on the thread pool from now on";
 
-const warnAsProcess: RuntimeWarning = (error, message) => process.emitWarning(`${message}: ${error.message}`);
+const processLog: RuntimeLog = {
+  warn: (error, message) => process.emitWarning(`${message}: ${error.message}`),
+  info: () => {},
+};
 
 /** Redis when REDIS_URL is set; its client is loaded only then, as it costs every other process memory. */
-async function openRateLimiter(config: Config, warn: RuntimeWarning): Promise<RateLimiter> {
+async function openRateLimiter(config: Config, log: RuntimeLog): Promise<RateLimiter> {
   if (!config.redisUrl) return new MemoryRateLimiter();
   const { RedisRateLimiter } = await import("./store/redis-rate-limiter.js");
-  const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, (error) =>
-    warn(error, REDIS_FALLBACK_MESSAGE),
-  );
+  const limiter = new RedisRateLimiter(config.redisUrl, config.redisPrefix, {
+    lost: (error) => log.warn(error, REDIS_FALLBACK_MESSAGE),
+    restored: () => log.info(REDIS_RESTORED_MESSAGE),
+  });
   await limiter.connected(REDIS_CONNECT_WAIT_MS);
   return limiter;
 }
@@ -68,7 +77,7 @@ async function openRateLimiter(config: Config, warn: RuntimeWarning): Promise<Ra
 export async function openRuntime(
   config: Config,
   storeOptions: Omit<StoreOptions, "pool"> = {},
-  warn: RuntimeWarning = warnAsProcess,
+  log: RuntimeLog = processLog,
 ): Promise<Runtime> {
   const opened = await openStore(config.databaseUrl, { ...storeOptions, pool: config.pool });
   const keys = new ServerKeys(config.secret);
@@ -103,13 +112,13 @@ export async function openRuntime(
   const webhookKeys = new KeyRing(opened.store, keys, "webhooks", activation);
   let rateLimiter: RateLimiter;
   try {
-    rateLimiter = await openRateLimiter(config, warn);
+    rateLimiter = await openRateLimiter(config, log);
   } catch (error) {
     await opened.store.close();
     throw error;
   }
   const limits = config.rateLimits;
-  const signing = new SigningThread((error) => warn(error, SIGNING_THREAD_LOST_MESSAGE));
+  const signing = new SigningThread((error) => log.warn(error, SIGNING_THREAD_LOST_MESSAGE));
   return {
     config,
     core,
@@ -122,11 +131,15 @@ export async function openRuntime(
     },
     canvaTokens: new CanvaTokenFormat(keyRing, config.accessTokenTtlMs, config.refreshTokenTtlMs, signing.sign),
     calTokens: new CalTokenFormat(keyRing, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs, signing.sign),
-    signInThrottle: new SignInThrottle(rateLimiter, {
-      failuresPerAccount: limits.signInFailuresPerAccount,
-      failuresPerAddress: limits.signInFailuresPerAddress,
-      windowMs: limits.signInWindowMs,
-    }),
+    signInThrottle: new SignInThrottle(
+      rateLimiter,
+      {
+        failuresPerAccount: limits.signInFailuresPerAccount,
+        failuresPerAddress: limits.signInFailuresPerAddress,
+        windowMs: limits.signInWindowMs,
+      },
+      (email) => keys.limiterName(email),
+    ),
     adminThrottle: new AdminAuthThrottle(rateLimiter, {
       failuresPerAddress: limits.adminFailuresPerAddress,
       windowMs: limits.signInWindowMs,

@@ -46,7 +46,10 @@ export async function startServer(
 ): Promise<RunningServer> {
   // Made before the app, so that what happens while the runtime opens (Redis unreachable) is logged as the rest is.
   const log = pino({ level: config.logLevel });
-  const runtime = await openRuntime(config, storeOptions, (error, message) => log.warn({ err: error }, message));
+  const runtime = await openRuntime(config, storeOptions, {
+    warn: (error, message) => log.warn({ err: error }, message),
+    info: (message) => log.info(message),
+  });
   await runtime.loadKeys(Date.now());
   const app = buildApp(runtime, { loggerInstance: log });
   if (cluster.isWorker) answerCollections(runtime.metrics);

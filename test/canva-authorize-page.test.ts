@@ -164,6 +164,32 @@ describe("sign-in and consent", () => {
     assert.match(res.body, /Incorrect email or password/);
   });
 
+  test("the sign-in limits count an account under a keyed name, never its email", async () => {
+    const limiter = h.runtime.rateLimiter;
+    const { check, consume } = limiter;
+    const keys: string[] = [];
+    limiter.check = (key, limit, windowMs) => {
+      keys.push(key);
+      return check.call(limiter, key, limit, windowMs);
+    };
+    limiter.consume = (key, limit, windowMs) => {
+      keys.push(key);
+      return consume.call(limiter, key, limit, windowMs);
+    };
+    const someone = await h.createUser();
+    try {
+      const res = await signIn(new Browser(), authorizeUrl(), { ...someone, password: "wrong password" });
+      assert.equal(res.statusCode, 401);
+    } finally {
+      limiter.check = check;
+      limiter.consume = consume;
+    }
+    const name = h.runtime.core.keys.limiterName(someone.email);
+    assert.ok(keys.includes(`signin:account:${name}`), JSON.stringify(keys));
+    const local = someone.email.split("@")[0] as string;
+    assert.ok(!keys.some((key) => key.includes(local)), JSON.stringify(keys));
+  });
+
   test("consent lists each scope in plain words; allow redirects with a code", async () => {
     const browser = new Browser();
     const url = authorizeUrl();

@@ -193,7 +193,7 @@ describe("rate limits in the Cal.com dialect", () => {
 
 describe("rate limits with Redis unreachable", () => {
   test("count in this process, without each request waiting on Redis", async () => {
-    const limiter = new RedisRateLimiter("redis://127.0.0.1:1", "keyward-test:", () => {});
+    const limiter = new RedisRateLimiter("redis://127.0.0.1:1", "keyward-test:");
     try {
       await limiter.connected(200);
       const started = performance.now();
@@ -337,18 +337,14 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     // One window for the whole test, however long it takes; advanced past Redis's rest after the cut.
     let now = Math.floor(Date.now() / hour) * hour + 1000;
     const warnings: Error[] = [];
+    let restored = 0;
     const cutOff = new RedisRateLimiter(
       `redis://127.0.0.1:${proxy.port}`,
       prefix,
-      (e) => warnings.push(e),
+      { lost: (e) => warnings.push(e), restored: () => restored++ },
       () => now,
     );
-    const other = new RedisRateLimiter(
-      REDIS_URL ?? "",
-      prefix,
-      () => {},
-      () => now,
-    );
+    const other = new RedisRateLimiter(REDIS_URL ?? "", prefix, undefined, () => now);
     try {
       await Promise.all([cutOff.connected(2000), other.connected(2000)]);
       assert.equal((await cutOff.consume("k", 3, hour)).allowed, true);
@@ -366,6 +362,9 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
       await cutOff.connected(5000);
       assert.equal((await other.consume("fresh", 1, hour)).allowed, true);
       assert.equal((await cutOff.consume("fresh", 1, hour)).allowed, false, "back on the shared count");
+      assert.equal(restored, 1, "and says so, once");
+      assert.equal((await cutOff.consume("fresh", 1, hour)).allowed, false);
+      assert.equal(restored, 1);
     } finally {
       await Promise.all([cutOff.close(), other.close()]);
       await proxy.cut();

@@ -149,6 +149,7 @@ export class ServerKeys {
   private readonly subjectHmac: KeyedSha256;
   readonly csrf: Buffer;
   private readonly deviceHmac: KeyedSha256;
+  private readonly limiterHmac: KeyedSha256;
   readonly keyEncryption: Buffer;
   private readonly secretCheckKey: Buffer;
   private readonly pairwiseIds = new Map<string, string>();
@@ -160,6 +161,7 @@ export class ServerKeys {
     this.subject = derive("pairwise-subject");
     this.csrf = derive("csrf");
     this.deviceHmac = new KeyedSha256(derive("trusted-device"));
+    this.limiterHmac = new KeyedSha256(derive("rate-limit-name"));
     this.keyEncryption = derive("signing-key-encryption");
     this.secretCheckKey = derive("secret-check");
     this.tokenHmac = new KeyedSha256(this.tokenHash);
@@ -198,6 +200,14 @@ export class ServerKeys {
 
   csrfToken(binding: string): string {
     return createHmac("sha256", this.csrf).update(binding).digest("base64url");
+  }
+
+  /**
+   * What a rate limit counts an account's email under: the same on every instance with this
+   * secret, and no email in the limiter's store (Redis) for anyone who reads it.
+   */
+  limiterName(email: string): string {
+    return this.limiterHmac.truncatedBase64url(email, 16);
   }
 
   /** The tag that vouches a browser once signed in to an account (see trusted-devices.ts). */

@@ -32,9 +32,14 @@ type Counter = { key: string; limit: number; kind: SignInRefusal["limited"] };
  * limiter, so with Redis every instance sees the same failures (and the same first refusal).
  */
 export class SignInThrottle {
+  /**
+   * `nameAccount` turns an email into the part of the counter's key that stands for it: the
+   * runtime gives a keyed hash, so no email sits in Redis in the clear.
+   */
   constructor(
     private readonly limiter: RateLimiter,
     private readonly policy: SignInPolicy,
+    private readonly nameAccount: (email: string) => string = (email) => email,
   ) {}
 
   /**
@@ -47,7 +52,11 @@ export class SignInThrottle {
     if (this.policy.failuresPerAccount > 0 && account.length <= MAX_EMAIL_LENGTH) {
       counters.push(
         device === undefined
-          ? { key: `signin:account:${account}`, limit: this.policy.failuresPerAccount, kind: "account" }
+          ? {
+              key: `signin:account:${this.nameAccount(account)}`,
+              limit: this.policy.failuresPerAccount,
+              kind: "account",
+            }
           : { key: `signin:device:${device}`, limit: this.policy.failuresPerAccount, kind: "device" },
       );
     }

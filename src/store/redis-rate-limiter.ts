@@ -37,15 +37,24 @@ return 0
  * all of them together, which is looser but never open (a password guesser who can take Redis down
  * still meets the sign-in limits). Counts made meanwhile are not carried over when Redis returns.
  */
+export interface RedisOutageReport {
+  lost(error: Error): void;
+  restored(): void;
+}
+
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Redis;
   private readonly fallback: MemoryRateLimiter;
   private warned = false;
 
+  /**
+   * `outage.lost` is told why, once, when Redis stops answering; `outage.restored`, once it
+   * answers again.
+   */
   constructor(
     url: string,
     private readonly prefix: string,
-    private readonly onError: (error: Error) => void = () => {},
+    private readonly outage: RedisOutageReport = { lost: () => {}, restored: () => {} },
     private readonly clock: () => number = Date.now,
   ) {
     // Commands fail at once while disconnected (no offline queue), and wait at most commandTimeout
@@ -60,7 +69,7 @@ export class RedisRateLimiter implements RateLimiter {
   private warnOnce(error: Error): void {
     if (this.warned) return;
     this.warned = true;
-    this.onError(error);
+    this.outage.lost(error);
   }
 
   private windowKey(key: string, windowMs: number, index: number): string {
@@ -113,7 +122,10 @@ export class RedisRateLimiter implements RateLimiter {
         windowMs * 2,
         count ? 1 : 0,
       );
-      this.warned = false;
+      if (this.warned) {
+        this.warned = false;
+        this.outage.restored();
+      }
       return decide({ current, previous }, limit, windowMs, now);
     } catch (error) {
       this.failed(error as Error);

@@ -176,6 +176,11 @@ export interface Store {
    * Inside a transaction: holds the user's row until the transaction ends, so that deleting the
    * user waits for this transaction and then removes what it wrote. False when the user does not
    * exist, or was deleted while this waited; the caller then writes nothing on their behalf.
+   *
+   * Lock order: a transaction that takes more than one of these rows takes them user, then client,
+   * then existing lineages, then the consent (deleteUser, deleteClient, a disconnect, revokeToken
+   * and issuing a code all keep to it; a new lineage is an insert and waits on no one). Another
+   * order can deadlock on PostgreSQL.
    */
   holdUser(id: string): Promise<boolean>;
   /**
@@ -209,8 +214,9 @@ export interface Store {
   /**
    * Revokes what the client's token with this hash stands for, together or not at all. An access
    * token: its lineage. A refresh token: the user's consent to the client, so every live lineage of
-   * the user with the client, and the consent row itself. Returns false, having changed nothing,
-   * when the client has no token with this hash.
+   * the user with the client, and the consent row itself, including a lineage an authorization
+   * under that consent commits meanwhile. Returns false, having changed nothing, when the client
+   * has no token with this hash.
    */
   revokeToken(hash: string, clientId: string, now: number): Promise<boolean>;
 
