@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { randomToken } from "./core/crypto.js";
+import { isPostgresUrl } from "./store/engine.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./store/pool-settings.js";
 import { syncPath } from "./sync-path.js";
 
@@ -225,10 +226,6 @@ function parseIssuer(raw: string): string {
     throw new ConfigError("KEYWARD_ISSUER must be an http or https URL without a query or fragment");
   }
   return issuer;
-}
-
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//.test(url);
 }
 
 /** A SQLite file path or a PostgreSQL URL; any other URL is a mistake, not a file name. */

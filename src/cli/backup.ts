@@ -1,6 +1,7 @@
 import { dirname, join, resolve } from "node:path";
-import { type Config, isPostgresUrl } from "../config.js";
+import type { Config } from "../config.js";
 import { constantTimeEqual, ServerKeys } from "../core/crypto.js";
+import { isPostgresUrl } from "../store/engine.js";
 import { BackupError, backupSqlite } from "../store/sqlite-backup.js";
 import { print } from "./output.js";
 import { UsageError } from "./usage.js";

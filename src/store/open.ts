@@ -1,5 +1,5 @@
 import type { Kysely } from "kysely";
-import { isPostgresUrl } from "../config.js";
+import { isPostgresUrl } from "./engine.js";
 import { KyselyStore, type TransactionRunner } from "./kysely-store.js";
 import { type Engine, migrateDatabase, migrationsAhead } from "./migrate.js";
 import { DEFAULT_POOL_SETTINGS, type PoolSettings } from "./pool-settings.js";

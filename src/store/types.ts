@@ -115,7 +115,10 @@ export interface SessionRecord {
   expiresAt: number;
 }
 
-/** A spent code or token is not read back: the caller read it before spending it. */
+/**
+ * What spending a code or token did. Spent by this call, it is not read back: the caller read it
+ * before spending it. Spent before (`reused`), the outcome carries it as it is now.
+ */
 export type RedeemOutcome =
   | { status: "redeemed" }
   | { status: "reused"; code: AuthorizationCodeRecord }
