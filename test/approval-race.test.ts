@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import type pg from "pg";
 import { type CodeIssue, issueAuthorizationCode, issueUnderConsent, recordConsent } from "../src/core/authorization.js";
 import { disconnect } from "../src/core/connections.js";
 import type { Store } from "../src/store/types.js";
@@ -15,6 +16,16 @@ async function consented(h: Harness): Promise<CodeIssue> {
   const issue = await newCodeIssue(h);
   assert.equal(await recordConsent(h.runtime.core, issue.clientId, issue.userId, issue.scopes), true);
   return issue;
+}
+
+/** As `consented`, and a lineage the consent began with its refresh token. */
+async function consentedWithRefreshToken(h: Harness) {
+  const issue = await consented(h);
+  const earlier = grantRecord({ clientId: issue.clientId, userId: issue.userId, createdAt: NOW });
+  const refresh = tokenRecord(earlier);
+  await h.runtime.core.store.createGrant(earlier);
+  await h.runtime.core.store.saveTokens([refresh]);
+  return { issue, earlier, refresh };
 }
 
 /**
@@ -100,11 +111,7 @@ function raceSuite(
       "revoking a refresh token waits for a code being issued under the consent, then revokes its lineage too",
       async (h) => {
         const { core } = h.runtime;
-        const issue = await consented(h);
-        const earlier = grantRecord({ clientId: issue.clientId, userId: issue.userId, createdAt: NOW });
-        const refresh = tokenRecord(earlier);
-        await core.store.createGrant(earlier);
-        await core.store.saveTokens([refresh]);
+        const { issue, earlier, refresh } = await consentedWithRefreshToken(h);
         const issuing = await issuingPaused(core.store, issue);
         const revoking = () => core.store.revokeToken(refresh.hash, issue.clientId, Date.now());
         assert.equal(await waitsFor(revoking, issuing.release, issuing.done), true);
@@ -172,6 +179,75 @@ raceSuite(
     };
   },
   PG_SKIP,
+);
+
+test(
+  "on PostgreSQL, a consent given again between a revocation's two statements keeps the lineage it began",
+  { skip: PG_SKIP },
+  () =>
+    withPostgresHarness(async (h) => {
+      const { core } = h.runtime;
+      const { issue, earlier, refresh } = await consentedWithRefreshToken(h);
+      const issuing = await issuingPaused(core.store, issue);
+      // The user approves the client again the moment the first statement has committed.
+      const store = core.store as unknown as { run: (name: string, ...rest: unknown[]) => Promise<unknown> };
+      const run = store.run;
+      const again = grantRecord({ clientId: issue.clientId, userId: issue.userId, createdAt: NOW });
+      let approved = false;
+      store.run = async function (this: unknown, name: string, ...rest: unknown[]) {
+        if (name === "revokeGrantsOfUnconsented" && !approved) {
+          approved = true;
+          await core.store.transaction(async (tx) => {
+            assert.equal(await tx.holdUser(issue.userId), true);
+            assert.equal(await tx.holdClient(issue.clientId), true);
+            await tx.holdConsent(issue.clientId, issue.userId, NOW);
+            await tx.saveConsent({ ...issue, scopes: [...issue.scopes], updatedAt: NOW });
+            await tx.createGrant(again);
+          });
+        }
+        return run.call(this, name, ...rest);
+      };
+      const revoking = () => core.store.revokeToken(refresh.hash, issue.clientId, Date.now());
+      try {
+        assert.equal(await waitsFor(revoking, issuing.release, issuing.done), true);
+      } finally {
+        store.run = run;
+      }
+      assert.ok(approved, "the revocation ran its second statement");
+      assert.equal(await core.store.revokeGrant(again.id, Date.now()), true, "the lineage the new consent began lives");
+      assert.equal(await core.store.revokeGrant(earlier.id, Date.now()), false, "the token's lineage was revoked");
+    }),
+);
+
+/** Deadlocks PostgreSQL has counted in the test's database, read afresh. */
+async function deadlocks(other: pg.Client): Promise<number | undefined> {
+  await other.query("select pg_stat_clear_snapshot()");
+  const { rows } = await other.query<{ n: number }>(
+    "select deadlocks::int as n from pg_stat_database where datname = current_database()",
+  );
+  return rows[0]?.n;
+}
+
+test(
+  "on PostgreSQL, revoking a refresh token takes the lineages before the consent, as a disconnect does: no deadlock",
+  { skip: PG_SKIP },
+  () =>
+    withPostgresHarness(async (h, other) => {
+      const { core } = h.runtime;
+      const { issue, refresh } = await consentedWithRefreshToken(h);
+      const before = await deadlocks(other);
+      // A disconnect's statements, paused after the lineages and before the consent.
+      const pair = [issue.clientId, issue.userId];
+      await other.query("begin");
+      await other.query("update grants set revoked_at = 1 where client_id = $1 and user_id = $2", pair);
+      const revoking = core.store.revokeToken(refresh.hash, issue.clientId, Date.now());
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await other.query("delete from consents where client_id = $1 and user_id = $2", pair);
+      await other.query("commit");
+      assert.equal(await revoking, true);
+      assert.equal(await deadlocks(other), before);
+      assert.equal(await core.store.getConsent(issue.clientId, issue.userId), undefined);
+    }),
 );
 
 test(

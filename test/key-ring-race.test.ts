@@ -71,6 +71,20 @@ test("a rotated key signs only once every instance has had a reload to publish i
     );
     await ring.load(t0 + 60_000 + delay + 1);
     assert.equal(ring.current(t0 + 60_000 + delay + 1).kid, rotated.kid, "and the reload agrees");
+    // A reload whose clock read before the switch (it began before, and read the keys meanwhile)
+    // does not step back to the key replaced.
+    await ring.load(t0 + 60_000 + delay - 1);
+    assert.equal(ring.current(t0 + 60_000 + delay - 1).kid, rotated.kid, "signing never steps back");
+    // A second rotation while one waits: each signs from its own time, without a reload between.
+    const waiting = new KeyRing(store, keys, "tokens", delay);
+    await waiting.load(t0 + 60_000 + delay);
+    const second = await rotateSigningKey(store, keys, t0 + 70_000 + delay, 3_600_000);
+    await waiting.load(t0 + 70_000 + delay);
+    const third = await rotateSigningKey(store, keys, t0 + 71_000 + delay, 3_600_000);
+    await waiting.load(t0 + 71_000 + delay);
+    assert.equal(waiting.current(t0 + 70_000 + 2 * delay - 1).kid, rotated.kid);
+    assert.equal(waiting.current(t0 + 70_000 + 2 * delay).kid, second.kid, "the second at its time");
+    assert.equal(waiting.current(t0 + 71_000 + 2 * delay).kid, third.kid, "the third at its own");
     // A ring that first loads after the key may sign signs with it at once.
     const late = new KeyRing(store, keys, "tokens", delay);
     await late.load(t0 + 60_000 + delay);

@@ -75,6 +75,11 @@ export function opensSigningKey(keys: ServerKeys, record: SigningKeyRecord): boo
   }
 }
 
+interface Upcoming {
+  key: ActiveKey;
+  signsFrom: number;
+}
+
 /**
  * The signing keys as this process knows them: the current private key and the published set.
  * The server calls `load` every KEYWARD_KEY_RELOAD seconds, so a rotation made anywhere reaches
@@ -82,8 +87,8 @@ export function opensSigningKey(keys: ServerKeys, record: SigningKeyRecord): boo
  */
 export class KeyRing {
   private active: ActiveKey | undefined;
-  /** The newest key while it is too young to sign, opened ahead so it signs from the moment it may. */
-  private next: { key: ActiveKey; signsFrom: number } | undefined;
+  /** Keys too young to sign yet, oldest first, opened ahead so each signs from the moment it may. */
+  private upcoming: Upcoming[] = [];
   private published: JWK[] = [];
 
   /**
@@ -114,25 +119,34 @@ export class KeyRing {
     }
     const newest = records.find((r) => r.retiredAt === null);
     if (!newest) throw new Error("no current signing key");
-    // Until the newest key is old enough, the newest one that is (still published, though retired);
-    // the first key of all has none before it, and is used at once.
-    const current = records.find((r) => r.createdAt <= now - this.activationDelayMs) ?? newest;
-    if (this.active?.kid !== current.kid) this.active = await this.open(current);
-    if (newest === current) this.next = undefined;
-    else if (this.next?.key.kid !== newest.kid) {
-      // Not at the next reload, which may come up to KEYWARD_KEY_RELOAD after the time
-      // `keys rotate` printed: the key it replaces is published for that long, no longer.
-      this.next = { key: await this.open(newest), signsFrom: newest.createdAt + this.activationDelayMs };
+    // Newest first. The key to sign with now: the newest one old enough that every instance has
+    // had a reload to publish it (still published, though retired); the first key of all has none
+    // before it, and is used at once. Signing never steps back: current() may have moved on while
+    // this load read the keys, with a clock later than this `now`.
+    let at = records.findIndex((r) => r.createdAt <= now - this.activationDelayMs);
+    if (at === -1) at = records.indexOf(newest);
+    const signing = records.findIndex((r) => r.kid === this.active?.kid);
+    if (signing !== -1 && signing < at) at = signing;
+    const current = records[at] as SigningKeyRecord;
+    const active = this.active?.kid === current.kid ? this.active : await this.open(current);
+    // The younger keys, opened now, sign from the moment each may rather than from the first
+    // reload after it (up to KEYWARD_KEY_RELOAD later, while the key it replaces is published for
+    // no longer).
+    const upcoming: Upcoming[] = [];
+    for (const record of records.slice(0, at).reverse()) {
+      const known = this.upcoming.find((u) => u.key.kid === record.kid);
+      upcoming.push(known ?? { key: await this.open(record), signsFrom: record.createdAt + this.activationDelayMs });
     }
+    // Set together after the last await; current() moves on to whatever is due at its call.
+    this.active = active;
+    this.upcoming = upcoming;
     this.published = records.map((r) => JSON.parse(r.publicJwk) as JWK);
   }
 
   /** The key to sign with at `now`. */
   current(now: number): ActiveKey {
-    const next = this.next;
-    if (next !== undefined && now >= next.signsFrom) {
-      this.active = next.key;
-      this.next = undefined;
+    while (this.upcoming.length > 0 && now >= (this.upcoming[0] as Upcoming).signsFrom) {
+      this.active = (this.upcoming.shift() as Upcoming).key;
     }
     if (!this.active) throw new Error("signing keys are not loaded");
     return this.active;

@@ -77,6 +77,12 @@ export const deleteConsentQuery = (db: QueryCreator<Database>, client: string, u
 export const consentQuery = (db: QueryCreator<Database>, client: string, user: Operand) =>
   db.selectFrom("consents").where("client_id", "=", client).where("user_id", "=", user);
 
+/** As revokeGrantsOfQuery, while the user has no consent to the client. */
+export const revokeGrantsOfUnconsentedQuery = (db: QueryCreator<Database>, client: string, user: string, at: number) =>
+  revokeGrantsOfQuery(db, client, user, at).where(({ not, exists }) =>
+    not(exists(consentQuery(db, client, user).select("user_id"))),
+  );
+
 /**
  * PostgreSQL only: the transaction that wrote the row version read, which changes with every
  * update, even one that sets a column to itself.

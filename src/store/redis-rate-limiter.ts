@@ -31,17 +31,17 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[
 return 0
 `;
 
+export interface RedisOutageReport {
+  lost(error: Error): void;
+  restored(): void;
+}
+
 /**
  * Rate limits shared by every instance through one Redis (`REDIS_URL`). While Redis cannot be
  * reached, each process counts alone, in memory: a limit then holds per instance rather than for
  * all of them together, which is looser but never open (a password guesser who can take Redis down
  * still meets the sign-in limits). Counts made meanwhile are not carried over when Redis returns.
  */
-export interface RedisOutageReport {
-  lost(error: Error): void;
-  restored(): void;
-}
-
 export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Redis;
   private readonly fallback: MemoryRateLimiter;

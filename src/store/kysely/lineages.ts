@@ -7,6 +7,7 @@ import {
   ROW_VERSION,
   revokeGrantQuery,
   revokeGrantsOfQuery,
+  revokeGrantsOfUnconsentedQuery,
   tokenToRevokeQuery,
 } from "../queries.js";
 import { joinScopes } from "../records.js";
@@ -80,7 +81,18 @@ export async function revokeToken(cx: KyselyContext, hash: string, clientId: str
               ]),
             )
             .selectFrom("tokens")
+            // Read in this order, the CTEs run in it: the lineages' rows are taken before the
+            // consent's, the lock order every writer keeps (one left to run after the query would
+            // run after the consent's delete, and could deadlock with a disconnect).
             .select((eb) => [
+              eb
+                .selectFrom("lineage")
+                .select((c) => c.fn.countAll<number>().as("n"))
+                .as("lineage_revoked"),
+              eb
+                .selectFrom("lineages")
+                .select((c) => c.fn.countAll<number>().as("n"))
+                .as("lineages_revoked"),
               eb.selectFrom("consent").select("user_id").as("withdrawn_from"),
               eb.selectFrom("consent").select("version").as("deleted_version"),
               eb.selectFrom("seen").select("version").as("seen_version"),
@@ -95,10 +107,12 @@ export async function revokeToken(cx: KyselyContext, hash: string, clientId: str
     const row = rows[0];
     // Every issuance under a consent updates its row (holdConsent). A row version newer than the
     // statement's snapshot means one committed while the delete waited for it: its lineage is
-    // invisible to this statement, so a second one, with a snapshot of its own, revokes it.
+    // invisible to this statement, so a second one, with a snapshot of its own, revokes it,
+    // unless the user has consented again since (then that lineage is theirs under the new
+    // consent, and so is any lineage the new consent began, which must not be revoked).
     if (row?.withdrawn_from && row.deleted_version !== row.seen_version) {
       await cx.retriedAlone(() =>
-        cx.run("revokeGrantsOf", revokeGrantsOfQuery, clientId, String(row.withdrawn_from), now),
+        cx.run("revokeGrantsOfUnconsented", revokeGrantsOfUnconsentedQuery, clientId, String(row.withdrawn_from), now),
       );
     }
     return row !== undefined;
