@@ -260,13 +260,7 @@ test(
       const { core } = h.runtime;
       const issue = await consented(h);
       assert.ok(await issueAuthorizationCode(core, issue));
-      const deadlocks = async () =>
-        (
-          await deleter.query<{ n: number }>(
-            "select deadlocks::int as n from pg_stat_database where datname = current_database()",
-          )
-        ).rows[0]?.n;
-      const before = await deadlocks();
+      const before = await deadlocks(deleter);
       // deleteClient's statements, paused after the lineages and before the consent.
       await deleter.query("begin");
       await deleter.query("select id from clients where id = $1 for update", [issue.clientId]);
@@ -277,7 +271,6 @@ test(
       await deleter.query("delete from clients where id = $1", [issue.clientId]);
       await deleter.query("commit");
       assert.equal(await disconnecting, false, "the client went first: nothing was left to withdraw");
-      await deleter.query("select pg_stat_clear_snapshot()");
-      assert.equal(await deadlocks(), before);
+      assert.equal(await deadlocks(deleter), before);
     }),
 );
