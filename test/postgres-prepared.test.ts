@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { Kysely, PostgresDialect } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
+import { loadConfig } from "../src/config.js";
 import { isCachedPlanInvalid } from "../src/store/errors.js";
 import { openStore } from "../src/store/open.js";
 import { DEFAULT_POOL_SETTINGS } from "../src/store/pool-settings.js";
+import { openPostgres } from "../src/store/postgres.js";
 import { PreparingPool } from "../src/store/prepared-statements.js";
 import { redeemCodeQuery } from "../src/store/queries.js";
 import type { Database } from "../src/store/schema.js";
 import type { Store } from "../src/store/types.js";
-import { adminQuery, createTestSchema, PG_SKIP, type TestSchema } from "./support/postgres.js";
+import { adminQuery, createTestSchema, PG_SKIP, PG_URL, type TestSchema } from "./support/postgres.js";
 import { userRecord } from "./support/store-records.js";
 
 describe("PostgreSQL prepared statements", { skip: PG_SKIP }, () => {
@@ -108,6 +110,39 @@ describe("PostgreSQL prepared statements", { skip: PG_SKIP }, () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe("KEYWARD_PG_IDLE_TIMEOUT", () => {
+  const base = { DATABASE_URL: ":memory:", KEYWARD_SECRET: "s".repeat(40) };
+
+  test("keeps a connection five minutes unless set; 0 keeps it open", () => {
+    assert.equal(loadConfig(base).pool.idleTimeoutMs, 300_000);
+    assert.equal(loadConfig({ ...base, KEYWARD_PG_IDLE_TIMEOUT: "0" }).pool.idleTimeoutMs, 0);
+    assert.equal(loadConfig({ ...base, KEYWARD_PG_IDLE_TIMEOUT: "30" }).pool.idleTimeoutMs, 30_000);
+    for (const bad of ["-1", "1.5", "never"]) {
+      assert.throws(() => loadConfig({ ...base, KEYWARD_PG_IDLE_TIMEOUT: bad }), /KEYWARD_PG_IDLE_TIMEOUT/);
+    }
+  });
+
+  const backendAfterIdling = async (idleTimeoutMs: number): Promise<[number | undefined, number | undefined]> => {
+    const db = openPostgres(String(PG_URL), { ...DEFAULT_POOL_SETTINGS, size: 1, idleTimeoutMs }, () => {});
+    try {
+      const backend = async () => (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)).rows[0]?.pid;
+      const first = await backend();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      return [first, await backend()];
+    } finally {
+      await db.destroy();
+    }
+  };
+
+  test("an idle connection is closed after the timeout and kept before it", { skip: PG_SKIP }, async () => {
+    const [closedBefore, reopened] = await backendAfterIdling(1_000);
+    assert.notEqual(reopened, closedBefore);
+    const [kept, reused] = await backendAfterIdling(DEFAULT_POOL_SETTINGS.idleTimeoutMs);
+    assert.equal(typeof kept, "number");
+    assert.equal(reused, kept);
   });
 });
 

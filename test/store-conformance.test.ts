@@ -4,6 +4,7 @@ import { dirname } from "node:path";
 import { describe, test } from "node:test";
 import { everyRecord, type PagedListing } from "../src/store/every-record.js";
 import { openStore } from "../src/store/open.js";
+import { DEFAULT_POOL_SETTINGS } from "../src/store/pool-settings.js";
 import { DuplicateError, type Store, type TokenRecord } from "../src/store/types.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
 import { tempDatabase } from "./support/server-process.js";
@@ -41,7 +42,7 @@ async function sqliteFixture(): Promise<Fixture> {
 async function postgresFixture(preparedStatements: boolean): Promise<Fixture> {
   const schema = await createTestSchema();
   const { store } = await openStore(schema.url, {
-    pool: { size: 10, statementTimeoutMs: 10_000, connectTimeoutMs: 5_000, preparedStatements },
+    pool: { ...DEFAULT_POOL_SETTINGS, preparedStatements },
   });
   return {
     store,

@@ -17,6 +17,7 @@ export function openPostgres(
     connectionString: url,
     max: settings.size,
     connectionTimeoutMillis: settings.connectTimeoutMs,
+    idleTimeoutMillis: settings.idleTimeoutMs,
     statement_timeout: settings.statementTimeoutMs,
     // A transaction left open (a stuck request) must not hold row locks for longer than a statement may run.
     idle_in_transaction_session_timeout: settings.statementTimeoutMs,
