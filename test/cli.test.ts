@@ -362,6 +362,29 @@ describe("the database's secret", () => {
   });
 });
 
+describe("a database that is not there", () => {
+  test("a command makes it and says where, with the secret it generated; once", () => {
+    const path = join(dirname(tempDatabase()), "mistyped", "keyward.db");
+    const first = runCli(["clients", "list"], { DATABASE_URL: path });
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(
+      first.stderr,
+      `keyward: no database was at ${path}: made a new, empty one, with a new server secret in ${join(dirname(path), "keyward.secret")} (DATABASE_URL says where)\n`,
+    );
+    assert.ok(existsSync(path));
+    const again = runCli(["clients", "list"], { DATABASE_URL: path });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(again.stderr, "");
+  });
+
+  test("with the secret given, the notice names the database alone", () => {
+    const path = tempDatabase();
+    const made = runCli(["users", "list"], { DATABASE_URL: path, KEYWARD_SECRET: "s".repeat(40) });
+    assert.equal(made.status, 0, made.stderr);
+    assert.equal(made.stderr, `keyward: no database was at ${path}: made a new, empty one (DATABASE_URL says where)\n`);
+  });
+});
+
 describe("keyward help", () => {
   test("help lists the commands", () => {
     const result = runCli(["help"], env);

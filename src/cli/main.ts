@@ -1,8 +1,11 @@
 import cluster from "node:cluster";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
 import { inspect, parseArgs } from "node:util";
-import { type Config, ConfigError, loadConfig, MAX_WORKERS, wholeNumber } from "../config.js";
+import { type Config, ConfigError, loadConfig, MAX_WORKERS, secretFile, wholeNumber } from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
+import { isPostgresUrl } from "../store/engine.js";
 import { runBackupCommand } from "./backup.js";
 import { runClientsCommand } from "./clients.js";
 import { runCluster } from "./cluster.js";
@@ -50,6 +53,17 @@ async function serve(config: Config): Promise<number> {
     process.on("SIGINT", () => shutdown("SIGINT"));
   });
   return Promise.race([signalled, failed]);
+}
+
+/**
+ * A command run against a SQLite file that is not there makes a new, empty database: said on
+ * stderr, as a mistyped DATABASE_URL would otherwise leave a client or user where no server looks.
+ */
+function newDatabaseNotice(config: Config): string | undefined {
+  const { databaseUrl } = config;
+  if (isPostgresUrl(databaseUrl) || databaseUrl === ":memory:" || existsSync(databaseUrl)) return undefined;
+  const secret = config.secretSource === "generated" ? `, with a new server secret in ${secretFile(databaseUrl)}` : "";
+  return `keyward: no database was at ${resolve(databaseUrl)}: made a new, empty one${secret} (DATABASE_URL says where)\n`;
 }
 
 /**
@@ -132,8 +146,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!["migrate", "prune", "clients", "users", "keys"].includes(command)) {
     throw new UsageError(`unknown command: ${command}`);
   }
+  const notice = newDatabaseNotice(config);
   // A command counts no requests: no rate limiter, so no Redis to wait for (or warn about).
   const runtime = await openRuntime({ ...config, redisUrl: undefined });
+  if (notice) process.stderr.write(notice);
   try {
     switch (command) {
       case "migrate":
