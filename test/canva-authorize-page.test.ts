@@ -213,6 +213,12 @@ describe("sign-in and consent", () => {
     assert.equal(params.get("state"), "st-123");
     assert.equal(params.get("iss"), "http://keyward.test");
 
+    // HEAD is a safe method (a link checker's, a prefetcher's): it issues no code, even under consent.
+    const head = await h.app.inject({ method: "HEAD", url: authorizeUrl(), headers: { cookie: browser.header() } });
+    assert.equal(head.statusCode, 200);
+    assert.equal(head.headers.location, undefined);
+    assert.match(String(head.headers["content-type"]), /text\/html/);
+
     // Already consented: straight back with a code.
     const again = await browser.get(authorizeUrl());
     assert.equal(again.statusCode, 302);

@@ -151,8 +151,9 @@ function showConsent(
 }
 
 /**
- * The authorization page (RFC 6749 §4.1.1) at Canva's path. GET shows sign-in or consent; the
- * forms post back to the same URL, so the request is validated again on every step.
+ * The authorization page (RFC 6749 §4.1.1) at Canva's path. GET shows sign-in or consent, or under
+ * a remembered consent redirects with a code; the forms post back to the same URL, so the request
+ * is validated again on every step.
  */
 export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void {
   app.get(AUTHORIZE_PATH, async (request, reply) => {
@@ -160,7 +161,9 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     if (!valid) return reply;
     const signedIn = await signedInUser(deps, request);
     if (!signedIn) return showSignIn(deps, request, reply, valid.request);
-    if (await hasConsent(deps.core, valid.request.client.id, signedIn.user.id, valid.request.scopes)) {
+    // HEAD, a safe method, issues nothing: it answers as the consent page would.
+    const issuing = request.method !== "HEAD";
+    if (issuing && (await hasConsent(deps.core, valid.request.client.id, signedIn.user.id, valid.request.scopes))) {
       // Checked again as the code is issued: the consent may be withdrawn meanwhile.
       const outcome = await issueUnderConsent(deps.core, codeIssue(valid.request, signedIn.user.id));
       if (outcome.kind !== "ask") return answerApproval(deps, request, reply, 302, valid.request, outcome);
