@@ -1,11 +1,12 @@
 /**
- * `node dist/bench/checks/builds.js --other DIR [--operation revoke] [--runs 3] [--seconds 20] [--slice 1]`:
+ * `node dist/bench/checks/builds.js --other DIR [--operation revoke] [--runs 3] [--seconds 20] [--slice 1] [--pg URL]`:
  * keyward as built here against keyward as built in another checkout (`DIR`, with `npm install` and
  * `npx tsc` run there; a `git worktree` of an earlier commit, say), on the same load. In each run
  * both servers are live and driven in alternating slices (see runInterleaved), so that the drift
  * of a shared machine, which moves single runs by a third, falls on both builds alike. Prints each
  * run's rates and CPU per request, and the median ratio of this build's rate to the other's.
  * Both servers' fixtures are minted by this build's store: the two builds must share the schema.
+ * With `--pg`, both run on PostgreSQL at URL, each in a schema of its own made for the run.
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -26,6 +27,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     seconds: { type: "string", default: "20" },
     slice: { type: "string", default: "1" },
+    pg: { type: "string" },
   },
 });
 const runs = Number(values.runs);
@@ -54,7 +56,9 @@ for (let run = 1; run <= runs; run++) {
   // Alternate which build is prepared and driven first.
   const order = run % 2 === 1 ? (["this", "other"] as const) : (["other", "this"] as const);
   const targets = await Promise.all(
-    order.map((name) => startKeyward({ name, ...(name === "other" ? { checkout: other } : {}) })),
+    order.map((name) =>
+      startKeyward({ name, postgresUrl: values.pg, ...(name === "other" ? { checkout: other } : {}) }),
+    ),
   );
   try {
     const sideOptions = { seconds, slices, log };
