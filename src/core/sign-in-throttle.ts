@@ -1,5 +1,4 @@
 import { addressKey, type RateLimiter } from "./rate-limit.js";
-import { MAX_EMAIL_LENGTH } from "./users.js";
 
 export interface SignInPolicy {
   /**
@@ -44,12 +43,13 @@ export class SignInThrottle {
 
   /**
    * The counters an attempt uses: a browser the account trusts (`device`, its id from
-   * `trustedDevice`) has its own instead of the account's. An email longer than any account's
-   * counts against its address alone.
+   * `trustedDevice`) has its own instead of the account's. An email of any length has an account
+   * counter: accounts stored before emails were checked as lower-cased may be longer than any
+   * email accepted today.
    */
   private counters(account: string, address: string | undefined, device: string | undefined): Counter[] {
     const counters: Counter[] = [];
-    if (this.policy.failuresPerAccount > 0 && account.length <= MAX_EMAIL_LENGTH) {
+    if (this.policy.failuresPerAccount > 0) {
       counters.push(
         device === undefined
           ? {

@@ -7,8 +7,8 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-/** The longest address SMTP carries (RFC 5321 §4.5.3.1.3): no account has a longer one. */
-export const MAX_EMAIL_LENGTH = 254;
+/** The longest address SMTP carries (RFC 5321 §4.5.3.1.3), as stored (lower-cased). */
+const MAX_EMAIL_LENGTH = 254;
 
 export function isPlausibleEmail(email: string): boolean {
   // No whitespace or control character (NUL among them) on either side of the one `@`.
@@ -29,8 +29,7 @@ export type CheckedUserField = { ok: true; value: string } | { ok: false; proble
 export function checkEmail(email: string | undefined): CheckedUserField {
   const trimmed = email?.trim();
   if (!trimmed) return { ok: false, problem: { field: "email", problem: "missing" } };
-  // Checked as stored: lower-casing can lengthen it (İ becomes i and a combining dot), and sign-in
-  // counts an email longer than any account's against its address alone.
+  // Checked as stored: lower-casing can lengthen it (İ becomes i and a combining dot).
   if (!isPlausibleEmail(normalizeEmail(trimmed)))
     return { ok: false, problem: { field: "email", problem: "invalid", value: trimmed } };
   return { ok: true, value: trimmed };
