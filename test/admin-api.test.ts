@@ -99,9 +99,14 @@ async function assertNulIdsNotFound(harness: Harness) {
     ["PUT", "/users/%00/password", password, "user"],
     ["GET", "/users/%00/connections", undefined, "user"],
     ["GET", "/clients/%00", undefined, "client"],
+    ["DELETE", "/users/%00", undefined, "user"],
+    ["DELETE", "/clients/%00", undefined, "client"],
   ] as const) {
     const res = await admin(method, path, body, bearer, harness);
     assertError(res, 404, "not_found", new RegExp(`^No ${found} with id`));
+  }
+  for (const path of ["/users/%00/connections/OC-x", "/users/x/connections/%00"]) {
+    assertError(await admin("DELETE", path, undefined, bearer, harness), 404, "not_found", /has no connection/);
   }
 }
 

@@ -353,6 +353,14 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.getUserByEmail(`${user.email}\u0000`), undefined);
       assert.equal(await store.getUserById(`${user.id}\u0000`), undefined);
       assert.equal(await store.getUserById("\u0000"), undefined);
+      // Nor deletes or holds one: the admin API's DELETE answers 404 for such an id on either engine.
+      assert.equal(await store.deleteUser(`${user.id}\u0000`), false);
+      assert.equal(await store.deleteClient(`${client.id}\u0000`), false);
+      assert.deepEqual(
+        await store.transaction(async (tx) => [await tx.holdUser("\u0000"), await tx.holdClient("\u0000")]),
+        [false, false],
+      );
+      assert.equal((await store.getUserById(user.id))?.id, user.id);
     });
 
     it("records the first secret check and keeps it", async (store) => {

@@ -43,6 +43,7 @@ export async function listClients(
 }
 
 export async function deleteClient(cx: KyselyContext, id: string): Promise<boolean> {
+  if (!storable(id)) return false;
   const deleted = await cx.transaction(async ({ db }) => {
     // The client's row first: a transaction holding it (holdClient) makes this wait until it
     // commits, so the statements below see the lineage it wrote; one that comes later finds no client.
@@ -101,6 +102,7 @@ export async function updateClient(
 }
 
 export async function holdClient(cx: KyselyContext, id: string): Promise<boolean> {
+  if (!storable(id)) return false;
   const query = cx.db.selectFrom("clients").select("id").where("id", "=", id);
   // FOR KEY SHARE, the lock a foreign key check takes: holders do not wait on one another, and
   // deleteClient's FOR UPDATE waits for them all. SQLite's write lock already holds the whole

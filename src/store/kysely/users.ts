@@ -55,6 +55,7 @@ export async function setUserPassword(cx: KyselyContext, id: string, passwordHas
 }
 
 export async function deleteUser(cx: KyselyContext, id: string): Promise<boolean> {
+  if (!storable(id)) return false;
   return cx.transaction(async ({ db }) => {
     // Grants and consents are keyed by client, then user: naming every client lets both engines
     // use those keys instead of reading the whole table. Every grant has its client (deleteClient
@@ -74,6 +75,7 @@ export async function deleteUser(cx: KyselyContext, id: string): Promise<boolean
 }
 
 export async function holdUser(cx: KyselyContext, id: string): Promise<boolean> {
+  if (!storable(id)) return false;
   // As in holdConsent, an update takes the row's lock on PostgreSQL and SQLite's write lock
   // already holds the whole database; created_at is in no index, so the new row version is cheap.
   const result = await cx.db
