@@ -28,7 +28,7 @@ import { syncPath } from "./sync-path.js";
  * | KEYWARD_PG_POOL_SIZE           | 10                       | PostgreSQL connections per process (per worker with KEYWARD_WORKERS), at most 1000 |
  * | KEYWARD_PG_STATEMENT_TIMEOUT   | 10                       | PostgreSQL statement_timeout; also bounds a transaction left idle |
  * | KEYWARD_PG_CONNECT_TIMEOUT     | 5                        | how long a request waits for a PostgreSQL connection before a 503 |
- * | KEYWARD_PG_IDLE_TIMEOUT       | 300                      | a PostgreSQL connection unused this long is closed; 0 keeps connections open |
+ * | KEYWARD_PG_IDLE_TIMEOUT        | 300                      | a PostgreSQL connection unused this long is closed; 0 keeps connections open |
  * | KEYWARD_PG_PREPARE             | on                       | `off` sends every query unnamed, for a proxy that cannot keep named prepared statements per connection (PgBouncer before 1.21 in transaction mode) |
  * | KEYWARD_PRUNE_INTERVAL         | 600                      | mean time between prunes of expired records (randomized ±50%); 0 turns the timer off |
  * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning, at most 100000 |

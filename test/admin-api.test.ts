@@ -101,11 +101,15 @@ async function assertNulIdsNotFound(harness: Harness) {
     ["GET", "/clients/%00", undefined, "client"],
     ["DELETE", "/users/%00", undefined, "user"],
     ["DELETE", "/clients/%00", undefined, "client"],
+    ["PATCH", "/clients/%00", { client_name: "Renamed" }, "client"],
+    ["POST", "/clients/%00/secret", {}, "client"],
   ] as const) {
     const res = await admin(method, path, body, bearer, harness);
     assertError(res, 404, "not_found", new RegExp(`^No ${found} with id`));
   }
-  for (const path of ["/users/%00/connections/OC-x", "/users/x/connections/%00"]) {
+  // A user who exists, so that the client's id is the one looked up.
+  const { userId } = await harness.createUser();
+  for (const path of ["/users/%00/connections/OC-x", `/users/${userId}/connections/%00`]) {
     assertError(await admin("DELETE", path, undefined, bearer, harness), 404, "not_found", /has no connection/);
   }
 }

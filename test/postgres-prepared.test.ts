@@ -137,7 +137,9 @@ describe("KEYWARD_PG_IDLE_TIMEOUT", () => {
     }
   };
 
-  test("an idle connection is closed after the timeout and kept before it", { skip: PG_SKIP }, async () => {
+  test("an idle connection is closed after the timeout, and kept while a longer one runs", {
+    skip: PG_SKIP,
+  }, async () => {
     const [closedBefore, reopened] = await backendAfterIdling(1_000);
     assert.notEqual(reopened, closedBefore);
     const [kept, reused] = await backendAfterIdling(DEFAULT_POOL_SETTINGS.idleTimeoutMs);

@@ -356,6 +356,8 @@ for (const { engine, open, skip } of ENGINES) {
       // Nor deletes or holds one: the admin API's DELETE answers 404 for such an id on either engine.
       assert.equal(await store.deleteUser(`${user.id}\u0000`), false);
       assert.equal(await store.deleteClient(`${client.id}\u0000`), false);
+      assert.equal(await store.updateClient(`${client.id}\u0000`, { name: "x" }, NOW), false);
+      assert.equal(await store.setClientSecretHash(`${client.id}\u0000`, "h", NOW), false);
       assert.deepEqual(
         await store.transaction(async (tx) => [await tx.holdUser("\u0000"), await tx.holdClient("\u0000")]),
         [false, false],

@@ -66,6 +66,7 @@ export async function setClientSecretHash(
   now: number,
   previousValidUntil?: number,
 ): Promise<boolean> {
+  if (!storable(id)) return false;
   const result = await cx.db
     .updateTable("clients")
     .set((eb) => ({
@@ -87,6 +88,7 @@ export async function updateClient(
   changes: ClientChanges,
   now: number,
 ): Promise<boolean> {
+  if (!storable(id)) return false;
   const result = await cx.db
     .updateTable("clients")
     .set({
