@@ -125,6 +125,19 @@ describe("revoke", () => {
     assert.equal(await h.runtime.core.store.getConsent(client.clientId, user.userId), undefined);
   });
 
+  test("Canva's starter kit disconnects with Basic and the same credentials in the body", async () => {
+    const tokens = await issue();
+    const res = await post("revoke", {
+      client_secret: client.clientSecret,
+      client_id: client.clientId,
+      token: tokens.refresh_token,
+    });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.json(), {});
+    assert.deepEqual((await post("introspect", { token: tokens.access_token })).json(), { active: false });
+    assert.equal(await h.runtime.core.store.getConsent(client.clientId, user.userId), undefined);
+  });
+
   test("revoking a refresh token ends every lineage of that user with the client, and nothing else", async () => {
     const [first, second] = [await issue(), await issue()];
     const pending = await h.issueCode(client, user);

@@ -341,14 +341,29 @@ describe("token endpoint errors", () => {
     );
   });
 
-  test("Basic and body credentials together: 400 unauthorized_client", async () => {
-    const res = await token({ grant_type: "refresh_token", refresh_token: "x", client_secret: client.clientSecret });
+  test("Basic with a different secret in the body: 400 unauthorized_client", async () => {
+    const res = await token({
+      grant_type: "refresh_token",
+      refresh_token: "x",
+      client_secret: `${client.clientSecret}x`,
+    });
     assertCanvaError(
       res,
       400,
       "unauthorized_client",
       "The client must either be authenticated using basic auth or body parameters.",
     );
+  });
+
+  test("Basic with the same secret in the body authenticates as Basic", async () => {
+    const res = await token({ grant_type: "refresh_token", refresh_token: "x", client_secret: client.clientSecret });
+    assertCanvaError(res, 400, "invalid_grant");
+    const wrong = `Basic ${Buffer.from(`${client.clientId}:wrong`).toString("base64")}`;
+    const forged = await token(
+      { grant_type: "refresh_token", refresh_token: "x", client_secret: "wrong" },
+      { authorization: wrong },
+    );
+    assertCanvaError(forged, 401, "invalid_client");
   });
 
   test("a repeated parameter: 400 invalid_field", async () => {

@@ -20,7 +20,8 @@ function parseBasic(header: string): ClientCredentials | undefined {
 }
 
 /**
- * Canva's rule: a client authenticates with HTTP Basic or with body parameters, never both.
+ * Canva's rule: a client authenticates with HTTP Basic or with body parameters. The same id and
+ * secret sent both ways count as Basic alone: Canva's own starter kit disconnects a user that way.
  * Failures are 401 `invalid_client`, with a Basic challenge when Basic was tried.
  */
 export async function authenticateCanvaClient(
@@ -32,13 +33,6 @@ export async function authenticateCanvaClient(
   const usesBasic = header !== undefined && /^basic /i.test(header);
   let credentials: ClientCredentials;
   if (usesBasic) {
-    if (params.has("client_secret")) {
-      throw new CanvaError(
-        400,
-        "unauthorized_client",
-        "The client must either be authenticated using basic auth or body parameters.",
-      );
-    }
     const parsed = parseBasic(header);
     if (!parsed) {
       throw new CanvaError(
@@ -52,6 +46,16 @@ export async function authenticateCanvaClient(
     const bodyClientId = params.optional("client_id");
     if (bodyClientId !== undefined && bodyClientId !== parsed.clientId) {
       throw new CanvaError(400, "unauthorized_client", "client_id body param does not match the basic auth client");
+    }
+    // Both secrets come from this request, so comparing them tells the caller nothing it did not send;
+    // the Basic one is then checked against the stored hash as ever.
+    const bodySecret = params.optional("client_secret");
+    if (bodySecret !== undefined && bodySecret !== parsed.clientSecret) {
+      throw new CanvaError(
+        400,
+        "unauthorized_client",
+        "The client must either be authenticated using basic auth or body parameters.",
+      );
     }
     credentials = parsed;
   } else {
