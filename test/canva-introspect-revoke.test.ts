@@ -220,8 +220,14 @@ describe("user endpoints", () => {
     assert.equal(missing.statusCode, 401);
     assert.equal(missing.json().code, "invalid_access_token");
     assert.equal(missing.json().message, "Missing Authorization header");
+    // RFC 6750 §3.1: no bearer token at all, or another scheme, is challenged without an error code.
+    assert.equal(missing.headers["www-authenticate"], 'Bearer realm="keyward"');
     const malformed = await get("/rest/v1/users/me", "Token abc");
     assert.equal(malformed.json().message, "Malformed Authorization header");
+    assert.equal(malformed.headers["www-authenticate"], 'Bearer realm="keyward"');
+    const badBearer = await get("/rest/v1/users/me", "Bearer a b");
+    assert.equal(badBearer.json().message, "Malformed Authorization header");
+    assert.match(String(badBearer.headers["www-authenticate"]), /^Bearer .*error="invalid_token"/);
     const invalid = await get("/rest/v1/users/me", "Bearer abc.def.ghi");
     assert.equal(invalid.statusCode, 401);
     assert.equal(invalid.json().message, "Access token is invalid");

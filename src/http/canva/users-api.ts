@@ -10,12 +10,22 @@ function bearerError(status: number, code: string, message: string, rfcError = "
   });
 }
 
+/** RFC 6750 §3.1: a request with no bearer token at all is challenged without an error code. */
+function noBearer(message: string): CanvaError {
+  return new CanvaError(401, "invalid_access_token", message, "invalid_token", {
+    "www-authenticate": 'Bearer realm="keyward"',
+  });
+}
+
 /** RFC 6750 bearer authentication with Canva's resource errors. */
 async function authorize(core: CoreContext, request: FastifyRequest, scope?: string) {
   const header = request.headers.authorization;
-  if (!header) throw bearerError(401, "invalid_access_token", "Missing Authorization header");
+  if (!header) throw noBearer("Missing Authorization header");
   const match = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header);
-  if (!match?.[1]) throw bearerError(401, "invalid_access_token", "Malformed Authorization header");
+  if (!match?.[1]) {
+    if (!/^Bearer(\s|$)/i.test(header)) throw noBearer("Malformed Authorization header");
+    throw bearerError(401, "invalid_access_token", "Malformed Authorization header");
+  }
   const access = await accessUser(core, match[1], scope);
   switch (access.status) {
     case "granted":
