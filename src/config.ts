@@ -19,6 +19,7 @@ import { syncPath } from "./sync-path.js";
  * | LOG_LEVEL                      | info                     | pino level |
  * | KEYWARD_CODE_TTL               | 600                      | authorization code lifetime |
  * | KEYWARD_ACCESS_TOKEN_TTL       | 14400                    | Canva dialect access token lifetime |
+ * | KEYWARD_ACCESS_TOKEN_AUDIENCE  | KEYWARD_ISSUER           | `aud` of Canva dialect access tokens (RFC 9068): the identifier resource servers check |
  * | KEYWARD_REFRESH_TOKEN_TTL      | 15552000 (180 days)      | Canva dialect refresh token lifetime |
  * | KEYWARD_CAL_ACCESS_TOKEN_TTL   | 3600                     | Cal.com dialect access token lifetime |
  * | KEYWARD_CAL_REFRESH_TOKEN_TTL  | 31536000 (365 days)      | Cal.com dialect refresh token lifetime |
@@ -63,6 +64,8 @@ export interface Config {
   host: string;
   databaseUrl: string;
   issuer: string;
+  /** `aud` of the Canva dialect's RFC 9068 access tokens. */
+  accessTokenAudience: string;
   secret: string;
   secretSource: "environment" | "generated" | "file" | "ephemeral";
   logLevel: string;
@@ -229,6 +232,17 @@ function parseIssuer(raw: string): string {
   return issuer;
 }
 
+/** RFC 7519's StringOrURI, as resource servers compare it: one printable token, no spaces. */
+function parseAudience(raw: string | undefined, issuer: string): string {
+  if (!raw) return issuer;
+  if (raw.length > 2048 || !/^[\x21-\x7e]+$/.test(raw)) {
+    throw new ConfigError(
+      "KEYWARD_ACCESS_TOKEN_AUDIENCE must be printable ASCII without spaces, at most 2048 characters",
+    );
+  }
+  return raw;
+}
+
 /** A SQLite file path or a PostgreSQL URL; any other URL is a mistake, not a file name. */
 function parseDatabaseUrl(raw: string | undefined): string {
   const url = raw || "./data/keyward.db";
@@ -327,6 +341,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || "127.0.0.1",
     databaseUrl,
     issuer,
+    accessTokenAudience: parseAudience(env.KEYWARD_ACCESS_TOKEN_AUDIENCE, issuer),
     ...resolveSecret(env, databaseUrl),
     logLevel: logLevel(env.LOG_LEVEL),
     codeTtlMs: durationMs(env, "KEYWARD_CODE_TTL", 600),

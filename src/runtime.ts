@@ -129,7 +129,13 @@ export async function openRuntime(
       await keyRing.load(now);
       await webhookKeys.load(now);
     },
-    canvaTokens: new CanvaTokenFormat(keyRing, config.accessTokenTtlMs, config.refreshTokenTtlMs, signing.sign),
+    canvaTokens: new CanvaTokenFormat(
+      keyRing,
+      config.accessTokenTtlMs,
+      config.refreshTokenTtlMs,
+      config.accessTokenAudience,
+      signing.sign,
+    ),
     calTokens: new CalTokenFormat(keyRing, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs, signing.sign),
     signInThrottle: new SignInThrottle(
       rateLimiter,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
+import { ConfigError, loadConfig } from "../src/config.js";
 import { randomToken } from "../src/core/crypto.js";
 import {
   createHarness,
@@ -87,14 +88,37 @@ describe("authorization_code grant", () => {
     assert.equal(header.alg, "ES256");
     assert.equal(typeof header.kid, "string");
     const jwks = (await h.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json();
-    const { payload } = await jwtVerify(body.access_token, createLocalJWKSet(jwks), { issuer: "http://keyward.test" });
-    for (const claim of ["iss", "sub", "client_id", "client", "scope", "jti", "iat", "nbf", "exp"]) {
+    // As an RFC 9068 resource server checks it: type, issuer and audience (the issuer unless configured).
+    const { payload } = await jwtVerify(body.access_token, createLocalJWKSet(jwks), {
+      issuer: "http://keyward.test",
+      audience: "http://keyward.test",
+      typ: "at+jwt",
+    });
+    for (const claim of ["iss", "aud", "sub", "client_id", "client", "scope", "jti", "iat", "nbf", "exp"]) {
       assert.ok(payload[claim] !== undefined, `claim ${claim}`);
     }
     assert.equal(payload.client_id, client.clientId);
     assert.equal(payload.client, client.clientId);
     assert.equal((payload.exp ?? 0) - (payload.iat ?? 0), 14400);
     assert.notEqual(payload.sub, user.userId);
+  });
+
+  test("KEYWARD_ACCESS_TOKEN_AUDIENCE names the access tokens' aud; a value with spaces is refused", async () => {
+    const other = await createHarness({ KEYWARD_ACCESS_TOKEN_AUDIENCE: "https://api.example.com" });
+    try {
+      const res = await other.exchangeCode(await other.createClient(), await other.createUser());
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(decodeJwt(res.json().access_token).aud, "https://api.example.com");
+    } finally {
+      await other.close();
+    }
+    const base = { DATABASE_URL: ":memory:", KEYWARD_SECRET: "s".repeat(32) };
+    assert.throws(() => loadConfig({ ...base, KEYWARD_ACCESS_TOKEN_AUDIENCE: "my api" }), ConfigError);
+    assert.throws(() => loadConfig({ ...base, KEYWARD_ACCESS_TOKEN_AUDIENCE: "a".repeat(2049) }), ConfigError);
+    assert.equal(
+      loadConfig({ ...base, KEYWARD_ISSUER: "https://id.example.com/" }).accessTokenAudience,
+      "https://id.example.com",
+    );
   });
 
   test("the subject is stable for one client and different for another", async () => {

@@ -12,6 +12,8 @@ export class CanvaTokenFormat implements TokenFormat {
     private readonly keyRing: KeyRing,
     private readonly accessTtlMs: number,
     private readonly refreshTtlMs: number,
+    /** Whom the access tokens are for: RFC 9068 requires `aud`. */
+    private readonly audience: string,
     private readonly signer: Es256Signer = signOnThreadPool,
   ) {}
 
@@ -28,6 +30,7 @@ export class CanvaTokenFormat implements TokenFormat {
         client: ctx.clientId,
         scope: ctx.scopes.join(" "),
         iss: ctx.issuer,
+        aud: this.audience,
         sub: ctx.subject,
         iat: seconds(ctx.now),
         nbf: seconds(ctx.now),
