@@ -59,3 +59,10 @@ test("text PostgreSQL cannot store is the request's fault (400), not a server er
   }
   assert.equal(classifyFailure(coded("22001")).kind, "internal");
 });
+
+test("a body whose connection reset mid-way is the client's failure, though it fails with ECONNRESET", () => {
+  // As Fastify hands on the request stream's error: marked 400.
+  const aborted = Object.assign(new Error("aborted"), { code: "ECONNRESET", statusCode: 400 });
+  assert.deepEqual(classifyFailure(aborted), { kind: "client-error", status: 400, message: "aborted" });
+  assert.equal(classifyFailure(coded("ECONNRESET")).kind, "unavailable");
+});

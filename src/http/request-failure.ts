@@ -26,12 +26,14 @@ export function classifyFailure(error: unknown): RequestFailure {
   // An empty body is not JSON either (RFC 8259 asks for one value at least).
   if (code === "FST_ERR_CTP_INVALID_JSON_BODY" || code === "FST_ERR_CTP_EMPTY_JSON_BODY")
     return { kind: "malformed-json" };
+  // Before the store's failures: a body whose connection reset mid-way fails with ECONNRESET too,
+  // but Fastify marks it 400, where no store error carries a status.
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+    return { kind: "client-error", status: statusCode, message: message ?? "Bad request" };
+  }
   if (isUnavailable(error)) return { kind: "unavailable" };
   if (isUnstorableText(error)) {
     return { kind: "client-error", status: 400, message: "The request holds a character that cannot be stored" };
-  }
-  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
-    return { kind: "client-error", status: statusCode, message: message ?? "Bad request" };
   }
   return { kind: "internal" };
 }
