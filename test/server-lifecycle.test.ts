@@ -187,6 +187,15 @@ test("a request answered before its body arrived gets that one answer, not a 408
       assert.equal(answer.match(/HTTP\/1\.1 \d{3}/g)?.length, 1, answer);
       assert.doesNotMatch(answer, /408/);
     }
+    // Nor an answer to the malformed rest of a body that comes after the answer went out.
+    const chunked = await rawConnection(server.url);
+    chunked.socket.write("GET /healthz HTTP/1.1\r\nHost: keyward\r\nTransfer-Encoding: chunked\r\n\r\n");
+    await new Promise<void>((resolveAnswered) => {
+      chunked.socket.on("data", () => resolveAnswered());
+    });
+    chunked.socket.write("zz\r\n{}\r\n0\r\n\r\n");
+    const answers = (await chunked.closed).match(/HTTP\/1\.1 \d{3}/g);
+    assert.deepEqual(answers, ["HTTP/1.1 200"]);
     // A second request whose headers stop arriving on the same connection still gets its 408.
     const { socket, closed } = await rawConnection(server.url);
     socket.write("GET /healthz HTTP/1.1\r\nHost: keyward\r\n\r\nGET /healthz HTTP/1.1\r\nHost: k");

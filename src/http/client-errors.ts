@@ -22,11 +22,11 @@ export const answerClientError =
   (faceOf: FaceOf) =>
   (error: Error & { code?: string; rawPacket?: unknown }, socket: ServerSocket): void => {
     if (error.code === "ECONNRESET" || socket.destroyed) return;
-    // A route may answer before reading a body that then never comes (a GET sent with one, say):
-    // the request times out after its answer went out. The client has its answer; another would
-    // arrive unasked for, as the answer to its next request.
+    // A route may answer before reading a body that then never comes whole (a GET sent with one,
+    // say): the request times out, or its body turns out malformed, after its answer went out.
+    // The client has its answer; another would arrive unasked for, as the answer to its next request.
     const answered = !socket._httpMessage && socket.parser?.incoming?.complete === false;
-    if (error.code === "ERR_HTTP_REQUEST_TIMEOUT" && answered) {
+    if (answered) {
       socket.destroy();
       return;
     }
