@@ -27,7 +27,8 @@ export function registerAdminWebhooks(scope: FastifyInstance, deps: AppDeps): vo
     webhooks.post("/webhooks/sign", async (request) => {
       const { text, parsed } = (request.body ?? { text: "", parsed: undefined }) as AsSent;
       readJsonObject(request, parsed);
-      return signWebhookNotification(deps.webhookKeys, text, deps.core.now());
+      // The parser skipped a byte order mark; a JWT's claims must not begin with one (RFC 8259 §8.1).
+      return signWebhookNotification(deps.webhookKeys, text.replace(/^\uFEFF/, ""), deps.core.now());
     });
   });
 }
