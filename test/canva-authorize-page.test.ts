@@ -101,6 +101,15 @@ describe("requests that redirect with an error", () => {
     });
   }
 
+  test("an error_description that repeats the request holds only RFC 6749's characters, and is cut short", async () => {
+    for (const scope of ['folder:\u0000"\\é', `x${"y".repeat(5000)}`]) {
+      const res = await new Browser().get(authorizeUrl({ scope }));
+      const description = redirectParams(res.headers.location as string).params.get("error_description") ?? "";
+      assert.match(description, /^Scopes not allowed for this client: /);
+      assert.match(description, /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,200}$/);
+    }
+  });
+
   test("lower-case s256 is accepted", async () => {
     const res = await new Browser().get(authorizeUrl({ code_challenge_method: "s256" }));
     assert.equal(res.statusCode, 200);

@@ -54,6 +54,18 @@ function redirectWith(
     .send();
 }
 
+/**
+ * RFC 6749 §4.1.2.1 allows an error_description only printable ASCII without `"` or `\\`; a
+ * description that repeats the request (an unknown scope) is cut to that, and to a length a
+ * redirect can carry.
+ */
+function redirectableDescription(description: string): string {
+  const printable = description.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "?");
+  return printable.length > MAX_DESCRIPTION ? `${printable.slice(0, MAX_DESCRIPTION - 3)}...` : printable;
+}
+
+const MAX_DESCRIPTION = 200;
+
 /** The request checked again, with its raw query; undefined once an error page or redirect has answered it. */
 async function validate(deps: AppDeps, request: FastifyRequest, reply: FastifyReply, status: number) {
   const query = rawQuery(request);
@@ -73,7 +85,7 @@ async function validate(deps: AppDeps, request: FastifyRequest, reply: FastifyRe
   if (check.kind === "redirect-error") {
     redirectWith(deps, reply, status, check.redirectUri, {
       error: check.error.code,
-      error_description: check.error.description,
+      error_description: redirectableDescription(check.error.description),
       state: check.state,
     });
     return undefined;
