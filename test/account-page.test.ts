@@ -144,3 +144,44 @@ test("signed out, a disconnect goes to the sign-in page; with no integration nam
   assert.equal(signedOut.statusCode, 303);
   assert.equal(signedOut.headers.location, "/login?return_to=%2F");
 });
+
+test("forms posted from another site are refused before they are read, and change no cookie", async () => {
+  const client = await h.createClient();
+  const user = await h.createUser();
+  const tokens = await connect(client, user);
+  const browser = new InjectBrowser(h);
+  await browser.signIn("/login", user);
+  const home = (await browser.get("/")).body;
+  const signOut = /action="\/logout"><input type="hidden" name="csrf_token" value="([^"]+)"/.exec(home)?.[1] ?? "";
+  const cookies = new Map(browser.cookies);
+  for (const site of ["cross-site", "same-site"]) {
+    const elsewhere = { "sec-fetch-site": site };
+    const posts = [
+      browser.post("/logout", { csrf_token: signOut }, elsewhere),
+      browser.post(
+        "/connections/disconnect",
+        { csrf_token: disconnectToken(home, client.clientId), client_id: client.clientId },
+        elsewhere,
+      ),
+      browser.post("/login", { csrf_token: "x", email: user.email, password: user.password }, elsewhere),
+      browser.post(authorizeUrl(client.clientId), { action: "consent", decision: "allow" }, elsewhere),
+    ];
+    for (const res of await Promise.all(posts)) {
+      assert.equal(res.statusCode, 403, site);
+      assert.match(res.body, /This form came from another site/);
+      assert.equal(res.headers["set-cookie"], undefined);
+    }
+  }
+  assert.deepEqual(browser.cookies, cookies);
+  assert.equal((await h.profile(tokens.access_token)).statusCode, 200, "still connected");
+  assert.match((await browser.get("/")).body, /Sign out/, "still signed in");
+  // The browser's own pages post same-origin.
+  const own = await browser.post("/logout", { csrf_token: signOut }, { "sec-fetch-site": "same-origin" });
+  assert.equal(own.statusCode, 303);
+});
+
+test("a sign-out that carries no session cookie clears none: a forged one could clear a cookie the browser withheld", async () => {
+  const res = await new InjectBrowser(h).post("/logout", {});
+  assert.equal(res.statusCode, 303);
+  assert.equal(res.headers["set-cookie"], undefined);
+});

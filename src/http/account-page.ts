@@ -1,11 +1,11 @@
 import type { FastifyInstance } from "fastify";
 import { disconnect, listConnections } from "../core/connections.js";
-import { csrfBinding, csrfToken, csrfValid, sessionPurpose, signedInUser } from "./browser.js";
+import { csrfBinding, csrfToken, csrfValid, postedFromAnotherSite, sessionPurpose, signedInUser } from "./browser.js";
 import type { AppDeps } from "./deps.js";
 import { firstValue, postedForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { accountPage } from "./pages/account.js";
-import { errorPage, formExpiredPage } from "./pages/error.js";
+import { crossSiteFormPage, errorPage, formExpiredPage } from "./pages/error.js";
 import { page } from "./pages/layout.js";
 
 /** The home page: signed in, the user's connected integrations, each of which they can disconnect. */
@@ -26,6 +26,7 @@ export function registerAccountPage(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.post("/connections/disconnect", async (request, reply) => {
+    if (postedFromAnotherSite(request)) return sendHtml(reply, 403, crossSiteFormPage());
     const form = postedForm(request.body);
     const signedIn = await signedInUser(deps, request);
     if (!signedIn) return reply.status(303).header("location", "/login?return_to=%2F").send();

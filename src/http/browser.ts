@@ -36,6 +36,18 @@ export async function signedInUser(deps: AppDeps, request: FastifyRequest): Prom
   return user && { sessionId, user };
 }
 
+/**
+ * A form posted by a page of another site, or of a sibling subdomain, as the browser says in
+ * Sec-Fetch-Site. Such a post carries no SameSite=Lax cookie, so answered as usual it would look
+ * like a first visit, and the answer's cookies would replace this browser's (its CSRF binding, or
+ * its session cookie cleared by a forged sign-out). Refused before it is read; browsers that send
+ * no such header still meet the CSRF tokens.
+ */
+export function postedFromAnotherSite(request: FastifyRequest): boolean {
+  const site = request.headers["sec-fetch-site"];
+  return site === "cross-site" || site === "same-site";
+}
+
 /** The browser's CSRF binding: a random cookie, set on first sight. */
 export function csrfBinding(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): string {
   return readCookie(request, cookieName(deps, CSRF_COOKIE)) ?? newCsrfBinding(deps, reply);
@@ -122,6 +134,8 @@ export async function signIn(
 
 export async function signOut(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   const sessionId = readCookie(request, cookieName(deps, SESSION_COOKIE));
+  // With no session cookie sent there is nothing to clear, and a forged request could clear one the browser withheld.
+  if (sessionId === undefined) return;
   if (sessionId) await endSession(deps.core, sessionId);
   clearCookie(reply, cookieName(deps, SESSION_COOKIE), cookieOptions(deps));
 }

@@ -1,9 +1,18 @@
 import type { FastifyInstance } from "fastify";
-import { csrfBinding, csrfToken, csrfValid, sessionPurpose, signedInUser, signIn, signOut } from "./browser.js";
+import {
+  csrfBinding,
+  csrfToken,
+  csrfValid,
+  postedFromAnotherSite,
+  sessionPurpose,
+  signedInUser,
+  signIn,
+  signOut,
+} from "./browser.js";
 import type { AppDeps } from "./deps.js";
 import { postedForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
-import { formExpiredPage } from "./pages/error.js";
+import { crossSiteFormPage, formExpiredPage } from "./pages/error.js";
 import { signInPage } from "./pages/sign-in.js";
 
 /** A path of printable ASCII: browsers drop tabs and newlines from URLs, and a header carries no control characters. */
@@ -30,6 +39,7 @@ export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.post("/login", async (request, reply) => {
+    if (postedFromAnotherSite(request)) return sendHtml(reply, 403, crossSiteFormPage());
     const returnTo = safeReturnPath((request.query as Record<string, unknown>).return_to);
     const form = postedForm(request.body);
     if (!csrfValid(deps, request, form, "sign_in")) {
@@ -54,6 +64,7 @@ export function registerSignInPage(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.post("/logout", async (request, reply) => {
+    if (postedFromAnotherSite(request)) return sendHtml(reply, 403, crossSiteFormPage());
     const form = postedForm(request.body);
     const signedIn = await signedInUser(deps, request);
     // Signed out already, there is nothing a forged request could end.

@@ -10,12 +10,21 @@ import {
   type ValidAuthorizationRequest,
 } from "../../core/authorization.js";
 import { withQuery } from "../../core/redirect-uri.js";
-import { csrfBinding, csrfToken, csrfValid, type SignedIn, sessionPurpose, signedInUser, signIn } from "../browser.js";
+import {
+  csrfBinding,
+  csrfToken,
+  csrfValid,
+  postedFromAnotherSite,
+  type SignedIn,
+  sessionPurpose,
+  signedInUser,
+  signIn,
+} from "../browser.js";
 import type { AppDeps } from "../deps.js";
 import { duplicatedNames, firstValue, parseForm, postedForm, TooManyParametersError } from "../form-body.js";
 import { sendHtml } from "../html.js";
 import { consentPage } from "../pages/consent.js";
-import { errorPage, formExpiredPage } from "../pages/error.js";
+import { crossSiteFormPage, errorPage, formExpiredPage } from "../pages/error.js";
 import { signInPage } from "../pages/sign-in.js";
 
 export const AUTHORIZE_PATH = "/api/oauth/authorize";
@@ -184,6 +193,7 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
   });
 
   app.post(AUTHORIZE_PATH, async (request, reply) => {
+    if (postedFromAnotherSite(request)) return sendHtml(reply, 403, crossSiteFormPage());
     const valid = await validate(deps, request, reply, 303);
     if (!valid) return reply;
     const form = postedForm(request.body);
