@@ -471,7 +471,21 @@ describe("passwords", () => {
 describe("rate limits", () => {
   test("a sliding window counts the overlapping part of the previous window", () => {
     assert.deepEqual(decide({ current: 0, previous: 0 }, 1, 1000, 0), { allowed: true, retryAfterMs: 0 });
-    assert.equal(decide({ current: 1, previous: 0 }, 1, 1000, 200).retryAfterMs, 801);
+    // A full window refuses until its end, and then, as the previous window, until enough of it has slid out.
+    assert.equal(decide({ current: 1, previous: 0 }, 1, 1000, 200).retryAfterMs, 1800);
+    assert.equal(decide({ current: 4, previous: 0 }, 4, 1000, 200).retryAfterMs, 1050);
+    for (const [limit, current, at] of [
+      [4, 4, 200],
+      [5, 5, 0],
+      [20, 20, 999],
+      [3, 3, 123],
+    ] as const) {
+      const { retryAfterMs } = decide({ current, previous: 0 }, limit, 1000, at);
+      const retry = at + retryAfterMs;
+      // At the time it names, the next window (this one's count its previous) allows; a moment before, not.
+      assert.equal(decide({ current: 0, previous: current }, limit, 1000, retry).allowed, true, `${limit}`);
+      assert.equal(decide({ current: 0, previous: current }, limit, 1000, retry - 2).allowed, false, `${limit}`);
+    }
     // Half of a full previous window still overlaps at the middle of the current one.
     assert.equal(decide({ current: 0, previous: 10 }, 6, 1000, 500).allowed, true);
     assert.equal(decide({ current: 1, previous: 10 }, 6, 1000, 500).allowed, false);
@@ -484,9 +498,12 @@ describe("rate limits", () => {
     for (let i = 0; i < 3; i++) assert.equal((await limiter.consume("k", 3, 1000)).allowed, true);
     const refused = await limiter.consume("k", 3, 1000);
     assert.equal(refused.allowed, false);
-    assert.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 1001);
+    // The rest of this window, then a third of the next, when one of the three has slid out.
+    assert.equal(refused.retryAfterMs, 1334);
     assert.equal((await limiter.consume("other", 3, 1000)).allowed, true);
-    now += 2000;
+    now += refused.retryAfterMs - 1;
+    assert.equal((await limiter.consume("k", 3, 1000)).allowed, false, "not before the time it named");
+    now += 1;
     assert.equal((await limiter.consume("k", 3, 1000)).allowed, true);
     await limiter.close();
   });
@@ -661,7 +678,7 @@ describe("rate limits", () => {
     assert.equal(await throttle.attempt("a@x", "10.0.0.1"), undefined);
     assert.equal(await throttle.attempt("a@x", "10.0.0.2"), undefined);
     assert.deepEqual(await throttle.attempt("a@x", "10.0.0.3"), {
-      retryAfterMs: 60_001,
+      retryAfterMs: 90_000,
       limited: "account",
       firstInWindow: true,
     });
@@ -688,7 +705,7 @@ describe("rate limits", () => {
       assert.equal(await throttle.refusal("10.0.0.1"), undefined);
       await throttle.failed("10.0.0.1");
     }
-    assert.deepEqual(await throttle.refusal("10.0.0.1"), { retryAfterMs: 60_001, firstInWindow: true });
+    assert.deepEqual(await throttle.refusal("10.0.0.1"), { retryAfterMs: 80_000, firstInWindow: true });
     assert.equal((await throttle.refusal("10.0.0.1"))?.firstInWindow, false);
     assert.equal(await throttle.refusal("10.0.0.2"), undefined, "another address is not refused");
     now += 120_000;

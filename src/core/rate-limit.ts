@@ -46,7 +46,12 @@ export function decide(counts: WindowCounts, limit: number, windowMs: number, no
   const elapsed = now % windowMs;
   const overlap = 1 - elapsed / windowMs;
   if (counts.previous * overlap + counts.current + 1 <= limit) return ALLOWED;
-  if (counts.current + 1 > limit) return { allowed: false, retryAfterMs: windowMs - elapsed + 1 };
+  if (counts.current + 1 > limit) {
+    // When this window ends its count weighs on the next as the previous one's, and refuses
+    // until enough of it has slid out too: until then, and not before, a retry is allowed.
+    const intoNext = Math.ceil((windowMs * (counts.current - limit + 1)) / counts.current);
+    return { allowed: false, retryAfterMs: windowMs - elapsed + Math.max(1, intoNext) };
+  }
   // Wait until enough of the previous window has slid out.
   const neededOverlap = (limit - 1 - counts.current) / counts.previous;
   return { allowed: false, retryAfterMs: Math.max(1, Math.ceil((1 - neededOverlap) * windowMs - elapsed)) };
