@@ -69,12 +69,7 @@ export async function startServer(
     { intervalMs: config.pruneIntervalMs, batchSize: config.pruneBatchSize },
     app.log,
   );
-  if (config.secretSource === "generated") {
-    app.log.info(
-      { secret_file: secretFile(config.databaseUrl) },
-      "generated a server secret and stored it beside the database; set KEYWARD_SECRET to manage it yourself",
-    );
-  }
+  if (config.secretSource === "generated") logGeneratedSecret(app.log, config);
   let admin: RunningServer["admin"];
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -135,4 +130,12 @@ export async function startServer(
     });
   });
   return { app, runtime, url, admin, stoppedOnFailure, stop };
+}
+
+/** Said once, by whichever process made the secret (a cluster's primary, or the server itself). */
+export function logGeneratedSecret(log: { info(details: object, message: string): void }, config: Config): void {
+  log.info(
+    { secret_file: secretFile(config.databaseUrl) },
+    "generated a server secret and stored it beside the database; set KEYWARD_SECRET to manage it yourself",
+  );
 }

@@ -192,6 +192,19 @@ describe("keyward start --workers over SQLite", () => {
   });
 });
 
+test("a first start with workers says, once, where it put the secret it generated", async () => {
+  const database = tempDatabase();
+  const cluster = await startCluster(["--workers", String(WORKERS)], { DATABASE_URL: database });
+  try {
+    const said = cluster.output().match(/"secret_file":"([^"]+)"[^\n]*generated a server secret/g) ?? [];
+    assert.equal(said.length, 1, cluster.output());
+    assert.match(said[0] ?? "", new RegExp(`"secret_file":"${dirname(database)}/keyward.secret"`));
+  } finally {
+    await cluster.stop();
+    rmSync(dirname(database), { recursive: true, force: true });
+  }
+});
+
 describe("KEYWARD_WORKERS over PostgreSQL", { skip: PG_SKIP }, () => {
   let schema: TestSchema;
   let cluster: Cluster;

@@ -3,6 +3,7 @@ import { pino } from "pino";
 import type { Config } from "../config.js";
 import { serveCollections } from "../http/metrics-cluster.js";
 import { openRuntime } from "../runtime.js";
+import { logGeneratedSecret } from "../server.js";
 
 /** Pause before replacing a worker that died, so a crash loop cannot spin. */
 const REPLACE_DELAY_MS = 1000;
@@ -15,6 +16,8 @@ const REPLACE_DELAY_MS = 1000;
  */
 export async function runCluster(config: Config, workers: number): Promise<number> {
   const log = pino({ level: config.logLevel }).child({ role: "primary" });
+  // The workers read the secret from its file, made by this process: only it knows it is new.
+  if (config.secretSource === "generated") logGeneratedSecret(log, config);
   // It counts no requests: no rate limiter, so no Redis to wait for (or warn about) here.
   const runtime = await openRuntime({ ...config, redisUrl: undefined });
   try {
