@@ -244,7 +244,7 @@ function parseAudience(raw: string | undefined, issuer: string): string {
 }
 
 /** A SQLite file path or a PostgreSQL URL; any other URL is a mistake, not a file name. */
-function parseDatabaseUrl(raw: string | undefined): string {
+export function parseDatabaseUrl(raw: string | undefined): string {
   const url = raw || "./data/keyward.db";
   // `file:` with or without slashes (as other tools write SQLite URLs) is a URL too, not a directory named "file:".
   if ((/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^file:/i.test(url)) && !isPostgresUrl(url)) {

@@ -385,6 +385,37 @@ describe("a database that is not there", () => {
   });
 });
 
+describe("commands refused before they touch anything", () => {
+  test("an unknown command or subcommand, or a backup of a missing file, makes no directory, database or secret", () => {
+    const dir = join(dirname(tempDatabase()), "never-made");
+    const path = join(dir, "keyward.db");
+    for (const [args, status, message] of [
+      [["frobnicate"], 2, /^keyward: unknown command: frobnicate\n$/],
+      [
+        ["clients", "explode"],
+        2,
+        /unknown clients command: explode; expected create, list, show, update, delete or rotate-secret\n$/,
+      ],
+      [
+        ["users"],
+        2,
+        /unknown users command: \(none\); expected create, list, show, sign-out, disconnect, set-password or delete\n$/,
+      ],
+      [["keys", "spin"], 2, /unknown keys command: spin; expected rotate\n$/],
+      [
+        ["backup", join(dirname(dir), "copy.db")],
+        1,
+        /^keyward: cannot open the database .*never-made.keyward\.db: there is no such file\n$/,
+      ],
+    ] as const) {
+      const result = runCli([...args], { DATABASE_URL: path });
+      assert.equal(result.status, status, `${args.join(" ")}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.equal(existsSync(dir), false, `${args.join(" ")} made ${dir}`);
+    }
+  });
+});
+
 describe("keyward help", () => {
   test("help lists the commands", () => {
     const result = runCli(["help"], env);

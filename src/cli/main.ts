@@ -2,7 +2,15 @@ import cluster from "node:cluster";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { inspect, parseArgs } from "node:util";
-import { type Config, ConfigError, loadConfig, MAX_WORKERS, secretFile, wholeNumber } from "../config.js";
+import {
+  type Config,
+  ConfigError,
+  loadConfig,
+  MAX_WORKERS,
+  parseDatabaseUrl,
+  secretFile,
+  wholeNumber,
+} from "../config.js";
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
 import { isPostgresUrl } from "../store/engine.js";
@@ -101,6 +109,32 @@ function refuseForeignOptions(command: string, sub: string | undefined, given: s
   if (foreign !== undefined) throw new UsageError(`--${foreign} does not apply to ${name}`);
 }
 
+const COMMANDS = ["start", "migrate", "prune", "backup", "clients", "users", "keys"];
+const WITH_SUBCOMMANDS = ["clients", "users", "keys"];
+
+/** `a, b or c` */
+const either = (words: string[]) =>
+  words.length > 1 ? `${words.slice(0, -1).join(", ")} or ${words.at(-1)}` : (words[0] ?? "");
+
+/**
+ * Refuses an unknown command or subcommand before the configuration is read: reading it makes
+ * a SQLite database's secret file (and its directory) when there is none yet.
+ */
+function refuseUnknownCommand(command: string, sub: string | undefined): void {
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command: ${command}`);
+  if (!WITH_SUBCOMMANDS.includes(command) || OPTIONS_OF[`${command} ${sub}`] !== undefined) return;
+  const subs = Object.keys(OPTIONS_OF)
+    .filter((name) => name.startsWith(`${command} `))
+    .map((name) => name.slice(command.length + 1));
+  throw new UsageError(`unknown ${command} command: ${sub ?? "(none)"}; expected ${either(subs)}`);
+}
+
+/** The SQLite file a backup would copy, when it is not there: refused before a secret is made beside it. */
+function missingBackupSource(): string | undefined {
+  const url = parseDatabaseUrl(process.env.DATABASE_URL);
+  return isPostgresUrl(url) || url === ":memory:" || existsSync(url) ? undefined : resolve(url);
+}
+
 /** How many words a command takes, its own name included; a word more is a mistake, not something to ignore. */
 function wordsTaken(command: string, sub: string | undefined): number {
   if (command === "clients") return ["show", "update", "delete", "rotate-secret"].includes(sub ?? "") ? 3 : 2;
@@ -132,7 +166,13 @@ export async function main(argv: string[]): Promise<number> {
   }
   const extra = positionals[wordsTaken(command, sub)];
   if (extra !== undefined) throw new UsageError(`unexpected argument: ${extra}`);
+  refuseUnknownCommand(command, sub);
   refuseForeignOptions(command, sub, given);
+  const missing = command === "backup" ? missingBackupSource() : undefined;
+  if (missing) {
+    process.stderr.write(`keyward: cannot open the database ${missing}: there is no such file\n`);
+    return 1;
+  }
   const config = loadConfig();
   if (command === "start") {
     const workers = values.workers === undefined ? config.workers : wholeNumber(values.workers);
@@ -143,9 +183,6 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Before the runtime: a backup reads the file as it is, without migrating it or checking its secret.
   if (command === "backup") return runBackupCommand(config, sub, values.json === true);
-  if (!["migrate", "prune", "clients", "users", "keys"].includes(command)) {
-    throw new UsageError(`unknown command: ${command}`);
-  }
   const notice = newDatabaseNotice(config);
   // A command counts no requests: no rate limiter, so no Redis to wait for (or warn about).
   const runtime = await openRuntime({ ...config, redisUrl: undefined });
