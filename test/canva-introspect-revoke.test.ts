@@ -215,6 +215,42 @@ describe("user endpoints", () => {
     assert.equal(denied.json().message, "Missing scopes: profile:read");
   });
 
+  test("a browser may call the user endpoints from any origin, and not the OAuth endpoints", async () => {
+    const origin = { origin: "https://app.example" };
+    for (const url of ["/rest/v1/users/me", "/rest/v1/users/me/profile"]) {
+      const preflight = await h.app.inject({
+        method: "OPTIONS",
+        url,
+        headers: {
+          ...origin,
+          "access-control-request-method": "GET",
+          "access-control-request-headers": "authorization",
+        },
+      });
+      assert.equal(preflight.statusCode, 204, url);
+      assert.equal(preflight.headers["access-control-allow-origin"], "*");
+      assert.equal(preflight.headers["access-control-allow-methods"], "GET");
+      assert.equal(preflight.headers["access-control-allow-headers"], "authorization");
+    }
+    const tokens = await issue();
+    const ok = await h.app.inject({
+      method: "GET",
+      url: "/rest/v1/users/me/profile",
+      headers: { ...origin, authorization: `Bearer ${tokens.access_token}` },
+    });
+    assert.equal(ok.statusCode, 200);
+    assert.equal(ok.headers["access-control-allow-origin"], "*");
+    // An error must be readable too, or a browser client could not tell an expired token from a network failure.
+    const refused = await h.app.inject({ method: "GET", url: "/rest/v1/users/me", headers: origin });
+    assert.equal(refused.statusCode, 401);
+    assert.equal(refused.headers["access-control-allow-origin"], "*");
+    assert.match(String(refused.headers["access-control-expose-headers"]), /www-authenticate/);
+    const token = await h.app.inject({ method: "POST", url: "/rest/v1/oauth/token", headers: origin });
+    assert.equal(token.headers["access-control-allow-origin"], undefined);
+    const tokenPreflight = await h.app.inject({ method: "OPTIONS", url: "/rest/v1/oauth/token", headers: origin });
+    assert.equal(tokenPreflight.headers["access-control-allow-origin"], undefined);
+  });
+
   test("missing, malformed, invalid and revoked tokens", async () => {
     const missing = await get("/rest/v1/users/me");
     assert.equal(missing.statusCode, 401);

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { CoreContext } from "../../core/context.js";
 import { accessUser } from "../../core/resource-access.js";
 import type { AppDeps } from "../deps.js";
@@ -39,17 +39,36 @@ async function authorize(core: CoreContext, request: FastifyRequest, scope?: str
   }
 }
 
+/**
+ * The user endpoints may be called from a browser, as Canva's are (its OAuth endpoints may not):
+ * they take a bearer token and no cookie, so any origin may read what that token unlocks.
+ */
+const CORS = { "access-control-allow-origin": "*", "access-control-expose-headers": "www-authenticate, x-request-id" };
+const PREFLIGHT = {
+  ...CORS,
+  "access-control-allow-methods": "GET",
+  "access-control-allow-headers": "authorization",
+  "access-control-max-age": "600",
+};
+
 /** The user endpoints a Canva Connect access token unlocks. */
 export function registerCanvaUsersApi(app: FastifyInstance, deps: AppDeps): void {
   const { core } = deps;
+  const allowBrowsers = {
+    onRequest: async (_request: FastifyRequest, reply: FastifyReply) => void reply.headers(CORS),
+  };
 
-  app.get("/v1/users/me", async (request) => {
+  app.get("/v1/users/me", allowBrowsers, async (request) => {
     const { userId, teamId } = await authorize(core, request);
     return { team_user: { user_id: userId, team_id: teamId } };
   });
 
-  app.get("/v1/users/me/profile", async (request) => {
+  app.get("/v1/users/me/profile", allowBrowsers, async (request) => {
     const { user } = await authorize(core, request, "profile:read");
     return { profile: { display_name: user.displayName } };
   });
+
+  for (const path of ["/v1/users/me", "/v1/users/me/profile"]) {
+    app.options(path, async (_request, reply) => reply.status(204).headers(PREFLIGHT).send());
+  }
 }
