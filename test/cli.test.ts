@@ -386,7 +386,7 @@ describe("a database that is not there", () => {
 });
 
 describe("commands refused before they touch anything", () => {
-  test("an unknown command or subcommand, or a backup of a missing file, makes no directory, database or secret", () => {
+  test("arguments refused on their own, or a backup of a missing file, make no directory, database or secret", () => {
     const dir = join(dirname(tempDatabase()), "never-made");
     const path = join(dir, "keyward.db");
     for (const [args, status, message] of [
@@ -407,10 +407,30 @@ describe("commands refused before they touch anything", () => {
         1,
         /^keyward: cannot open the database .*never-made.keyward\.db: there is no such file\n$/,
       ],
+      [["backup"], 2, /backup needs the file to write/],
+      [["start", "--workers", "0"], 2, /--workers must be a whole number from 1 to 256/],
+      [
+        ["clients", "create", "--redirect-uri", "https://a.example/cb", "--scope", "profile:read"],
+        2,
+        /--name is required/,
+      ],
+      [
+        ["clients", "create", "--name", "A", "--redirect-uri", "https://a.example/cb", "--scope", "root"],
+        2,
+        /unknown scope: root/,
+      ],
+      [["clients", "show"], 2, /clients show needs a client id/],
+      [["clients", "update", "OC-x"], 2, /needs --name, --redirect-uri or --scope/],
+      [["clients", "rotate-secret", "OC-x", "--previous-valid-for", "0"], 2, /--previous-valid-for must be/],
+      [["users", "create", "--email", "a@b.example"], 2, /--password is required/],
+      [["users", "show"], 2, /--email is required/],
+      [["users", "set-password", "--email", "nope", "--password", "long enough"], 2, /not an email/],
+      [["users", "disconnect", "--email", "a@b.example"], 2, /--client is required/],
     ] as const) {
       const result = runCli([...args], { DATABASE_URL: path });
       assert.equal(result.status, status, `${args.join(" ")}: ${result.stderr}`);
       assert.match(result.stderr, message);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
       assert.equal(existsSync(dir), false, `${args.join(" ")} made ${dir}`);
     }
   });

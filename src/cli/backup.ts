@@ -12,9 +12,11 @@ function secretOf(config: Config): string {
   return join(dirname(resolve(config.databaseUrl)), "keyward.secret");
 }
 
+export const BACKUP_NEEDS_FILE = "backup needs the file to write, e.g. keyward backup ./keyward-backup.db";
+
 /** `keyward backup FILE`: a consistent copy of the embedded database, taken while servers run. */
 export function runBackupCommand(config: Config, target: string | undefined, json: boolean): number {
-  if (!target) throw new UsageError("backup needs the file to write, e.g. keyward backup ./keyward-backup.db");
+  if (!target) throw new UsageError(BACKUP_NEEDS_FILE);
   if (isPostgresUrl(config.databaseUrl)) {
     throw new UsageError("backup copies the embedded SQLite database; for PostgreSQL use pg_dump");
   }

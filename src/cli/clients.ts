@@ -49,6 +49,42 @@ export async function createClient(
   return registerClient(runtime.core, orUsageError(checkNewClient(options)));
 }
 
+type ClientsValues = {
+  name?: string;
+  "redirect-uri"?: string[];
+  scope?: string;
+  json?: boolean;
+  "previous-valid-for"?: string;
+};
+
+const clientIdOf = (sub: string | undefined, positionals: string[]) => {
+  const id = positionals[0];
+  if (!id) throw new UsageError(`clients ${sub} needs a client id`);
+  return id;
+};
+
+function changesOf(values: ClientsValues) {
+  const changes = orUsageError(
+    checkClientChanges({ name: values.name, redirectUris: values["redirect-uri"], scope: values.scope }),
+  );
+  if (Object.keys(changes).length === 0) throw new UsageError("clients update needs --name, --redirect-uri or --scope");
+  return changes;
+}
+
+const newClientOf = (values: ClientsValues): CreateClientOptions => ({
+  name: values.name,
+  redirectUris: values["redirect-uri"] ?? [],
+  scope: values.scope,
+});
+
+/** Refuses what `clients SUB` can be refused for without the database, before anything is opened or made. */
+export function checkClientsArguments(sub: string | undefined, positionals: string[], values: ClientsValues): void {
+  if (sub === "create") orUsageError(checkNewClient(newClientOf(values)));
+  if (sub === "show" || sub === "delete" || sub === "update" || sub === "rotate-secret") clientIdOf(sub, positionals);
+  if (sub === "update") changesOf(values);
+  if (sub === "rotate-secret") previousLifetime(values["previous-valid-for"]);
+}
+
 function describe(client: ClientRecord, now: number) {
   const previous = livePreviousSecret(client, now);
   return {
@@ -65,28 +101,14 @@ export async function runClientsCommand(
   runtime: Runtime,
   sub: string | undefined,
   positionals: string[],
-  values: {
-    name?: string;
-    "redirect-uri"?: string[];
-    scope?: string;
-    json?: boolean;
-    "previous-valid-for"?: string;
-  },
+  values: ClientsValues,
 ): Promise<number> {
   const json = values.json === true;
   const store = runtime.core.store;
-  const needId = () => {
-    const id = positionals[0];
-    if (!id) throw new UsageError(`clients ${sub} needs a client id`);
-    return id;
-  };
+  const needId = () => clientIdOf(sub, positionals);
   switch (sub) {
     case "create": {
-      const { client, secret } = await createClient(runtime, {
-        name: values.name,
-        redirectUris: values["redirect-uri"] ?? [],
-        scope: values.scope,
-      });
+      const { client, secret } = await createClient(runtime, newClientOf(values));
       print(json, { ...describe(client, runtime.core.now()), client_secret: secret });
       if (!json) process.stdout.write("\nThe client secret is shown only this once: store it now.\n");
       return 0;
@@ -113,12 +135,7 @@ export async function runClientsCommand(
     }
     case "update": {
       const id = needId();
-      const changes = orUsageError(
-        checkClientChanges({ name: values.name, redirectUris: values["redirect-uri"], scope: values.scope }),
-      );
-      if (Object.keys(changes).length === 0) {
-        throw new UsageError("clients update needs --name, --redirect-uri or --scope");
-      }
+      const changes = changesOf(values);
       const client = await changeClient(runtime.core, id, changes);
       if (!client) return notFound(id);
       print(json, describe(client, runtime.core.now()));

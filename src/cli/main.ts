@@ -14,13 +14,13 @@ import {
 import { openRuntime } from "../runtime.js";
 import { startServer } from "../server.js";
 import { isPostgresUrl } from "../store/engine.js";
-import { runBackupCommand } from "./backup.js";
-import { runClientsCommand } from "./clients.js";
+import { BACKUP_NEEDS_FILE, runBackupCommand } from "./backup.js";
+import { checkClientsArguments, runClientsCommand } from "./clients.js";
 import { runCluster } from "./cluster.js";
 import { runKeysCommand } from "./keys.js";
 import { runPruneCommand } from "./prune.js";
 import { USAGE, UsageError } from "./usage.js";
-import { runUsersCommand } from "./users.js";
+import { checkUsersArguments, runUsersCommand } from "./users.js";
 
 const OPTIONS = {
   name: { type: "string" },
@@ -135,6 +135,14 @@ function missingBackupSource(): string | undefined {
   return isPostgresUrl(url) || url === ":memory:" || existsSync(url) ? undefined : resolve(url);
 }
 
+function workersOf(raw: string): number {
+  const workers = wholeNumber(raw);
+  if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
+    throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS}`);
+  }
+  return workers;
+}
+
 /** How many words a command takes, its own name included; a word more is a mistake, not something to ignore. */
 function wordsTaken(command: string, sub: string | undefined): number {
   if (command === "clients") return ["show", "update", "delete", "rotate-secret"].includes(sub ?? "") ? 3 : 2;
@@ -168,6 +176,11 @@ export async function main(argv: string[]): Promise<number> {
   if (extra !== undefined) throw new UsageError(`unexpected argument: ${extra}`);
   refuseUnknownCommand(command, sub);
   refuseForeignOptions(command, sub, given);
+  // Every refusal the arguments alone decide comes before the configuration is read (see refuseUnknownCommand).
+  const workersGiven = values.workers === undefined ? undefined : workersOf(values.workers);
+  if (command === "backup" && !sub) throw new UsageError(BACKUP_NEEDS_FILE);
+  if (command === "clients") checkClientsArguments(sub, rest, values);
+  if (command === "users") checkUsersArguments(sub, values);
   const missing = command === "backup" ? missingBackupSource() : undefined;
   if (missing) {
     process.stderr.write(`keyward: cannot open the database ${missing}: there is no such file\n`);
@@ -175,10 +188,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   if (command === "start") {
-    const workers = values.workers === undefined ? config.workers : wholeNumber(values.workers);
-    if (!Number.isInteger(workers) || workers < 1 || workers > MAX_WORKERS) {
-      throw new UsageError(`--workers must be a whole number from 1 to ${MAX_WORKERS}`);
-    }
+    const workers = workersGiven ?? config.workers;
     return workers > 1 && cluster.isPrimary ? runCluster(config, workers) : serve(config);
   }
   // Before the runtime: a backup reads the file as it is, without migrating it or checking its secret.

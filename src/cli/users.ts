@@ -39,6 +39,18 @@ const validEmail = (values: UserOptions) => orUsageError(checkEmail(values.email
 
 const validPassword = (values: UserOptions) => orUsageError(checkPassword(values.password));
 
+const validClient = (values: UserOptions) => {
+  if (!values.client) throw new UsageError("--client is required: the client_id of the integration to disconnect");
+  return values.client;
+};
+
+/** Refuses what `users SUB` can be refused for without the database, before anything is opened or made. */
+export function checkUsersArguments(sub: string | undefined, values: UserOptions): void {
+  if (sub === "disconnect") validClient(values);
+  if (sub !== undefined && sub !== "list") validEmail(values);
+  if (sub === "create" || sub === "set-password") validPassword(values);
+}
+
 /** The user `--email` names, normalized as stored; `user` is undefined when there is none. */
 async function userNamed(runtime: Runtime, values: UserOptions): Promise<{ email: string; user?: UserRecord }> {
   const email = normalizeEmail(validEmail(values));
@@ -112,8 +124,7 @@ async function signOut(runtime: Runtime, values: UserOptions): Promise<number> {
  * account page's Disconnect does: its tokens stop working, and it must ask the user again.
  */
 async function disconnectClient(runtime: Runtime, values: UserOptions): Promise<number> {
-  const clientId = values.client;
-  if (!clientId) throw new UsageError("--client is required: the client_id of the integration to disconnect");
+  const clientId = validClient(values);
   const { email, user } = await userNamed(runtime, values);
   if (!user) return noUser(email);
   if (!(await disconnect(runtime.core, user.id, clientId))) {
