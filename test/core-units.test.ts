@@ -671,6 +671,24 @@ describe("rate limits", () => {
     await limiter.close();
   });
 
+  test("refused by the account and the address, a sign-in waits for the later of the two", async () => {
+    let now = 0;
+    const limiter = new MemoryRateLimiter(() => now);
+    const throttle = new SignInThrottle(limiter, { failuresPerAccount: 5, failuresPerAddress: 20, windowMs: 900_000 });
+    // The account's failures in one window, the address's (on other accounts) early in the next.
+    for (let i = 0; i < 5; i++) assert.equal(await throttle.attempt("victim@x", `10.0.1.${i}`), undefined);
+    now = 990_000;
+    for (let i = 0; i < 20; i++) assert.equal(await throttle.attempt(`other${i}@x`, "10.0.0.1"), undefined);
+    const refused = await throttle.attempt("victim@x", "10.0.0.1");
+    assert.equal(refused?.limited, "address");
+    const retry = now + (refused?.retryAfterMs ?? 0);
+    now = retry - 1;
+    assert.ok(await throttle.attempt("victim@x", "10.0.0.1"), "still refused a moment before");
+    now = retry;
+    assert.equal(await throttle.attempt("victim@x", "10.0.0.1"), undefined, "allowed at the time it named");
+    await limiter.close();
+  });
+
   test("a refusal says which limit refused it, and only the first in a window is to be reported", async () => {
     let now = 0;
     const limiter = new MemoryRateLimiter(() => now);

@@ -79,10 +79,13 @@ export class SignInThrottle {
    */
   async attempt(account: string, address: string | undefined, device?: string): Promise<SignInRefusal | undefined> {
     const counters = this.counters(account, address, device);
+    // Refused by more than one, the attempt waits for the last of them to allow it.
+    let longest: { counter: Counter; retryAfterMs: number } | undefined;
     for (const counter of counters) {
-      const decision = await this.limiter.check(counter.key, counter.limit, this.policy.windowMs);
-      if (!decision.allowed) return this.refuse(counter, decision.retryAfterMs);
+      const { allowed, retryAfterMs } = await this.limiter.check(counter.key, counter.limit, this.policy.windowMs);
+      if (!allowed && retryAfterMs > (longest?.retryAfterMs ?? 0)) longest = { counter, retryAfterMs };
     }
+    if (longest) return this.refuse(longest.counter, longest.retryAfterMs);
     const counted: string[] = [];
     for (const counter of counters) {
       const decision = await this.limiter.consume(counter.key, counter.limit, this.policy.windowMs);
