@@ -180,6 +180,16 @@ test("forms posted from another site are refused before they are read, and chang
   assert.equal(own.statusCode, 303);
 });
 
+test("an authorization post without the browser's binding cookie sets none: it is sent to the page's GET", async () => {
+  const client = await h.createClient();
+  const url = authorizeUrl(client.clientId);
+  // As another site's post arrives from a browser that sends no Sec-Fetch-Site: without its Lax cookies.
+  const res = await new InjectBrowser(h).post(url, { action: "consent", decision: "allow" });
+  assert.equal(res.statusCode, 303);
+  assert.equal(res.headers.location, url);
+  assert.equal(res.headers["set-cookie"], undefined);
+});
+
 test("a sign-out that carries no session cookie clears none: a forged one could clear a cookie the browser withheld", async () => {
   const res = await new InjectBrowser(h).post("/logout", {});
   assert.equal(res.statusCode, 303);

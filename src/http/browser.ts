@@ -48,6 +48,10 @@ export function postedFromAnotherSite(request: FastifyRequest): boolean {
   return site === "cross-site" || site === "same-site";
 }
 
+export function hasCsrfBinding(deps: AppDeps, request: FastifyRequest): boolean {
+  return readCookie(request, cookieName(deps, CSRF_COOKIE)) !== undefined;
+}
+
 /** The browser's CSRF binding: a random cookie, set on first sight. */
 export function csrfBinding(deps: AppDeps, request: FastifyRequest, reply: FastifyReply): string {
   return readCookie(request, cookieName(deps, CSRF_COOKIE)) ?? newCsrfBinding(deps, reply);

@@ -14,6 +14,7 @@ import {
   csrfBinding,
   csrfToken,
   csrfValid,
+  hasCsrfBinding,
   postedFromAnotherSite,
   type SignedIn,
   sessionPurpose,
@@ -197,6 +198,12 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     const valid = await validate(deps, request, reply, 303);
     if (!valid) return reply;
     const form = postedForm(request.body);
+    // Its own forms come with the binding their page set. A post without one (another site's, from
+    // a browser that sends no Sec-Fetch-Site) is sent to the page, whose GET carries the browser's
+    // Lax cookies: answered here, it would set a new binding over the one this browser has.
+    if (!hasCsrfBinding(deps, request)) {
+      return reply.status(303).header("location", `${AUTHORIZE_PATH}?${valid.query}`).send();
+    }
     const action = firstValue(form, "action");
     const expired = () => sendHtml(reply, 403, formExpiredPage());
 
