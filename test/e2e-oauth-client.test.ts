@@ -338,11 +338,11 @@ test("introspection through oauth4webapi reports what the JWT says", async () =>
   assert.equal(access.exp, payload.exp);
   assert.equal(access.iat, payload.iat);
   assert.equal(access.nbf, payload.nbf);
-  assert.equal(access.token_type, "access_token");
+  assert.equal(access.token_type, "Bearer");
 
   const refreshInfo = await introspect(basicClient, auth, tokens.refresh_token);
   assert.equal(refreshInfo.active, true);
-  assert.equal(refreshInfo.token_type, "refresh_token");
+  assert.equal(refreshInfo.token_type, undefined, "RFC 6749's token types are access tokens'");
   assert.equal(refreshInfo.sub, payload.sub);
 
   assert.deepEqual(await introspect(basicClient, auth, "not-a-token"), { active: false });

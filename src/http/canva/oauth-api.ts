@@ -87,7 +87,10 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
   });
 }
 
-/** RFC 7662's answer, with Canva's `client` beside `client_id`. */
+/**
+ * RFC 7662's answer, with Canva's `client` beside `client_id`. `token_type` is RFC 6749's (§5.1),
+ * which only access tokens have: a refresh token is answered without one.
+ */
 function introspectionBody(found: Introspection) {
   if (!found.active) return { active: false };
   const { token, subject } = found;
@@ -96,7 +99,7 @@ function introspectionBody(found: Introspection) {
     scope: token.scopes.join(" "),
     client: token.clientId,
     client_id: token.clientId,
-    token_type: token.kind === "access" ? "access_token" : "refresh_token",
+    token_type: token.kind === "access" ? "Bearer" : undefined,
     exp: seconds(token.expiresAt),
     iat: seconds(token.createdAt),
     nbf: seconds(token.createdAt),
