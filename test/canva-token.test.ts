@@ -371,6 +371,11 @@ describe("token endpoint errors", () => {
       refresh_token: "x",
       client_secret: `${client.clientSecret}x`,
     });
+    // RFC 6749 §5.2 calls more than one way of authenticating the client invalid_request.
+    assert.equal(res.json().error, "invalid_request");
+    const otherId = await token({ grant_type: "refresh_token", refresh_token: "x", client_id: "OC-someone-else" });
+    assertCanvaError(otherId, 400, "unauthorized_client", "client_id body param does not match the basic auth client");
+    assert.equal(otherId.json().error, "invalid_request");
     assertCanvaError(
       res,
       400,

@@ -6,6 +6,9 @@ import { decodeFormComponent } from "../form-body.js";
 import { CanvaError, fromCoreError } from "./errors.js";
 import type { CanvaParams } from "./params.js";
 
+/** RFC 6749 §5.2's error for a request that authenticates its client more than one way; the code stays Canva's. */
+const TWO_METHODS = "invalid_request";
+
 const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="keyward", charset="UTF-8"' };
 
 /** RFC 6749 §2.3.1: Basic credentials are the form-encoded id and secret, base64-encoded. */
@@ -45,7 +48,12 @@ export async function authenticateCanvaClient(
     }
     const bodyClientId = params.optional("client_id");
     if (bodyClientId !== undefined && bodyClientId !== parsed.clientId) {
-      throw new CanvaError(400, "unauthorized_client", "client_id body param does not match the basic auth client");
+      throw new CanvaError(
+        400,
+        "unauthorized_client",
+        "client_id body param does not match the basic auth client",
+        TWO_METHODS,
+      );
     }
     // Both secrets come from this request, so comparing them tells the caller nothing it did not send;
     // the Basic one is then checked against the stored hash as ever.
@@ -55,6 +63,7 @@ export async function authenticateCanvaClient(
         400,
         "unauthorized_client",
         "The client must either be authenticated using basic auth or body parameters.",
+        TWO_METHODS,
       );
     }
     credentials = parsed;
