@@ -284,6 +284,20 @@ describe("user endpoints", () => {
 });
 
 describe("metadata", () => {
+  test("with an issuer path, RFC 8414 §3.1's URL for it answers too", async () => {
+    const behindProxy = await createHarness({ KEYWARD_ISSUER: "https://id.example/auth" });
+    try {
+      const res = await behindProxy.app.inject({ method: "GET", url: "/.well-known/oauth-authorization-server/auth" });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.json().issuer, "https://id.example/auth");
+      assert.equal(res.json().token_endpoint, "https://id.example/auth/rest/v1/oauth/token");
+      const other = await behindProxy.app.inject({ method: "GET", url: "/.well-known/oauth-authorization-server/x" });
+      assert.equal(other.statusCode, 404);
+    } finally {
+      await behindProxy.close();
+    }
+  });
+
   test("RFC 8414 metadata describes the endpoints", async () => {
     const res = await get("/.well-known/oauth-authorization-server");
     const m = res.json();

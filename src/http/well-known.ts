@@ -1,4 +1,4 @@
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { SCOPE_CATALOG } from "../core/scopes.js";
 import { SUPPORTED_GRANT_TYPES } from "../core/token-endpoint.js";
 import { isUnavailable } from "../store/errors.js";
@@ -28,10 +28,15 @@ export function registerWellKnown(app: FastifyInstance, deps: AppDeps): void {
     authorization_response_iss_parameter_supported: true,
   };
 
-  app.get("/.well-known/oauth-authorization-server", async (_request, reply) => {
+  const answerMetadata = async (_request: FastifyRequest, reply: FastifyReply) => {
     reply.header("cache-control", "public, max-age=300");
     return metadata;
-  });
+  };
+  app.get("/.well-known/oauth-authorization-server", answerMetadata);
+  // An issuer with a path (served behind a proxy that strips it) is discovered, by RFC 8414 §3.1,
+  // at the host's root with the path after the well-known name: a proxy may forward that as it is.
+  const issuerPath = new URL(issuer).pathname.replace(/\/+$/, "");
+  if (issuerPath) app.get(`/.well-known/oauth-authorization-server${issuerPath}`, answerMetadata);
 
   app.get("/.well-known/jwks.json", async (_request, reply) => {
     reply.header("cache-control", "public, max-age=60");
