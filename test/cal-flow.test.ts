@@ -74,6 +74,8 @@ for (const prefix of ["/v2", "/api/v2"]) {
       assert.equal(access.ownerId, ownerId);
       assert.equal(access.type, "access_token");
       assert.equal(access.expiresAt, new Date(keys.accessTokenExpiresAt).valueOf());
+      // The millisecond expiry and the JWT's exp name the same moment.
+      assert.equal(access.expiresAt, (access.exp ?? 0) * 1000);
       assert.ok((access.iat ?? 0) > 0);
       assert.equal(access.userId, undefined, "only refreshed tokens carry userId");
       const refreshClaims = decodeJwt(keys.refreshToken);
@@ -81,6 +83,7 @@ for (const prefix of ["/v2", "/api/v2"]) {
       assert.equal(refreshClaims.ownerId, ownerId);
       assert.equal(refreshClaims.type, "refresh_token");
       assert.equal(refreshClaims.expiresAt, new Date(keys.refreshTokenExpiresAt).valueOf());
+      assert.equal(refreshClaims.expiresAt, (refreshClaims.exp ?? 0) * 1000);
       assert.ok((refreshClaims.iat ?? 0) > 0);
 
       const refreshed = await refresh(h, client, keys.refreshToken, { prefix });

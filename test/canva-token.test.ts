@@ -121,6 +121,25 @@ describe("authorization_code grant", () => {
     );
   });
 
+  test("a token expires at the whole second its exp states, not up to a second after", async () => {
+    const body = await exchangeFreshCode();
+    const { core } = h.runtime;
+    for (const value of [body.access_token, body.refresh_token]) {
+      const stored = await core.store.findToken(core.keys.hashToken(value));
+      const exp = (await introspect(value)).exp;
+      assert.equal(stored?.expiresAt, exp * 1000, "introspection's exp is when it ends");
+    }
+    const { exp } = decodeJwt(body.access_token);
+    const offset = (exp ?? 0) * 1000 - Date.now();
+    h.advanceClock(offset);
+    try {
+      assert.deepEqual(await introspect(body.access_token), { active: false });
+      assert.equal(body.expires_in, 14400, "expires_in states the lifetime it was minted with");
+    } finally {
+      h.advanceClock(-offset);
+    }
+  });
+
   test("the subject is stable for one client and different for another", async () => {
     const first = decodeJwt((await exchangeFreshCode()).access_token).sub;
     const second = decodeJwt((await exchangeFreshCode()).access_token).sub;

@@ -1,7 +1,7 @@
 import { orderedToken } from "../../core/crypto.js";
 import { type Es256Signer, HeaderEncoder, signOnThreadPool, signWithEncodedHeader } from "../../core/jws.js";
 import { type KeyRing, SIGNING_ALG } from "../../core/signing-keys.js";
-import { seconds } from "../../core/time.js";
+import { atWholeSecond, seconds } from "../../core/time.js";
 import type { IssueContext, MintedToken, TokenFormat } from "../../core/token-formats.js";
 
 /**
@@ -20,11 +20,11 @@ export class CalTokenFormat implements TokenFormat {
   ) {}
 
   mintAccess(ctx: IssueContext): Promise<MintedToken> {
-    return this.mint(ctx, "access_token", ctx.now + this.accessTtlMs);
+    return this.mint(ctx, "access_token", atWholeSecond(ctx.now + this.accessTtlMs));
   }
 
   mintRefresh(ctx: IssueContext): Promise<MintedToken> {
-    return this.mint(ctx, "refresh_token", ctx.now + this.refreshTtlMs);
+    return this.mint(ctx, "refresh_token", atWholeSecond(ctx.now + this.refreshTtlMs));
   }
 
   private async mint(ctx: IssueContext, type: string, expiresAt: number): Promise<MintedToken> {

@@ -38,6 +38,8 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
     return client;
   }
 
+  const accessTtlSeconds = Math.round(deps.config.accessTokenTtlMs / 1000);
+
   app.addHook("onSend", forbidCaching);
   app.setErrorHandler(canvaErrorHandler);
 
@@ -67,7 +69,8 @@ export function registerCanvaOAuthApi(app: FastifyInstance, deps: AppDeps): void
       access_token: accessToken.value,
       refresh_token: refreshToken.value,
       token_type: "Bearer",
-      expires_in: Math.round((accessToken.expiresAt - core.now()) / 1000),
+      // The lifetime it was minted with: its expiry, a whole second, may come up to a second sooner.
+      expires_in: accessTtlSeconds,
       scope: scopes.join(" "),
     };
   });

@@ -1,7 +1,7 @@
 import { orderedToken, randomToken } from "../../core/crypto.js";
 import { type Es256Signer, HeaderEncoder, signOnThreadPool, signWithEncodedHeader } from "../../core/jws.js";
 import { type KeyRing, SIGNING_ALG } from "../../core/signing-keys.js";
-import { seconds } from "../../core/time.js";
+import { atWholeSecond, seconds } from "../../core/time.js";
 import type { IssueContext, MintedToken, TokenFormat } from "../../core/token-formats.js";
 
 /** Canva Connect: RFC 9068 JWT access tokens with Canva's claims, opaque refresh tokens. */
@@ -21,7 +21,7 @@ export class CanvaTokenFormat implements TokenFormat {
     const key = this.keyRing.current(ctx.now);
     // First in the payload, where `ServerKeys.hashToken` finds it without parsing the token.
     const jti = orderedToken(ctx.now, 16);
-    const expiresAt = ctx.now + this.accessTtlMs;
+    const expiresAt = atWholeSecond(ctx.now + this.accessTtlMs);
     const value = await signWithEncodedHeader(
       this.headers.encode(key.kid),
       {
@@ -43,6 +43,8 @@ export class CanvaTokenFormat implements TokenFormat {
   }
 
   async mintRefresh(ctx: IssueContext): Promise<MintedToken> {
-    return { value: orderedToken(ctx.now), jti: randomToken(16), expiresAt: ctx.now + this.refreshTtlMs };
+    // Introspection states its expiry in whole seconds too.
+    const expiresAt = atWholeSecond(ctx.now + this.refreshTtlMs);
+    return { value: orderedToken(ctx.now), jti: randomToken(16), expiresAt };
   }
 }
