@@ -428,7 +428,8 @@ test("an address that keeps failing to bear the token is refused for a while, an
       const refused = await from("10.0.0.9", authorization);
       assertError(refused, 429, "too_many_requests", /failed authentications/);
       const wait = Number(refused.headers["retry-after"]);
-      assert.ok(wait >= 1 && wait <= 900, `Retry-After ${wait}`);
+      // The rest of the 900 s window, then the third of the next in which one of the three failures slides out.
+      assert.ok(wait >= 1 && wait <= 1200, `Retry-After ${wait}`);
     }
     assert.equal((await from("10.0.0.1", `Bearer ${ADMIN_TOKEN}`)).statusCode, 200, "other addresses go on");
 
