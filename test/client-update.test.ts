@@ -73,6 +73,20 @@ describe("a client whose scopes were narrowed", () => {
   });
 });
 
+test("a user's connections list what the client may still do with their consent", async () => {
+  const client = await h.createClient({ scope: "profile:read design:meta:read" });
+  const user = await h.createUser();
+  await h.exchangeCode(client, user, { scope: "profile:read design:meta:read" });
+  const { listConnections } = await import("../src/core/connections.js");
+  const scopesOf = async () => (await listConnections(h.runtime.core, user.userId)).map((c) => c.scopes.join(" "));
+  assert.deepEqual(await scopesOf(), ["profile:read design:meta:read"]);
+  await update(client, { scopes: ["design:meta:read"] });
+  assert.deepEqual(await scopesOf(), ["design:meta:read"]);
+  // With nothing left it is still listed, so that the user can still disconnect the tokens it holds.
+  await update(client, { scopes: ["asset:read"] });
+  assert.deepEqual(await scopesOf(), [""]);
+});
+
 describe("a client whose redirect URIs were replaced", () => {
   const authorizeUrl = (client: TestClient, redirectUri: string) =>
     `/api/oauth/authorize?response_type=code&client_id=${client.clientId}&scope=profile:read` +

@@ -1,5 +1,6 @@
 import { holdUserAndClient } from "./authorization.js";
 import type { CoreContext } from "./context.js";
+import { stillAllowed } from "./scopes.js";
 
 /** An integration the user has let act on their behalf, as the account page lists it. */
 export interface Connection {
@@ -18,7 +19,8 @@ export async function listConnections(ctx: CoreContext, userId: string): Promise
     connections.push({
       clientId: client.id,
       clientName: client.name,
-      scopes: consent.scopes,
+      // What it may still do: a scope taken from the client since is not the user's to grant any more.
+      scopes: stillAllowed(consent.scopes, client.scopes),
       since: consent.updatedAt,
     });
   }
