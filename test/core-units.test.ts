@@ -178,6 +178,17 @@ describe("redirect URIs", () => {
     assert.ok(!isRegistrableRedirectUri("not a url"));
     assert.ok(!isRegistrableRedirectUri("https://app.example/caf\u00e9"));
     assert.ok(!isRegistrableRedirectUri("https://app.example/a b"));
+    // As written, not as a URL parser repairs it: browsers would go elsewhere than the string matched.
+    assert.ok(isRegistrableRedirectUri("http://[::1]:8080/cb"));
+    assert.ok(isRegistrableRedirectUri("HTTPS://App.Example/cb"));
+    for (const repaired of [
+      "https:a.example/cb",
+      "https:/a.example/cb",
+      "https://a.example\\evil",
+      "http://127.1/cb",
+    ]) {
+      assert.ok(!isRegistrableRedirectUri(repaired), repaired);
+    }
   });
 
   test("query parameters are appended after an existing query", () => {

@@ -6,9 +6,17 @@
 export const REDIRECT_URI_RULE =
   "use an absolute https URL (or http on localhost, 127.0.0.1 or [::1]) of printable ASCII, without a fragment or credentials";
 
+/** The scheme and authority as written, which URL parsing would otherwise repair or rewrite. */
+const WRITTEN_AUTHORITY = /^https?:\/\/([^/?#]*)/i;
+
 export function isRegistrableRedirectUri(value: string): boolean {
   // Printable ASCII only: anything else must be percent-encoded, or it could not go in a Location header.
   if (!/^[\x21-\x7e]+$/.test(value)) return false;
+  // Matched as written, the URI must say where a browser goes: `https:a.example/cb` and a
+  // backslash are repaired by browsers into other URLs, and `127.1` is a loopback name only once parsed.
+  const written = WRITTEN_AUTHORITY.exec(value);
+  if (!written || value.includes("\\")) return false;
+  const writtenHost = (written[1] ?? "").replace(/:\d*$/, "").toLowerCase();
   let url: URL;
   try {
     url = new URL(value.replaceAll("*", "wildcard"));
@@ -17,7 +25,7 @@ export function isRegistrableRedirectUri(value: string): boolean {
   }
   if (url.hash !== "" || value.includes("#")) return false;
   if (url.username !== "" || url.password !== "") return false;
-  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackOrLocal(url.hostname));
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackOrLocal(writtenHost));
 }
 
 function isLoopbackOrLocal(hostname: string): boolean {
