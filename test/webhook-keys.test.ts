@@ -67,6 +67,11 @@ test("the claims are the notification's own bytes, numbers JSON cannot carry thr
   const [, payload] = res.json().jwt.split(".");
   assert.equal(Buffer.from(payload, "base64url").toString("utf8"), text);
   await jwtVerify(res.json().jwt, createLocalJWKSet(await connectKeys()));
+  // Any member name a notification carries is signed, __proto__ included (JSON.parse keeps it as a property).
+  const odd = '{"type":"comment","content":{"__proto__":"x","constructor":{"prototype":1}}}';
+  const signedOdd = await sign(odd);
+  assert.equal(signedOdd.statusCode, 200, signedOdd.body);
+  assert.equal(Buffer.from(signedOdd.json().jwt.split(".")[1], "base64url").toString("utf8"), odd);
   // A byte order mark before the object is no part of it: claims that began with one would not parse as JSON.
   const marked = await sign(`\uFEFF${text}`);
   assert.equal(marked.statusCode, 200, marked.body);
@@ -76,7 +81,7 @@ test("the claims are the notification's own bytes, numbers JSON cannot carry thr
 test("signing needs the admin token and a JSON object", async () => {
   const refused = await sign(JSON.stringify(NOTIFICATION), "Bearer not-the-admin-token");
   assert.equal(refused.statusCode, 401);
-  for (const body of ["[1,2]", '"text"', "null", "", "{", '{"__proto__":{"x":1}}']) {
+  for (const body of ["[1,2]", '"text"', "null", "", "{"]) {
     const res = await sign(body);
     assert.equal(res.statusCode, 400, body);
     assert.equal(res.json().error, "invalid_request");

@@ -64,6 +64,11 @@ export function adminErrorHandler(error: FastifyError, request: FastifyRequest, 
     case "too-many-parameters":
       return send(reply, 415, "invalid_request", "Send a JSON object (application/json)");
     default:
-      return send(reply, 400, "invalid_request", "The body is not valid JSON");
+      return send(
+        reply,
+        400,
+        "invalid_request",
+        "The body is not valid JSON, or holds a __proto__ or constructor.prototype member",
+      );
   }
 }

@@ -17,7 +17,9 @@ interface AsSent {
  */
 export function registerAdminWebhooks(scope: FastifyInstance, deps: AppDeps): void {
   scope.register(async (webhooks) => {
-    const parseJson = webhooks.getDefaultJsonParser("error", "error");
+    // The parse only tells an object from anything else; what is signed is the text. A notification
+    // may carry any member name, `__proto__` too: JSON.parse keeps it as a plain property.
+    const parseJson = webhooks.getDefaultJsonParser("ignore", "ignore");
     webhooks.removeContentTypeParser("application/json");
     webhooks.addContentTypeParser("application/json", { parseAs: "string" }, (request, text, done) =>
       parseJson(request, text as string, (error, parsed) =>
