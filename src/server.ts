@@ -1,9 +1,9 @@
 import cluster from "node:cluster";
 import type { FastifyInstance } from "fastify";
-import { pino } from "pino";
 import { type Config, ConfigError, secretFile } from "./config.js";
 import { buildAdminApp, buildApp } from "./http/app.js";
 import { answerCollections } from "./http/metrics-cluster.js";
+import { keywardLogger } from "./logger.js";
 import { startPruneTimer } from "./prune-timer.js";
 import { openRuntime, type Runtime } from "./runtime.js";
 import type { StoreOptions } from "./store/open.js";
@@ -45,7 +45,7 @@ export async function startServer(
   storeOptions: Omit<StoreOptions, "pool"> = {},
 ): Promise<RunningServer> {
   // Made before the app, so that what happens while the runtime opens (Redis unreachable) is logged as the rest is.
-  const log = pino({ level: config.logLevel });
+  const log = keywardLogger(config.logLevel);
   const runtime = await openRuntime(config, storeOptions, {
     warn: (error, message) => log.warn({ err: error }, message),
     info: (message) => log.info(message),

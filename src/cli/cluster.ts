@@ -1,7 +1,7 @@
 import cluster, { type Worker } from "node:cluster";
-import { pino } from "pino";
 import type { Config } from "../config.js";
 import { serveCollections } from "../http/metrics-cluster.js";
+import { keywardLogger } from "../logger.js";
 import { openRuntime } from "../runtime.js";
 import { logGeneratedSecret } from "../server.js";
 
@@ -15,7 +15,7 @@ const REPLACE_DELAY_MS = 1000;
  * SIGTERM or SIGINT stops every worker gracefully; resolves with the exit code.
  */
 export async function runCluster(config: Config, workers: number): Promise<number> {
-  const log = pino({ level: config.logLevel }).child({ role: "primary" });
+  const log = keywardLogger(config.logLevel).child({ role: "primary" });
   // The workers read the secret from its file, made by this process: only it knows it is new.
   if (config.secretSource === "generated") logGeneratedSecret(log, config);
   // It counts no requests: no rate limiter, so no Redis to wait for (or warn about) here.
