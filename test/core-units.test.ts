@@ -181,9 +181,14 @@ describe("redirect URIs", () => {
     // As written, not as a URL parser repairs it: browsers would go elsewhere than the string matched.
     assert.ok(isRegistrableRedirectUri("http://[::1]:8080/cb"));
     assert.ok(isRegistrableRedirectUri("HTTPS://App.Example/cb"));
+    assert.ok(isRegistrableRedirectUri("https://*.example.com/*"), "a Cal.com glob");
+    assert.ok(isRegistrableRedirectUri("https://a.example:8443/cb"));
     for (const repaired of [
       "https:a.example/cb",
       "https:/a.example/cb",
+      "https:///a.example/cb",
+      "https://%61.example/cb",
+      "https://127.1/cb",
       "https://a.example\\evil",
       "http://127.1/cb",
     ]) {
@@ -682,7 +687,7 @@ describe("rate limits", () => {
     await limiter.close();
   });
 
-  test("refused by the account and the address, a sign-in waits for the later of the two", async () => {
+  test("refused by the account and the address, a sign-in waits for the later of the two, reported as the account's", async () => {
     let now = 0;
     const limiter = new MemoryRateLimiter(() => now);
     const throttle = new SignInThrottle(limiter, { failuresPerAccount: 5, failuresPerAddress: 20, windowMs: 900_000 });
@@ -691,7 +696,9 @@ describe("rate limits", () => {
     now = 990_000;
     for (let i = 0; i < 20; i++) assert.equal(await throttle.attempt(`other${i}@x`, "10.0.0.1"), undefined);
     const refused = await throttle.attempt("victim@x", "10.0.0.1");
-    assert.equal(refused?.limited, "address");
+    // Reported as the account's refusal, which names the account in the log; the wait is the address's.
+    assert.equal(refused?.limited, "account");
+    assert.equal(refused?.firstInWindow, true);
     const retry = now + (refused?.retryAfterMs ?? 0);
     now = retry - 1;
     assert.ok(await throttle.attempt("victim@x", "10.0.0.1"), "still refused a moment before");

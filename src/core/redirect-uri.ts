@@ -4,7 +4,7 @@
  */
 /** What `isRegistrableRedirectUri` asks, in words for whoever registers one. */
 export const REDIRECT_URI_RULE =
-  "use an absolute https URL (or http on localhost, 127.0.0.1 or [::1]) of printable ASCII, without a fragment or credentials";
+  "use an absolute https URL written out as https://host/... (or http on localhost, 127.0.0.1 or [::1]) of printable ASCII, without a backslash, fragment or credentials";
 
 /** The scheme and authority as written, which URL parsing would otherwise repair or rewrite. */
 const WRITTEN_AUTHORITY = /^https?:\/\/([^/?#]*)/i;
@@ -25,6 +25,8 @@ export function isRegistrableRedirectUri(value: string): boolean {
   }
   if (url.hash !== "" || value.includes("#")) return false;
   if (url.username !== "" || url.password !== "") return false;
+  // The host as written must be the host parsed: not empty (`https:///a.example`), not rewritten.
+  if (writtenHost.replaceAll("*", "wildcard") !== url.hostname) return false;
   return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackOrLocal(writtenHost));
 }
 

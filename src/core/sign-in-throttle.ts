@@ -79,13 +79,17 @@ export class SignInThrottle {
    */
   async attempt(account: string, address: string | undefined, device?: string): Promise<SignInRefusal | undefined> {
     const counters = this.counters(account, address, device);
-    // Refused by more than one, the attempt waits for the last of them to allow it.
-    let longest: { counter: Counter; retryAfterMs: number } | undefined;
+    // Refused by more than one, the attempt waits for the last of them to allow it; the refusal is
+    // reported as the first's (the account's before the address's, which names the account).
+    let refusing: Counter | undefined;
+    let wait = 0;
     for (const counter of counters) {
       const { allowed, retryAfterMs } = await this.limiter.check(counter.key, counter.limit, this.policy.windowMs);
-      if (!allowed && retryAfterMs > (longest?.retryAfterMs ?? 0)) longest = { counter, retryAfterMs };
+      if (allowed) continue;
+      refusing ??= counter;
+      wait = Math.max(wait, retryAfterMs);
     }
-    if (longest) return this.refuse(longest.counter, longest.retryAfterMs);
+    if (refusing) return this.refuse(refusing, wait);
     const counted: string[] = [];
     for (const counter of counters) {
       const decision = await this.limiter.consume(counter.key, counter.limit, this.policy.windowMs);
