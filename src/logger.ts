@@ -1,4 +1,4 @@
-import { pino, stdSerializers } from "pino";
+import { pino } from "pino";
 
 /**
  * What a logged error keeps: what says what failed and where. Libraries hang more on their errors,
@@ -24,20 +24,23 @@ const KEPT = [
   "statusCode",
 ] as const;
 
-export function loggedError(error: unknown): unknown {
-  const full = stdSerializers.err(error as Error) as unknown;
-  if (typeof full !== "object" || full === null) return full;
-  const kept: Record<string, unknown> = {};
+export function loggedError(error: unknown, seen = new WeakSet<object>()): unknown {
+  if (typeof error !== "object" || error === null) return error;
+  // An error may be its own cause, or hold itself among its errors: each is written once. (pino's
+  // own serializer, which this replaces, overflows the stack on the second.)
+  if (seen.has(error)) return "[seen above]";
+  seen.add(error);
+  const fields = error as Record<string, unknown>;
+  const kept: Record<string, unknown> = { type: error.constructor?.name ?? "Object" };
   for (const key of KEPT) {
-    const value = (full as Record<string, unknown>)[key];
-    if (value !== undefined) kept[key] = value;
+    if (key !== "type" && fields[key] !== undefined) kept[key] = fields[key];
   }
   const { cause, errors } = error as { cause?: unknown; errors?: unknown };
-  if (cause !== undefined) kept.cause = loggedError(cause);
-  if (Array.isArray(errors)) kept.errors = errors.map(loggedError);
+  if (cause !== undefined) kept.cause = loggedError(cause, seen);
+  if (Array.isArray(errors)) kept.errors = errors.map((inner) => loggedError(inner, seen));
   return kept;
 }
 
 /** keyward's logger: pino's JSON lines (on stdout, or `destination`), errors as `loggedError` keeps them. */
 export const keywardLogger = (level: string, destination?: pino.DestinationStream) =>
-  pino({ level, serializers: { err: loggedError } }, destination);
+  pino({ level, serializers: { err: (error: unknown) => loggedError(error) } }, destination);

@@ -33,4 +33,10 @@ test("a logged error keeps what failed and where, and none of what libraries han
   assert.match(kept.stack, /^Error: terminating connection/);
   assert.equal((loggedError(new Error("outer", { cause: lost })) as { cause: { code: string } }).cause.code, "57P01");
   assert.equal(loggedError("a string thrown"), "a string thrown");
+  // An error that is its own cause, or among its own errors, is written once, not followed forever.
+  const loop = new Error("loop");
+  (loop as { cause?: unknown }).cause = loop;
+  const aggregate = new AggregateError([], "all");
+  aggregate.errors.push(aggregate);
+  for (const error of [loop, aggregate]) assert.match(logged(error), /\[seen above\]/);
 });
