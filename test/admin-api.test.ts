@@ -153,6 +153,14 @@ describe("admin API", () => {
     assert.ok(!JSON.stringify(lines).includes(created.client_secret), "the secret is not logged");
   });
 
+  test("a member named __proto__ or constructor is one more unknown member, ignored", async () => {
+    const body = `{"client_name":"Odd members","redirect_uris":["${REDIRECT_URI}"],"scope":"${SCOPES}","__proto__":{"scope":"x"},"constructor":{"prototype":{}}}`;
+    const res = await admin("POST", "/clients", body);
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(res.json().scope, SCOPES);
+    assertError(await admin("POST", "/clients", "{"), 400, "invalid_request", /^The body is not valid JSON$/);
+  });
+
   test("lists every integration a page at a time, never a secret", async () => {
     const created: string[] = [];
     for (let i = 0; i < 5; i++) created.push((await register(`Paged integration ${i}`)).json().client_id);

@@ -149,7 +149,9 @@ async function show(runtime: Runtime, values: UserOptions): Promise<number> {
           scope: c.scopes.join(" "),
           connected_at: new Date(c.since).toISOString(),
         }))
-      : connections.map((c) => `${c.clientId} (${c.clientName}): ${c.scopes.join(" ")}`).join("; ") || "(none)";
+      : connections
+          .map((c) => `${c.clientId} (${c.clientName}): ${c.scopes.join(" ") || "(nothing at present)"}`)
+          .join("; ") || "(none)";
   print(values.json === true, {
     user_id: user.id,
     email: user.email,

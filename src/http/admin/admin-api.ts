@@ -34,6 +34,10 @@ export function registerAdminApi(scope: FastifyInstance, deps: AppDeps, adminTok
   scope.addHook("onSend", forbidCaching);
   scope.setErrorHandler(adminErrorHandler);
   scope.setNotFoundHandler(answerAdminNotFound);
+  // Bodies are read a named member at a time (`Object.hasOwn`), never merged into another object, so
+  // a member named `__proto__` is only an unknown member, ignored as RFC 7591 §2 asks, not an error.
+  scope.removeContentTypeParser("application/json");
+  scope.addContentTypeParser("application/json", { parseAs: "string" }, scope.getDefaultJsonParser("ignore", "ignore"));
   scope.addHook("onRequest", async (request) => {
     const refusal = await deps.adminThrottle.refusal(request.ip);
     if (refusal) {

@@ -64,11 +64,6 @@ export function adminErrorHandler(error: FastifyError, request: FastifyRequest, 
     case "too-many-parameters":
       return send(reply, 415, "invalid_request", "Send a JSON object (application/json)");
     default:
-      return send(
-        reply,
-        400,
-        "invalid_request",
-        "The body is not valid JSON, or holds a __proto__ or constructor.prototype member",
-      );
+      return send(reply, 400, "invalid_request", "The body is not valid JSON");
   }
 }

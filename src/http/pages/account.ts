@@ -13,7 +13,7 @@ export interface AccountView {
 function connectionItem(connection: Connection, csrfToken: string): string {
   const scopes =
     connection.scopes.map((s) => escapeHtml(describeScope(s))).join("; ") ||
-    "Nothing any more: its access ends when the tokens it holds expire";
+    "Nothing at present; disconnect it to revoke the tokens it holds";
   const since = new Date(connection.since).toISOString().slice(0, 10);
   return `<li><strong>${escapeHtml(connection.clientName)}</strong>, since ${since}<br><small>${scopes}</small>
 <form method="post" action="/connections/disconnect"><input type="hidden" name="csrf_token" value="${escapeHtml(csrfToken)}">
