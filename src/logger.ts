@@ -7,7 +7,6 @@ import { pino } from "pino";
  * statements), pg's `detail` the values of a violated key.
  */
 const KEPT = [
-  "type",
   "message",
   "stack",
   "code",
@@ -32,9 +31,7 @@ export function loggedError(error: unknown, seen = new WeakSet<object>()): unkno
   seen.add(error);
   const fields = error as Record<string, unknown>;
   const kept: Record<string, unknown> = { type: error.constructor?.name ?? "Object" };
-  for (const key of KEPT) {
-    if (key !== "type" && fields[key] !== undefined) kept[key] = fields[key];
-  }
+  for (const key of KEPT) if (fields[key] !== undefined) kept[key] = fields[key];
   const { cause, errors } = error as { cause?: unknown; errors?: unknown };
   if (cause !== undefined) kept.cause = loggedError(cause, seen);
   if (Array.isArray(errors)) kept.errors = errors.map((inner) => loggedError(inner, seen));

@@ -63,13 +63,16 @@ async function serve(config: Config): Promise<number> {
   return Promise.race([signalled, failed]);
 }
 
+/** A SQLite database file that is not there: opening it would make a new, empty one. */
+const isMissingSqliteFile = (url: string) => !isPostgresUrl(url) && url !== ":memory:" && !existsSync(url);
+
 /**
  * A command run against a SQLite file that is not there makes a new, empty database: said on
  * stderr, as a mistyped DATABASE_URL would otherwise leave a client or user where no server looks.
  */
 function newDatabaseNotice(config: Config): string | undefined {
   const { databaseUrl } = config;
-  if (isPostgresUrl(databaseUrl) || databaseUrl === ":memory:" || existsSync(databaseUrl)) return undefined;
+  if (!isMissingSqliteFile(databaseUrl)) return undefined;
   const secret = config.secretSource === "generated" ? `, with a new server secret in ${secretFile(databaseUrl)}` : "";
   return `keyward: no database was at ${resolve(databaseUrl)}: made a new, empty one${secret} (DATABASE_URL says where)\n`;
 }
@@ -132,7 +135,7 @@ function refuseUnknownCommand(command: string, sub: string | undefined): void {
 /** The SQLite file a backup would copy, when it is not there: refused before a secret is made beside it. */
 function missingBackupSource(): string | undefined {
   const url = parseDatabaseUrl(process.env.DATABASE_URL);
-  return isPostgresUrl(url) || url === ":memory:" || existsSync(url) ? undefined : resolve(url);
+  return isMissingSqliteFile(url) ? resolve(url) : undefined;
 }
 
 function workersOf(raw: string): number {

@@ -14,20 +14,22 @@ export function isRegistrableRedirectUri(value: string): boolean {
   if (!/^[\x21-\x7e]+$/.test(value)) return false;
   // Matched as written, the URI must say where a browser goes: `https:a.example/cb` and a
   // backslash are repaired by browsers into other URLs, and `127.1` is a loopback name only once parsed.
-  const written = WRITTEN_AUTHORITY.exec(value);
+  // A Cal.com glob's `*` parses as a name like any other.
+  const parsable = value.replaceAll("*", "wildcard");
+  const written = WRITTEN_AUTHORITY.exec(parsable);
   if (!written || value.includes("\\")) return false;
   const writtenHost = (written[1] ?? "").replace(/:\d*$/, "").toLowerCase();
   let url: URL;
   try {
-    url = new URL(value.replaceAll("*", "wildcard"));
+    url = new URL(parsable);
   } catch {
     return false;
   }
   if (url.hash !== "" || value.includes("#")) return false;
   if (url.username !== "" || url.password !== "") return false;
   // The host as written must be the host parsed: not empty (`https:///a.example`), not rewritten.
-  if (writtenHost.replaceAll("*", "wildcard") !== url.hostname) return false;
-  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackOrLocal(writtenHost));
+  if (writtenHost !== url.hostname) return false;
+  return url.protocol === "https:" || (url.protocol === "http:" && isLoopbackOrLocal(url.hostname));
 }
 
 function isLoopbackOrLocal(hostname: string): boolean {

@@ -6,8 +6,8 @@ import { decodeFormComponent } from "../form-body.js";
 import { CanvaError, fromCoreError } from "./errors.js";
 import type { CanvaParams } from "./params.js";
 
-/** RFC 6749 §5.2's error for a request that authenticates its client more than one way; the code stays Canva's. */
-const TWO_METHODS = "invalid_request";
+/** A request that authenticates its client two different ways: Canva's code, RFC 6749 §5.2's `invalid_request`. */
+const twoMethods = (message: string) => new CanvaError(400, "unauthorized_client", message, "invalid_request");
 
 const BASIC_CHALLENGE = { "www-authenticate": 'Basic realm="keyward", charset="UTF-8"' };
 
@@ -48,23 +48,13 @@ export async function authenticateCanvaClient(
     }
     const bodyClientId = params.optional("client_id");
     if (bodyClientId !== undefined && bodyClientId !== parsed.clientId) {
-      throw new CanvaError(
-        400,
-        "unauthorized_client",
-        "client_id body param does not match the basic auth client",
-        TWO_METHODS,
-      );
+      throw twoMethods("client_id body param does not match the basic auth client");
     }
     // Both secrets come from this request, so comparing them tells the caller nothing it did not send;
     // the Basic one is then checked against the stored hash as ever.
     const bodySecret = params.optional("client_secret");
     if (bodySecret !== undefined && bodySecret !== parsed.clientSecret) {
-      throw new CanvaError(
-        400,
-        "unauthorized_client",
-        "The client must either be authenticated using basic auth or body parameters.",
-        TWO_METHODS,
-      );
+      throw twoMethods("The client must either be authenticated using basic auth or body parameters.");
     }
     credentials = parsed;
   } else {
