@@ -58,6 +58,7 @@ export async function startServer(
   }, config.keyReloadMs);
   reload.unref();
   runtime.opened.onConnectionError((error) => app.log.warn({ err: error }, "database connection lost; reconnecting"));
+  logMigrationsApplied(app.log, runtime.opened.migrationsApplied);
   if (runtime.opened.migrationsAheadOfBuild.length > 0) {
     app.log.warn(
       { migrations: runtime.opened.migrationsAheadOfBuild },
@@ -133,6 +134,12 @@ export async function startServer(
 }
 
 /** Said once, by whichever process made the secret (a cluster's primary, or the server itself). */
+/** Once, by the process that brought the schema up to date: a first start on an old database may rebuild tables. */
+export function logMigrationsApplied(log: { info(details: object, message: string): void }, applied: string[]): void {
+  if (applied.length === 0) return;
+  log.info({ migrations: applied }, `brought the database schema up to date: applied ${applied.length} migration(s)`);
+}
+
 export function logGeneratedSecret(log: { info(details: object, message: string): void }, config: Config): void {
   log.info(
     { secret_file: secretFile(config.databaseUrl) },

@@ -74,6 +74,20 @@ test("the first start logs one line with the URL", async () => {
   }
 });
 
+test("the start that migrates the database says which migrations it applied; the next start says nothing of them", async () => {
+  const database = tempDatabase();
+  const migrationLines = (output: string) => output.split("\n").filter((line) => line.includes("schema up to date"));
+  const first = await startServerProcess({ DATABASE_URL: database, LOG_LEVEL: "info" });
+  await first.stop();
+  const [line, ...more] = migrationLines(first.output());
+  assert.equal(more.length, 0);
+  const logged = JSON.parse(line ?? "{}") as { migrations?: string[] };
+  assert.ok(logged.migrations?.includes("0001_initial"), line);
+  const second = await startServerProcess({ DATABASE_URL: database, LOG_LEVEL: "info" });
+  await second.stop();
+  assert.deepEqual(migrationLines(second.output()), []);
+});
+
 test("SIGTERM to `npm start` reaches the server, which stops", async () => {
   const port = await freePort();
   const healthz = `http://127.0.0.1:${port}/healthz`;

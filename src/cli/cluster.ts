@@ -3,7 +3,7 @@ import type { Config } from "../config.js";
 import { serveCollections } from "../http/metrics-cluster.js";
 import { keywardLogger } from "../logger.js";
 import { openRuntime } from "../runtime.js";
-import { logGeneratedSecret } from "../server.js";
+import { logGeneratedSecret, logMigrationsApplied } from "../server.js";
 
 /** Pause before replacing a worker that died, so a crash loop cannot spin. */
 const REPLACE_DELAY_MS = 1000;
@@ -20,6 +20,7 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
   if (config.secretSource === "generated") logGeneratedSecret(log, config);
   // It counts no requests: no rate limiter, so no Redis to wait for (or warn about) here.
   const runtime = await openRuntime({ ...config, redisUrl: undefined });
+  logMigrationsApplied(log, runtime.opened.migrationsApplied);
   try {
     await runtime.loadKeys(Date.now());
   } finally {
