@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { randomToken } from "./core/crypto.js";
@@ -269,19 +269,49 @@ function resolveSecret(env: Env, databaseUrl: string): Pick<Config, "secret" | "
   }
   if (databaseUrl === ":memory:") return { secret: randomToken(32), secretSource: "ephemeral" };
   const file = secretFile(databaseUrl);
-  if (existsSync(file)) return { secret: readFileSync(file, "utf8").trim(), secretSource: "file" };
+  if (existsSync(file)) return { secret: secretIn(file), secretSource: "file" };
   const made = mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, `${randomToken(32)}\n`, { mode: 0o600, flag: "wx" });
-  chmodSync(file, 0o600);
+  if (!writeSecretFile(file)) return { secret: secretIn(file), secretSource: "file" };
   // On disk before the database it unlocks is: a database whose secret a power loss took is lost
   // whole. So are the names leading to it: its directory's, and those of directories made for it.
-  syncPath(file);
   for (let dir = dirname(file); ; dir = dirname(dir)) {
     syncPath(dir);
     if (made === undefined || dir === made || dir === dirname(dir)) break;
   }
   if (made !== undefined) syncPath(dirname(made));
-  return { secret: readFileSync(file, "utf8").trim(), secretSource: "generated" };
+  return { secret: secretIn(file), secretSource: "generated" };
+}
+
+function secretIn(file: string): string {
+  const secret = readFileSync(file, "utf8").trim();
+  if (secret.length < 32) {
+    throw new ConfigError(
+      `${file} holds no usable secret (it needs at least 32 characters): if no database was made with it, delete it ` +
+        "and keyward makes a new one; otherwise put the database's secret back, or set KEYWARD_SECRET",
+    );
+  }
+  return secret;
+}
+
+/**
+ * Writes a new secret whole or not at all: to a file of its own, synced, then linked in under the
+ * secret's name, so a full disk or a crash leaves no empty or partial secret to be read later.
+ * False when another process linked its own first: that one stands.
+ */
+function writeSecretFile(file: string): boolean {
+  const partial = `${file}.${process.pid}.${randomToken(6)}.partial`;
+  try {
+    writeFileSync(partial, `${randomToken(32)}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(partial, 0o600);
+    syncPath(partial);
+    linkSync(partial, file);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST" && existsSync(file)) return false;
+    throw error;
+  } finally {
+    rmSync(partial, { force: true });
+  }
 }
 
 function adminToken(value: string | undefined): string | undefined {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
 import SQLite from "better-sqlite3";
@@ -136,6 +136,24 @@ describe("keyward clients", () => {
     assert.ok(existsSync(file));
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.ok(readFileSync(file, "utf8").trim().length >= 32);
+  });
+
+  test("the secret file is the only file left beside the database: nothing partial", () => {
+    const dir = dirname(env.DATABASE_URL ?? "");
+    assert.deepEqual(
+      readdirSync(dir).filter((name) => name.startsWith("keyward.secret")),
+      ["keyward.secret"],
+    );
+  });
+
+  test("a secret file with no usable secret in it is refused by its path, and nothing is made", () => {
+    const database = tempDatabase();
+    const file = join(dirname(database), "keyward.secret");
+    writeFileSync(file, "\n");
+    const result = runCli(["migrate"], { DATABASE_URL: database });
+    assert.equal(result.status, 2, result.stderr);
+    assert.ok(result.stderr.includes(`${file} holds no usable secret`), result.stderr);
+    assert.equal(existsSync(database), false);
   });
 
   test("plain output names the secret and warns it is shown once", () => {

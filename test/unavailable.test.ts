@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import Fastify from "fastify";
+import { type Face, storageFailureAnswer } from "../src/http/faces.js";
 import { classifyFailure } from "../src/http/request-failure.js";
 import { isTransientConflict, isUnavailable } from "../src/store/errors.js";
 
@@ -19,6 +21,7 @@ test("database conditions a client should retry are unavailable (503), not serve
     "SQLITE_READONLY",
     "SQLITE_READONLY_DBMOVED",
     "SQLITE_CANTOPEN",
+    "SQLITE_FULL",
     "ECONNREFUSED",
   ]) {
     assert.equal(isUnavailable(coded(code)), true, code);
@@ -65,4 +68,36 @@ test("a body whose connection reset mid-way is the client's failure, though it f
   const aborted = Object.assign(new Error("aborted"), { code: "ECONNRESET", statusCode: 400 });
   assert.deepEqual(classifyFailure(aborted), { kind: "client-error", status: 400, message: "aborted" });
   assert.equal(classifyFailure(coded("ECONNRESET")).kind, "unavailable");
+});
+
+test("a write the database could not take is answered in each face's shape: 503 when it will take it again, else 500", async () => {
+  const app = Fastify();
+  app.get<{ Querystring: { face: Face; unavailable: string } }>("/answer", (request, reply) => {
+    reply.header("location", "https://client.example/cb?code=x").header("set-cookie", "session=x");
+    return reply.send(storageFailureAnswer(request.query.face, request, reply, request.query.unavailable === "yes"));
+  });
+  const answer = (face: Face, unavailable: boolean) =>
+    app.inject({ url: `/answer?face=${face}&unavailable=${unavailable ? "yes" : "no"}` });
+  const expected: Record<Face, [number, string, string]> = {
+    canva: [503, '"code":"service_unavailable"', '"code":"internal_error"'],
+    cal: [503, '"code":"ServiceUnavailableException"', '"code":"InternalServerErrorException"'],
+    admin: [503, '"error":"temporarily_unavailable"', '"error":"server_error"'],
+    pages: [503, "Temporarily unavailable", "Something went wrong"],
+  };
+  for (const [face, [status, unavailableText, internalText]] of Object.entries(expected) as [
+    Face,
+    [number, string, string],
+  ][]) {
+    const refused = await answer(face, true);
+    assert.equal(refused.statusCode, status, face);
+    assert.equal(refused.headers["retry-after"], "5", face);
+    assert.ok(refused.body.includes(unavailableText), `${face}: ${refused.body}`);
+    assert.equal(refused.headers.location, undefined, face);
+    assert.equal(refused.headers["set-cookie"], undefined, face);
+    const failed = await answer(face, false);
+    assert.equal(failed.statusCode, 500, face);
+    assert.equal(failed.headers["retry-after"], undefined, face);
+    assert.ok(failed.body.includes(internalText), `${face}: ${failed.body}`);
+  }
+  await app.close();
 });

@@ -225,6 +225,19 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/**
+ * An unexpected failure as one line. SQLite names a full or failing disk only as "disk I/O error"
+ * (SQLITE_IOERR, when it cannot make its shared-memory file, say): its code and the likely cause are added.
+ */
+function failureText(error: unknown): string {
+  // A value thrown without a message (an error cloned from a worker thread loses it) is shown whole.
+  const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
+  const text = typeof message === "string" && message ? message : inspect(error);
+  if (typeof code !== "string" || !code.startsWith("SQLITE_")) return text;
+  const diskTrouble = code.startsWith("SQLITE_IOERR") || code === "SQLITE_FULL";
+  return `${text} (${code})${diskTrouble ? ": is the disk that holds the database full or failing?" : ""}`;
+}
+
 main(process.argv.slice(2))
   .then(
     (code) => {
@@ -236,9 +249,7 @@ main(process.argv.slice(2))
         process.exitCode = 2;
         return;
       }
-      // A value thrown without a message (an error cloned from a worker thread loses it) is shown whole.
-      const message = (error as Error | undefined)?.message;
-      process.stderr.write(`keyward: ${typeof message === "string" && message ? message : inspect(error)}\n`);
+      process.stderr.write(`keyward: ${failureText(error)}\n`);
       process.exitCode = 1;
     },
   )

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
+import { isUnavailable } from "../store/errors.js";
 import { registerAccountPage } from "./account-page.js";
 import { ADMIN_PREFIX, answerAdminNotFound, registerAdminApi } from "./admin/admin-api.js";
 import { adminErrorHandler } from "./admin/errors.js";
@@ -22,7 +23,7 @@ import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
 import { ReplyBatch } from "./reply-batch.js";
-import { classifyFailure, UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
+import { classifyFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "./request-failure.js";
 import { lazyRequestLogger } from "./request-logger.js";
 import { registerSignInPage } from "./sign-in-page.js";
 import { registerWellKnown } from "./well-known.js";
@@ -136,8 +137,10 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
     deps.core.store.flush().then(
       () => sendInTurn(request, reply, done, payload),
       (error: unknown) => {
-        request.log.error({ err: error }, "writes could not be made durable");
-        sendInTurn(request, reply, done, storageFailureAnswer(faceOf(request.url), request, reply));
+        const unavailable = isUnavailable(error);
+        if (unavailable) warnUnavailable(request.log, error);
+        else request.log.error({ err: error }, "writes could not be made durable");
+        sendInTurn(request, reply, done, storageFailureAnswer(faceOf(request.url), request, reply, unavailable));
       },
     );
   });
@@ -159,6 +162,7 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     const failure = classifyFailure(error);
     switch (failure.kind) {
       case "unavailable":
+        warnUnavailable(request.log, error);
         reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
         return sendHtml(reply, 503, errorPage("Temporarily unavailable", "Try again in a moment."));
       case "internal":

@@ -1,9 +1,12 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { adminErrorBody } from "./admin/errors.js";
+import { ADMIN_UNAVAILABLE_MESSAGE, adminErrorBody } from "./admin/errors.js";
+import { calErrorFor } from "./cal/error-handler.js";
 import { CalError } from "./cal/errors.js";
-import { CanvaError, internalError } from "./canva/errors.js";
+import { canvaErrorFor } from "./canva/error-handler.js";
+import { CanvaError } from "./canva/errors.js";
 import { sendHtml, withHtmlHeaders } from "./html.js";
 import { errorPage } from "./pages/error.js";
+import { type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
 
 /** The part of keyward a path belongs to, each answering errors in its own shape. */
 export type Face = "canva" | "cal" | "admin" | "pages";
@@ -40,25 +43,43 @@ export const publicFaces = (servesAdmin: boolean): FaceOf =>
       };
 
 /**
- * Turns a reply into its face's bare 500 when what the server wrote could not be made durable.
- * Nothing may be acknowledged then, so a redirect or a new session cookie must not go out either.
- * Returns the body to send in place of the reply's own.
+ * Turns a reply into its face's answer when what the server wrote could not be committed or made
+ * durable: 503 with Retry-After when the database will take writes again (a full disk, an
+ * outage), a bare 500 otherwise. Nothing may be acknowledged then, so a redirect or a new session
+ * cookie must not go out either. Returns the body to send in place of the reply's own.
  */
-export function storageFailureAnswer(face: Face, request: FastifyRequest, reply: FastifyReply): string {
+export function storageFailureAnswer(
+  face: Face,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  unavailable: boolean,
+): string {
   reply.removeHeader("location").removeHeader("set-cookie");
+  const failure: RequestFailure = { kind: unavailable ? "unavailable" : "internal" };
+  if (unavailable) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
   switch (face) {
-    case "cal":
-      reply.status(500).header("content-type", "application/json; charset=utf-8");
-      return JSON.stringify(new CalError(500, "Internal server error").envelope(request.url));
-    case "canva":
-      reply.status(500).header("content-type", "application/json; charset=utf-8");
-      return JSON.stringify(internalError().body());
+    case "cal": {
+      const shaped = calErrorFor(failure);
+      reply.status(shaped.status).header("content-type", `${JSON_TYPE}; charset=utf-8`);
+      return JSON.stringify(shaped.envelope(request.url));
+    }
+    case "canva": {
+      const shaped = canvaErrorFor(failure);
+      reply.status(shaped.status).header("content-type", `${JSON_TYPE}; charset=utf-8`);
+      return JSON.stringify(shaped.body());
+    }
     case "admin":
-      reply.status(500).header("content-type", "application/json; charset=utf-8");
-      return JSON.stringify(adminErrorBody("server_error", "The request could not be completed"));
+      reply.status(unavailable ? 503 : 500).header("content-type", `${JSON_TYPE}; charset=utf-8`);
+      return JSON.stringify(
+        unavailable
+          ? adminErrorBody("temporarily_unavailable", ADMIN_UNAVAILABLE_MESSAGE)
+          : adminErrorBody("server_error", "The request could not be completed"),
+      );
     case "pages":
-      withHtmlHeaders(reply, 500);
-      return errorPage("Something went wrong", "The request could not be completed.");
+      withHtmlHeaders(reply, unavailable ? 503 : 500);
+      return unavailable
+        ? errorPage("Temporarily unavailable", "Try again in a moment.")
+        : errorPage("Something went wrong", "The request could not be completed.");
   }
 }
 

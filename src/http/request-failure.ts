@@ -1,4 +1,4 @@
-import type { FastifyError } from "fastify";
+import type { FastifyBaseLogger, FastifyError } from "fastify";
 import { isUnavailable, isUnstorableText } from "../store/errors.js";
 import { NotAFormError, TooManyParametersError } from "./form-body.js";
 
@@ -17,6 +17,20 @@ export type RequestFailure =
 
 /** Seconds a client should wait before retrying while the database is unreachable. */
 export const UNAVAILABLE_RETRY_AFTER = "5";
+
+const UNAVAILABLE_WARNING_INTERVAL_MS = 60_000;
+let lastUnavailableWarning = Number.NEGATIVE_INFINITY;
+
+/**
+ * Logs a failure answered 503 at most once a minute: while the database is unreachable or its
+ * disk is full, every request fails the same way, and a line each would flood the log.
+ */
+export function warnUnavailable(log: FastifyBaseLogger, error: unknown): void {
+  const now = Date.now();
+  if (now - lastUnavailableWarning < UNAVAILABLE_WARNING_INTERVAL_MS) return;
+  lastUnavailableWarning = now;
+  log.warn({ err: error }, "the database cannot do what requests need; answering 503 (logged at most once a minute)");
+}
 
 export function classifyFailure(error: unknown): RequestFailure {
   const { code, statusCode, message } = error as Partial<FastifyError>;

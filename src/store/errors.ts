@@ -96,13 +96,25 @@ const CONNECTION_CODES = new Set([
   "28P01", // invalid_password: the role's password was changed
 ]);
 
-/** SQLite's file could not be written or opened (made read-only, or its directory taken away). */
-const SQLITE_UNAVAILABLE_PREFIXES = ["SQLITE_READONLY", "SQLITE_CANTOPEN"];
+/**
+ * SQLite's file could not be written or opened (made read-only, or its directory taken away), or
+ * its disk is full: a commit that could not be written is rolled back, and works again once there is room.
+ */
+const SQLITE_UNAVAILABLE_PREFIXES = ["SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_FULL"];
 
 // The last: a database made to refuse connections (ALTER DATABASE ... ALLOW_CONNECTIONS false), whose
 // code, 55000 object_not_in_prerequisite_state, also stands for programming errors.
 const CONNECTION_MESSAGES =
   /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable|Query read timeout|is not currently accepting connections/i;
+
+/**
+ * PostgreSQL cancelled the statement itself (its statement or lock timeout), or it lost a
+ * conflict: it did not commit, where a connection lost after the statement was sent leaves that unknown.
+ */
+export function certainlyUncommitted(error: unknown): boolean {
+  const code = codeOf(error);
+  return code === "57014" || code === "55P03" || isTransientConflict(error);
+}
 
 export function isUnavailable(error: unknown): boolean {
   const e = error as { code?: string; message?: string; errors?: unknown[] } | undefined;

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type ClientFieldProblem, MAX_REDIRECT_URIS } from "../../core/client-registry.js";
 import { REDIRECT_URI_RULE } from "../../core/redirect-uri.js";
-import { classifyFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
+import { classifyFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "../request-failure.js";
 
 /** The admin API's errors: RFC 7591's `error` and `error_description`, with an HTTP status. */
 export class AdminError extends Error {
@@ -35,6 +35,8 @@ export function metadataError(p: ClientFieldProblem): AdminError {
 }
 
 /** The body of every admin API error, also for answers given outside its routes (see faces.ts). */
+export const ADMIN_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a moment";
+
 export function adminErrorBody(error: string, description: string): { error: string; error_description: string } {
   return { error, error_description: description };
 }
@@ -51,8 +53,9 @@ export function adminErrorHandler(error: FastifyError, request: FastifyRequest, 
   const failure = classifyFailure(error);
   switch (failure.kind) {
     case "unavailable":
+      warnUnavailable(request.log, error);
       reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
-      return send(reply, 503, "temporarily_unavailable", "The database is unavailable; try again in a moment");
+      return send(reply, 503, "temporarily_unavailable", ADMIN_UNAVAILABLE_MESSAGE);
     case "internal":
       request.log.error({ err: error }, "unexpected error");
       return send(reply, 500, "server_error", "The request could not be completed");

@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
+import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "../request-failure.js";
 import { badRequest, CalError, unsupportedMediaType } from "./errors.js";
 
-function calErrorFor(failure: RequestFailure): CalError {
+export function calErrorFor(failure: RequestFailure): CalError {
   switch (failure.kind) {
     case "body-too-large":
       return new CalError(413, "Request body is too large");
@@ -24,7 +24,10 @@ function calErrorFor(failure: RequestFailure): CalError {
 /** Any error inside the Cal.com scope, in Cal.com's envelope. Never a stack trace. */
 export function calErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   const shaped = error instanceof CalError ? error : calErrorFor(classifyFailure(error));
-  if (shaped.status === 503) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+  if (shaped.status === 503) {
+    reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+    if (!(error instanceof CalError)) warnUnavailable(request.log, error);
+  }
   if (shaped.status === 500) request.log.error({ err: error }, "unexpected error");
   return reply.status(shaped.status).send(shaped.envelope(request.url));
 }

@@ -1,8 +1,8 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
+import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "../request-failure.js";
 import { CanvaError, internalError, unsupportedMediaType } from "./errors.js";
 
-function canvaErrorFor(failure: RequestFailure): CanvaError {
+export function canvaErrorFor(failure: RequestFailure): CanvaError {
   const badBody = (message: string) => new CanvaError(400, "bad_request_body", message, "invalid_request");
   switch (failure.kind) {
     case "body-too-large":
@@ -29,7 +29,10 @@ function canvaErrorFor(failure: RequestFailure): CanvaError {
 /** Any error inside the Canva scope, in Canva's shape. Never a stack trace, never an unshaped 500. */
 export function canvaErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   const shaped = error instanceof CanvaError ? error : canvaErrorFor(classifyFailure(error));
-  if (shaped.status === 503) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+  if (shaped.status === 503) {
+    reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+    if (!(error instanceof CanvaError)) warnUnavailable(request.log, error);
+  }
   if (shaped.status === 500) request.log.error({ err: error }, "unexpected error");
   return reply.status(shaped.status).headers(shaped.headers).send(shaped.body());
 }
