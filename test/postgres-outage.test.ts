@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import pg from "pg";
 import { createTestSchema, PG_SKIP, PG_URL, type TestSchema, withSearchPath } from "./support/postgres.js";
 import { freePort, type ServerProcess, startServerProcess } from "./support/server-process.js";
 import {
@@ -149,5 +150,36 @@ describe("PostgreSQL answers lost after the commit", { skip: PG_SKIP }, () => {
     const again = await refresh(at.server.url, at.seeder.client, String(rotated.body.refresh_token));
     assert.equal(again.status, 200, "the lineage lives on");
     assert.doesNotMatch(at.server.output(), /refresh_token_reused/);
+  });
+});
+
+describe("PostgreSQL cancelling a statement", { skip: PG_SKIP }, () => {
+  const at = serverBehindProxy({ KEYWARD_PG_STATEMENT_TIMEOUT: "1" });
+
+  test("a refresh whose write hit the statement timeout is answered 503 after that one timeout, and its token still works", async () => {
+    const issued = await redeem(at.server.url, at.seeder.client, await at.seeder.issueCode());
+    assert.equal(issued.status, 200, JSON.stringify(issued.body));
+    const locker = new pg.Client({ connectionString: at.schema.url });
+    await locker.connect();
+    try {
+      // Writes to tokens wait (reads go on); once the refresh's write waits, reads of grants wait too.
+      await locker.query("begin");
+      await locker.query("lock table tokens in exclusive mode");
+      const started = Date.now();
+      const answer = refresh(at.server.url, at.seeder.client, String(issued.body.refresh_token));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await locker.query("lock table grants in access exclusive mode");
+      const refused = await answer;
+      const elapsedMs = Date.now() - started;
+      assert.equal(refused.status, 503, JSON.stringify(refused.body));
+      assert.deepEqual(refused.body, CANVA_UNAVAILABLE);
+      // One timeout (1 s), not a second one spent looking for tokens a cancelled statement never wrote.
+      assert.ok(elapsedMs < 1800, `answered after ${elapsedMs} ms`);
+    } finally {
+      await locker.query("rollback");
+      await locker.end();
+    }
+    const retried = await refresh(at.server.url, at.seeder.client, String(issued.body.refresh_token));
+    assert.equal(retried.status, 200, JSON.stringify(retried.body));
   });
 });

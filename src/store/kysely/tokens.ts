@@ -3,7 +3,7 @@
  * rotation answered again. `spendAndSave` also serves the exchange of an authorization code.
  */
 import type { QueryCreator, UpdateQueryBuilder, UpdateResult } from "kysely";
-import { isUnavailable } from "../errors.js";
+import { certainlyUncommitted, isUnavailable } from "../errors.js";
 import { consumeRefreshQuery, inLiveLineage, spentOne, successorOf } from "../queries.js";
 import { toToken } from "../records.js";
 import type { Database } from "../schema.js";
@@ -65,9 +65,11 @@ export async function spendAndSave<Spent extends "authorization_codes" | "tokens
   } catch (error) {
     // The connection broke after the statement was sent: it may have committed, with its answer
     // lost. Its tokens tell, read on another connection; a client told to retry a spend that
-    // stood would present a spent code or token, and lose its lineage for reuse.
+    // stood would present a spent code or token, and lose its lineage for reuse. A statement the
+    // database cancelled did not commit: looking would only wait on the same locks again.
     const [first] = tokens;
-    if (first && isUnavailable(error) && (await findToken(cx, first.hash).catch(() => undefined))) {
+    const unknown = isUnavailable(error) && !certainlyUncommitted(error);
+    if (first && unknown && (await findToken(cx, first.hash).catch(() => undefined))) {
       return outcomes.spent;
     }
     throw error;
