@@ -121,11 +121,12 @@ test("a full disk: Canva's writes are answered 503 with Retry-After, logged once
       let refreshRefused = false;
       for (let attempt = 0; attempt < 3000 && !refreshRefused; attempt++) {
         const answer = await post("/rest/v1/oauth/token", { grant_type: "refresh_token", refresh_token: refreshToken });
-        if (answer.status === 200) ({ refresh_token: refreshToken, access_token: accessToken } = await tokensOf(answer));
-        else {
+        if (answer.status !== 200) {
           await isUnavailableAnswer(answer);
           refreshRefused = true;
+          continue;
         }
+        ({ refresh_token: refreshToken, access_token: accessToken } = await tokensOf(answer));
       }
       assert.ok(refreshRefused, "no refresh (a group commit) was refused");
       let refusedRevocation: string | undefined;
