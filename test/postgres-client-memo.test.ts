@@ -27,10 +27,11 @@ describe("PostgreSQL: clients remembered between requests", { skip: PG_SKIP }, (
   let schema: TestSchema;
   const stores: Store[] = [];
 
-  async function open(clientChanges: StoreOptions["clientChanges"]): Promise<Store> {
-    const { store } = await openStore(schema.url, { clientChanges });
-    stores.push(store);
-    return store;
+  async function open(clientChanges: StoreOptions["clientChanges"], connectionErrors: string[] = []): Promise<Store> {
+    const opened = await openStore(schema.url, { clientChanges });
+    opened.onConnectionError((error) => connectionErrors.push(error.message));
+    stores.push(opened.store);
+    return opened.store;
   }
 
   before(async () => {
@@ -92,7 +93,8 @@ describe("PostgreSQL: clients remembered between requests", { skip: PG_SKIP }, (
 
   test("while its listening connection is down a process reads every client afresh, and it listens again", async () => {
     const writer = await open({});
-    const reader = await open({ maxAgeMs: 60_000, retryMs: 200 });
+    const reported: string[] = [];
+    const reader = await open({ maxAgeMs: 60_000, retryMs: 200 }, reported);
     const client = clientRecord({ id: "OC-memo-listener-lost" });
     await writer.createClient(client);
     await until(() => remembered(reader, client.id), Boolean, 5000, "the reader remembers the client");
@@ -111,6 +113,12 @@ describe("PostgreSQL: clients remembered between requests", { skip: PG_SKIP }, (
     assert.equal((await reader.getClient(client.id))?.secretHash, "changed-unheard");
 
     await until(() => remembered(reader, client.id), Boolean, 5000, "listening again");
+    // Reported once, as the connection errors handed to the server's log are.
+    assert.equal(reported.length, 1, reported.join("\n"));
+    assert.match(
+      reported[0] ?? "",
+      /^the connection listening for client changes was lost \(.+\); clients are read on every request/,
+    );
     await writer.setClientSecretHash(client.id, "heard-again", Date.now());
     await until(
       () => reader.getClient(client.id),

@@ -81,11 +81,12 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     const { PostgresClientChanges, CLIENT_CHANGE_TIMINGS } = await import("./postgres-client-changes.js");
     const pool = options.pool ?? DEFAULT_POOL_SETTINGS;
     const db = openPostgres(url, pool, (error) => listener(error));
-    const clientChanges = new PostgresClientChanges(url, db, {
-      ...CLIENT_CHANGE_TIMINGS,
-      ...options.clientChanges,
-      connectTimeoutMs: pool.connectTimeoutMs,
-    });
+    const clientChanges = new PostgresClientChanges(
+      url,
+      db,
+      { ...CLIENT_CHANGE_TIMINGS, ...options.clientChanges, connectTimeoutMs: pool.connectTimeoutMs },
+      (error) => listener(error),
+    );
     const close = async () => {
       await clientChanges.close();
       await db.destroy();

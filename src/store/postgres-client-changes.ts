@@ -43,10 +43,15 @@ export class PostgresClientChanges {
   private ageTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * `onLost` hears of a listening connection that broke, once for each time it does (not for each
+   * attempt to listen again that fails), so that a process reading every client afresh says why.
+   */
   constructor(
     private readonly url: string,
     private readonly db: Kysely<Database>,
     private readonly timings: ClientChangeTimings,
+    private readonly onLost: (error: Error) => void = () => {},
   ) {
     this.retryMs = timings.retryMs;
   }
@@ -92,8 +97,8 @@ export class PostgresClientChanges {
     });
     this.listener = client;
     client.on("notification", () => this.generation++);
-    client.on("error", () => this.lost(client));
-    client.on("end", () => this.lost(client));
+    client.on("error", (error) => this.lost(client, error));
+    client.on("end", () => this.lost(client, new Error("the connection ended")));
     try {
       await client.connect();
       await client.query(`listen ${CLIENTS_CHANNEL}`);
@@ -108,8 +113,15 @@ export class PostgresClientChanges {
     this.listening = true;
   }
 
-  private lost(client: pg.Client): void {
+  private lost(client: pg.Client, error?: Error): void {
     if (this.listener !== client) return;
+    if (this.listening && error) {
+      this.onLost(
+        new Error(
+          `the connection listening for client changes was lost (${error.message}); clients are read on every request until it listens again`,
+        ),
+      );
+    }
     this.listener = undefined;
     this.listening = false;
     this.generation++;
