@@ -3,11 +3,11 @@ import { rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { after, test } from "node:test";
 import SQLite from "better-sqlite3";
-import { sql } from "kysely";
+import { CompiledQuery, sql } from "kysely";
 import { FifoLock } from "../src/store/fifo-lock.js";
 import { openStore } from "../src/store/open.js";
 import { QueryCache } from "../src/store/query-cache.js";
-import { WAL_SIZE_LIMIT_BYTES } from "../src/store/sqlite.js";
+import { openSqlite, WAL_SIZE_LIMIT_BYTES } from "../src/store/sqlite.js";
 import type { ClientRecord, Store } from "../src/store/types.js";
 import { WalCheckpointer } from "../src/store/wal-checkpointer.js";
 import { tempDatabase } from "./support/server-process.js";
@@ -86,6 +86,32 @@ test("a transaction that fails rolls back alone; the rest of its batch commits",
   assert.deepEqual(visibleClients(), ["first", "last"]);
   assert.equal(await store.getClient("failing"), undefined);
   await close();
+});
+
+test("a batch SQLite rolled back whole fails every transaction in it, with the cause's code", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const opened = openSqlite(path);
+  try {
+    const first = opened.transactions((connection) =>
+      connection.executeQuery(CompiledQuery.raw("create table kept (x)")),
+    );
+    // Awaited as a request's reply awaits it: from before the batch fails.
+    const flushed = opened.flush();
+    const second = opened.transactions(async (connection) => {
+      // What SQLite may do by itself when a statement meets a full disk: end the whole write transaction.
+      await connection.executeQuery(CompiledQuery.raw("rollback"));
+      throw Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+    });
+    await first;
+    await assert.rejects(second, /disk is full/);
+    await assert.rejects(flushed, (error: { code?: string }) => error.code === "SQLITE_FULL");
+    const observer = new SQLite(path, { readonly: true });
+    assert.deepEqual(observer.prepare("select name from sqlite_master where name = 'kept'").all(), []);
+    observer.close();
+  } finally {
+    await opened.close();
+  }
 });
 
 test("a transaction's store refuses statements once the transaction has ended", async () => {

@@ -172,7 +172,7 @@ export class BetterSqliteDriver implements Driver {
         this.endSavepoint();
         return result;
       } catch (error) {
-        await this.rollbackTransaction();
+        await this.rollbackTransaction(error);
         throw error;
       }
     } finally {
@@ -211,14 +211,18 @@ export class BetterSqliteDriver implements Driver {
     this.savepoints--;
   }
 
-  async rollbackTransaction(): Promise<void> {
+  /** `cause`: the failure the transaction ends on, which may have been SQLite's reason to roll everything back. */
+  async rollbackTransaction(cause?: unknown): Promise<void> {
     const sql = savepointSql(this.savepoints);
     this.savepoints--;
     this.boundaries++;
     if (!this.database.inTransaction) {
       // SQLite rolled the whole write transaction back on its own (an I/O error, a full disk):
       // every transaction in the batch is lost, and the requests that ran them must not succeed.
-      this.batch?.fail(new Error("SQLite rolled back a batch of transactions"));
+      // They fail with the cause's code: a full disk is answered 503 as for a failed commit.
+      const { code } = (cause ?? {}) as { code?: unknown };
+      const lost = new Error("SQLite rolled back a batch of transactions", { cause });
+      this.batch?.fail(typeof code === "string" ? Object.assign(lost, { code }) : lost);
       this.batch = undefined;
       return;
     }
