@@ -304,6 +304,7 @@ function writeSecretFile(file: string): boolean {
     writeFileSync(partial, `${randomToken(32)}\n`, { mode: 0o600, flag: "wx" });
     chmodSync(partial, 0o600);
     syncPath(partial);
+    // Needs hard links, as SQLite's WAL needs a local filesystem (https://sqlite.org/wal.html).
     linkSync(partial, file);
     return true;
   } catch (error) {

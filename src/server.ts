@@ -133,13 +133,13 @@ export async function startServer(
   return { app, runtime, url, admin, stoppedOnFailure, stop };
 }
 
-/** Said once, by whichever process made the secret (a cluster's primary, or the server itself). */
 /** Once, by the process that brought the schema up to date: a first start on an old database may rebuild tables. */
 export function logMigrationsApplied(log: { info(details: object, message: string): void }, applied: string[]): void {
   if (applied.length === 0) return;
   log.info({ migrations: applied }, `brought the database schema up to date: applied ${applied.length} migration(s)`);
 }
 
+/** Said once, by whichever process made the secret (a cluster's primary, or the server itself). */
 export function logGeneratedSecret(log: { info(details: object, message: string): void }, config: Config): void {
   log.info(
     { secret_file: secretFile(config.databaseUrl) },

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
-import { createTestSchema, PG_SKIP, PG_URL, type TestSchema, withSearchPath } from "./support/postgres.js";
+import { adminQuery, createTestSchema, PG_SKIP, PG_URL, type TestSchema, withSearchPath } from "./support/postgres.js";
 import { freePort, type ServerProcess, startServerProcess } from "./support/server-process.js";
 import {
   canvaPost,
@@ -162,12 +162,19 @@ describe("PostgreSQL cancelling a statement", { skip: PG_SKIP }, () => {
     const locker = new pg.Client({ connectionString: at.schema.url });
     await locker.connect();
     try {
-      // Writes to tokens wait (reads go on); once the refresh's write waits, reads of grants wait too.
+      // Writes to tokens wait (reads go on).
       await locker.query("begin");
       await locker.query("lock table tokens in exclusive mode");
       const started = Date.now();
       const answer = refresh(at.server.url, at.seeder.client, String(issued.body.refresh_token));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Once the refresh's write waits for the lock on tokens (its reads are done), reads of grants wait too.
+      await until("the refresh's write to wait for its lock", async () => {
+        // Not on the locker's connection: inside its transaction pg_stat_activity would stay as first read.
+        const { rows } = await adminQuery(
+          "select 1 from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%insert into \"tokens\"%' and datname = current_database()",
+        );
+        return rows.length > 0 ? true : undefined;
+      });
       await locker.query("lock table grants in access exclusive mode");
       const refused = await answer;
       const elapsedMs = Date.now() - started;

@@ -106,8 +106,40 @@ test("a batch SQLite rolled back whole fails every transaction in it, with the c
     await first;
     await assert.rejects(second, /disk is full/);
     await assert.rejects(flushed, (error: { code?: string }) => error.code === "SQLITE_FULL");
+    // Nor may a request whose transaction was in the batch, and which flushes only now, in the same turn.
+    await assert.rejects(opened.flush(), (error: { code?: string }) => error.code === "SQLITE_FULL");
     const observer = new SQLite(path, { readonly: true });
     assert.deepEqual(observer.prepare("select name from sqlite_master where name = 'kept'").all(), []);
+    observer.close();
+  } finally {
+    await opened.close();
+  }
+});
+
+test("a write-thread batch SQLite rolled back by itself fails every group, and no group after it commits alone", async () => {
+  const path = tempDatabase();
+  paths.push(path);
+  const setup = new SQLite(path);
+  setup.pragma("journal_mode = WAL");
+  setup.exec("create table t (x)");
+  setup.close();
+  const opened = openSqlite(path);
+  try {
+    const { writeAlone } = opened;
+    assert.ok(writeAlone);
+    const insert = (x: number) => CompiledQuery.raw(`insert into t values (${x})`);
+    const outcomes = await Promise.allSettled([
+      writeAlone([insert(1)]),
+      // What SQLite may do by itself when a statement meets a full disk: end the whole write transaction, then fail.
+      writeAlone([CompiledQuery.raw("rollback"), CompiledQuery.raw("select x from no_such_table")]),
+      writeAlone([insert(3)]),
+    ]);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ["rejected", "rejected", "rejected"],
+    );
+    const observer = new SQLite(path, { readonly: true });
+    assert.deepEqual(observer.prepare("select x from t").all(), [], "nothing reported failed was written");
     observer.close();
   } finally {
     await opened.close();

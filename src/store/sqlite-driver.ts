@@ -99,6 +99,8 @@ export class BetterSqliteDriver implements Driver {
   private readonly lock = new FifoLock();
   private readonly connection: BetterSqliteConnection;
   private batch: Batch | undefined;
+  /** A batch SQLite rolled back by itself, until the end of the turn it happened in (see settle). */
+  private lostBatch: Batch | undefined;
   private savepoints = 0;
   private reading = false;
   /** Events after which any table may read differently (see `tableView`). */
@@ -172,7 +174,7 @@ export class BetterSqliteDriver implements Driver {
         this.endSavepoint();
         return result;
       } catch (error) {
-        await this.rollbackTransaction(error);
+        this.rollbackOwn(error);
         throw error;
       }
     } finally {
@@ -211,8 +213,12 @@ export class BetterSqliteDriver implements Driver {
     this.savepoints--;
   }
 
+  async rollbackTransaction(): Promise<void> {
+    this.rollbackOwn(undefined);
+  }
+
   /** `cause`: the failure the transaction ends on, which may have been SQLite's reason to roll everything back. */
-  async rollbackTransaction(cause?: unknown): Promise<void> {
+  private rollbackOwn(cause: unknown): void {
     const sql = savepointSql(this.savepoints);
     this.savepoints--;
     this.boundaries++;
@@ -222,8 +228,15 @@ export class BetterSqliteDriver implements Driver {
       // They fail with the cause's code: a full disk is answered 503 as for a failed commit.
       const { code } = (cause ?? {}) as { code?: unknown };
       const lost = new Error("SQLite rolled back a batch of transactions", { cause });
-      this.batch?.fail(typeof code === "string" ? Object.assign(lost, { code }) : lost);
+      const batch = this.batch;
       this.batch = undefined;
+      if (!batch) return;
+      batch.fail(typeof code === "string" ? Object.assign(lost, { code }) : lost);
+      // A request whose transaction was in it may only now come to flush, later in this turn.
+      this.lostBatch = batch;
+      setImmediate(() => {
+        if (this.lostBatch === batch) this.lostBatch = undefined;
+      });
       return;
     }
     this.connection.run(sql.rollback);
@@ -260,12 +273,18 @@ export class BetterSqliteDriver implements Driver {
   }
 
   get hasOpenBatch(): boolean {
-    return this.batch !== undefined;
+    return this.batch !== undefined || this.lostBatch !== undefined;
   }
 
-  /** Resolves once every transaction committed so far is committed to the WAL for good. */
+  /**
+   * Resolves once every transaction committed so far is committed to the WAL for good; rejects
+   * until the end of the turn in which SQLite rolled a batch back by itself.
+   */
   settle(): Promise<void> {
-    return this.batch?.committed ?? Promise.resolve();
+    const lost = this.lostBatch?.committed;
+    const open = this.batch?.committed;
+    if (lost === undefined) return open ?? Promise.resolve();
+    return open === undefined ? lost : Promise.all([lost, open]).then(() => {});
   }
 
   async destroy(): Promise<void> {

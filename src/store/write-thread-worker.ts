@@ -99,7 +99,7 @@ function runGroupAlone(group: (string | number | null)[][]): GroupOutcome {
     prepared("release grp").run();
     return { changes };
   } catch (error) {
-    // An I/O error may have ended the whole transaction; the commit then fails the batch.
+    // An I/O error may have ended the whole transaction; runBatch then fails the batch.
     if (database.inTransaction) {
       prepared("rollback to grp").run();
       prepared("release grp").run();
@@ -129,7 +129,14 @@ function runBatch({ id, texts: newTexts, groups }: WriteBatch): WriteReply {
     if (!outcomes) {
       // Once more, each group in its own savepoint: the failing ones roll back, the rest commit.
       prepared("begin immediate").run();
-      outcomes = groups.map(runGroupAlone);
+      outcomes = [];
+      for (const group of groups) {
+        const outcome = runGroupAlone(group);
+        // SQLite ended the whole transaction by itself (a full disk, an I/O error): the groups
+        // before this one are gone with it, and one after it would commit alone, unreported.
+        if (!database.inTransaction && "failure" in outcome) return { id, failure: outcome.failure };
+        outcomes.push(outcome);
+      }
     }
     prepared("commit").run();
     return { id, outcomes };

@@ -34,9 +34,9 @@ export function metadataError(p: ClientFieldProblem): AdminError {
   return new AdminError(400, "invalid_client_metadata", `unknown scope: ${p.value}`);
 }
 
-/** The body of every admin API error, also for answers given outside its routes (see faces.ts). */
 export const ADMIN_UNAVAILABLE_MESSAGE = "The database is unavailable; try again in a moment";
 
+/** The body of every admin API error, also for answers given outside its routes (see faces.ts). */
 export function adminErrorBody(error: string, description: string): { error: string; error_description: string } {
   return { error, error_description: description };
 }
