@@ -74,7 +74,8 @@ test("a write the database could not take is answered in each face's shape: 503 
   const app = Fastify();
   app.get<{ Querystring: { face: Face; unavailable: string } }>("/answer", (request, reply) => {
     reply.header("location", "https://client.example/cb?code=x").header("set-cookie", "session=x");
-    return reply.send(storageFailureAnswer(request.query.face, request, reply, request.query.unavailable === "yes"));
+    const error = coded(request.query.unavailable === "yes" ? "SQLITE_FULL" : "SQLITE_IOERR");
+    return reply.send(storageFailureAnswer(request.query.face, request, reply, error));
   });
   const answer = (face: Face, unavailable: boolean) =>
     app.inject({ url: `/answer?face=${face}&unavailable=${unavailable ? "yes" : "no"}` });

@@ -6,7 +6,6 @@ import Fastify, {
   type FastifyServerOptions,
   LogController,
 } from "fastify";
-import { isUnavailable } from "../store/errors.js";
 import { registerAccountPage } from "./account-page.js";
 import { ADMIN_PREFIX, answerAdminNotFound, registerAdminApi } from "./admin/admin-api.js";
 import { adminErrorHandler } from "./admin/errors.js";
@@ -23,7 +22,7 @@ import { parseForm } from "./form-body.js";
 import { sendHtml } from "./html.js";
 import { errorPage } from "./pages/error.js";
 import { ReplyBatch } from "./reply-batch.js";
-import { classifyFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "./request-failure.js";
+import { classifyFailure, markUnavailable } from "./request-failure.js";
 import { lazyRequestLogger } from "./request-logger.js";
 import { registerSignInPage } from "./sign-in-page.js";
 import { registerWellKnown } from "./well-known.js";
@@ -136,12 +135,8 @@ function baseApp(deps: AppDeps, faceOf: FaceOf, options: FastifyServerOptions): 
     // scope's (HTML for an API) when the reply was already an error.
     deps.core.store.flush().then(
       () => sendInTurn(request, reply, done, payload),
-      (error: unknown) => {
-        const unavailable = isUnavailable(error);
-        if (unavailable) warnUnavailable(request.log, error);
-        else request.log.error({ err: error }, "writes could not be made durable");
-        sendInTurn(request, reply, done, storageFailureAnswer(faceOf(request.url), request, reply, unavailable));
-      },
+      (error: unknown) =>
+        sendInTurn(request, reply, done, storageFailureAnswer(faceOf(request.url), request, reply, error)),
     );
   });
   return app;
@@ -162,8 +157,7 @@ export function buildApp(deps: AppDeps, options: FastifyServerOptions = {}): Fas
     const failure = classifyFailure(error);
     switch (failure.kind) {
       case "unavailable":
-        warnUnavailable(request.log, error);
-        reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+        markUnavailable(request, reply, error);
         return sendHtml(reply, 503, errorPage("Temporarily unavailable", "Try again in a moment."));
       case "internal":
         request.log.error({ err: error }, "unexpected error");

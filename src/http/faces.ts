@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import { isUnavailable } from "../store/errors.js";
 import { ADMIN_UNAVAILABLE_MESSAGE, adminErrorBody } from "./admin/errors.js";
 import { calErrorFor } from "./cal/error-handler.js";
 import { CalError } from "./cal/errors.js";
@@ -6,7 +7,7 @@ import { canvaErrorFor } from "./canva/error-handler.js";
 import { CanvaError } from "./canva/errors.js";
 import { sendHtml, withHtmlHeaders } from "./html.js";
 import { errorPage } from "./pages/error.js";
-import { type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "./request-failure.js";
+import { markUnavailable, type RequestFailure } from "./request-failure.js";
 
 /** The part of keyward a path belongs to, each answering errors in its own shape. */
 export type Face = "canva" | "cal" | "admin" | "pages";
@@ -45,18 +46,15 @@ export const publicFaces = (servesAdmin: boolean): FaceOf =>
 /**
  * Turns a reply into its face's answer when what the server wrote could not be committed or made
  * durable: 503 with Retry-After when the database will take writes again (a full disk, an
- * outage), a bare 500 otherwise. Nothing may be acknowledged then, so a redirect or a new session
- * cookie must not go out either. Returns the body to send in place of the reply's own.
+ * outage), a bare 500 otherwise, each logged as such. Nothing may be acknowledged then, so a
+ * redirect or a new session cookie must not go out either. Returns the body to send in place of the reply's own.
  */
-export function storageFailureAnswer(
-  face: Face,
-  request: FastifyRequest,
-  reply: FastifyReply,
-  unavailable: boolean,
-): string {
+export function storageFailureAnswer(face: Face, request: FastifyRequest, reply: FastifyReply, error: unknown): string {
   reply.removeHeader("location").removeHeader("set-cookie");
+  const unavailable = isUnavailable(error);
+  if (unavailable) markUnavailable(request, reply, error);
+  else request.log.error({ err: error }, "writes could not be made durable");
   const failure: RequestFailure = { kind: unavailable ? "unavailable" : "internal" };
-  if (unavailable) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
   switch (face) {
     case "cal": {
       const shaped = calErrorFor(failure);

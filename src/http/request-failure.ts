@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyError } from "fastify";
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { isUnavailable, isUnstorableText } from "../store/errors.js";
 import { NotAFormError, TooManyParametersError } from "./form-body.js";
 
@@ -30,6 +30,12 @@ export function warnUnavailable(log: FastifyBaseLogger, error: unknown): void {
   if (now - lastUnavailableWarning < UNAVAILABLE_WARNING_INTERVAL_MS) return;
   lastUnavailableWarning = now;
   log.warn({ err: error }, "the database cannot do what requests need; answering 503 (logged at most once a minute)");
+}
+
+/** What every 503 for the database's failure carries: Retry-After, and the cause in the log (see warnUnavailable). */
+export function markUnavailable(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+  reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+  warnUnavailable(request.log, error);
 }
 
 export function classifyFailure(error: unknown): RequestFailure {

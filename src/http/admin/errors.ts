@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { type ClientFieldProblem, MAX_REDIRECT_URIS } from "../../core/client-registry.js";
 import { REDIRECT_URI_RULE } from "../../core/redirect-uri.js";
-import { classifyFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "../request-failure.js";
+import { classifyFailure, markUnavailable } from "../request-failure.js";
 
 /** The admin API's errors: RFC 7591's `error` and `error_description`, with an HTTP status. */
 export class AdminError extends Error {
@@ -53,8 +53,7 @@ export function adminErrorHandler(error: FastifyError, request: FastifyRequest, 
   const failure = classifyFailure(error);
   switch (failure.kind) {
     case "unavailable":
-      warnUnavailable(request.log, error);
-      reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+      markUnavailable(request, reply, error);
       return send(reply, 503, "temporarily_unavailable", ADMIN_UNAVAILABLE_MESSAGE);
     case "internal":
       request.log.error({ err: error }, "unexpected error");

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "../request-failure.js";
+import { classifyFailure, markUnavailable, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { badRequest, CalError, unsupportedMediaType } from "./errors.js";
 
 export function calErrorFor(failure: RequestFailure): CalError {
@@ -25,8 +25,8 @@ export function calErrorFor(failure: RequestFailure): CalError {
 export function calErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   const shaped = error instanceof CalError ? error : calErrorFor(classifyFailure(error));
   if (shaped.status === 503) {
-    reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
-    if (!(error instanceof CalError)) warnUnavailable(request.log, error);
+    if (error instanceof CalError) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+    else markUnavailable(request, reply, error);
   }
   if (shaped.status === 500) request.log.error({ err: error }, "unexpected error");
   return reply.status(shaped.status).send(shaped.envelope(request.url));

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
-import { classifyFailure, type RequestFailure, UNAVAILABLE_RETRY_AFTER, warnUnavailable } from "../request-failure.js";
+import { classifyFailure, markUnavailable, type RequestFailure, UNAVAILABLE_RETRY_AFTER } from "../request-failure.js";
 import { CanvaError, internalError, unsupportedMediaType } from "./errors.js";
 
 export function canvaErrorFor(failure: RequestFailure): CanvaError {
@@ -30,8 +30,8 @@ export function canvaErrorFor(failure: RequestFailure): CanvaError {
 export function canvaErrorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   const shaped = error instanceof CanvaError ? error : canvaErrorFor(classifyFailure(error));
   if (shaped.status === 503) {
-    reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
-    if (!(error instanceof CanvaError)) warnUnavailable(request.log, error);
+    if (error instanceof CanvaError) reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
+    else markUnavailable(request, reply, error);
   }
   if (shaped.status === 500) request.log.error({ err: error }, "unexpected error");
   return reply.status(shaped.status).headers(shaped.headers).send(shaped.body());
