@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import { isUnavailable, isUnstorableText } from "../store/errors.js";
 import { NotAFormError, TooManyParametersError } from "./form-body.js";
 
@@ -22,20 +22,19 @@ const UNAVAILABLE_WARNING_INTERVAL_MS = 60_000;
 let lastUnavailableWarning = Number.NEGATIVE_INFINITY;
 
 /**
- * Logs a failure answered 503 at most once a minute: while the database is unreachable or its
- * disk is full, every request fails the same way, and a line each would flood the log.
+ * What every 503 for the database's failure carries: Retry-After, and its cause in the log at most
+ * once a minute (while the database is unreachable or its disk is full, every request fails the
+ * same way, and a line each would flood the log).
  */
-export function warnUnavailable(log: FastifyBaseLogger, error: unknown): void {
+export function markUnavailable(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
+  reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
   const now = Date.now();
   if (now - lastUnavailableWarning < UNAVAILABLE_WARNING_INTERVAL_MS) return;
   lastUnavailableWarning = now;
-  log.warn({ err: error }, "the database cannot do what requests need; answering 503 (logged at most once a minute)");
-}
-
-/** What every 503 for the database's failure carries: Retry-After, and the cause in the log (see warnUnavailable). */
-export function markUnavailable(request: FastifyRequest, reply: FastifyReply, error: unknown): void {
-  reply.header("retry-after", UNAVAILABLE_RETRY_AFTER);
-  warnUnavailable(request.log, error);
+  request.log.warn(
+    { err: error },
+    "the database cannot do what requests need; answering 503 (logged at most once a minute)",
+  );
 }
 
 export function classifyFailure(error: unknown): RequestFailure {
