@@ -58,6 +58,7 @@ export async function startServer(
   }, config.keyReloadMs);
   reload.unref();
   runtime.opened.onConnectionError((error) => app.log.warn({ err: error }, "database connection lost; reconnecting"));
+  runtime.opened.onConnectionRestored((message) => app.log.info(message));
   logMigrationsApplied(app.log, runtime.opened.migrationsApplied);
   if (runtime.opened.migrationsAheadOfBuild.length > 0) {
     app.log.warn(

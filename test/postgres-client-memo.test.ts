@@ -27,9 +27,14 @@ describe("PostgreSQL: clients remembered between requests", { skip: PG_SKIP }, (
   let schema: TestSchema;
   const stores: Store[] = [];
 
-  async function open(clientChanges: StoreOptions["clientChanges"], connectionErrors: string[] = []): Promise<Store> {
+  async function open(
+    clientChanges: StoreOptions["clientChanges"],
+    connectionErrors: string[] = [],
+    restored: string[] = [],
+  ): Promise<Store> {
     const opened = await openStore(schema.url, { clientChanges });
     opened.onConnectionError((error) => connectionErrors.push(error.message));
+    opened.onConnectionRestored((message) => restored.push(message));
     stores.push(opened.store);
     return opened.store;
   }
@@ -94,7 +99,8 @@ describe("PostgreSQL: clients remembered between requests", { skip: PG_SKIP }, (
   test("while its listening connection is down a process reads every client afresh, and it listens again", async () => {
     const writer = await open({});
     const reported: string[] = [];
-    const reader = await open({ maxAgeMs: 60_000, retryMs: 200 }, reported);
+    const restored: string[] = [];
+    const reader = await open({ maxAgeMs: 60_000, retryMs: 200 }, reported, restored);
     const client = clientRecord({ id: "OC-memo-listener-lost" });
     await writer.createClient(client);
     await until(() => remembered(reader, client.id), Boolean, 5000, "the reader remembers the client");
@@ -119,6 +125,7 @@ describe("PostgreSQL: clients remembered between requests", { skip: PG_SKIP }, (
       reported[0] ?? "",
       /^the connection listening for client changes was lost \(.+\); clients are read on every request/,
     );
+    assert.deepEqual(restored, ["listening for client changes again; remembered clients serve authentication again"]);
     await writer.setClientSecretHash(client.id, "heard-again", Date.now());
     await until(
       () => reader.getClient(client.id),

@@ -23,6 +23,8 @@ export interface ConnectedDatabase {
   engine: Engine;
   /** Receives errors of idle PostgreSQL connections (the pool replaces them); nothing by default. */
   onConnectionError(listener: (error: Error) => void): void;
+  /** PostgreSQL only: hears that a connection whose loss went to `onConnectionError` works again. */
+  onConnectionRestored(listener: (message: string) => void): void;
   /**
    * SQLite only: called once if a disk sync fails (see DurabilityLostError); from then on every
    * flush rejects. PostgreSQL's server handles its own sync failures.
@@ -72,6 +74,10 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
   const onConnectionError = (next: (error: Error) => void) => {
     listener = next;
   };
+  let restoredListener: (message: string) => void = () => {};
+  const onConnectionRestored = (next: (message: string) => void) => {
+    restoredListener = next;
+  };
   let lostListener: (error: Error) => void = () => {};
   const onDurabilityLost = (next: (error: Error) => void) => {
     lostListener = next;
@@ -86,12 +92,22 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
       db,
       { ...CLIENT_CHANGE_TIMINGS, ...options.clientChanges, connectTimeoutMs: pool.connectTimeoutMs },
       (error) => listener(error),
+      (message) => restoredListener(message),
     );
     const close = async () => {
       await clientChanges.close();
       await db.destroy();
     };
-    return { db, engine, onConnectionError, onDurabilityLost, flush: async () => {}, close, clientChanges };
+    return {
+      db,
+      engine,
+      onConnectionError,
+      onConnectionRestored,
+      onDurabilityLost,
+      flush: async () => {},
+      close,
+      clientChanges,
+    };
   }
   const { openSqlite } = await import("./sqlite.js");
   const { db, flush, close, runNow, tableView, transactions, writeAlone, checkFile } = openSqlite(url, {
@@ -102,6 +118,7 @@ export async function connectDatabase(url: string, options: StoreOptions = {}): 
     db,
     engine,
     onConnectionError,
+    onConnectionRestored,
     onDurabilityLost,
     flush,
     close,

@@ -36,6 +36,8 @@ const MAX_RETRY_MS = 30_000;
 export class PostgresClientChanges {
   private generation = 0;
   private listening = false;
+  /** A loss was reported and listening has not resumed since. */
+  private lossReported = false;
   private started = false;
   private closed = false;
   private listener: pg.Client | undefined;
@@ -45,13 +47,15 @@ export class PostgresClientChanges {
 
   /**
    * `onLost` hears of a listening connection that broke, once for each time it does (not for each
-   * attempt to listen again that fails), so that a process reading every client afresh says why.
+   * attempt to listen again that fails), so that a process reading every client afresh says why;
+   * `onListening` hears once that it listens again after such a loss.
    */
   constructor(
     private readonly url: string,
     private readonly db: Kysely<Database>,
     private readonly timings: ClientChangeTimings,
     private readonly onLost: (error: Error) => void = () => {},
+    private readonly onListening: (message: string) => void = () => {},
   ) {
     this.retryMs = timings.retryMs;
   }
@@ -111,11 +115,16 @@ export class PostgresClientChanges {
     // Whatever changed before LISTEN took effect was never announced to this connection.
     this.generation++;
     this.listening = true;
+    if (this.lossReported) {
+      this.lossReported = false;
+      this.onListening("listening for client changes again; remembered clients serve authentication again");
+    }
   }
 
   private lost(client: pg.Client, error?: Error): void {
     if (this.listener !== client) return;
     if (this.listening && error) {
+      this.lossReported = true;
       this.onLost(
         new Error(
           `the connection listening for client changes was lost (${error.message}); clients are read on every request until it listens again`,
