@@ -59,12 +59,33 @@ test("oversized headers on a long Cal.com path or on a page: the face's own shap
   assert.equal(page.status, 431);
   assert.match(page.head, /\r\ncontent-type: text\/html/i);
   assert.match(page.body, /Request headers too large/);
+  // The security headers of every other page.
+  assert.match(page.head, /\r\nx-frame-options: DENY\r\n/i);
+  assert.match(page.head, /\r\ncontent-security-policy: default-src 'none';/i);
+  assert.match(page.head, /\r\nx-content-type-options: nosniff\r\n/i);
+  assert.match(page.head, /\r\nreferrer-policy: no-referrer\r\n/i);
 });
 
 test("a malformed request line: 400, and the server keeps serving", async () => {
   const res = await raw("GARBAGE\r\n\r\n");
   assert.equal(res.status, 400);
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
+});
+
+test("a request line the parser refuses still names the face: a lowercase method on a Cal.com path", async () => {
+  const res = await raw("get /v2/oauth/OC-x/refresh HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(res.status, 400);
+  assert.equal(JSON.parse(res.body).error.code, "BadRequestException");
+});
+
+test("a malformed request pipelined behind a good one: the good one is answered, then the connection closes", async () => {
+  const res = await raw("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nget / HTTP/1.1\r\nHost: x\r\n\r\n");
+  assert.equal(res.status, 200);
+  assert.match(res.head, /\r\nconnection: close\r\n/i);
+  // Nothing after the good answer: the refused request gets its own answer when sent again.
+  const length = Number(/\r\ncontent-length: (\d+)\r\n/i.exec(res.head)?.[1]);
+  assert.equal(Buffer.byteLength(res.body), length);
+  assert.equal((await raw("get / HTTP/1.1\r\nHost: x\r\n\r\n")).status, 400);
 });
 
 test("an absolute-form request target is answered in the face of its path", async () => {

@@ -9,7 +9,11 @@ import { errorAnswer, type FaceOf } from "./faces.js";
  * the request its parser last read (which stays there once its response has gone out).
  */
 type ServerSocket = Socket & {
-  _httpMessage?: { headersSent?: boolean; req?: { url?: string } } | null;
+  _httpMessage?: {
+    headersSent?: boolean;
+    shouldKeepAlive?: boolean;
+    req?: { url?: string; complete?: boolean };
+  } | null;
   parser?: { incoming?: IncomingMessage | null } | null;
 };
 
@@ -30,6 +34,15 @@ export const answerClientError =
       socket.destroy();
       return;
     }
+    const pending = socket._httpMessage;
+    // A request pipelined behind one whose answer is still being made: that answer goes out,
+    // then the connection closes, and the client sends the refused request again on a new one,
+    // where it is refused in its own right. Answering in the pending answer's place would lose
+    // an answer whose effect (a rotated refresh token, say) has committed.
+    if (pending && !pending.headersSent && pending.req?.complete) {
+      pending.shouldKeepAlive = false;
+      return;
+    }
     const status = error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
     const message =
       status === 431 ? "Request headers too large" : status === 408 ? "Request timed out" : "Malformed HTTP request";
@@ -37,18 +50,19 @@ export const answerClientError =
     // that far has only the bytes the parser refused, whose request line is enough to tell the
     // face (a long path may not fit whole).
     const raw = Buffer.isBuffer(error.rawPacket) ? error.rawPacket.subarray(0, 2048).toString("latin1") : "";
-    const path = socket._httpMessage?.req?.url ?? /^[A-Z]+ (\S+)/.exec(raw)?.[1] ?? "";
+    const path = pending?.req?.url ?? /^\S+ +(\S+)/.exec(raw)?.[1] ?? "";
     // Once an answer has begun, another written on the socket would corrupt it.
-    if (socket._httpMessage?.headersSent) socket.destroy();
+    if (pending?.headersSent) socket.destroy();
     else answerOnSocket(socket, faceOf, status, message, path);
   };
 
 /** Writes a whole answer, in the face of `path`, straight on a socket no route will answer, and closes it. */
 function answerOnSocket(socket: Duplex, faceOf: FaceOf, status: number, message: string, path: string): void {
-  const { type, body } = errorAnswer(faceOf(path), status, message, path);
+  const { headers, body } = errorAnswer(faceOf(path), status, message, path);
   if (socket.writable) {
+    const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: ${type}\r\nCache-Control: no-store\r\nX-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${lines.join("")}X-Request-Id: ${randomUUID()}\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy();
@@ -57,14 +71,9 @@ function answerOnSocket(socket: Duplex, faceOf: FaceOf, status: number, message:
 /** Answers a request no route will see through its response, in the face of its path, and closes the connection. */
 function answerOnResponse(response: ServerResponse, faceOf: FaceOf, status: number, message: string): void {
   const path = response.req.url ?? "";
-  const { type, body } = errorAnswer(faceOf(path), status, message, path);
+  const { headers, body } = errorAnswer(faceOf(path), status, message, path);
   response.shouldKeepAlive = false;
-  response.writeHead(status, {
-    "content-length": Buffer.byteLength(body),
-    "content-type": type,
-    "cache-control": "no-store",
-    "x-request-id": randomUUID(),
-  });
+  response.writeHead(status, { ...headers, "content-length": Buffer.byteLength(body), "x-request-id": randomUUID() });
   response.end(body);
 }
 

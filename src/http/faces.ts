@@ -5,7 +5,7 @@ import { calErrorFor } from "./cal/error-handler.js";
 import { CalError } from "./cal/errors.js";
 import { canvaErrorFor } from "./canva/error-handler.js";
 import { CanvaError } from "./canva/errors.js";
-import { sendHtml, withHtmlHeaders } from "./html.js";
+import { HTML_HEADERS, withHtmlHeaders } from "./html.js";
 import { errorPage } from "./pages/error.js";
 import { markUnavailable, type RequestFailure } from "./request-failure.js";
 
@@ -90,28 +90,31 @@ export const answerUnroutable =
   (faceOf: FaceOf) => (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const status = error.code === "FST_ERR_MAX_PARAM_LENGTH" ? 414 : 400;
     const message = status === 414 ? "The URL is too long" : "The URL is not validly encoded";
-    reply.header("x-request-id", request.id).header("cache-control", "no-store");
-    const face = faceOf(request.url);
-    const { type, body } = errorAnswer(face, status, message, request.url);
-    if (face === "pages") return sendHtml(reply, status, body);
-    return reply.status(status).header("content-type", `${type}; charset=utf-8`).send(body);
+    const { headers, body } = errorAnswer(faceOf(request.url), status, message, request.url);
+    return reply.status(status).header("x-request-id", request.id).headers(headers).send(body);
   };
 
-/** A refusal in the face's own shape, as a media type and a body. */
-export function errorAnswer(face: Face, status: number, message: string, path: string): { type: string; body: string } {
+/** A refusal in the face's own shape: its headers (media type, caching, a page's security headers) and its body. */
+export function errorAnswer(
+  face: Face,
+  status: number,
+  message: string,
+  path: string,
+): { headers: Readonly<Record<string, string>>; body: string } {
   switch (face) {
     case "cal":
-      return { type: JSON_TYPE, body: JSON.stringify(new CalError(status, message).envelope(path)) };
+      return { headers: JSON_HEADERS, body: JSON.stringify(new CalError(status, message).envelope(path)) };
     case "canva":
       return {
-        type: JSON_TYPE,
+        headers: JSON_HEADERS,
         body: JSON.stringify(new CanvaError(status, "bad_request", message, "invalid_request").body()),
       };
     case "admin":
-      return { type: JSON_TYPE, body: JSON.stringify(adminErrorBody("invalid_request", message)) };
+      return { headers: JSON_HEADERS, body: JSON.stringify(adminErrorBody("invalid_request", message)) };
     case "pages":
-      return { type: "text/html; charset=utf-8", body: errorPage("Invalid request", `${message}.`) };
+      return { headers: HTML_HEADERS, body: errorPage("Invalid request", `${message}.`) };
   }
 }
 
 const JSON_TYPE = "application/json";
+const JSON_HEADERS = { "content-type": `${JSON_TYPE}; charset=utf-8`, "cache-control": "no-store" };

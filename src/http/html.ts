@@ -13,18 +13,17 @@ export function escapeHtml(value: string): string {
  * Headers for every HTML page: no framing (clickjacking), no referrer (codes and tokens in
  * URLs must not leak to other sites), no sniffing, nothing loaded but the page's own style.
  */
+export const HTML_HEADERS: Readonly<Record<string, string>> = {
+  "content-type": "text/html; charset=utf-8",
+  "x-frame-options": "DENY",
+  "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+  "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
+  "cache-control": "no-store",
+};
+
 export function withHtmlHeaders(reply: FastifyReply, status: number): FastifyReply {
-  return reply
-    .status(status)
-    .header("content-type", "text/html; charset=utf-8")
-    .header("x-frame-options", "DENY")
-    .header(
-      "content-security-policy",
-      "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-    )
-    .header("referrer-policy", "no-referrer")
-    .header("x-content-type-options", "nosniff")
-    .header("cache-control", "no-store");
+  return reply.status(status).headers(HTML_HEADERS);
 }
 
 export function sendHtml(reply: FastifyReply, status: number, body: string): FastifyReply {
