@@ -19,9 +19,13 @@ export interface Runtime extends AppDeps {
   close(): Promise<void>;
 }
 
-/** The longest-lived JWT any dialect signs: how long a retired key must stay published. */
+/**
+ * The longest-lived JWT the published keys sign, access tokens of either dialect: how long a
+ * retired key must stay published. Refresh tokens are opaque (Canva) or signed by a secret key
+ * (Cal.com), and decided by their stored hash.
+ */
 export function maxJwtLifetimeMs(config: Config): number {
-  return Math.max(config.accessTokenTtlMs, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs);
+  return Math.max(config.accessTokenTtlMs, config.calAccessTokenTtlMs);
 }
 
 /** Allowance, beyond one key reload, for a reload's own time and for clocks that disagree a little. */
@@ -136,7 +140,7 @@ export async function openRuntime(
       config.accessTokenAudience,
       signing.sign,
     ),
-    calTokens: new CalTokenFormat(keyRing, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs, signing.sign),
+    calTokens: new CalTokenFormat(keyRing, keys, config.calAccessTokenTtlMs, config.calRefreshTokenTtlMs, signing.sign),
     signInThrottle: new SignInThrottle(
       rateLimiter,
       {

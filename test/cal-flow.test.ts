@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { decodeJwt } from "jose";
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import {
   assertCalError,
   authorize,
@@ -85,6 +85,12 @@ for (const prefix of ["/v2", "/api/v2"]) {
       assert.equal(refreshClaims.expiresAt, new Date(keys.refreshTokenExpiresAt).valueOf());
       assert.equal(refreshClaims.expiresAt, (refreshClaims.exp ?? 0) * 1000);
       assert.ok((refreshClaims.iat ?? 0) > 0);
+      // Access tokens verify against the published keys; refresh tokens, signed by a secret key, never do,
+      // so a resource server that checks only the issuer cannot take one for an access token.
+      const jwks = createLocalJWKSet((await h.app.inject({ method: "GET", url: "/.well-known/jwks.json" })).json());
+      await jwtVerify(keys.accessToken, jwks, { issuer: String(access.iss) });
+      assert.deepEqual(decodeProtectedHeader(keys.refreshToken), { alg: "HS256", typ: "JWT" });
+      await assert.rejects(jwtVerify(keys.refreshToken, jwks, { issuer: String(access.iss) }));
 
       const refreshed = await refresh(h, client, keys.refreshToken, { prefix });
       assert.equal(refreshed.headers["cache-control"], "no-store");

@@ -304,7 +304,10 @@ describe("keyward keys", () => {
     const second = json(["keys", "rotate"]);
     assert.notEqual(first.kid, second.kid);
     assert.equal(second.purpose, "tokens");
-    assert.ok(Date.parse(second.previous_keys_published_until) > Date.now());
+    // The longest access token's lifetime (Canva's 4 hours) from when the new key starts signing; refresh
+    // tokens need no published key, so a compromised key's rotation is not held up by Cal.com's year.
+    const published = Date.parse(second.previous_keys_published_until) - Date.parse(second.signs_from);
+    assert.equal(published, 4 * 3_600_000);
   });
 
   test("rotate --webhooks makes a new webhook key current, for a week's overlap, and leaves the token key", () => {

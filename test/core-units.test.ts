@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createHmac, generateKeyPairSync } from "node:crypto";
+import { createHmac, generateKeyPairSync, hkdfSync } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -259,6 +259,16 @@ describe("keys and hashing", () => {
       assert.equal(fresh.pairwiseId("OC-a", `user-${i}`), ids[i]);
     }
     assert.equal(new Set(ids).size, ids.length);
+  });
+
+  test("a Cal.com refresh token's signature is HS256 under a key derived from the secret, of no other use", async () => {
+    const input = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0eXBlIjoicmVmcmVzaF90b2tlbiJ9";
+    const key = Buffer.from(hkdfSync("sha256", TEST_SECRET, "keyward", "cal-refresh-token", 32));
+    const jwt = `${input}.${keys.calRefreshSignature(input)}`;
+    const { payload } = await jwtVerify(jwt, key, { algorithms: ["HS256"] });
+    assert.equal(payload.type, "refresh_token");
+    assert.notEqual(keys.calRefreshSignature(input), keys.hashToken(input));
+    assert.notEqual(keys.calRefreshSignature(input), new ServerKeys(`${TEST_SECRET}-other`).calRefreshSignature(input));
   });
 
   test("refuses a short secret", () => {

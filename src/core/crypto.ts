@@ -150,6 +150,7 @@ export class ServerKeys {
   readonly csrf: Buffer;
   private readonly deviceHmac: KeyedSha256;
   private readonly limiterHmac: KeyedSha256;
+  private readonly calRefreshHmac: KeyedSha256;
   readonly keyEncryption: Buffer;
   private readonly secretCheckKey: Buffer;
   private readonly pairwiseIds = new Map<string, string>();
@@ -162,6 +163,7 @@ export class ServerKeys {
     this.csrf = derive("csrf");
     this.deviceHmac = new KeyedSha256(derive("trusted-device"));
     this.limiterHmac = new KeyedSha256(derive("rate-limit-name"));
+    this.calRefreshHmac = new KeyedSha256(derive("cal-refresh-token"));
     this.keyEncryption = derive("signing-key-encryption");
     this.secretCheckKey = derive("secret-check");
     this.tokenHmac = new KeyedSha256(this.tokenHash);
@@ -179,6 +181,14 @@ export class ServerKeys {
     const digest = this.tokenHmac.base64url(token);
     const prefix = timePrefixOf(token);
     return prefix === undefined ? digest : prefix + digest;
+  }
+
+  /**
+   * The HS256 signature of a Cal.com refresh token's signing input. No published key verifies
+   * it, so no resource server can take a refresh token for an access token.
+   */
+  calRefreshSignature(signingInput: string): string {
+    return this.calRefreshHmac.base64url(signingInput);
   }
 
   /** The user's id as one client sees it: stable for that client, unlinkable across clients. */

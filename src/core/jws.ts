@@ -1,6 +1,6 @@
 import { type KeyObject, sign } from "node:crypto";
 
-const encodeJson = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+export const encodeJson = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
 
 /** `crypto.sign`'s options for ES256: ieee-p1363 is the raw r||s signature JWS requires (RFC 7518 §3.4), not DER. */
 export function es256SignOptions(key: KeyObject) {
