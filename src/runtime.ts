@@ -71,6 +71,10 @@ async function openRateLimiter(config: Config, log: RuntimeLog): Promise<RateLim
     restored: () => log.info(REDIS_RESTORED_MESSAGE),
   });
   await limiter.connected(REDIS_CONNECT_WAIT_MS);
+  if (limiter.databaseRefused) {
+    await limiter.close();
+    throw new ConfigError(limiter.databaseRefused.message);
+  }
   return limiter;
 }
 

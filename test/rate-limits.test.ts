@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { describe, test } from "node:test";
+import { Redis } from "ioredis";
+import { ConfigError } from "../src/config.js";
 import { RedisRateLimiter } from "../src/store/redis-rate-limiter.js";
 import { authorize, codeFrom, sessionCookie } from "./support/cal-flow.js";
 import { createHarness, FORM, form, type Harness } from "./support/harness.js";
@@ -213,6 +216,21 @@ describe("rate limits with Redis unreachable", () => {
     }
   });
 
+  test("closing does not wait on a connection that is already down", () => {
+    const module = new URL("../src/store/redis-rate-limiter.js", import.meta.url).href;
+    const script = `
+      const { RedisRateLimiter } = await import(${JSON.stringify(module)});
+      const limiter = new RedisRateLimiter("redis://127.0.0.1:1", "keyward-test:");
+      await limiter.connected(200);
+      globalThis.closing = performance.now();
+      await limiter.close();
+      process.on("exit", () => console.log(Math.round(performance.now() - globalThis.closing)));`;
+    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    // ioredis's default waits 2000 ms for a close that never comes.
+    assert.ok(Number(run.stdout) < 1000, `exited ${run.stdout.trim()} ms after close`);
+  });
+
   test("sign-in failures still lock an account", async () => {
     const h = await createHarness({ REDIS_URL: "redis://127.0.0.1:1", KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT: "2" });
     try {
@@ -325,6 +343,68 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     } finally {
       await first.close();
       await second.close();
+    }
+  });
+
+  test("a Redis that still reads but refuses writes is not announced as back", async () => {
+    const admin = new Redis(REDIS_URL ?? "");
+    const user = `keyward-test-${randomBytes(6).toString("hex")}`;
+    // Writes refused as at maxmemory under noeviction, without filling the shared Redis.
+    await admin.call("ACL", "SETUSER", user, "on", ">pw", "~*", "+@all", "-incr");
+    const url = new URL(REDIS_URL ?? "");
+    url.username = user;
+    url.password = "pw";
+    let now = Date.now();
+    const lost: Error[] = [];
+    let restored = 0;
+    const limiter = new RedisRateLimiter(
+      url.href,
+      `keyward-test:${randomBytes(6).toString("hex")}:`,
+      { lost: (e) => lost.push(e), restored: () => restored++ },
+      () => now,
+    );
+    try {
+      await limiter.connected(2000);
+      assert.equal((await limiter.consume("k", 5, 60_000)).allowed, true, "counted in memory");
+      assert.equal(lost.length, 1);
+      now += 6000;
+      assert.equal((await limiter.check("k", 5, 60_000)).allowed, true);
+      assert.equal((await limiter.consume("k", 5, 60_000)).allowed, true);
+      assert.equal(restored, 0, "a read that works does not show that counting does");
+      assert.equal(lost.length, 1);
+    } finally {
+      await limiter.close();
+      await admin.call("ACL", "DELUSER", user);
+      admin.disconnect();
+    }
+  });
+
+  test("a REDIS_URL database Redis does not have: the start fails saying so, and nothing goes to database 0", async () => {
+    const url = new URL(REDIS_URL ?? "");
+    url.pathname = "/9999";
+    const prefix = `keyward-test:${randomBytes(6).toString("hex")}:`;
+    const refused = await createHarness({ REDIS_URL: url.href, KEYWARD_REDIS_PREFIX: prefix }).then(
+      (h) => h.close(),
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof ConfigError, `the start failed: ${refused}`);
+    assert.match(refused.message, /^Redis refused the database REDIS_URL names \(ERR DB index is out of range\)/);
+    // Reached later (Redis was down at the start), it is refused the same way and counts alone.
+    const lost: Error[] = [];
+    const limiter = new RedisRateLimiter(url.href, prefix, { lost: (e) => lost.push(e), restored: () => {} });
+    try {
+      await limiter.connected(2000);
+      assert.equal((await limiter.consume("k", 1, 60_000)).allowed, true);
+      assert.equal((await limiter.consume("k", 1, 60_000)).allowed, false, "counted in memory");
+      assert.match(lost[0]?.message ?? "", /Redis refused the database/);
+    } finally {
+      await limiter.close();
+    }
+    const admin = new Redis(REDIS_URL ?? "");
+    try {
+      assert.deepEqual(await admin.keys(`${prefix}*`), []);
+    } finally {
+      admin.disconnect();
     }
   });
 

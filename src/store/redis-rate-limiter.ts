@@ -31,6 +31,9 @@ if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[
 return 0
 `;
 
+/** Redis's answer to a SELECT of a database it does not have (`REDIS_URL`'s path names the database). */
+const DATABASE_REFUSED = /DB index/i;
+
 export interface RedisOutageReport {
   lost(error: Error): void;
   restored(): void;
@@ -46,6 +49,11 @@ export class RedisRateLimiter implements RateLimiter {
   private readonly redis: Redis;
   private readonly fallback: MemoryRateLimiter;
   private warned = false;
+  /**
+   * Set when Redis refused the database `REDIS_URL` names. The connection would go on in database
+   * 0, another's, so it is closed and this process counts alone from then on.
+   */
+  databaseRefused: Error | undefined;
 
   /**
    * `outage.lost` is told why, once, when Redis stops answering; `outage.restored`, once it
@@ -59,11 +67,28 @@ export class RedisRateLimiter implements RateLimiter {
   ) {
     // Commands fail at once while disconnected (no offline queue), and wait at most commandTimeout
     // on a Redis that accepts them but does not answer; after either, Redis rests (see `resting`).
-    this.redis = new Redis(url, { maxRetriesPerRequest: 1, commandTimeout: 500, enableOfflineQueue: false });
+    // A connection that is already down never reports its close: without a short
+    // disconnectTimeout, closing waits 2 s on it, and so does a shutdown.
+    this.redis = new Redis(url, {
+      maxRetriesPerRequest: 1,
+      commandTimeout: 500,
+      enableOfflineQueue: false,
+      disconnectTimeout: 100,
+    });
     this.fallback = new MemoryRateLimiter(clock);
-    this.redis.on("error", (error: Error) => this.warnOnce(error));
+    this.redis.on("error", (error: Error) => {
+      if (DATABASE_REFUSED.test(error.message)) this.refuseDatabase(error);
+      else this.warnOnce(error);
+    });
     this.redis.defineCommand("keywardConsume", { numberOfKeys: 2, lua: CONSUME });
     this.redis.defineCommand("keywardRelease", { numberOfKeys: 1, lua: RELEASE });
+  }
+
+  private refuseDatabase(error: Error): void {
+    if (this.databaseRefused) return;
+    this.databaseRefused = new Error(`Redis refused the database REDIS_URL names (${error.message})`);
+    this.redis.disconnect();
+    this.warnOnce(this.databaseRefused);
   }
 
   private warnOnce(error: Error): void {
@@ -80,7 +105,7 @@ export class RedisRateLimiter implements RateLimiter {
   private restUntil = 0;
 
   private get resting(): boolean {
-    return this.clock() < this.restUntil;
+    return this.databaseRefused !== undefined || this.clock() < this.restUntil;
   }
 
   private failed(error: Error): void {
@@ -95,11 +120,14 @@ export class RedisRateLimiter implements RateLimiter {
   async connected(ms: number): Promise<void> {
     if (this.redis.status === "ready") return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.redis.once("ready", () => {
+      const done = () => {
         clearTimeout(timer);
+        this.redis.off("ready", done).off("end", done);
         resolve();
-      });
+      };
+      const timer = setTimeout(done, ms);
+      // "end": the connection was closed for good (see `databaseRefused`).
+      this.redis.once("ready", done).once("end", done);
     });
   }
 
@@ -122,7 +150,8 @@ export class RedisRateLimiter implements RateLimiter {
         windowMs * 2,
         count ? 1 : 0,
       );
-      if (this.warned) {
+      // Only a count it wrote shows Redis works again: one that refuses writes (at maxmemory, say) still reads.
+      if (this.warned && count) {
         this.warned = false;
         this.outage.restored();
       }
