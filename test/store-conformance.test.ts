@@ -931,6 +931,19 @@ for (const { engine, open, skip } of ENGINES) {
       assert.equal(await store.revokeGrant(live.id, later), true);
     });
 
+    it("prunes empty lineages among live ones, range by range, in batches that fill up", async (store) => {
+      const later = NOW + 2 * HOUR;
+      const empty = Array.from({ length: 30 }, () => grantRecord({ createdAt: NOW - 2 * HOUR }));
+      const live = Array.from({ length: 30 }, () => grantRecord({ createdAt: NOW - 2 * HOUR }));
+      for (const grant of [...empty, ...live]) await store.createGrant(grant);
+      await store.saveTokens(live.map((grant) => tokenRecord(grant, { expiresAt: later + HOUR })));
+      // Batches of 2 read ranges of 20 grants: three ranges, most holding more than one batch to delete.
+      assert.equal((await store.pruneExpired(later, 2)).grants, 30);
+      for (const grant of empty) assert.equal(await store.revokeGrant(grant.id, later), false, "pruned");
+      for (const grant of live) assert.equal(await store.revokeGrant(grant.id, later), true, "kept");
+      assert.equal((await store.pruneExpired(later, 2)).grants, 0);
+    });
+
     it("prunes safely from several instances at once", async (store) => {
       const grant = grantRecord();
       await store.createGrant(grant);

@@ -33,32 +33,7 @@ export async function pruneExpired(db: Kysely<Database>, now: number, batchSize:
   const authorizationCodes = await deleteExpired(db, "authorization_codes", now, batchSize);
   const tokens = await deleteExpired(db, "tokens", now, batchSize);
   const sessions = await deleteExpired(db, "sessions", now, batchSize);
-  const grants = await deleteInBatches(batchSize, () =>
-    db
-      .deleteFrom("grants")
-      .where(
-        "id",
-        "in",
-        db
-          .selectFrom("grants as g")
-          .select("g.id")
-          .where("g.created_at", "<=", now - LINEAGE_GRACE_MS)
-          .where(({ exists, not, selectFrom }) =>
-            not(exists(selectFrom("tokens").select("tokens.hash").whereRef("tokens.grant_id", "=", "g.id"))),
-          )
-          .where(({ exists, not, selectFrom }) =>
-            not(
-              exists(
-                selectFrom("authorization_codes")
-                  .select("authorization_codes.hash")
-                  .whereRef("authorization_codes.grant_id", "=", "g.id"),
-              ),
-            ),
-          )
-          .limit(batchSize),
-      )
-      .executeTakeFirst(),
-  );
+  const grants = await deleteEmptyLineages(db, now, batchSize);
   // Retired keys no longer published verify nothing still valid; their private halves go with them.
   let signingKeys = 0;
   for (const table of ["signing_keys", "webhook_keys"] as const) {
@@ -68,6 +43,71 @@ export async function pruneExpired(db: Kysely<Database>, now: number, batchSize:
     signingKeys += Number(deleted.numDeletedRows);
   }
   return { authorizationCodes, tokens, sessions, grants, signingKeys };
+}
+
+/** A statement deleting empty lineages reads at most this many batches' worth of grants. */
+const GRANT_RANGE_BATCHES = 10;
+
+/**
+ * Deletes the lineages left with no code and no token, older than LINEAGE_GRACE_MS. The grants
+ * are walked in primary-key order, a range of GRANT_RANGE_BATCHES × `batchSize` at a time, so
+ * that no statement grows with the table: one statement over every grant (restarted for each
+ * batch) held SQLite's connection, and so the event loop, for about a second at a million live
+ * lineages, on every prune.
+ */
+async function deleteEmptyLineages(db: Kysely<Database>, now: number, batchSize: number): Promise<number> {
+  let total = 0;
+  let after = "";
+  for (;;) {
+    // The range is (after, last], or everything after `after` when fewer grants are left.
+    const last = await db
+      .selectFrom("grants")
+      .select("id")
+      .where("id", ">", after)
+      .orderBy("id")
+      .limit(1)
+      .offset(GRANT_RANGE_BATCHES * batchSize - 1)
+      .executeTakeFirst();
+    const deleted = Number(
+      (
+        await retryOnConflict(() =>
+          db
+            .deleteFrom("grants")
+            .where(
+              "id",
+              "in",
+              db
+                .selectFrom("grants as g")
+                .select("g.id")
+                .where("g.id", ">", after)
+                .$if(last !== undefined, (q) => q.where("g.id", "<=", last?.id ?? ""))
+                .where("g.created_at", "<=", now - LINEAGE_GRACE_MS)
+                .where(({ exists, not, selectFrom }) =>
+                  not(exists(selectFrom("tokens").select("tokens.hash").whereRef("tokens.grant_id", "=", "g.id"))),
+                )
+                .where(({ exists, not, selectFrom }) =>
+                  not(
+                    exists(
+                      selectFrom("authorization_codes")
+                        .select("authorization_codes.hash")
+                        .whereRef("authorization_codes.grant_id", "=", "g.id"),
+                    ),
+                  ),
+                )
+                .limit(batchSize),
+            )
+            .executeTakeFirst(),
+        )
+      ).numDeletedRows,
+    );
+    total += deleted;
+    // A full batch may have left more in its range, which is then read again.
+    if (deleted < batchSize) {
+      if (last === undefined) return total;
+      after = last.id;
+    }
+    await nextTurn();
+  }
 }
 
 /** The tables whose rows carry their own expiry, seen through the two columns pruning reads. */
