@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { createTestSchema, PG_SKIP, type TestSchema } from "./support/postgres.js";
@@ -25,6 +25,9 @@ interface Cluster {
   output(): string;
   waitFor(pattern: RegExp, count?: number): Promise<void>;
   workerPids(): number[];
+  /** Waits for it to exit, SIGKILL after `ms`; resolves with its exit code. */
+  exit(ms: number): Promise<number | null>;
+  /** SIGTERM unless it has exited, then `exit(15_000)`. */
   stop(): Promise<number | null>;
 }
 
@@ -59,12 +62,15 @@ async function startCluster(args: string[], env: Record<string, string>): Promis
       const ps = spawnSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" });
       return ps.stdout.split("\n").filter(Boolean).map(Number);
     },
-    async stop() {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    async exit(ms) {
+      const timer = setTimeout(() => child.kill("SIGKILL"), ms);
       const code = await exited;
       clearTimeout(timer);
       return code;
+    },
+    stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      return cluster.exit(15_000);
     },
   };
   await cluster.waitFor(new RegExp(`${WORKERS} workers listening`));
@@ -199,6 +205,45 @@ test("a first start with workers says, once, where it put the secret it generate
     const said = cluster.output().match(/"secret_file":"([^"]+)"[^\n]*generated a server secret/g) ?? [];
     assert.equal(said.length, 1, cluster.output());
     assert.match(said[0] ?? "", new RegExp(`"secret_file":"${dirname(database)}/keyward.secret"`));
+  } finally {
+    await cluster.stop();
+    rmSync(dirname(database), { recursive: true, force: true });
+  }
+});
+
+test("replacements that cannot start are retried ever more slowly, and with none serving the primary fails", {
+  timeout: 90_000,
+}, async () => {
+  const database = tempDatabase();
+  const cluster = await startCluster(["--workers", String(WORKERS)], { DATABASE_URL: database });
+  try {
+    // The database file replaced by a directory: a new worker cannot open it.
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(`${database}${suffix}`, { force: true });
+    mkdirSync(database);
+    for (const pid of cluster.workerPids()) process.kill(pid, "SIGKILL");
+    assert.equal(await cluster.exit(60_000), 1);
+    // Both killed workers had served: a second each. Then each replacement that died doubled the wait.
+    const waits = [...cluster.output().matchAll(/"delayMs":(\d+)/g)].map((match) => Number(match[1]));
+    assert.deepEqual(waits, [1000, 1000, 2000, 4000, 8000], cluster.output());
+    assert.match(
+      cluster.output(),
+      /replacement workers keep exiting before they listen, and no worker is serving; stopping/,
+    );
+  } finally {
+    await cluster.stop();
+    rmSync(dirname(database), { recursive: true, force: true });
+  }
+});
+
+test("a second SIGTERM while the workers stop is noted, not obeyed at once", async () => {
+  const database = tempDatabase();
+  const cluster = await startCluster(["--workers", String(WORKERS)], { DATABASE_URL: database });
+  try {
+    cluster.child.kill("SIGTERM");
+    await cluster.waitFor(/SIGTERM received: finishing in-flight requests/);
+    cluster.child.kill("SIGTERM");
+    assert.equal(await cluster.stop(), 0);
+    assert.match(cluster.output(), /SIGTERM received: still stopping the workers/);
   } finally {
     await cluster.stop();
     rmSync(dirname(database), { recursive: true, force: true });

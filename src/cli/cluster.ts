@@ -5,13 +5,21 @@ import { keywardLogger } from "../logger.js";
 import { openRuntime } from "../runtime.js";
 import { logGeneratedSecret, logMigrationsApplied } from "../server.js";
 
-/** Pause before replacing a worker that died, so a crash loop cannot spin. */
+/**
+ * Pause before replacing a worker that died, doubled for each replacement in a row that died
+ * before it listened (a database it cannot open, a PostgreSQL with no connection to spare), up to
+ * MAX_REPLACE_DELAY_MS, so a crash loop cannot spin.
+ */
 const REPLACE_DELAY_MS = 1000;
+const MAX_REPLACE_DELAY_MS = 30_000;
+/** Replacements in a row that died before listening, with no worker left serving: the primary stops, failed. */
+const FAILED_STARTS_TO_GIVE_UP = 4;
 
 /**
  * The primary of `keyward start --workers N`. It migrates the database and creates the first
  * signing keys once, then runs N server processes that share the port (node's cluster module).
- * A worker that dies is replaced, unless the first N never all came up: then all stop.
+ * A worker that dies is replaced, unless the first N never all came up, or no worker is serving and
+ * the last replacements all died before listening: then all stop, and the exit code says it failed.
  * SIGTERM or SIGINT stops every worker gracefully; resolves with the exit code.
  */
 export async function runCluster(config: Config, workers: number): Promise<number> {
@@ -34,6 +42,8 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
   let stopping = false;
   let started = false;
   let exitCode = 0;
+  let failedStarts = 0;
+  const replacements = new Set<NodeJS.Timeout>();
   return new Promise<number>((resolve) => {
     const fork = () => {
       if (!stopping) live.add(cluster.fork());
@@ -42,6 +52,7 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
       if (stopping) return;
       stopping = true;
       exitCode = code;
+      for (const timer of replacements) clearTimeout(timer);
       for (const worker of live) worker.process.kill("SIGTERM");
       if (live.size === 0) resolve(exitCode);
     };
@@ -50,11 +61,13 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
       listeners.set(worker, heard);
       if (heard < listenersEach) return;
       listening.add(worker);
+      failedStarts = 0;
       if (started || listening.size < workers) return;
       started = true;
       log.info(`${workers} workers listening (pid ${process.pid} is the primary)`);
     });
     cluster.on("exit", (worker, code, signal) => {
+      const served = listening.has(worker);
       live.delete(worker);
       listening.delete(worker);
       listeners.delete(worker);
@@ -64,13 +77,31 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
         log.error({ worker: worker.process.pid, code, signal }, "a worker exited before all were listening; stopping");
         stop(1);
       } else {
-        log.warn({ worker: worker.process.pid, code, signal }, "a worker exited; starting a replacement");
-        setTimeout(fork, REPLACE_DELAY_MS);
+        if (!served) failedStarts++;
+        if (failedStarts >= FAILED_STARTS_TO_GIVE_UP && listening.size === 0) {
+          log.error(
+            { worker: worker.process.pid, code, signal, failedStarts },
+            "replacement workers keep exiting before they listen, and no worker is serving; stopping",
+          );
+          stop(1);
+          return;
+        }
+        const delayMs = Math.min(REPLACE_DELAY_MS * 2 ** failedStarts, MAX_REPLACE_DELAY_MS);
+        log.warn({ worker: worker.process.pid, code, signal, delayMs }, "a worker exited; starting a replacement");
+        const timer = setTimeout(() => {
+          replacements.delete(timer);
+          fork();
+        }, delayMs);
+        replacements.add(timer);
       }
     });
     serveCollections(() => listening);
-    process.once("SIGTERM", () => stop(0));
-    process.once("SIGINT", () => stop(0));
+    const onSignal = (signal: string) => {
+      if (stopping) log.info(`${signal} received: still stopping the workers`);
+      else stop(0);
+    };
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
     for (let i = 0; i < workers; i++) fork();
   });
 }
