@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
 import SQLite from "better-sqlite3";
 import { loadConfig } from "../src/config.js";
+import { adminQuery, PG_SKIP, PG_URL } from "./support/postgres.js";
 import { runCli, tempDatabase } from "./support/server-process.js";
 
 let env: Record<string, string>;
@@ -404,6 +405,26 @@ describe("a database that is not there", () => {
     assert.equal(made.status, 0, made.stderr);
     assert.equal(made.stderr, `keyward: no database was at ${path}: made a new, empty one (DATABASE_URL says where)\n`);
   });
+});
+
+test("a PostgreSQL with no connection to spare: the failure names the setting that sizes the pool", {
+  skip: PG_SKIP,
+}, async () => {
+  // A role allowed no connection is refused as a full server is (too_many_connections, 53300).
+  const role = `keyward_test_full_${process.pid}`;
+  await adminQuery(`create role ${role} login connection limit 0`);
+  try {
+    const url = new URL(PG_URL ?? "");
+    url.username = role;
+    const result = runCli(["clients", "list"], { DATABASE_URL: url.href, KEYWARD_SECRET: "s".repeat(40) });
+    assert.equal(result.status, 1);
+    assert.match(
+      result.stderr,
+      /^keyward: too many connections for role "keyward_test_full_\d+": PostgreSQL refuses more connections \(max_connections, or a limit on the role or database\); each keyward process holds up to KEYWARD_PG_POOL_SIZE, plus one that listens\n$/,
+    );
+  } finally {
+    await adminQuery(`drop role ${role}`);
+  }
 });
 
 describe("commands refused before they touch anything", () => {

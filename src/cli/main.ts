@@ -233,6 +233,10 @@ function failureText(error: unknown): string {
   // A value thrown without a message (an error cloned from a worker thread loses it) is shown whole.
   const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
   const text = typeof message === "string" && message ? message : inspect(error);
+  // PostgreSQL's too_many_connections: for the server, its reserved slots, a role or a database.
+  if (code === "53300") {
+    return `${text}: PostgreSQL refuses more connections (max_connections, or a limit on the role or database); each keyward process holds up to KEYWARD_PG_POOL_SIZE, plus one that listens`;
+  }
   if (typeof code !== "string" || !code.startsWith("SQLITE_")) return text;
   const diskTrouble = code.startsWith("SQLITE_IOERR") || code === "SQLITE_FULL";
   return `${text} (${code})${diskTrouble ? ": is the disk that holds the database full or failing?" : ""}`;
