@@ -102,10 +102,11 @@ export async function openRuntime(
     const applied = opened.migrationsApplied;
     const changed =
       applied.length === 0 ? "nothing was changed" : `only the schema was brought up to date (${applied.join(", ")})`;
-    throw new ConfigError(
-      "KEYWARD_SECRET is not the secret this database was set up with (with SQLite and no KEYWARD_SECRET, " +
-        `that is the one in keyward.secret beside the database); ${changed}`,
-    );
+    const where =
+      opened.engine === "sqlite"
+        ? " (with no KEYWARD_SECRET, that is the one in keyward.secret beside the database)"
+        : "";
+    throw new ConfigError(`KEYWARD_SECRET is not the secret this database was set up with${where}; ${changed}`);
   }
   const core: CoreContext = {
     store: opened.store,

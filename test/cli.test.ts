@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { before, describe, test } from "node:test";
 import SQLite from "better-sqlite3";
 import { loadConfig } from "../src/config.js";
-import { adminQuery, PG_SKIP, PG_URL } from "./support/postgres.js";
+import { adminQuery, createTestSchema, PG_SKIP, PG_URL } from "./support/postgres.js";
 import { runCli, tempDatabase } from "./support/server-process.js";
 
 let env: Record<string, string>;
@@ -353,7 +353,7 @@ describe("the database's secret", () => {
       assert.equal(refused.status, 2, refused.stderr);
       assert.match(
         refused.stderr,
-        /KEYWARD_SECRET is not the secret this database was set up with.*; nothing was changed/,
+        /KEYWARD_SECRET is not the secret this database was set up with \(with no KEYWARD_SECRET, that is the one in keyward\.secret beside the database\); nothing was changed/,
       );
     }
     assert.equal(json2(own, ["clients", "list"]).length, 1);
@@ -427,12 +427,29 @@ test("a PostgreSQL with no connection to spare: the failure names the setting th
   }
 });
 
+test("on PostgreSQL, another secret is refused without a word of SQLite's secret file", { skip: PG_SKIP }, async () => {
+  const schema = await createTestSchema();
+  try {
+    const own = { DATABASE_URL: schema.url, KEYWARD_SECRET: "s".repeat(40) };
+    assert.equal(runCli(["clients", "list"], own).status, 0);
+    const refused = runCli(["clients", "list"], { ...own, KEYWARD_SECRET: "t".repeat(40) });
+    assert.equal(refused.status, 2);
+    assert.equal(
+      refused.stderr,
+      "keyward: KEYWARD_SECRET is not the secret this database was set up with; nothing was changed\n",
+    );
+  } finally {
+    await schema.drop();
+  }
+});
+
 describe("commands refused before they touch anything", () => {
   test("arguments refused on their own, or a backup of a missing file, make no directory, database or secret", () => {
     const dir = join(dirname(tempDatabase()), "never-made");
     const path = join(dir, "keyward.db");
     for (const [args, status, message] of [
       [["frobnicate"], 2, /^keyward: unknown command: frobnicate\n$/],
+      [["prune", "--bogus"], 2, /^keyward: unknown option --bogus \(npx keyward --help lists them\)\n$/],
       [
         ["clients", "explode"],
         2,

@@ -160,7 +160,12 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
   } catch (error) {
-    throw new UsageError((error as Error).message.split("\n")[0] ?? "bad arguments");
+    const { code, message } = error as { code?: string; message: string };
+    // Node's own text goes on to explain `--`, which no command here takes.
+    const unknown =
+      code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" ? /^Unknown option '([^']+)'/.exec(message)?.[1] : undefined;
+    if (unknown) throw new UsageError(`unknown option ${unknown} (npx keyward --help lists them)`);
+    throw new UsageError(message.split("\n")[0] ?? "bad arguments");
   }
   const { values, positionals, tokens } = parsed;
   // parseArgs keeps the last of an option given twice; the first would be dropped without a word.
