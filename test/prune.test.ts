@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import { loadConfig } from "../src/config.js";
 import { startServer } from "../src/server.js";
 import { openStore } from "../src/store/open.js";
+import { BatchSize } from "../src/store/prune.js";
 import type { Store } from "../src/store/types.js";
 import { runCliAsync } from "./support/cli-async.js";
 import { createTestSchema, PG_SKIP } from "./support/postgres.js";
@@ -94,3 +95,22 @@ for (const { engine, skip, place } of ENGINES) {
     });
   });
 }
+
+describe("the rows a prune statement takes", () => {
+  test("halve after a slow statement, down to 10, and double back after quick ones, up to the setting", () => {
+    const size = new BatchSize(500);
+    size.took(21);
+    assert.equal(size.current, 250);
+    for (let i = 0; i < 10; i++) size.took(100);
+    assert.equal(size.current, 10);
+    size.took(10);
+    assert.equal(size.current, 10, "between a quarter of 20 ms and 20 ms it stays");
+    size.took(4);
+    assert.equal(size.current, 20);
+    for (let i = 0; i < 10; i++) size.took(1);
+    assert.equal(size.current, 500);
+    const small = new BatchSize(3);
+    small.took(50);
+    assert.equal(small.current, 3, "a setting under 10 is never raised");
+  });
+});

@@ -10,15 +10,53 @@ import type { PruneCounts } from "./types.js";
  */
 const LINEAGE_GRACE_MS = 3600_000;
 
-type DeleteBatch = () => Promise<{ numDeletedRows: bigint }>;
+/** A statement that took longer halves the next batch; one under a quarter of it doubles it back. */
+const BATCH_TARGET_MS = 20;
+const MIN_BATCH = 10;
+
+/**
+ * The rows the next delete statement takes: the configured batch, less while statements run long.
+ * On SQLite a statement holds the event loop, and a batch of expired tokens scattered over a large
+ * file's indexes took up to 100 ms.
+ */
+export class BatchSize {
+  current: number;
+
+  constructor(private readonly max: number) {
+    this.current = max;
+  }
+
+  /** After a statement of `current` rows that took `elapsedMs`. */
+  took(elapsedMs: number): void {
+    if (elapsedMs > BATCH_TARGET_MS)
+      this.current = Math.max(Math.min(MIN_BATCH, this.max), Math.floor(this.current / 2));
+    else if (elapsedMs < BATCH_TARGET_MS / 4) this.current = Math.min(this.max, this.current * 2);
+  }
+}
+
+/** Runs `statement`, a delete of at most `size.current` rows, and adjusts `size` by its time; how many it deleted. */
+async function timedDelete(
+  size: BatchSize,
+  statement: (limit: number) => Promise<{ numDeletedRows: bigint }>,
+): Promise<{ deleted: number; full: boolean }> {
+  const limit = size.current;
+  const started = performance.now();
+  const deleted = Number((await retryOnConflict(() => statement(limit))).numDeletedRows);
+  size.took(performance.now() - started);
+  return { deleted, full: deleted >= limit };
+}
 
 /** Each batch is its own short statement: row locks are held for one batch, never for the whole run. */
-async function deleteInBatches(batchSize: number, deleteBatch: DeleteBatch): Promise<number> {
+async function deleteInBatches(
+  batchSize: number,
+  statement: (limit: number) => Promise<{ numDeletedRows: bigint }>,
+): Promise<number> {
+  const size = new BatchSize(batchSize);
   let total = 0;
   for (;;) {
-    const deleted = Number((await retryOnConflict(deleteBatch)).numDeletedRows);
+    const { deleted, full } = await timedDelete(size, statement);
     total += deleted;
-    if (deleted < batchSize) return total;
+    if (!full) return total;
     await nextTurn();
   }
 }
@@ -56,6 +94,7 @@ const GRANT_RANGE_BATCHES = 10;
  * lineages, on every prune.
  */
 async function deleteEmptyLineages(db: Kysely<Database>, now: number, batchSize: number): Promise<number> {
+  const size = new BatchSize(batchSize);
   let total = 0;
   let after = "";
   for (;;) {
@@ -68,41 +107,37 @@ async function deleteEmptyLineages(db: Kysely<Database>, now: number, batchSize:
       .limit(1)
       .offset(GRANT_RANGE_BATCHES * batchSize - 1)
       .executeTakeFirst();
-    const deleted = Number(
-      (
-        await retryOnConflict(() =>
+    const { deleted, full } = await timedDelete(size, (limit) =>
+      db
+        .deleteFrom("grants")
+        .where(
+          "id",
+          "in",
           db
-            .deleteFrom("grants")
-            .where(
-              "id",
-              "in",
-              db
-                .selectFrom("grants as g")
-                .select("g.id")
-                .where("g.id", ">", after)
-                .$if(last !== undefined, (q) => q.where("g.id", "<=", last?.id ?? ""))
-                .where("g.created_at", "<=", now - LINEAGE_GRACE_MS)
-                .where(({ exists, not, selectFrom }) =>
-                  not(exists(selectFrom("tokens").select("tokens.hash").whereRef("tokens.grant_id", "=", "g.id"))),
-                )
-                .where(({ exists, not, selectFrom }) =>
-                  not(
-                    exists(
-                      selectFrom("authorization_codes")
-                        .select("authorization_codes.hash")
-                        .whereRef("authorization_codes.grant_id", "=", "g.id"),
-                    ),
-                  ),
-                )
-                .limit(batchSize),
+            .selectFrom("grants as g")
+            .select("g.id")
+            .where("g.id", ">", after)
+            .$if(last !== undefined, (q) => q.where("g.id", "<=", last?.id ?? ""))
+            .where("g.created_at", "<=", now - LINEAGE_GRACE_MS)
+            .where(({ exists, not, selectFrom }) =>
+              not(exists(selectFrom("tokens").select("tokens.hash").whereRef("tokens.grant_id", "=", "g.id"))),
             )
-            .executeTakeFirst(),
+            .where(({ exists, not, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom("authorization_codes")
+                    .select("authorization_codes.hash")
+                    .whereRef("authorization_codes.grant_id", "=", "g.id"),
+                ),
+              ),
+            )
+            .limit(limit),
         )
-      ).numDeletedRows,
+        .executeTakeFirst(),
     );
     total += deleted;
     // A full batch may have left more in its range, which is then read again.
-    if (deleted < batchSize) {
+    if (!full) {
       if (last === undefined) return total;
       after = last.id;
     }
@@ -116,17 +151,13 @@ type Expiring = Record<"authorization_codes" | "tokens" | "sessions", { hash: st
 /** Deletes the table's rows whose `expires_at` has passed, `batchSize` at a time; how many. */
 function deleteExpired(database: Kysely<Database>, table: keyof Expiring, now: number, batchSize: number) {
   const db = database as unknown as Kysely<Expiring>;
-  return deleteInBatches(batchSize, () =>
+  return deleteInBatches(batchSize, (limit) =>
     db
       .deleteFrom(table)
       .where(
         "hash",
         "in",
-        db
-          .selectFrom(`${table} as expired`)
-          .select("expired.hash")
-          .where("expired.expires_at", "<=", now)
-          .limit(batchSize),
+        db.selectFrom(`${table} as expired`).select("expired.hash").where("expired.expires_at", "<=", now).limit(limit),
       )
       .executeTakeFirst(),
   );
