@@ -39,7 +39,7 @@ import { syncPath } from "./sync-path.js";
  * | REDIS_URL                      | (none: limits in memory) | Redis (redis:// or rediss://) shared by every instance for rate limits and sign-in failure counts |
  * | KEYWARD_REDIS_PREFIX           | keyward:rl:              | prefix of every Redis key keyward writes |
  * | KEYWARD_RATE_WINDOW            | 60                       | rate-limit window |
- * | KEYWARD_RATE_PER_CLIENT        | 1200                     | requests per window per client per endpoint (token, revoke, Cal.com flow) |
+ * | KEYWARD_RATE_PER_CLIENT        | 1200                     | requests per window per client per endpoint (token, revoke, Cal.com flow); codes per client and user (authorization page, Cal.com authorize) |
  * | KEYWARD_RATE_INTROSPECT_PER_CLIENT | 12000                | introspection requests per window per client |
  * | KEYWARD_RATE_PER_ADDRESS       | 3000                     | requests per window per source address per endpoint, counted before authentication |
  * | KEYWARD_SIGNIN_FAILURES_PER_ACCOUNT | 5                   | failed sign-ins per account per sign-in window before attempts must wait; counted apart for each browser the account trusts |

@@ -7,6 +7,7 @@ import { ConfigError } from "../src/config.js";
 import { RedisRateLimiter } from "../src/store/redis-rate-limiter.js";
 import { authorize, codeFrom, sessionCookie } from "./support/cal-flow.js";
 import { createHarness, FORM, form, type Harness } from "./support/harness.js";
+import { authorizeUrl, InjectBrowser } from "./support/inject-browser.js";
 import { freePort, runCli, startServerProcess, tempDatabase } from "./support/server-process.js";
 import { TcpProxy } from "./support/tcp-proxy.js";
 
@@ -124,6 +125,28 @@ describe("rate limits in memory", () => {
       assert.equal((await call("198.51.100.1")).statusCode, 401);
       assert.equal((await call("::ffff:198.51.100.1")).statusCode, 429, "the same IPv4 address, mapped");
       assert.equal((await call("198.51.100.2")).statusCode, 401, "the next IPv4 address");
+    } finally {
+      await h.close();
+    }
+  });
+
+  test("the authorization page issues codes no faster than the per-client limit, per user", async () => {
+    const h = await createHarness({ KEYWARD_RATE_PER_CLIENT: "2" });
+    try {
+      const client = await h.createClient();
+      const [ada, bob] = [await h.createUser(), await h.createUser()];
+      const browser = new InjectBrowser(h);
+      const url = authorizeUrl(client.clientId);
+      assert.equal((await browser.authorize(url, ada)).statusCode, 303, "consent: the first code");
+      assert.equal((await browser.get(url)).statusCode, 302, "remembered consent: the second");
+      const refused = await browser.get(url);
+      assert.equal(refused.statusCode, 429);
+      assert.ok(Number(refused.headers["retry-after"]) >= 1);
+      assert.match(String(refused.headers["content-type"]), /^text\/html/);
+      assert.equal(refused.headers["x-frame-options"], "DENY");
+      assert.match(refused.body, /Too many authorizations for this app/);
+      // Another user of the same client has a count of their own.
+      assert.equal((await new InjectBrowser(h).authorize(url, bob)).statusCode, 303);
     } finally {
       await h.close();
     }

@@ -2,7 +2,14 @@ import { addressKey, type MaybePromise, type RateDecision } from "../core/rate-l
 import type { AppDeps } from "./deps.js";
 
 /** The endpoints with their own rate-limit counters. */
-export type RateBucket = "token" | "introspect" | "revoke" | "cal-authorize" | "cal-exchange" | "cal-refresh";
+export type RateBucket =
+  | "token"
+  | "introspect"
+  | "revoke"
+  | "authorize"
+  | "cal-authorize"
+  | "cal-exchange"
+  | "cal-refresh";
 
 function perClientLimit(deps: AppDeps, bucket: RateBucket): number {
   const limits = deps.config.rateLimits;

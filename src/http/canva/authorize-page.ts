@@ -27,6 +27,7 @@ import { sendHtml } from "../html.js";
 import { consentPage } from "../pages/consent.js";
 import { crossSiteFormPage, errorPage, formExpiredPage } from "../pages/error.js";
 import { signInPage } from "../pages/sign-in.js";
+import { clientWait, retryAfterSeconds } from "../rate-limits.js";
 
 export const AUTHORIZE_PATH = "/api/oauth/authorize";
 
@@ -125,6 +126,22 @@ function answerApproval(
   return redirectWith(deps, reply, status, req.redirectUri, { code: outcome.code, state: req.state });
 }
 
+/**
+ * Each code is a durable write of a lineage and a code: a signed-in user (or a page that keeps
+ * sending their browser here) may issue them no faster than the per-client limit, as on Cal.com's
+ * authorize. Answers the refusal, or undefined when the code may be issued.
+ */
+async function issuingTooFast(deps: AppDeps, reply: FastifyReply, req: ValidAuthorizationRequest, userId: string) {
+  const wait = await clientWait(deps, "authorize", `${req.client.id}:${userId}`);
+  if (wait === 0) return undefined;
+  reply.header("retry-after", retryAfterSeconds(wait));
+  return sendHtml(
+    reply,
+    429,
+    errorPage("Too many requests", "Too many authorizations for this app: try again shortly."),
+  );
+}
+
 /** Consent's token is the session's, as every signed-in form's, and also the exact request's. */
 const consentPurpose = (signedIn: SignedIn, query: string) => `${sessionPurpose("consent", signedIn)}\u0000${query}`;
 
@@ -186,6 +203,8 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     // HEAD, a safe method, issues nothing: it answers as the consent page would.
     const issuing = request.method !== "HEAD";
     if (issuing && (await hasConsent(deps.core, valid.request.client.id, signedIn.user.id, valid.request.scopes))) {
+      const refused = await issuingTooFast(deps, reply, valid.request, signedIn.user.id);
+      if (refused) return refused;
       // Checked again as the code is issued: the consent may be withdrawn meanwhile.
       const outcome = await issueUnderConsent(deps.core, codeIssue(valid.request, signedIn.user.id));
       if (outcome.kind !== "ask") return answerApproval(deps, request, reply, 302, valid.request, outcome);
@@ -222,6 +241,8 @@ export function registerAuthorizePage(app: FastifyInstance, deps: AppDeps): void
     if (!csrfValid(deps, request, form, consentPurpose(signedIn, valid.query))) return expired();
     const decision = firstValue(form, "decision");
     if (decision === "allow") {
+      const refused = await issuingTooFast(deps, reply, valid.request, signedIn.user.id);
+      if (refused) return refused;
       const outcome = await consentAndIssue(deps.core, codeIssue(valid.request, signedIn.user.id));
       return answerApproval(deps, request, reply, 303, valid.request, outcome);
     }
