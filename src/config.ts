@@ -32,7 +32,7 @@ import { syncPath } from "./sync-path.js";
  * | KEYWARD_PG_IDLE_TIMEOUT        | 300                      | a PostgreSQL connection unused this long is closed; 0 keeps connections open |
  * | KEYWARD_PG_PREPARE             | on                       | `off` sends every query unnamed, for a proxy that cannot keep named prepared statements per connection (PgBouncer before 1.21 in transaction mode) |
  * | KEYWARD_PRUNE_INTERVAL         | 600                      | mean time between prunes of expired records (randomized ±50%); 0 turns the timer off |
- * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning (fewer while they take over 20 ms), at most 100000 |
+ * | KEYWARD_PRUNE_BATCH            | 500                      | rows per delete statement when pruning (on SQLite fewer while they take over 20 ms), at most 100000 |
  * | KEYWARD_WORKERS                | 1                        | server processes on this machine, at most 256 (`keyward start --workers N` overrides) |
  * | KEYWARD_REQUEST_TIMEOUT        | 60                       | up to 3600: a request whose headers and body have not all arrived by then is answered 408 and its connection closed, so a stalled client holds neither a connection nor a shutdown |
  * | KEYWARD_TRUST_PROXY            | (none)                   | `true`, a hop count (at most 100), or addresses of proxies whose X-Forwarded-For to believe |

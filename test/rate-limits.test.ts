@@ -392,6 +392,7 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
       assert.equal(lost.length, 1);
       now += 6000;
       assert.equal((await limiter.check("k", 5, 60_000)).allowed, true);
+      assert.equal((await limiter.consume("over", 0, 60_000)).allowed, false, "over its limit: read, nothing written");
       assert.equal((await limiter.consume("k", 5, 60_000)).allowed, true);
       assert.equal(restored, 0, "a read that works does not show that counting does");
       assert.equal(lost.length, 1);
@@ -423,9 +424,12 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     } finally {
       await limiter.close();
     }
-    const admin = new Redis(REDIS_URL ?? "");
+    const databaseZero = new URL(REDIS_URL ?? "");
+    databaseZero.pathname = "/0";
+    const admin = new Redis(databaseZero.href);
     try {
-      assert.deepEqual(await admin.keys(`${prefix}*`), []);
+      const [, written] = await admin.scan(0, "MATCH", `${prefix}*`, "COUNT", 100_000);
+      assert.deepEqual(written, [], "nothing in database 0");
     } finally {
       admin.disconnect();
     }
@@ -441,8 +445,11 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
     let now = Math.floor(Date.now() / hour) * hour + 1000;
     const warnings: Error[] = [];
     let restored = 0;
+    // The same Redis, database included, through the proxy.
+    const throughProxy = new URL(REDIS_URL ?? "");
+    throughProxy.host = `127.0.0.1:${proxy.port}`;
     const cutOff = new RedisRateLimiter(
-      `redis://127.0.0.1:${proxy.port}`,
+      throughProxy.href,
       prefix,
       { lost: (e) => warnings.push(e), restored: () => restored++ },
       () => now,
@@ -465,7 +472,9 @@ describe("rate limits shared through Redis", { skip: REDIS_URL ? false : "KEYWAR
       await cutOff.connected(5000);
       assert.equal((await other.consume("fresh", 1, hour)).allowed, true);
       assert.equal((await cutOff.consume("fresh", 1, hour)).allowed, false, "back on the shared count");
-      assert.equal(restored, 1, "and says so, once");
+      assert.equal(restored, 0, "a refusal writes nothing, so it shows only that Redis reads");
+      assert.equal((await cutOff.consume("another", 1, hour)).allowed, true);
+      assert.equal(restored, 1, "a count written: it says so, once");
       assert.equal((await cutOff.consume("fresh", 1, hour)).allowed, false);
       assert.equal(restored, 1);
     } finally {

@@ -151,6 +151,45 @@ for (const { engine, open, skip } of ENGINES) {
       assert.deepEqual(await store.getClient(second.id), second);
     });
 
+    it("deletes a client's many lineages a chunk at a time, others reading between, and answers once all are gone", async (store) => {
+      const [client, other] = [clientRecord(), clientRecord()];
+      for (const c of [client, other]) await store.createClient(c);
+      const grants = Array.from({ length: 250 }, () => grantRecord({ clientId: client.id }));
+      for (const grant of grants) await store.createGrant(grant);
+      const tokens = grants.map((grant) => tokenRecord(grant));
+      await store.saveTokens(tokens);
+      const kept = grantRecord({ clientId: other.id });
+      await store.createGrant(kept);
+      const keptToken = tokenRecord(kept);
+      await store.saveTokens([keptToken]);
+      // All at once: on SQLite the reads then run together, between two transactions.
+      const left = async () =>
+        (await Promise.all(tokens.map((token) => store.findToken(token.hash)))).filter(Boolean).length;
+      let done = false;
+      const deleting = store.deleteClient(client.id).then((deleted) => {
+        done = true;
+        return deleted;
+      });
+      const seen: number[] = [];
+      while (!done) {
+        seen.push(await left());
+        // A read may be answered within the turn; the deletion goes on in the next one.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(await deleting, true);
+      // On SQLite, whose statements hold the event loop, the reads run between the chunks; on
+      // PostgreSQL the chunks may all commit during one count.
+      if (engine === "sqlite") {
+        assert.ok(
+          seen.some((count) => count > 0 && count < tokens.length),
+          `reads between the chunks saw some lineages gone and some left: ${seen.join(", ")}`,
+        );
+      }
+      assert.equal(await left(), 0);
+      assert.equal(await store.revokeGrant(grants[0]?.id ?? "", NOW), false);
+      assert.equal((await store.findToken(keptToken.hash))?.clientId, other.id);
+    });
+
     it("deletes a user with everything held on their behalf, and nobody else's", async (store) => {
       const client = clientRecord();
       await store.createClient(client);

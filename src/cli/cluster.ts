@@ -6,13 +6,16 @@ import { openRuntime } from "../runtime.js";
 import { logGeneratedSecret, logMigrationsApplied } from "../server.js";
 
 /**
- * Pause before replacing a worker that died, doubled for each replacement in a row that died
- * before it listened (a database it cannot open, a PostgreSQL with no connection to spare), up to
- * MAX_REPLACE_DELAY_MS, so a crash loop cannot spin.
+ * Pause before replacing a worker that died, doubled for each of that worker's replacements in a
+ * row that died before it listened (a database it cannot open, a PostgreSQL with no connection to
+ * spare), up to MAX_REPLACE_DELAY_MS, so a crash loop cannot spin.
  */
 const REPLACE_DELAY_MS = 1000;
 const MAX_REPLACE_DELAY_MS = 30_000;
-/** Replacements in a row that died before listening, with no worker left serving: the primary stops, failed. */
+/**
+ * A worker's replacements in a row that died before listening (1 + 2 + 4 + 8 s of waits), with no
+ * worker left serving: the primary stops, failed.
+ */
 const FAILED_STARTS_TO_GIVE_UP = 4;
 
 /**
@@ -42,11 +45,17 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
   let stopping = false;
   let started = false;
   let exitCode = 0;
-  let failedStarts = 0;
+  // Each of the N workers has a slot, which its replacements take over, with the count of them
+  // that died before listening.
+  const slotOf = new Map<Worker, number>();
+  const failedStarts = Array.from({ length: workers }, () => 0);
   const replacements = new Set<NodeJS.Timeout>();
   return new Promise<number>((resolve) => {
-    const fork = () => {
-      if (!stopping) live.add(cluster.fork());
+    const fork = (slot: number) => {
+      if (stopping) return;
+      const worker = cluster.fork();
+      live.add(worker);
+      slotOf.set(worker, slot);
     };
     const stop = (code: number) => {
       if (stopping) return;
@@ -61,13 +70,15 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
       listeners.set(worker, heard);
       if (heard < listenersEach) return;
       listening.add(worker);
-      failedStarts = 0;
+      failedStarts[slotOf.get(worker) ?? 0] = 0;
       if (started || listening.size < workers) return;
       started = true;
       log.info(`${workers} workers listening (pid ${process.pid} is the primary)`);
     });
     cluster.on("exit", (worker, code, signal) => {
       const served = listening.has(worker);
+      const slot = slotOf.get(worker) ?? 0;
+      slotOf.delete(worker);
       live.delete(worker);
       listening.delete(worker);
       listeners.delete(worker);
@@ -77,20 +88,21 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
         log.error({ worker: worker.process.pid, code, signal }, "a worker exited before all were listening; stopping");
         stop(1);
       } else {
-        if (!served) failedStarts++;
-        if (failedStarts >= FAILED_STARTS_TO_GIVE_UP && listening.size === 0) {
+        const failed = served ? 0 : (failedStarts[slot] ?? 0) + 1;
+        failedStarts[slot] = failed;
+        if (failed >= FAILED_STARTS_TO_GIVE_UP && listening.size === 0) {
           log.error(
-            { worker: worker.process.pid, code, signal, failedStarts },
+            { worker: worker.process.pid, code, signal, failedStarts: failed },
             "replacement workers keep exiting before they listen, and no worker is serving; stopping",
           );
           stop(1);
           return;
         }
-        const delayMs = Math.min(REPLACE_DELAY_MS * 2 ** failedStarts, MAX_REPLACE_DELAY_MS);
+        const delayMs = Math.min(REPLACE_DELAY_MS * 2 ** failed, MAX_REPLACE_DELAY_MS);
         log.warn({ worker: worker.process.pid, code, signal, delayMs }, "a worker exited; starting a replacement");
         const timer = setTimeout(() => {
           replacements.delete(timer);
-          fork();
+          fork(slot);
         }, delayMs);
         replacements.add(timer);
       }
@@ -102,6 +114,6 @@ export async function runCluster(config: Config, workers: number): Promise<numbe
     };
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     process.on("SIGINT", () => onSignal("SIGINT"));
-    for (let i = 0; i < workers; i++) fork();
+    for (let slot = 0; slot < workers; slot++) fork(slot);
   });
 }

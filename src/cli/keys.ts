@@ -6,7 +6,7 @@ import { UsageError } from "./usage.js";
 
 /**
  * `keys rotate`: a new key signs tokens; `--webhooks`, a new key signs webhook notifications. The
- * old token key stays published until every token it signed has expired, the old webhook key for
+ * old token key stays published until every access token it signed has expired, the old webhook key for
  * WEBHOOK_KEY_OVERLAP_MS.
  */
 export async function runKeysCommand(

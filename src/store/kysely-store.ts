@@ -85,6 +85,7 @@ export class KyselyStore extends KyselyContext implements Store {
       clients: this.clients,
       writableCtes: this.writableCtes,
       rowLocks: this.rowLocks,
+      statementsHoldEventLoop: this.statementsHoldEventLoop,
     }) as this;
   }
 
@@ -262,7 +263,7 @@ export class KyselyStore extends KyselyContext implements Store {
   }
 
   pruneExpired(now: number, batchSize: number): Promise<PruneCounts> {
-    return pruneExpired(this.db, now, batchSize);
+    return pruneExpired(this.db, now, batchSize, this.statementsHoldEventLoop);
   }
 
   async ping(): Promise<void> {

@@ -159,5 +159,6 @@ export function storeOver(connected: ConnectedDatabase): Store {
     checkFile: connected.checkFile,
     writableCtes: connected.engine === "postgres",
     rowLocks: connected.engine === "postgres",
+    statementsHoldEventLoop: connected.engine === "sqlite",
   });
 }

@@ -15,19 +15,25 @@ const BATCH_TARGET_MS = 20;
 const MIN_BATCH = 10;
 
 /**
- * The rows the next delete statement takes: the configured batch, less while statements run long.
- * On SQLite a statement holds the event loop, and a batch of expired tokens scattered over a large
- * file's indexes took up to 100 ms.
+ * The rows the next delete statement takes: the configured batch, less while statements run long,
+ * where that is the time they hold the event loop (SQLite: a batch of expired tokens scattered over
+ * a large file's indexes took up to 100 ms). Elsewhere (PostgreSQL) the time is mostly the round
+ * trip, and the batch stays as configured.
  */
 export class BatchSize {
   current: number;
 
-  constructor(private readonly max: number) {
-    this.current = max;
+  constructor(
+    private readonly max: number,
+    private readonly adaptive: boolean,
+    first = max,
+  ) {
+    this.current = adaptive ? Math.min(first, max) : max;
   }
 
   /** After a statement of `current` rows that took `elapsedMs`. */
   took(elapsedMs: number): void {
+    if (!this.adaptive) return;
     if (elapsedMs > BATCH_TARGET_MS)
       this.current = Math.max(Math.min(MIN_BATCH, this.max), Math.floor(this.current / 2));
     else if (elapsedMs < BATCH_TARGET_MS / 4) this.current = Math.min(this.max, this.current * 2);
@@ -48,10 +54,9 @@ async function timedDelete(
 
 /** Each batch is its own short statement: row locks are held for one batch, never for the whole run. */
 async function deleteInBatches(
-  batchSize: number,
+  size: BatchSize,
   statement: (limit: number) => Promise<{ numDeletedRows: bigint }>,
 ): Promise<number> {
-  const size = new BatchSize(batchSize);
   let total = 0;
   for (;;) {
     const { deleted, full } = await timedDelete(size, statement);
@@ -67,11 +72,17 @@ async function deleteInBatches(
  * until they expire: they are what detects a replay. Safe to run from many instances at once;
  * the deletes are idempotent.
  */
-export async function pruneExpired(db: Kysely<Database>, now: number, batchSize: number): Promise<PruneCounts> {
-  const authorizationCodes = await deleteExpired(db, "authorization_codes", now, batchSize);
-  const tokens = await deleteExpired(db, "tokens", now, batchSize);
-  const sessions = await deleteExpired(db, "sessions", now, batchSize);
-  const grants = await deleteEmptyLineages(db, now, batchSize);
+export async function pruneExpired(
+  db: Kysely<Database>,
+  now: number,
+  batchSize: number,
+  statementsHoldEventLoop: boolean,
+): Promise<PruneCounts> {
+  const size = () => new BatchSize(batchSize, statementsHoldEventLoop);
+  const authorizationCodes = await deleteExpired(db, "authorization_codes", now, size());
+  const tokens = await deleteExpired(db, "tokens", now, size());
+  const sessions = await deleteExpired(db, "sessions", now, size());
+  const grants = await deleteEmptyLineages(db, now, batchSize, size());
   // Retired keys no longer published verify nothing still valid; their private halves go with them.
   let signingKeys = 0;
   for (const table of ["signing_keys", "webhook_keys"] as const) {
@@ -83,18 +94,25 @@ export async function pruneExpired(db: Kysely<Database>, now: number, batchSize:
   return { authorizationCodes, tokens, sessions, grants, signingKeys };
 }
 
-/** A statement deleting empty lineages reads at most this many batches' worth of grants. */
+/** A statement deleting empty lineages reads at most this many batches' worth of grants, and at most MAX_GRANT_RANGE. */
 const GRANT_RANGE_BATCHES = 10;
+const MAX_GRANT_RANGE = 10_000;
 
 /**
  * Deletes the lineages left with no code and no token, older than LINEAGE_GRACE_MS. The grants
- * are walked in primary-key order, a range of GRANT_RANGE_BATCHES × `batchSize` at a time, so
+ * are walked in primary-key order, a range of GRANT_RANGE_BATCHES × `batchSize` (at most
+ * MAX_GRANT_RANGE) at a time, so
  * that no statement grows with the table: one statement over every grant (restarted for each
  * batch) held SQLite's connection, and so the event loop, for about a second at a million live
  * lineages, on every prune.
  */
-async function deleteEmptyLineages(db: Kysely<Database>, now: number, batchSize: number): Promise<number> {
-  const size = new BatchSize(batchSize);
+async function deleteEmptyLineages(
+  db: Kysely<Database>,
+  now: number,
+  batchSize: number,
+  size: BatchSize,
+): Promise<number> {
+  const range = Math.min(GRANT_RANGE_BATCHES * batchSize, MAX_GRANT_RANGE);
   let total = 0;
   let after = "";
   for (;;) {
@@ -105,7 +123,7 @@ async function deleteEmptyLineages(db: Kysely<Database>, now: number, batchSize:
       .where("id", ">", after)
       .orderBy("id")
       .limit(1)
-      .offset(GRANT_RANGE_BATCHES * batchSize - 1)
+      .offset(range - 1)
       .executeTakeFirst();
     const { deleted, full } = await timedDelete(size, (limit) =>
       db
@@ -148,10 +166,10 @@ async function deleteEmptyLineages(db: Kysely<Database>, now: number, batchSize:
 /** The tables whose rows carry their own expiry, seen through the two columns pruning reads. */
 type Expiring = Record<"authorization_codes" | "tokens" | "sessions", { hash: string; expires_at: number }>;
 
-/** Deletes the table's rows whose `expires_at` has passed, `batchSize` at a time; how many. */
-function deleteExpired(database: Kysely<Database>, table: keyof Expiring, now: number, batchSize: number) {
+/** Deletes the table's rows whose `expires_at` has passed, a batch of `size` at a time; how many. */
+function deleteExpired(database: Kysely<Database>, table: keyof Expiring, now: number, size: BatchSize) {
   const db = database as unknown as Kysely<Expiring>;
-  return deleteInBatches(batchSize, (limit) =>
+  return deleteInBatches(size, (limit) =>
     db
       .deleteFrom(table)
       .where(

@@ -15,11 +15,13 @@ import {
 const CONSUME = `
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+local wrote = 0
 if tonumber(ARGV[4]) == 1 and previous * tonumber(ARGV[1]) + current + 1 <= tonumber(ARGV[2]) then
   redis.call('INCR', KEYS[1])
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  wrote = 1
 end
-return {current, previous}
+return {current, previous, wrote}
 `;
 
 /** How long Redis is left alone after a command failed; this process counts by itself meanwhile. */
@@ -138,9 +140,9 @@ export class RedisRateLimiter implements RateLimiter {
     const index = windowIndex(now, windowMs);
     const overlap = 1 - (now % windowMs) / windowMs;
     try {
-      const [current, previous] = await (
+      const [current, previous, wrote] = await (
         this.redis as unknown as {
-          keywardConsume(...args: (string | number)[]): Promise<[number, number]>;
+          keywardConsume(...args: (string | number)[]): Promise<[number, number, number]>;
         }
       ).keywardConsume(
         this.windowKey(key, windowMs, index),
@@ -150,8 +152,9 @@ export class RedisRateLimiter implements RateLimiter {
         windowMs * 2,
         count ? 1 : 0,
       );
-      // Only a count it wrote shows Redis works again: one that refuses writes (at maxmemory, say) still reads.
-      if (this.warned && count) {
+      // Only a count it wrote shows Redis works again: one that refuses writes (at maxmemory, say) still
+      // reads, and so answers a check, or a request over its limit, which writes nothing.
+      if (this.warned && wrote === 1) {
         this.warned = false;
         this.outage.restored();
       }

@@ -129,7 +129,8 @@ function answerApproval(
 /**
  * Each code is a durable write of a lineage and a code: a signed-in user (or a page that keeps
  * sending their browser here) may issue them no faster than the per-client limit, as on Cal.com's
- * authorize. Answers the refusal, or undefined when the code may be issued.
+ * authorize. Answers the refusal, or undefined when the code may be issued. The count is taken
+ * before the code is: a consent withdrawn meanwhile (no code, the consent page) still counts once.
  */
 async function issuingTooFast(deps: AppDeps, reply: FastifyReply, req: ValidAuthorizationRequest, userId: string) {
   const wait = await clientWait(deps, "authorize", `${req.client.id}:${userId}`);

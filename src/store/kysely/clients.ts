@@ -3,6 +3,7 @@ import { storable } from "../queries.js";
 import { joinScopes, toClient } from "../records.js";
 import type { ClientChanges, ClientRecord } from "../types.js";
 import type { KyselyContext } from "./context.js";
+import { purgeLineages } from "./lineage-purge.js";
 
 export async function createClient(cx: KyselyContext, client: ClientRecord): Promise<void> {
   await cx.db
@@ -44,6 +45,7 @@ export async function listClients(
 
 export async function deleteClient(cx: KyselyContext, id: string): Promise<boolean> {
   if (!storable(id)) return false;
+  await purgeLineages(cx, (db) => db.selectFrom("grants").select("id").where("client_id", "=", id));
   const deleted = await cx.transaction(async ({ db }) => {
     // The client's row first: a transaction holding it (holdClient) makes this wait until it
     // commits, so the statements below see the lineage it wrote; one that comes later finds no client.

@@ -40,6 +40,11 @@ export interface ContextOptions {
    * holds the whole database (SQLite), so the holds that take row locks have nothing to do.
    */
   rowLocks?: boolean;
+  /**
+   * Statements run on the event loop's own thread (SQLite): a long one holds every request, so
+   * bulk deletes size their batches by time (see BatchSize).
+   */
+  statementsHoldEventLoop?: boolean;
 }
 
 /**
@@ -55,6 +60,7 @@ export abstract class KyselyContext {
   readonly writableCtes: boolean;
   readonly writeAlone: WriteAlone | undefined;
   readonly rowLocks: boolean;
+  readonly statementsHoldEventLoop: boolean;
   private lastInner: this | undefined;
 
   constructor(
@@ -68,6 +74,7 @@ export abstract class KyselyContext {
     this.writableCtes = options.writableCtes ?? false;
     this.writeAlone = options.writeAlone;
     this.rowLocks = options.rowLocks ?? false;
+    this.statementsHoldEventLoop = options.statementsHoldEventLoop ?? false;
   }
 
   /** A store over `trx` that shares this one's compiled queries, memo of clients and engine. */

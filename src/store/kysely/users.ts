@@ -4,6 +4,7 @@ import { storable } from "../queries.js";
 import { toUser } from "../records.js";
 import { DuplicateError, type UserRecord } from "../types.js";
 import type { KyselyContext } from "./context.js";
+import { purgeLineages } from "./lineage-purge.js";
 
 export async function createUser(cx: KyselyContext, user: UserRecord): Promise<void> {
   try {
@@ -56,6 +57,13 @@ export async function setUserPassword(cx: KyselyContext, id: string, passwordHas
 
 export async function deleteUser(cx: KyselyContext, id: string): Promise<boolean> {
   if (!storable(id)) return false;
+  await purgeLineages(cx, (db) =>
+    db
+      .selectFrom("grants")
+      .select("id")
+      .where("client_id", "in", db.selectFrom("clients").select("id"))
+      .where("user_id", "=", id),
+  );
   return cx.transaction(async ({ db }) => {
     // Grants and consents are keyed by client, then user: naming every client lets both engines
     // use those keys instead of reading the whole table. Every grant has its client (deleteClient
