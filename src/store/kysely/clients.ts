@@ -50,8 +50,11 @@ export async function deleteClient(cx: KyselyContext, id: string): Promise<boole
     // The client's row first: a transaction holding it (holdClient) makes this wait until it
     // commits, so the statements below see the lineage it wrote; one that comes later finds no client.
     if (cx.rowLocks) await db.selectFrom("clients").select("id").where("id", "=", id).forUpdate().execute();
-    await db.deleteFrom("tokens").where("client_id", "=", id).execute();
-    await db.deleteFrom("authorization_codes").where("client_id", "=", id).execute();
+    // By their lineages, whose index leads with the client: tokens have no index on their client,
+    // and reading the whole table took over a second at two million tokens.
+    const grantIds = db.selectFrom("grants").select("id").where("client_id", "=", id);
+    await db.deleteFrom("tokens").where("grant_id", "in", grantIds).execute();
+    await db.deleteFrom("authorization_codes").where("grant_id", "in", grantIds).execute();
     await db.deleteFrom("grants").where("client_id", "=", id).execute();
     await db.deleteFrom("consents").where("client_id", "=", id).execute();
     const result = await db.deleteFrom("clients").where("id", "=", id).executeTakeFirst();
