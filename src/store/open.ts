@@ -68,66 +68,48 @@ export interface StoreOptions {
  * Connects to the database `url` names (a `postgres://` URL or a SQLite path) without touching its
  * schema. Only the chosen engine's driver is loaded.
  */
+/** A listener the caller gives after opening: `call` goes to whichever `set` gave last, to none before. */
+function laterListener<T>(): { call: (value: T) => void; set: (next: (value: T) => void) => void } {
+  let listener: (value: T) => void = () => {};
+  return {
+    call: (value) => listener(value),
+    set: (next) => {
+      listener = next;
+    },
+  };
+}
+
 export async function connectDatabase(url: string, options: StoreOptions = {}): Promise<ConnectedDatabase> {
-  let listener: (error: Error) => void = () => {};
   const engine: Engine = isPostgresUrl(url) ? "postgres" : "sqlite";
-  const onConnectionError = (next: (error: Error) => void) => {
-    listener = next;
-  };
-  let restoredListener: (message: string) => void = () => {};
-  const onConnectionRestored = (next: (message: string) => void) => {
-    restoredListener = next;
-  };
-  let lostListener: (error: Error) => void = () => {};
-  const onDurabilityLost = (next: (error: Error) => void) => {
-    lostListener = next;
+  const connectionError = laterListener<Error>();
+  const connectionRestored = laterListener<string>();
+  const durabilityLost = laterListener<Error>();
+  const listeners = {
+    onConnectionError: connectionError.set,
+    onConnectionRestored: connectionRestored.set,
+    onDurabilityLost: durabilityLost.set,
   };
   if (engine === "postgres") {
     const { openPostgres } = await import("./postgres.js");
     const { PostgresClientChanges, CLIENT_CHANGE_TIMINGS } = await import("./postgres-client-changes.js");
     const pool = options.pool ?? DEFAULT_POOL_SETTINGS;
-    const db = openPostgres(url, pool, (error) => listener(error));
+    const db = openPostgres(url, pool, connectionError.call);
     const clientChanges = new PostgresClientChanges(
       url,
       db,
       { ...CLIENT_CHANGE_TIMINGS, ...options.clientChanges, connectTimeoutMs: pool.connectTimeoutMs },
-      (error) => listener(error),
-      (message) => restoredListener(message),
+      connectionError.call,
+      connectionRestored.call,
     );
     const close = async () => {
       await clientChanges.close();
       await db.destroy();
     };
-    return {
-      db,
-      engine,
-      onConnectionError,
-      onConnectionRestored,
-      onDurabilityLost,
-      flush: async () => {},
-      close,
-      clientChanges,
-    };
+    return { db, engine, ...listeners, flush: async () => {}, close, clientChanges };
   }
   const { openSqlite } = await import("./sqlite.js");
-  const { db, flush, close, runNow, tableView, transactions, writeAlone, checkFile } = openSqlite(url, {
-    syncWal: options.syncWal,
-    onDurabilityLost: (error) => lostListener(error),
-  });
-  return {
-    db,
-    engine,
-    onConnectionError,
-    onConnectionRestored,
-    onDurabilityLost,
-    flush,
-    close,
-    runNow,
-    tableView,
-    transactions,
-    writeAlone,
-    checkFile,
-  };
+  const sqlite = openSqlite(url, { syncWal: options.syncWal, onDurabilityLost: durabilityLost.call });
+  return { engine, ...listeners, ...sqlite };
 }
 
 /** Connects and brings the schema up to date. */

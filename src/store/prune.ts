@@ -31,6 +31,18 @@ export class BatchSize {
     this.current = adaptive ? Math.min(first, max) : max;
   }
 
+  /**
+   * Runs `work` on at most `current` rows, and sizes the next batch by its time; how many rows it
+   * did, and whether that was all it was allowed (so there may be more).
+   */
+  async run(work: (limit: number) => Promise<number>): Promise<{ done: number; full: boolean }> {
+    const limit = this.current;
+    const started = performance.now();
+    const done = await work(limit);
+    this.took(performance.now() - started);
+    return { done, full: done >= limit };
+  }
+
   /** After a statement of `current` rows that took `elapsedMs`. */
   took(elapsedMs: number): void {
     if (!this.adaptive) return;
@@ -40,16 +52,12 @@ export class BatchSize {
   }
 }
 
-/** Runs `statement`, a delete of at most `size.current` rows, and adjusts `size` by its time; how many it deleted. */
-async function timedDelete(
+/** Runs `statement`, a delete of at most `size.current` rows, retried on a conflict; how many it deleted. */
+function timedDelete(
   size: BatchSize,
   statement: (limit: number) => Promise<{ numDeletedRows: bigint }>,
-): Promise<{ deleted: number; full: boolean }> {
-  const limit = size.current;
-  const started = performance.now();
-  const deleted = Number((await retryOnConflict(() => statement(limit))).numDeletedRows);
-  size.took(performance.now() - started);
-  return { deleted, full: deleted >= limit };
+): Promise<{ done: number; full: boolean }> {
+  return size.run(async (limit) => Number((await retryOnConflict(() => statement(limit))).numDeletedRows));
 }
 
 /** Each batch is its own short statement: row locks are held for one batch, never for the whole run. */
@@ -59,7 +67,7 @@ async function deleteInBatches(
 ): Promise<number> {
   let total = 0;
   for (;;) {
-    const { deleted, full } = await timedDelete(size, statement);
+    const { done: deleted, full } = await timedDelete(size, statement);
     total += deleted;
     if (!full) return total;
     await nextTurn();
@@ -125,7 +133,7 @@ async function deleteEmptyLineages(
       .limit(1)
       .offset(range - 1)
       .executeTakeFirst();
-    const { deleted, full } = await timedDelete(size, (limit) =>
+    const { done: deleted, full } = await timedDelete(size, (limit) =>
       db
         .deleteFrom("grants")
         .where(

@@ -22,22 +22,21 @@ export async function purgeLineages(cx: KyselyContext, pick: (db: Kysely<Databas
   if (cx.db.isTransaction) return;
   const size = new BatchSize(MAX_CHUNK, cx.statementsHoldEventLoop, FIRST_CHUNK);
   for (;;) {
-    const limit = size.current;
-    const started = performance.now();
-    const deleted = await cx.transaction(async ({ db }) => {
-      const ids = (
-        await pick(db as Kysely<Database>)
-          .limit(limit)
-          .execute()
-      ).map((row) => row.id);
-      if (ids.length === 0) return 0;
-      await db.deleteFrom("tokens").where("grant_id", "in", ids).execute();
-      await db.deleteFrom("authorization_codes").where("grant_id", "in", ids).execute();
-      await db.deleteFrom("grants").where("id", "in", ids).execute();
-      return ids.length;
-    });
-    size.took(performance.now() - started);
-    if (deleted < limit) return;
+    const { full } = await size.run((limit) =>
+      cx.transaction(async ({ db }) => {
+        const ids = (
+          await pick(db as Kysely<Database>)
+            .limit(limit)
+            .execute()
+        ).map((row) => row.id);
+        if (ids.length === 0) return 0;
+        await db.deleteFrom("tokens").where("grant_id", "in", ids).execute();
+        await db.deleteFrom("authorization_codes").where("grant_id", "in", ids).execute();
+        await db.deleteFrom("grants").where("id", "in", ids).execute();
+        return ids.length;
+      }),
+    );
+    if (!full) return;
     await nextTurn();
   }
 }
